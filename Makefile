@@ -1,0 +1,123 @@
+# servqual: nginx module + collector.
+#
+#   make            build build/ngx_http_servqual_module.so and
+#                   build/servqual-collector
+#   make test       install what is missing, build, run every test
+#   make run        the demo: collector + nginx + traffic on loopback
+#   make bench      benchmarks, written to bench/RESULTS.md
+#
+# NGINX_SRC=/path/to/nginx-x.y.z builds the module against another nginx
+# source tree (configured with --with-compat); the default is the tree
+# Debian's nginx-dev installs, configured with Debian's own flags.
+
+NGINX_SRC  ?= /usr/share/nginx/src
+BUILD      := build
+NGX_BUILD  := $(BUILD)/nginx
+MODULE     := $(BUILD)/ngx_http_servqual_module.so
+COLLECTOR  := $(BUILD)/servqual-collector
+ASAN_DIR   := $(BUILD)/asan
+
+CC         ?= cc
+PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson
+DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null \
+                      || echo -g -O2)
+DEB_CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null)
+DEB_LDFLAGS  := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+
+WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
+CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude -Isrc \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined -O1 -g
+
+COLL_SRCS  := $(wildcard src/sq_*.c)
+COLL_LIB   := $(filter-out src/sq_main.c,$(COLL_SRCS))
+COLL_OBJS  := $(COLL_SRCS:src/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS  := $(COLL_SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
+LIB_OBJS   := $(COLL_LIB:src/%.c=$(BUILD)/obj/%.o)
+ASAN_LIB_OBJS := $(COLL_LIB:src/%.c=$(ASAN_DIR)/obj/%.o)
+UNIT_SRCS  := $(wildcard t/unit/*_t.c)
+UNIT_BINS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
+ASAN_UNITS := $(UNIT_SRCS:t/unit/%.c=$(ASAN_DIR)/t/%)
+
+MODULE_SRCS := config ngx_servqual_module.c $(wildcard src/ngx_http_servqual_*) \
+               $(wildcard include/*.h)
+
+PROVE      ?= prove
+PROVE_ARGS ?=
+
+.PHONY: all deps module collector units asan test test-asan run bench clean
+
+all: deps module collector
+
+deps:
+	@scripts/install-deps
+
+module: $(MODULE)
+collector: $(if $(COLL_SRCS),$(COLLECTOR))
+units: $(UNIT_BINS)
+asan: $(if $(COLL_SRCS),$(ASAN_DIR)/servqual-collector) $(ASAN_UNITS)
+
+# -- the module, built by nginx's own configure as Debian builds its modules
+
+$(NGX_BUILD)/Makefile: config Makefile
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -a $(NGINX_SRC) $(NGX_BUILD)
+	set -e; cd $(NGX_BUILD); \
+	if [ -f conf_flags ]; then . ./conf_flags; \
+	else NGX_CONF_FLAGS=--with-compat; fi; \
+	eval ./configure "$$(echo $${NGX_CONF_FLAGS:-} | tr -d '()')" \
+	    --with-cc-opt=\"$(DEB_CFLAGS) $(DEB_CPPFLAGS) -fPIC\" \
+	    --with-ld-opt=\"$(DEB_LDFLAGS) -fPIC\" \
+	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	|| { tail -20 configure.log; exit 1; }
+
+$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_servqual_module.so $@
+
+# -- the collector and its unit tests
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) -c -o $@ $<
+
+$(ASAN_DIR)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -c -o $@ $<
+
+$(COLLECTOR): $(COLL_OBJS)
+	$(CC) $(DEB_LDFLAGS) -o $@ $^ $(LIBS_SQ)
+
+$(ASAN_DIR)/servqual-collector: $(ASAN_OBJS)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS_SQ)
+
+$(BUILD)/t/%: t/unit/%.c $(LIB_OBJS) t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) -It/unit -o $@ $< $(LIB_OBJS) $(LIBS_SQ)
+
+$(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -It/unit -o $@ $< $(ASAN_LIB_OBJS) \
+	    $(LIBS_SQ)
+
+# -- tests: the whole suite, then the collector's tests again under
+#    AddressSanitizer and UBSan
+
+test: deps
+	$(MAKE) all units asan
+	SERVQUAL_COLLECTOR=$(ASAN_DIR)/servqual-collector \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(PROVE) $(PROVE_ARGS) $(wildcard t/*.t) $(ASAN_UNITS) $(UNIT_BINS)
+
+run: all
+	scripts/demo $(if $(DURATION),--duration $(DURATION))
+
+bench: all
+	bench/run
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,92 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SERVQUAL_WIRE_H_INCLUDED_
+#define _SERVQUAL_WIRE_H_INCLUDED_
+
+
+/*
+ * The datagram format shared by the module (encoder) and the collector
+ * (decoder).  docs/wire-format.md describes it in full, with test vectors.
+ *
+ * A datagram is one msgpack map:
+ *
+ *   "v"    uint    format version, SQ_WIRE_VERSION
+ *   "node" str     node name (<= SQ_WIRE_MAX_NODE bytes)
+ *   "pid"  uint    worker pid
+ *   "seq"  uint    datagram sequence number of this worker, from 1
+ *   "ws"   uint    window start, milliseconds since the Unix epoch
+ *   "we"   uint    window end, milliseconds since the Unix epoch
+ *   "dd"   uint    datagrams this worker failed to send since the last one
+ *                  that was sent
+ *   "dr"   uint    requests those datagrams carried
+ *   "so"   uint    requests folded into endpoint "_other" by
+ *                  servqual_max_series in this window
+ *   "go"   uint    requests whose segment was folded into "_other" by the
+ *                  segment cap in this window
+ *   "s"    array   series, each an array of 6:
+ *                  [ endpoint str, region str, segment str,
+ *                    counters array (SQ_WIRE_NCOUNTERS uints),
+ *                    request time histogram, time to first byte histogram ]
+ *
+ * A histogram is a flat array of pairs [d0, c0, d1, c1, ...]: d0 is the
+ * first non-empty bucket index, each later d is the distance to the next
+ * non-empty bucket (> 0), each c the bucket's count (> 0).
+ */
+
+#define SQ_WIRE_VERSION       1
+
+#define SQ_WIRE_MAX_NODE      64
+#define SQ_WIRE_MAX_ENDPOINT  128
+#define SQ_WIRE_MAX_REGION    32
+#define SQ_WIRE_MAX_SEGMENT   64
+#define SQ_WIRE_MAX_SERIES    65536
+#define SQ_WIRE_MAX_DATAGRAM  65507
+
+#define SQ_WIRE_SERIES_FIELDS 6
+
+#define SQ_WIRE_OTHER         "_other"
+#define SQ_WIRE_UNKNOWN       "unknown"
+
+
+enum {
+    SQ_C_REQUESTS = 0,
+    SQ_C_1XX,
+    SQ_C_2XX,
+    SQ_C_3XX,
+    SQ_C_4XX,
+    SQ_C_5XX,
+    SQ_C_ABORTED,            /* client closed before the response completed */
+    SQ_C_INCOMPLETE,         /* body bytes sent < Content-Length */
+    SQ_C_UPSTREAM_ERROR,     /* upstream failed: connect, protocol, 502 */
+    SQ_C_UPSTREAM_TIMEOUT,   /* upstream timed out: 504 */
+    SQ_C_BYTES,              /* bytes sent to the client, headers included */
+    SQ_C_TLS_NONE,
+    SQ_C_TLS_10,
+    SQ_C_TLS_11,
+    SQ_C_TLS_12,
+    SQ_C_TLS_13,
+    SQ_C_HTTP_10,            /* HTTP/0.9 and HTTP/1.0 */
+    SQ_C_HTTP_11,
+    SQ_C_HTTP_2,
+    SQ_C_HTTP_3,
+    SQ_C_COMPRESSIBLE,       /* 2xx, compressible type, >= 1 KiB body */
+    SQ_C_COMPRESSED,         /* of those, sent with a Content-Encoding */
+    SQ_C_HSTS,               /* HTTPS responses with Strict-Transport-Security */
+    SQ_WIRE_NCOUNTERS
+};
+
+
+#define SQ_WIRE_COUNTER_NAMES                                                \
+    "requests", "status_1xx", "status_2xx", "status_3xx", "status_4xx",      \
+    "status_5xx", "client_aborts", "body_incomplete", "upstream_errors",     \
+    "upstream_timeouts", "bytes_sent", "tls_none", "tls_1_0", "tls_1_1",     \
+    "tls_1_2", "tls_1_3", "http_1_0", "http_1_1", "http_2", "http_3",        \
+    "compressible", "compressed", "hsts"
+
+
+#endif /* _SERVQUAL_WIRE_H_INCLUDED_ */
