@@ -66,11 +66,13 @@ $(NGX_BUILD)/Makefile: config Makefile
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
 	set -e; cd $(NGX_BUILD); \
-	if [ -f conf_flags ]; then . ./conf_flags; \
-	else NGX_CONF_FLAGS=--with-compat; fi; \
-	eval ./configure "$$(echo $${NGX_CONF_FLAGS:-} | tr -d '()')" \
-	    --with-cc-opt=\"$(DEB_CFLAGS) $(DEB_CPPFLAGS) -fPIC\" \
-	    --with-ld-opt=\"$(DEB_LDFLAGS) -fPIC\" \
+	flags=--with-compat; \
+	if [ -f conf_flags ]; then \
+	    flags=$$(sed -n 's/^NGX_CONF_FLAGS=( *\(.*\) *)$$/\1/p' conf_flags); \
+	fi; \
+	./configure $$flags \
+	    --with-cc-opt="$(DEB_CFLAGS) $(DEB_CPPFLAGS) -fPIC" \
+	    --with-ld-opt="$(DEB_LDFLAGS) -fPIC" \
 	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	|| { tail -20 configure.log; exit 1; }
 

@@ -1,0 +1,306 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_servqual_module.h"
+
+
+/*
+ * The per-worker aggregate of one flush window.
+ *
+ * Series live in a flat array indexed by an open-addressing table of
+ * slot numbers.  Histogram buckets of all series share one open-addressing
+ * table of cells keyed by (slot + 1, histogram, bucket), so memory follows
+ * the buckets actually hit, not 1728 counters per series.  Everything is
+ * allocated once at worker start: the request path neither allocates nor
+ * makes a system call.
+ */
+
+
+#define NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, bucket)                       \
+    ((((uint32_t) (slot) + 1) << 12) | ((uint32_t) (kind) << 11)            \
+     | (uint32_t) (bucket))
+
+
+static ngx_http_servqual_series_t *ngx_http_servqual_agg_lookup(
+    ngx_http_servqual_worker_t *w, ngx_str_t *endpoint, uint32_t ehash,
+    u_char *region, size_t rlen, u_char *segment, size_t slen,
+    ngx_uint_t limit);
+static int ngx_libc_cdecl ngx_http_servqual_cmp(const void *a,
+    const void *b);
+
+
+static ngx_str_t  ngx_http_servqual_other = ngx_string(SQ_WIRE_OTHER);
+static uint32_t   ngx_http_servqual_other_hash;
+
+
+uint32_t
+ngx_http_servqual_hash(uint32_t h, u_char *p, size_t len)
+{
+    /* FNV-1a, with the length mixed in so that fields do not run together */
+
+    h = (h ^ (uint32_t) len) * 16777619u;
+
+    while (len--) {
+        h = (h ^ *p++) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static uint32_t
+ngx_http_servqual_pow2(uint64_t n)
+{
+    uint32_t  p;
+
+    for (p = 1; p < n; p <<= 1) { /* void */ }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
+{
+    uint32_t  n;
+
+    ngx_http_servqual_other_hash = ngx_http_servqual_hash(2166136261u,
+                                            ngx_http_servqual_other.data,
+                                            ngx_http_servqual_other.len);
+
+    w->series_cap = w->conf->max_series + NGX_HTTP_SERVQUAL_OTHER_RESERVE;
+
+    w->series = ngx_palloc(pool,
+                        w->series_cap * sizeof(ngx_http_servqual_series_t));
+    if (w->series == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_http_servqual_pow2(2 * w->series_cap);
+
+    w->index = ngx_pcalloc(pool, n * sizeof(uint32_t));
+    if (w->index == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->index_mask = n - 1;
+
+    /* room for 16 buckets a series at half load, at least 64k cells */
+
+    n = ngx_http_servqual_pow2(ngx_max(65536, 32 * w->series_cap));
+
+    w->cells = ngx_pcalloc(pool, n * sizeof(ngx_http_servqual_cell_t));
+    if (w->cells == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->cells_mask = n - 1;
+
+    w->sorted = ngx_palloc(pool, n * sizeof(uint64_t));
+    if (w->sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_servqual_agg_reset(w);
+
+    return NGX_OK;
+}
+
+
+ngx_http_servqual_series_t *
+ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w,
+    ngx_str_t *endpoint, uint32_t ehash, u_char *region, size_t rlen,
+    u_char *segment, size_t slen)
+{
+    ngx_http_servqual_series_t  *s;
+
+    s = ngx_http_servqual_agg_lookup(w, endpoint, ehash, region, rlen,
+                                     segment, slen, w->conf->max_series);
+    if (s) {
+        return s;
+    }
+
+    /*
+     * servqual_max_series is reached: the request is counted under
+     * endpoint "_other" with its region and segment, and when even the
+     * reserve for those is used up, under "_other" alone
+     */
+
+    w->series_overflow++;
+
+    s = ngx_http_servqual_agg_lookup(w, &ngx_http_servqual_other,
+                                     ngx_http_servqual_other_hash,
+                                     region, rlen, segment, slen,
+                                     w->series_cap - 1);
+    if (s) {
+        return s;
+    }
+
+    return ngx_http_servqual_agg_lookup(w, &ngx_http_servqual_other,
+                                     ngx_http_servqual_other_hash,
+                                     ngx_http_servqual_other.data,
+                                     ngx_http_servqual_other.len,
+                                     ngx_http_servqual_other.data,
+                                     ngx_http_servqual_other.len,
+                                     w->series_cap);
+}
+
+
+static ngx_http_servqual_series_t *
+ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w,
+    ngx_str_t *endpoint, uint32_t ehash, u_char *region, size_t rlen,
+    u_char *segment, size_t slen, ngx_uint_t limit)
+{
+    uint32_t                     h, i, slot;
+    ngx_http_servqual_series_t  *s;
+
+    h = ngx_http_servqual_hash(ehash, region, rlen);
+    h = ngx_http_servqual_hash(h, segment, slen);
+
+    for (i = h & w->index_mask; /* void */ ; i = (i + 1) & w->index_mask) {
+
+        slot = w->index[i];
+
+        if (slot == 0) {
+            break;
+        }
+
+        s = &w->series[slot - 1];
+
+        if (s->hash == h
+            && s->region_len == rlen
+            && s->segment_len == slen
+            && (s->endpoint == endpoint
+                || (s->endpoint->len == endpoint->len
+                    && ngx_memcmp(s->endpoint->data, endpoint->data,
+                                  endpoint->len) == 0))
+            && ngx_memcmp(s->region, region, rlen) == 0
+            && ngx_memcmp(s->segment, segment, slen) == 0)
+        {
+            return s;
+        }
+    }
+
+    if (w->nseries >= limit) {
+        return NULL;
+    }
+
+    s = &w->series[w->nseries++];
+    w->index[i] = (uint32_t) w->nseries;
+
+    s->endpoint = endpoint;
+    s->hash = h;
+    s->region_len = (u_char) rlen;
+    s->segment_len = (u_char) slen;
+    ngx_memcpy(s->region, region, rlen);
+    ngx_memcpy(s->segment, segment, slen);
+    ngx_memzero(s->counters, sizeof(s->counters));
+
+    return s;
+}
+
+
+void
+ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us)
+{
+    uint32_t                   key, i;
+    ngx_http_servqual_cell_t  *cell;
+
+    key = NGX_HTTP_SERVQUAL_CELL_KEY(s - w->series, kind, sq_hist_index(us));
+
+    for (i = (key * 2654435761u) & w->cells_mask;
+         /* void */ ;
+         i = (i + 1) & w->cells_mask)
+    {
+        cell = &w->cells[i];
+
+        if (cell->key == key) {
+            cell->count++;
+            return;
+        }
+
+        if (cell->key == 0) {
+            break;
+        }
+    }
+
+    if (w->ncells >= w->cells_mask) {
+        /* cannot happen: the table is flushed at half load */
+        return;
+    }
+
+    cell->key = key;
+    cell->count = 1;
+
+    if (++w->ncells > w->cells_mask / 2 && !w->posted.posted) {
+        /* flush as soon as this event is done, not on the request path */
+        ngx_post_event(&w->posted, &ngx_posted_events);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w)
+{
+    uint32_t    i;
+    ngx_uint_t  n;
+
+    n = 0;
+
+    for (i = 0; i <= w->cells_mask; i++) {
+        if (w->cells[i].key) {
+            w->sorted[n++] = ((uint64_t) w->cells[i].key << 32)
+                             | w->cells[i].count;
+        }
+    }
+
+    ngx_qsort(w->sorted, n, sizeof(uint64_t), ngx_http_servqual_cmp);
+
+    return n;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_servqual_cmp(const void *a, const void *b)
+{
+    uint64_t  x, y;
+
+    x = *(const uint64_t *) a;
+    y = *(const uint64_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+void
+ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
+{
+    ngx_time_t  *tp;
+
+    if (w->nseries) {
+        ngx_memzero(w->index, (w->index_mask + 1) * sizeof(uint32_t));
+    }
+
+    if (w->ncells) {
+        ngx_memzero(w->cells,
+                    (w->cells_mask + 1) * sizeof(ngx_http_servqual_cell_t));
+    }
+
+    w->nseries = 0;
+    w->ncells = 0;
+    w->requests = 0;
+    w->series_overflow = 0;
+    w->segment_overflow = 0;
+
+    tp = ngx_timeofday();
+    w->window_start = (uint64_t) tp->sec * 1000 + tp->msec;
+}

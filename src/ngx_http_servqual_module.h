@@ -1,0 +1,154 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <maxminddb.h>
+
+#include "servqual_hist.h"
+#include "servqual_wire.h"
+
+
+#define NGX_HTTP_SERVQUAL_REGION_COUNTRY      0
+#define NGX_HTTP_SERVQUAL_REGION_CONTINENT    1
+#define NGX_HTTP_SERVQUAL_REGION_SUBDIVISION  2
+#define NGX_HTTP_SERVQUAL_REGION_VARIABLE     3
+
+#define NGX_HTTP_SERVQUAL_HIST_RT             0
+#define NGX_HTTP_SERVQUAL_HIST_TTFB           1
+
+#define NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT    262144
+#define NGX_HTTP_SERVQUAL_SEGMENTS            64
+#define NGX_HTTP_SERVQUAL_SEGMENTS_DEFAULT    16
+#define NGX_HTTP_SERVQUAL_OTHER_RESERVE       64
+#define NGX_HTTP_SERVQUAL_GEO_CACHE           1024
+
+
+typedef struct {
+    ngx_addr_t                    *addr;
+    ngx_str_t                      address;
+    ngx_str_t                      node;
+    ngx_msec_t                     flush;
+    size_t                         buffer;
+    ngx_uint_t                     max_series;
+    MMDB_s                        *mmdb;
+    ngx_str_t                      mmdb_file;
+    ngx_flag_t                     used;
+} ngx_http_servqual_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                     enable;
+    ngx_str_t                      configured;   /* servqual_endpoint */
+    ngx_str_t                      endpoint;     /* what is reported */
+    uint32_t                       endpoint_hash;
+    ngx_int_t                      region;
+    ngx_int_t                      region_index;
+    ngx_int_t                      segment_index;
+    ngx_uint_t                     segment_max;
+} ngx_http_servqual_loc_conf_t;
+
+
+typedef struct {
+    uint64_t                       start;      /* us, CLOCK_MONOTONIC */
+    uint64_t                       header;     /* us, 0 if not yet sent */
+} ngx_http_servqual_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                     *endpoint;
+    uint32_t                       hash;
+    u_char                         region_len;
+    u_char                         segment_len;
+    u_char                         region[SQ_WIRE_MAX_REGION];
+    u_char                         segment[SQ_WIRE_MAX_SEGMENT];
+    uint64_t                       counters[SQ_WIRE_NCOUNTERS];
+} ngx_http_servqual_series_t;
+
+
+typedef struct {
+    uint32_t                       key;        /* 0: empty slot */
+    uint32_t                       count;
+} ngx_http_servqual_cell_t;
+
+
+typedef struct {
+    u_char                         kind;       /* 0: empty entry */
+    u_char                         len;
+    u_char                         addr_len;
+    u_char                         addr[16];
+    u_char                         region[SQ_WIRE_MAX_REGION];
+} ngx_http_servqual_geo_t;
+
+
+typedef struct {
+    ngx_http_servqual_main_conf_t *conf;
+    ngx_log_t                     *log;
+
+    /* the window being aggregated */
+    ngx_http_servqual_series_t    *series;
+    ngx_uint_t                     nseries;
+    ngx_uint_t                     series_cap;   /* max_series + reserve */
+    uint32_t                      *index;        /* series slot + 1 */
+    uint32_t                       index_mask;
+    ngx_http_servqual_cell_t      *cells;
+    uint32_t                       cells_mask;
+    ngx_uint_t                     ncells;
+    uint64_t                      *sorted;
+    uint64_t                       requests;
+    uint64_t                       series_overflow;
+    uint64_t                       segment_overflow;
+    uint64_t                       window_start;  /* ms since the epoch */
+
+    /* segment values admitted by the cap, for this worker's lifetime */
+    ngx_uint_t                     nsegments;
+    u_char                         segment_len[NGX_HTTP_SERVQUAL_SEGMENTS];
+    u_char                         segments[NGX_HTTP_SERVQUAL_SEGMENTS]
+                                           [SQ_WIRE_MAX_SEGMENT];
+
+    ngx_http_servqual_geo_t       *geo;
+
+    /* sending */
+    u_char                        *buf;
+    size_t                         size;
+    ngx_socket_t                   fd;
+    uint64_t                       seq;
+    uint64_t                       dropped;       /* datagrams */
+    uint64_t                       dropped_requests;
+    time_t                         error_logged;
+    ngx_event_t                    timer;
+    ngx_event_t                    posted;
+} ngx_http_servqual_worker_t;
+
+
+extern ngx_module_t  ngx_http_servqual_module;
+
+
+ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
+    ngx_pool_t *pool);
+ngx_http_servqual_series_t *ngx_http_servqual_agg_series(
+    ngx_http_servqual_worker_t *w, ngx_str_t *endpoint, uint32_t ehash,
+    u_char *region, size_t rlen, u_char *segment, size_t slen);
+void ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us);
+void ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w);
+ngx_uint_t ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w);
+
+ngx_int_t ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w,
+    ngx_pool_t *pool);
+void ngx_http_servqual_flush(ngx_http_servqual_worker_t *w);
+void ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w);
+
+uint32_t ngx_http_servqual_hash(uint32_t h, u_char *p, size_t len);
+
+
+#endif /* _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_ */

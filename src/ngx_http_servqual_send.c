@@ -1,0 +1,408 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <msgpack.h>
+
+#include "ngx_http_servqual_module.h"
+
+
+/*
+ * Encoding a window into datagrams (docs/wire-format.md) and sending them.
+ *
+ * msgpack-c's packer writes through a callback into the worker's buffer.
+ * Arrays whose length is known only at the end (the series of a datagram,
+ * the pairs of a histogram) get a 5-byte array32 header that is patched
+ * when they are closed; this lets one pass fill a datagram up to the
+ * configured size and continue a long histogram in the next datagram.
+ */
+
+
+#define NGX_HTTP_SERVQUAL_HEADER_MAX   (16 + 11 * 10 + SQ_WIRE_MAX_NODE)
+#define NGX_HTTP_SERVQUAL_SERIES_MAX                                         \
+    (1 + 3 * 2 + SQ_WIRE_MAX_ENDPOINT + SQ_WIRE_MAX_REGION                  \
+     + SQ_WIRE_MAX_SEGMENT + 3 + 9 * SQ_WIRE_NCOUNTERS + 2 * 5)
+#define NGX_HTTP_SERVQUAL_PAIR_MAX     (3 + 5)
+#define NGX_HTTP_SERVQUAL_CLOSE_MAX    5
+
+
+typedef struct {
+    ngx_http_servqual_worker_t   *w;
+    msgpack_packer                pk;
+    u_char                       *pos;
+    u_char                       *end;
+    u_char                       *series;      /* "s" array32 header */
+    uint32_t                      nseries;
+    uint64_t                      requests;
+} ngx_http_servqual_dgram_t;
+
+
+static int ngx_http_servqual_write(void *data, const char *buf, size_t len);
+static void ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d);
+static void ngx_http_servqual_end(ngx_http_servqual_dgram_t *d);
+static void ngx_http_servqual_pack_str(ngx_http_servqual_dgram_t *d,
+    u_char *p, size_t len);
+static u_char *ngx_http_servqual_array32(ngx_http_servqual_dgram_t *d);
+static void ngx_http_servqual_patch(u_char *p, uint32_t n);
+static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
+    ngx_http_servqual_series_t *s, ngx_uint_t with_counters);
+static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
+    size_t len, uint64_t requests);
+static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
+
+
+ngx_int_t
+ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
+{
+    w->size = w->conf->buffer;
+
+    w->buf = ngx_palloc(pool, w->size);
+    if (w->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->fd = (ngx_socket_t) -1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
+{
+    uint32_t                     slot, kind, bucket, prev, npairs;
+    uint64_t                     cell;
+    ngx_uint_t                   i, n;
+    u_char                      *hist;
+    ngx_http_servqual_series_t  *s;
+    ngx_http_servqual_dgram_t    d;
+
+    if (w->requests == 0 && w->dropped == 0) {
+        ngx_http_servqual_agg_reset(w);
+        return;
+    }
+
+    n = ngx_http_servqual_agg_sort(w);
+
+    d.w = w;
+    msgpack_packer_init(&d.pk, &d, ngx_http_servqual_write);
+    ngx_http_servqual_begin(&d);
+
+    i = 0;
+
+    for (slot = 0; slot < w->nseries; slot++) {
+        s = &w->series[slot];
+
+        if ((size_t) (d.end - d.pos) < NGX_HTTP_SERVQUAL_SERIES_MAX) {
+            ngx_http_servqual_end(&d);
+            ngx_http_servqual_begin(&d);
+        }
+
+        ngx_http_servqual_series_head(&d, s, 1);
+        d.requests += s->counters[SQ_C_REQUESTS];
+
+        for (kind = 0; kind < 2; kind++) {
+
+            hist = ngx_http_servqual_array32(&d);
+            npairs = 0;
+            prev = 0;
+
+            for ( /* void */ ; i < n; i++) {
+                cell = w->sorted[i];
+
+                if ((cell >> 44) != slot + 1 || ((cell >> 43) & 1) != kind) {
+                    break;
+                }
+
+                if ((size_t) (d.end - d.pos)
+                    < NGX_HTTP_SERVQUAL_PAIR_MAX + NGX_HTTP_SERVQUAL_CLOSE_MAX)
+                {
+                    /* continue this histogram in the next datagram */
+
+                    ngx_http_servqual_patch(hist, 2 * npairs);
+
+                    if (kind == NGX_HTTP_SERVQUAL_HIST_RT) {
+                        msgpack_pack_array(&d.pk, 0);
+                    }
+
+                    ngx_http_servqual_end(&d);
+                    ngx_http_servqual_begin(&d);
+
+                    ngx_http_servqual_series_head(&d, s, 0);
+
+                    if (kind == NGX_HTTP_SERVQUAL_HIST_TTFB) {
+                        msgpack_pack_array(&d.pk, 0);
+                    }
+
+                    hist = ngx_http_servqual_array32(&d);
+                    npairs = 0;
+                    prev = 0;
+                }
+
+                bucket = (uint32_t) (cell >> 32) & 0x7ff;
+
+                msgpack_pack_uint32(&d.pk, npairs ? bucket - prev : bucket);
+                msgpack_pack_uint32(&d.pk, (uint32_t) cell);
+
+                prev = bucket;
+                npairs++;
+            }
+
+            ngx_http_servqual_patch(hist, 2 * npairs);
+        }
+    }
+
+    ngx_http_servqual_end(&d);
+
+    ngx_http_servqual_agg_reset(w);
+}
+
+
+static void
+ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
+{
+    ngx_time_t                  *tp;
+    ngx_http_servqual_worker_t  *w;
+
+    w = d->w;
+
+    d->pos = w->buf;
+    d->end = w->buf + w->size;
+    d->nseries = 0;
+    d->requests = 0;
+
+    tp = ngx_timeofday();
+
+    msgpack_pack_map(&d->pk, 11);
+
+    msgpack_pack_str_with_body(&d->pk, "v", 1);
+    msgpack_pack_uint32(&d->pk, SQ_WIRE_VERSION);
+
+    msgpack_pack_str_with_body(&d->pk, "node", 4);
+    ngx_http_servqual_pack_str(d, w->conf->node.data, w->conf->node.len);
+
+    msgpack_pack_str_with_body(&d->pk, "pid", 3);
+    msgpack_pack_uint64(&d->pk, (uint64_t) ngx_pid);
+
+    msgpack_pack_str_with_body(&d->pk, "seq", 3);
+    msgpack_pack_uint64(&d->pk, ++w->seq);
+
+    msgpack_pack_str_with_body(&d->pk, "ws", 2);
+    msgpack_pack_uint64(&d->pk, w->window_start);
+
+    msgpack_pack_str_with_body(&d->pk, "we", 2);
+    msgpack_pack_uint64(&d->pk, (uint64_t) tp->sec * 1000 + tp->msec);
+
+    msgpack_pack_str_with_body(&d->pk, "dd", 2);
+    msgpack_pack_uint64(&d->pk, w->dropped);
+
+    msgpack_pack_str_with_body(&d->pk, "dr", 2);
+    msgpack_pack_uint64(&d->pk, w->dropped_requests);
+
+    /* the overflow counts of the window travel in its first datagram */
+
+    msgpack_pack_str_with_body(&d->pk, "so", 2);
+    msgpack_pack_uint64(&d->pk, w->series_overflow);
+    w->series_overflow = 0;
+
+    msgpack_pack_str_with_body(&d->pk, "go", 2);
+    msgpack_pack_uint64(&d->pk, w->segment_overflow);
+    w->segment_overflow = 0;
+
+    msgpack_pack_str_with_body(&d->pk, "s", 1);
+    d->series = ngx_http_servqual_array32(d);
+}
+
+
+static void
+ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
+{
+    ngx_http_servqual_patch(d->series, d->nseries);
+    ngx_http_servqual_send(d->w, d->w->buf, d->pos - d->w->buf, d->requests);
+}
+
+
+static void
+ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
+    ngx_http_servqual_series_t *s, ngx_uint_t with_counters)
+{
+    ngx_uint_t  k;
+
+    d->nseries++;
+
+    msgpack_pack_array(&d->pk, SQ_WIRE_SERIES_FIELDS);
+    ngx_http_servqual_pack_str(d, s->endpoint->data, s->endpoint->len);
+    ngx_http_servqual_pack_str(d, s->region, s->region_len);
+    ngx_http_servqual_pack_str(d, s->segment, s->segment_len);
+
+    msgpack_pack_array(&d->pk, SQ_WIRE_NCOUNTERS);
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        msgpack_pack_uint64(&d->pk, with_counters ? s->counters[k] : 0);
+    }
+}
+
+
+static void
+ngx_http_servqual_pack_str(ngx_http_servqual_dgram_t *d, u_char *p,
+    size_t len)
+{
+    msgpack_pack_str_with_body(&d->pk, p, len);
+}
+
+
+static u_char *
+ngx_http_servqual_array32(ngx_http_servqual_dgram_t *d)
+{
+    u_char  *p;
+
+    p = d->pos;
+
+    if (d->end - d->pos < 5) {
+        return NULL;
+    }
+
+    *d->pos = 0xdd;
+    d->pos += 5;
+
+    return p;
+}
+
+
+static void
+ngx_http_servqual_patch(u_char *p, uint32_t n)
+{
+    if (p == NULL) {
+        return;
+    }
+
+    p[1] = (u_char) (n >> 24);
+    p[2] = (u_char) (n >> 16);
+    p[3] = (u_char) (n >> 8);
+    p[4] = (u_char) n;
+}
+
+
+static int
+ngx_http_servqual_write(void *data, const char *buf, size_t len)
+{
+    ngx_http_servqual_dgram_t  *d = data;
+
+    /* the encoder reserves room before each element; this is a backstop */
+
+    if ((size_t) (d->end - d->pos) < len) {
+        return -1;
+    }
+
+    d->pos = ngx_cpymem(d->pos, buf, len);
+
+    return 0;
+}
+
+
+static void
+ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p, size_t len,
+    uint64_t requests)
+{
+    ssize_t    n;
+    ngx_err_t  err;
+
+    if (w->fd == (ngx_socket_t) -1 && ngx_http_servqual_connect(w) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    n = send(w->fd, p, len, 0);
+
+    if (n == (ssize_t) len) {
+        w->dropped = 0;
+        w->dropped_requests = 0;
+        return;
+    }
+
+    err = (n == -1) ? ngx_socket_errno : 0;
+
+    if (ngx_time() - w->error_logged >= 60) {
+        w->error_logged = ngx_time();
+        ngx_log_error(NGX_LOG_ERR, w->log, err,
+                      "servqual: send() to collector \"%V\" failed, "
+                      "%uL datagrams dropped so far",
+                      &w->conf->address, w->dropped + 1);
+    }
+
+    if (err != NGX_EAGAIN && err != ENOBUFS) {
+        /* start afresh with a new socket next time */
+        ngx_http_servqual_send_close(w);
+    }
+
+failed:
+
+    w->dropped++;
+    w->dropped_requests += requests;
+}
+
+
+static ngx_int_t
+ngx_http_servqual_connect(ngx_http_servqual_worker_t *w)
+{
+    ngx_err_t      err;
+    ngx_socket_t   fd;
+    ngx_addr_t    *addr;
+    const char    *what;
+
+    addr = w->conf->addr;
+
+    fd = ngx_socket(addr->sockaddr->sa_family, SOCK_DGRAM, 0);
+    if (fd == (ngx_socket_t) -1) {
+        what = ngx_socket_n;
+        goto failed;
+    }
+
+    if (ngx_nonblocking(fd) == -1) {
+        what = ngx_nonblocking_n;
+        goto failed;
+    }
+
+    if (connect(fd, addr->sockaddr, addr->socklen) == -1) {
+        what = "connect()";
+        goto failed;
+    }
+
+    w->fd = fd;
+
+    return NGX_OK;
+
+failed:
+
+    err = ngx_socket_errno;
+
+    if (ngx_time() - w->error_logged >= 60) {
+        w->error_logged = ngx_time();
+        ngx_log_error(NGX_LOG_ERR, w->log, err,
+                      "servqual: %s to collector \"%V\" failed, "
+                      "%uL datagrams dropped so far",
+                      what, &w->conf->address, w->dropped + 1);
+    }
+
+    if (fd != (ngx_socket_t) -1) {
+        (void) ngx_close_socket(fd);
+    }
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w)
+{
+    if (w->fd != (ngx_socket_t) -1) {
+        (void) ngx_close_socket(w->fd);
+        w->fd = (ngx_socket_t) -1;
+    }
+}
