@@ -53,13 +53,15 @@ static char *ngx_http_servqual_region_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_servqual_segment_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_servqual_max_series(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_servqual_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init_process(ngx_cycle_t *cycle);
 static void ngx_http_servqual_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_num_bounds_t  ngx_http_servqual_max_series_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT
+static ngx_conf_post_t  ngx_http_servqual_max_series_post = {
+    ngx_http_servqual_max_series
 };
 
 
@@ -112,7 +114,7 @@ static ngx_command_t  ngx_http_servqual_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_servqual_main_conf_t, max_series),
-      &ngx_http_servqual_max_series_bounds },
+      &ngx_http_servqual_max_series_post },
 
       ngx_null_command
 };
@@ -1171,6 +1173,19 @@ ngx_http_servqual_segment_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     lcf->segment_index = ngx_http_get_variable_index(cf, &name);
     if (lcf->segment_index == NGX_ERROR) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_servqual_max_series(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1 || *np > NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT) {
+        return "value must be between 1 and 262144";
     }
 
     return NGX_CONF_OK;

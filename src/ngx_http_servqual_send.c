@@ -128,7 +128,8 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
                     ngx_http_servqual_patch(hist, 2 * npairs);
 
                     if (kind == NGX_HTTP_SERVQUAL_HIST_RT) {
-                        msgpack_pack_array(&d.pk, 0);
+                        hist = ngx_http_servqual_array32(&d);
+                        ngx_http_servqual_patch(hist, 0);
                     }
 
                     ngx_http_servqual_end(&d);
@@ -137,7 +138,8 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
                     ngx_http_servqual_series_head(&d, s, 0);
 
                     if (kind == NGX_HTTP_SERVQUAL_HIST_TTFB) {
-                        msgpack_pack_array(&d.pk, 0);
+                        hist = ngx_http_servqual_array32(&d);
+                        ngx_http_servqual_patch(hist, 0);
                     }
 
                     hist = ngx_http_servqual_array32(&d);

@@ -816,7 +816,20 @@ sub _recv_one {
 
     my $buf;
     my $r = recv $self->{sock}, $buf, 1 << 17, 0;
-    return defined $r ? $buf : undef;
+    return undef unless defined $r;
+    push @{ $self->{raw} }, $buf;
+    return $buf;
+}
+
+
+# ->raw_datagrams: every raw datagram received since the last call (or
+# since the listener was made), in order.
+
+sub raw_datagrams {
+    my ($self) = @_;
+    my $raw = $self->{raw} // [];
+    $self->{raw} = [];
+    return @$raw;
 }
 
 

@@ -1,0 +1,114 @@
+#!/usr/bin/perl
+
+# The wire format: the test vectors of docs/wire-format.md are canonical
+# encodings of what they say, and the datagrams the module really sends
+# are byte for byte what the canonical encoder makes of their content,
+# including histograms continued across datagrams at a small buffer=.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+
+use SQTest;
+use SQWire qw(encode_datagram doc_vectors);
+
+
+my @vectors = doc_vectors();
+is scalar(@vectors), 2, 'docs/wire-format.md has two test vectors';
+
+my @v = map { decode_datagram(pack 'H*', $_) } @vectors;
+
+for my $i (0 .. $#vectors) {
+    is unpack('H*', encode_datagram(%{ $v[$i] })), $vectors[$i],
+       'vector ' . ($i + 1) . ': canonical encoding';
+    is_deeply [datagram_problems($v[$i])], [],
+       'vector ' . ($i + 1) . ': conforms to servqual_wire.h';
+}
+
+is_deeply $v[0]{s}[0], ['search', 'JP', 'gold',
+                        [1,0,0,0,0,1,0,0,0,0,374,1,0,0,0,0,0,1,0,0,0,0,0],
+                        [95, 1], [22, 1]],
+          'vector 1 says what the document says';
+
+my ($t, $h) = sum_datagrams($v[1]);
+my $s = $t->{'/checkout'}{BR}{_other};
+is $s->{counters}{requests}, 3, 'vector 2: three requests';
+is $s->{counters}{upstream_errors}, 1, 'vector 2: one upstream error';
+is_deeply $s->{rt}, { 300 => 1, 420 => 1, 1120 => 1 },
+          'vector 2: request-time buckets from deltas';
+is_deeply $s->{ttfb}, { 5 => 1, 200 => 2, 290 => 1 },
+          'vector 2: the continued first-byte histogram adds in';
+is_deeply [@$h{qw(dd dr go)}], [2, 40, 1], 'vector 2: drops and overflow';
+is sq_hist_lower(300), 864, 'bucket 300 starts at 864 us';
+is sq_hist_upper(1120), 6356992, 'bucket 1120 ends at 6356992 us';
+
+# the module's own datagrams, with a buffer small enough that histograms
+# with many buckets must continue in the next datagram
+
+my $udp = udp_listener();
+
+# a random delay of 0-50 ms: some 200 distinct buckets in each histogram
+my $up = start_upstream('/jitter' => sub {
+    select undef, undef, undef, rand 0.05;
+    return (200, { 'Content-Type' => 'text/plain' }, "ok\n");
+});
+
+start_nginx(<<'EOF', vars => { UP_PORT => $up->port });
+    servqual_collector 127.0.0.1:%%UDP_PORT%% flush=60s buffer=1k node=wire;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        servqual on;
+
+        location / {
+            proxy_pass http://127.0.0.1:%%UP_PORT%%;
+        }
+    }
+EOF
+
+# 800 requests in one window, sent when nginx stops: far more buckets than
+# a 1k datagram holds
+
+my $n = 800;
+my @pids;
+for my $k (1 .. 20) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        http_get('/jitter') for 1 .. $n / 20;
+        exit 0;
+    }
+    push @pids, $pid;
+}
+waitpid $_, 0 for @pids;
+
+stop_nginx();
+
+my @d = $udp->recv_requests($n);
+my @raw = $udp->raw_datagrams;
+
+ok @raw >= 2, scalar(@raw) . ' datagrams for one window';
+ok !(grep { length($_) > 1024 } @raw), 'none is longer than buffer=1k';
+
+my $canonical = grep { encode_datagram(%{ decode_datagram($_) }) eq $_ } @raw;
+is $canonical, scalar(@raw), "every datagram is canonically encoded";
+if ($ENV{SQ_DEBUG}) { open my $f, ">", "/tmp/raw.hex" or die; print $f unpack("H*", $_), "\n", unpack("H*", encode_datagram(%{ decode_datagram($_) })), "\n" for @raw }
+
+is_deeply [map { datagram_problems($_) } @d], [], 'all conform';
+is_deeply [seq_gaps(@d)], [], 'consecutive sequence numbers';
+
+($t) = sum_datagrams(@d);
+is series_total($t, 'requests'), $n, 'counters counted once';
+is hist_total($t, 'rt'), $n, 'request-time samples all there';
+is hist_total($t, 'ttfb'), $n, 'first-byte samples all there';
+ok keys %{ $t->{'/'}{unknown}{''}{rt} } > 150, 'many distinct buckets';
+
+my $continued = grep { grep { $_->[3][0] == 0 } @{ $_->{s} } } @d;
+ok $continued >= 1, 'some series entries are continuations';
+
+no_error_in_log();
+
+done_testing;
