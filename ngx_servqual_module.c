@@ -424,18 +424,25 @@ ngx_http_servqual_count(ngx_http_request_t *r, ngx_http_servqual_series_t *s)
 
 #endif
 
+    /*
+     * compressible: a 2xx of a compressible type that was sent compressed
+     * or had at least 1 KiB of body to compress
+     */
+
     if (status >= 200 && status < 300
-        && ngx_max(body, r->headers_out.content_length_n)
-           >= NGX_HTTP_SERVQUAL_COMPRESS_MIN
         && ngx_http_servqual_compressible(&r->headers_out.content_type))
     {
-        c[SQ_C_COMPRESSIBLE]++;
-
         if (r->headers_out.content_encoding
             && r->headers_out.content_encoding->hash
             && r->headers_out.content_encoding->value.len)
         {
+            c[SQ_C_COMPRESSIBLE]++;
             c[SQ_C_COMPRESSED]++;
+
+        } else if (ngx_max(body, r->headers_out.content_length_n)
+                   >= NGX_HTTP_SERVQUAL_COMPRESS_MIN)
+        {
+            c[SQ_C_COMPRESSIBLE]++;
         }
     }
 }
