@@ -1,0 +1,179 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_AGG_H_INCLUDED_
+#define _SQ_AGG_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "servqual_wire.h"
+#include "sq_hist.h"
+#include "sq_decode.h"
+
+
+/*
+ * The window store.  Each series (endpoint, region, segment) keeps two
+ * rings of slots: fine slots of windows.slot seconds (default one minute)
+ * that make up the short window, and coarse slots (a twelfth of the long
+ * window, rounded up to whole fine slots) that make up the long window.
+ * A datagram is added to the current slot of both rings; a window is the
+ * exact merge of the slots it covers.  Slots are allocated when first
+ * written and recycled in place, so a quiet series costs only its
+ * lifetime totals.
+ *
+ * The fine slots are whole minutes by default: the per-minute rollups of
+ * the history store are exactly the fine slots, and a window can be
+ * rebuilt from stored minutes with sq_agg_add_slot().
+ */
+
+#define SQ_PROM_NLE  11
+
+#define SQ_WIN_SHORT  0
+#define SQ_WIN_LONG   1
+
+#define SQ_HIST_RT    0
+#define SQ_HIST_TTFB  1
+
+
+typedef struct {
+    uint64_t    c[SQ_WIRE_NCOUNTERS];
+    sq_hist_t   h[2];
+} sq_win_t;
+
+
+typedef struct {
+    int64_t     start;            /* seconds since the epoch */
+    sq_win_t    w;
+} sq_slot_t;
+
+
+typedef struct sq_series_s  sq_series_t;
+
+struct sq_series_s {
+    sq_series_t   *next;          /* hash chain */
+    uint32_t       hash;
+    uint32_t       pos;           /* in sq_agg_t.all */
+    const char    *endpoint;
+    const char    *region;
+    const char    *segment;
+    int64_t        first_seen;
+    int64_t        last_seen;
+    uint64_t       total[SQ_WIRE_NCOUNTERS];   /* since first seen */
+    uint64_t       le[2][SQ_PROM_NLE];         /* Prometheus buckets */
+    double         sum[2];                     /* seconds */
+    uint64_t       count[2];
+    sq_slot_t    **fine;
+    sq_slot_t    **coarse;
+    char           key[];
+};
+
+
+typedef struct sq_worker_s  sq_worker_t;
+
+struct sq_worker_s {
+    sq_worker_t   *next;
+    uint32_t       hash;
+    uint32_t       pid;
+    uint64_t       max_seq;
+    uint64_t       seen;          /* bit i: max_seq - i arrived */
+    int64_t        last_seen;
+    char           node[SQ_WIRE_MAX_NODE + 1];
+};
+
+
+typedef struct {
+    uint64_t       accepted;
+    uint64_t       rejected[SQ_NREJECTS];
+    uint64_t       duplicate;
+    uint64_t       lost;          /* sequence gaps */
+    uint64_t       reordered;     /* arrived after their gap was counted */
+    uint64_t       restarts;      /* a worker's sequence started over */
+    uint64_t       source_dropped;
+    uint64_t       source_dropped_requests;
+    uint64_t       requests;
+    uint64_t       series_updates;
+    uint64_t       series_folded_requests;     /* "so" from the module */
+    uint64_t       segment_folded_requests;    /* "go" from the module */
+    uint64_t       overflow_requests;          /* past limits.max_series */
+    uint64_t       series_expired;
+    uint64_t       workers_untracked;
+    uint64_t       bytes;
+} sq_agg_stats_t;
+
+
+typedef struct {
+    int64_t        slot;          /* fine slot, seconds */
+    uint32_t       nfine;
+    int64_t        cslot;         /* coarse slot, seconds */
+    uint32_t       ncoarse;
+    int64_t        short_window;
+    int64_t        long_window;
+    uint64_t       max_series;
+    int64_t        ttl;
+    uint64_t       max_workers;
+
+    sq_series_t  **buckets;
+    uint32_t       nbuckets;
+    sq_series_t  **all;
+    uint32_t       n;
+    uint32_t       cap;
+    sq_series_t   *other;
+
+    sq_worker_t  **wbuckets;
+    uint32_t       nwbuckets;
+    uint32_t       nworkers;
+
+    sq_agg_stats_t stats;
+} sq_agg_t;
+
+
+/* the result of sq_agg_ingest() */
+#define SQ_AGG_ACCEPTED   0
+#define SQ_AGG_DUPLICATE  1
+
+
+int sq_agg_init(sq_agg_t *a, int64_t slot, int64_t short_window,
+    int64_t long_window, uint64_t max_series, int64_t ttl,
+    uint64_t max_workers);
+void sq_agg_free(sq_agg_t *a);
+
+/*
+ * Takes new limits (a reload).  The windows are kept when the slot sizes
+ * do not change; otherwise the rings are rebuilt and the windows start
+ * over, while lifetime totals stay.
+ */
+int sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
+    int64_t long_window, uint64_t max_series, int64_t ttl,
+    uint64_t max_workers);
+
+/* merges a decoded, validated datagram; SQ_AGG_ACCEPTED or _DUPLICATE */
+int sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
+
+/* adds a whole fine slot to a series, e.g. a minute from the store */
+int sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
+    const char *segment, const sq_win_t *w, int64_t start, int64_t now);
+
+/* merges the short or long window of a series as of now into out */
+int sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
+    int64_t now, sq_win_t *out);
+
+/* drops series and workers idle longer than their time to live */
+void sq_agg_expire(sq_agg_t *a, int64_t now);
+
+size_t sq_agg_memory(const sq_agg_t *a);
+
+void sq_win_init(sq_win_t *w);
+void sq_win_free(sq_win_t *w);
+void sq_win_reset(sq_win_t *w);
+int sq_win_merge(sq_win_t *dst, const sq_win_t *src);
+
+extern const double  sq_prom_le[SQ_PROM_NLE];
+
+
+#endif /* _SQ_AGG_H_INCLUDED_ */

@@ -1,0 +1,87 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_COLLECTOR_H_INCLUDED_
+#define _SQ_COLLECTOR_H_INCLUDED_
+
+
+#include <stdint.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "sq_agg.h"
+#include "sq_config.h"
+#include "sq_decode.h"
+
+
+#define SQ_VERSION  "0.1.0"
+
+#define SQ_LOG_ERROR  0
+#define SQ_LOG_WARN   1
+#define SQ_LOG_INFO   2
+#define SQ_LOG_DEBUG  3
+
+
+typedef struct {
+    int                  fd;
+    char                *addr;
+    char                *path;          /* unix socket to unlink */
+    struct event        *ev;
+} sq_listener_t;
+
+
+typedef struct {
+    struct event_base   *base;
+    sq_conf_t           *conf;
+    const char          *conf_file;
+
+    sq_agg_t             agg;
+    sq_dgram_t           dgram;
+    char                *buf;
+
+    sq_listener_t       *listeners;
+    size_t               nlisteners;
+
+    struct evhttp       *http;
+    struct evhttp_bound_socket  *http_sock;
+
+    struct event        *sighup;
+    struct event        *sigterm;
+    struct event        *sigint;
+    struct event        *timer;
+
+    int64_t              started;
+    uint64_t             reloads_ok;
+    uint64_t             reloads_failed;
+    uint64_t             http_requests;
+
+    int64_t              reject_logged[SQ_NREJECTS];
+    uint64_t             reject_unlogged[SQ_NREJECTS];
+} sq_ctx_t;
+
+
+extern int  sq_log_level;
+
+void sq_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+int64_t sq_now(void);
+
+int sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out,
+    size_t *n);
+void sq_net_close(sq_listener_t *l, size_t n);
+int sq_net_start(sq_ctx_t *ctx);
+void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
+
+int sq_http_open(sq_ctx_t *ctx, const char *addr);
+void sq_http_close(sq_ctx_t *ctx);
+
+struct evbuffer;
+void sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
+
+
+#endif /* _SQ_COLLECTOR_H_INCLUDED_ */

@@ -1,0 +1,95 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_DECODE_H_INCLUDED_
+#define _SQ_DECODE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "servqual_wire.h"
+
+
+/* why a datagram was rejected; sq_reject_names[] are the metric labels */
+
+enum {
+    SQ_REJ_TOO_LARGE = 0,
+    SQ_REJ_MALFORMED,
+    SQ_REJ_TRUNCATED,
+    SQ_REJ_TRAILING,
+    SQ_REJ_TOO_DEEP,
+    SQ_REJ_NOT_MAP,
+    SQ_REJ_VERSION,
+    SQ_REJ_MISSING,
+    SQ_REJ_TYPE,
+    SQ_REJ_OVERSIZED,
+    SQ_REJ_LABEL,
+    SQ_REJ_HISTOGRAM,
+    SQ_REJ_ABSURD,
+    SQ_REJ_WINDOW,
+    SQ_REJ_INCONSISTENT,
+    SQ_NREJECTS
+};
+
+#define SQ_DECODE_MAX_DEPTH   6
+#define SQ_DECODE_MAX_COUNT   (UINT64_C(1) << 40)
+#define SQ_DECODE_MAX_SPAN    3600000           /* ms a window may cover */
+
+
+typedef struct {
+    const char   *ptr;
+    uint32_t      len;
+} sq_str_t;
+
+
+typedef struct {
+    sq_str_t                 endpoint;
+    sq_str_t                 region;
+    sq_str_t                 segment;
+    uint64_t                 c[SQ_WIRE_NCOUNTERS];
+    const msgpack_object    *hist[2];   /* flat [d, c, ...] arrays */
+} sq_dseries_t;
+
+
+typedef struct {
+    sq_str_t                 node;
+    uint64_t                 pid;
+    uint64_t                 seq;
+    uint64_t                 ws;
+    uint64_t                 we;
+    uint64_t                 dd;
+    uint64_t                 dr;
+    uint64_t                 so;
+    uint64_t                 go;
+    const msgpack_object    *series;    /* the "s" array */
+    uint32_t                 nseries;
+    uint64_t                 requests;
+
+    msgpack_zone             zone;
+    msgpack_object           root;
+} sq_dgram_t;
+
+
+extern const char  *sq_reject_names[SQ_NREJECTS];
+
+
+int sq_dgram_init(sq_dgram_t *d);
+void sq_dgram_free(sq_dgram_t *d);
+
+/*
+ * Validates a datagram as a whole.  Returns -1 when it is good, else the
+ * rejection reason; the decoded objects live until the next call.
+ */
+int sq_decode(sq_dgram_t *d, const char *buf, size_t len);
+
+/* the i-th series of a decoded datagram */
+void sq_decode_series(const sq_dgram_t *d, uint32_t i, sq_dseries_t *s);
+
+
+#endif /* _SQ_DECODE_H_INCLUDED_ */

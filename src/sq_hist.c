@@ -1,0 +1,274 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_hist.h"
+
+
+static int sq_hist_reserve(sq_hist_t *h, uint32_t n);
+
+
+void
+sq_hist_init(sq_hist_t *h)
+{
+    h->bins = NULL;
+    h->n = 0;
+    h->cap = 0;
+    h->total = 0;
+}
+
+
+void
+sq_hist_free(sq_hist_t *h)
+{
+    free(h->bins);
+    sq_hist_init(h);
+}
+
+
+void
+sq_hist_reset(sq_hist_t *h)
+{
+    h->n = 0;
+    h->total = 0;
+}
+
+
+static int
+sq_hist_reserve(sq_hist_t *h, uint32_t n)
+{
+    uint32_t    cap;
+    sq_hbin_t  *bins;
+
+    if (n <= h->cap) {
+        return 0;
+    }
+
+    if (n > SQ_HIST_BUCKETS) {
+        return -1;
+    }
+
+    cap = h->cap ? h->cap : 4;
+
+    while (cap < n) {
+        cap *= 2;
+    }
+
+    if (cap > SQ_HIST_BUCKETS) {
+        cap = SQ_HIST_BUCKETS;
+    }
+
+    bins = realloc(h->bins, cap * sizeof(sq_hbin_t));
+    if (bins == NULL) {
+        return -1;
+    }
+
+    h->bins = bins;
+    h->cap = cap;
+
+    return 0;
+}
+
+
+int
+sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
+{
+    uint32_t  lo, hi, mid;
+
+    if (idx >= SQ_HIST_BUCKETS || count == 0) {
+        return idx >= SQ_HIST_BUCKETS ? -1 : 0;
+    }
+
+    /* appending in order is the common case */
+
+    if (h->n == 0 || h->bins[h->n - 1].idx < idx) {
+        lo = h->n;
+
+    } else {
+        lo = 0;
+        hi = h->n;
+
+        while (lo < hi) {
+            mid = (lo + hi) / 2;
+
+            if (h->bins[mid].idx < idx) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        if (lo < h->n && h->bins[lo].idx == idx) {
+            h->bins[lo].count += count;
+            h->total += count;
+            return 0;
+        }
+    }
+
+    if (sq_hist_reserve(h, h->n + 1) != 0) {
+        return -1;
+    }
+
+    memmove(&h->bins[lo + 1], &h->bins[lo], (h->n - lo) * sizeof(sq_hbin_t));
+
+    h->bins[lo].idx = idx;
+    h->bins[lo].pad = 0;
+    h->bins[lo].count = count;
+    h->n++;
+    h->total += count;
+
+    return 0;
+}
+
+
+int
+sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
+{
+    uint32_t    i, j, k, n;
+    sq_hbin_t  *a, *out;
+
+    if (src->n == 0) {
+        return 0;
+    }
+
+    /* count the union, then merge backwards in place */
+
+    n = dst->n;
+
+    for (i = 0, j = 0; j < src->n; j++) {
+        while (i < dst->n && dst->bins[i].idx < src->bins[j].idx) {
+            i++;
+        }
+
+        if (i == dst->n || dst->bins[i].idx != src->bins[j].idx) {
+            n++;
+        }
+    }
+
+    if (sq_hist_reserve(dst, n) != 0) {
+        return -1;
+    }
+
+    a = dst->bins;
+    out = dst->bins;
+    i = dst->n;
+    j = src->n;
+    k = n;
+
+    while (j > 0) {
+        if (i > 0 && a[i - 1].idx > src->bins[j - 1].idx) {
+            out[--k] = a[--i];
+
+        } else if (i > 0 && a[i - 1].idx == src->bins[j - 1].idx) {
+            out[--k] = a[--i];
+            out[k].count += src->bins[--j].count;
+
+        } else {
+            out[--k] = src->bins[--j];
+        }
+    }
+
+    dst->n = n;
+    dst->total += src->total;
+
+    return 0;
+}
+
+
+int
+sq_hist_copy(sq_hist_t *dst, const sq_hist_t *src)
+{
+    sq_hist_reset(dst);
+
+    return sq_hist_merge(dst, src);
+}
+
+
+double
+sq_hist_quantile(const sq_hist_t *h, double q)
+{
+    uint32_t  i;
+    uint64_t  rank, seen;
+
+    if (h->total == 0) {
+        return -1;
+    }
+
+    if (q <= 0) {
+        return sq_hist_mid(h->bins[0].idx);
+    }
+
+    /* the smallest value with at least ceil(q * total) values at or below */
+
+    rank = (uint64_t) (q * (double) h->total);
+
+    if ((double) rank < q * (double) h->total) {
+        rank++;
+    }
+
+    if (rank == 0) {
+        rank = 1;
+    }
+
+    seen = 0;
+
+    for (i = 0; i < h->n; i++) {
+        seen += h->bins[i].count;
+
+        if (seen >= rank) {
+            return sq_hist_mid(h->bins[i].idx);
+        }
+    }
+
+    return sq_hist_mid(h->bins[h->n - 1].idx);
+}
+
+
+uint64_t
+sq_hist_count_le(const sq_hist_t *h, double us)
+{
+    uint32_t  i;
+    uint64_t  n;
+
+    n = 0;
+
+    for (i = 0; i < h->n; i++) {
+        if (sq_hist_mid(h->bins[i].idx) > us) {
+            break;
+        }
+
+        n += h->bins[i].count;
+    }
+
+    return n;
+}
+
+
+double
+sq_hist_sum(const sq_hist_t *h)
+{
+    uint32_t  i;
+    double    sum;
+
+    sum = 0;
+
+    for (i = 0; i < h->n; i++) {
+        sum += sq_hist_mid(h->bins[i].idx) * (double) h->bins[i].count;
+    }
+
+    return sum;
+}
+
+
+size_t
+sq_hist_bytes(const sq_hist_t *h)
+{
+    return h->cap * sizeof(sq_hbin_t);
+}

@@ -1,0 +1,60 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_HIST_H_INCLUDED_
+#define _SQ_HIST_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "servqual_hist.h"
+
+
+/*
+ * Collector-side histogram operations on the shared bucket scheme of
+ * servqual_hist.h.  A sq_hist_t is sparse: the non-empty buckets in
+ * ascending order, so a series that saw a handful of latencies costs a
+ * handful of bins.  Merging two histograms is exact.
+ */
+
+typedef struct {
+    uint32_t   idx;
+    uint32_t   pad;
+    uint64_t   count;
+} sq_hbin_t;
+
+
+typedef struct {
+    sq_hbin_t  *bins;
+    uint32_t    n;
+    uint32_t    cap;
+    uint64_t    total;
+} sq_hist_t;
+
+
+void sq_hist_init(sq_hist_t *h);
+void sq_hist_free(sq_hist_t *h);
+void sq_hist_reset(sq_hist_t *h);
+int sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count);
+int sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src);
+int sq_hist_copy(sq_hist_t *dst, const sq_hist_t *src);
+
+/* the q-quantile (0 < q <= 1) in microseconds, a bucket midpoint;
+   -1 if empty */
+double sq_hist_quantile(const sq_hist_t *h, double q);
+
+/* requests at or below a value in microseconds (bucket midpoint rule) */
+uint64_t sq_hist_count_le(const sq_hist_t *h, double us);
+
+/* the sum of all values in microseconds, from bucket midpoints */
+double sq_hist_sum(const sq_hist_t *h);
+
+size_t sq_hist_bytes(const sq_hist_t *h);
+
+
+#endif /* _SQ_HIST_H_INCLUDED_ */

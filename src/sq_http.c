@@ -1,0 +1,490 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "sq_collector.h"
+#include "sq_score.h"
+
+
+/*
+ * The HTTP API: /metrics, /api/v1/quality, /api/v1/series, /healthz.
+ * docs/api.md documents the JSON.
+ */
+
+static void sq_http_metrics(struct evhttp_request *req, void *data);
+static void sq_http_quality(struct evhttp_request *req, void *data);
+static void sq_http_series(struct evhttp_request *req, void *data);
+static void sq_http_healthz(struct evhttp_request *req, void *data);
+static void sq_http_other(struct evhttp_request *req, void *data);
+static void sq_http_json(struct evhttp_request *req, int code,
+    json_t *json);
+static json_t *sq_num(double v);
+static json_t *sq_json_window(const sq_win_score_t *ws, int dim);
+static int sq_http_get(struct evhttp_request *req);
+
+
+static json_t *
+sq_num(double v)
+{
+    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
+
+
+static int
+sq_http_get(struct evhttp_request *req)
+{
+    enum evhttp_cmd_type  cmd;
+
+    cmd = evhttp_request_get_command(req);
+
+    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
+        return 0;
+    }
+
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                      "GET, HEAD");
+    evhttp_send_error(req, 405, "Method Not Allowed");
+
+    return -1;
+}
+
+
+static void
+sq_http_json(struct evhttp_request *req, int code, json_t *json)
+{
+    char             *s;
+    struct evbuffer  *b;
+
+    s = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(10))
+             : NULL;
+    json_decref(json);
+
+    if (s == NULL) {
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+
+    b = evbuffer_new();
+    if (b == NULL) {
+        free(s);
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+
+    evbuffer_add(b, s, strlen(s));
+    evbuffer_add(b, "\n", 1);
+    free(s);
+
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Type", "application/json");
+    evhttp_send_reply(req, code, code == 200 ? "OK" : "Bad Request", b);
+    evbuffer_free(b);
+}
+
+
+static void
+sq_http_metrics(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t         *ctx = data;
+    struct evbuffer  *b;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    b = evbuffer_new();
+    if (b == NULL) {
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+
+    sq_prom_write(ctx, b, sq_now());
+
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+
+static json_t *
+sq_json_window(const sq_win_score_t *ws, int dim)
+{
+    int                    d;
+    json_t                *w, *dims, *o, *lat;
+    const sq_dim_score_t  *ds;
+
+    w = json_object();
+    dims = json_object();
+    lat = json_object();
+
+    json_object_set_new(w, "requests", json_integer(ws->requests));
+    json_object_set_new(lat, "p50", sq_num(ws->p50));
+    json_object_set_new(lat, "p75", sq_num(ws->p75));
+    json_object_set_new(lat, "p95", sq_num(ws->p95));
+    json_object_set_new(lat, "p99", sq_num(ws->p99));
+    json_object_set_new(w, "latency_seconds", lat);
+    json_object_set_new(w, "index", sq_num(ws->index));
+    json_object_set_new(w, "state", json_string(sq_state_names[ws->state]));
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        if (dim >= 0 && d != dim) {
+            continue;
+        }
+
+        ds = &ws->dim[d];
+        o = json_object();
+
+        json_object_set_new(o, "indicator",
+                            json_string(sq_indicator_names[ds->indicator]));
+        json_object_set_new(o, "value", sq_num(ds->value));
+        json_object_set_new(o, "adequate", sq_num(ds->adequate));
+        json_object_set_new(o, "desired", sq_num(ds->desired));
+        json_object_set_new(o, "state", json_string(
+                                sq_state_names[ds->state]));
+
+        if (ds->state == SQ_STATE_INSUFFICIENT) {
+            json_object_set_new(o, "z", json_null());
+            json_object_set_new(o, "msa", json_null());
+            json_object_set_new(o, "mss", json_null());
+
+        } else {
+            json_object_set_new(o, "z", sq_num(ds->z));
+            json_object_set_new(o, "msa", sq_num(ds->msa));
+            json_object_set_new(o, "mss", sq_num(ds->mss));
+        }
+
+        json_object_set_new(o, "weight", sq_num(ds->weight));
+        json_object_set_new(o, "requests", json_integer(ds->requests));
+        json_object_set_new(o, "min_requests",
+                            json_integer(ds->min_requests));
+
+        json_object_set_new(dims, sq_dim_names[d], o);
+    }
+
+    json_object_set_new(w, "dimensions", dims);
+
+    return w;
+}
+
+
+static void
+sq_http_quality(struct evhttp_request *req, void *data)
+{
+    int                 dim, win, k, scope;
+    size_t              i, l;
+    json_t             *root, *rows, *row, *wins, *labels, *windows;
+    int64_t             now;
+    sq_ctx_t           *ctx = data;
+    sq_view_t          *view;
+    const char         *q, *fe, *fr, *fg, *fd, *fs, *fw;
+    const sq_row_t     *r;
+    const sq_label_t   *lab;
+    struct evkeyvalq    args;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    memset(&args, 0, sizeof(args));
+    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+
+    if (q && evhttp_parse_query_str(q, &args) != 0) {
+        evhttp_send_error(req, 400, "Bad Request");
+        return;
+    }
+
+    fe = evhttp_find_header(&args, "endpoint");
+    fr = evhttp_find_header(&args, "region");
+    fg = evhttp_find_header(&args, "segment");
+    fd = evhttp_find_header(&args, "dimension");
+    fs = evhttp_find_header(&args, "scope");
+    fw = evhttp_find_header(&args, "window");
+
+    dim = -1;
+    scope = -1;
+    win = -1;
+
+    if (fd) {
+        for (dim = 0; dim < SQ_NDIMS; dim++) {
+            if (strcmp(fd, sq_dim_names[dim]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fs) {
+        for (scope = 0; scope < SQ_NSCOPES; scope++) {
+            if (strcmp(fs, sq_scope_names[scope]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fw) {
+        win = strcmp(fw, "short") == 0 ? 0 : strcmp(fw, "long") == 0 ? 1 : 2;
+    }
+
+    if (dim == SQ_NDIMS || scope == SQ_NSCOPES || win == 2) {
+        root = json_object();
+        json_object_set_new(root, "error", json_string(
+            "unknown dimension, scope or window"));
+        evhttp_clear_headers(&args);
+        sq_http_json(req, 400, root);
+        return;
+    }
+
+    now = sq_now();
+
+    view = sq_view_build(&ctx->agg, ctx->conf, now);
+    if (view == NULL) {
+        evhttp_clear_headers(&args);
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+
+    root = json_object();
+    rows = json_array();
+    windows = json_object();
+
+    json_object_set_new(root, "generated_at", json_integer(now));
+    json_object_set_new(windows, "short",
+                        json_integer(ctx->conf->short_window));
+    json_object_set_new(windows, "long",
+                        json_integer(ctx->conf->long_window));
+    json_object_set_new(root, "window_seconds", windows);
+
+    for (i = 0; i < view->n; i++) {
+        r = &view->rows[i];
+
+        if ((fe && strcmp(fe, r->endpoint))
+            || (fr && strcmp(fr, r->region))
+            || (fg && strcmp(fg, r->segment))
+            || (scope >= 0 && scope != r->scope))
+        {
+            continue;
+        }
+
+        row = json_object();
+        json_object_set_new(row, "scope",
+                            json_string(sq_scope_names[r->scope]));
+        json_object_set_new(row, r->scope == SQ_SCOPE_JOURNEY
+                                 ? "journey" : "endpoint",
+                            json_string(r->endpoint));
+        json_object_set_new(row, "region", json_string(r->region));
+        json_object_set_new(row, "segment", json_string(r->segment));
+
+        labels = json_object();
+        lab = r->labels;
+
+        for (l = 0; l < r->nlabels; l++) {
+            if (lab[l].key && lab[l].value) {
+                json_object_set_new(labels, lab[l].key,
+                                    json_string(lab[l].value));
+            }
+        }
+
+        json_object_set_new(row, "labels", labels);
+
+        wins = json_object();
+
+        for (k = 0; k < 2; k++) {
+            if (win >= 0 && win != k) {
+                continue;
+            }
+
+            json_object_set_new(wins, k ? "long" : "short",
+                                sq_json_window(&r->w[k], dim));
+        }
+
+        json_object_set_new(row, "windows", wins);
+        json_array_append_new(rows, row);
+    }
+
+    json_object_set_new(root, "rows", rows);
+
+    sq_view_free(view);
+    evhttp_clear_headers(&args);
+
+    sq_http_json(req, 200, root);
+}
+
+
+static void
+sq_http_series(struct evhttp_request *req, void *data)
+{
+    int                 k;
+    uint32_t            i;
+    json_t             *root, *list, *o, *tot, *wins;
+    int64_t             now;
+    sq_win_t            w;
+    sq_ctx_t           *ctx = data;
+    const sq_series_t  *s;
+
+    static const char  *names[SQ_WIRE_NCOUNTERS] = { SQ_WIRE_COUNTER_NAMES };
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    now = sq_now();
+    root = json_object();
+    list = json_array();
+
+    sq_win_init(&w);
+
+    for (i = 0; i < ctx->agg.n + (ctx->agg.other ? 1 : 0); i++) {
+        s = i < ctx->agg.n ? ctx->agg.all[i] : ctx->agg.other;
+
+        o = json_object();
+        json_object_set_new(o, "endpoint", json_string(s->endpoint));
+        json_object_set_new(o, "region", json_string(s->region));
+        json_object_set_new(o, "segment", json_string(s->segment));
+        json_object_set_new(o, "first_seen", json_integer(s->first_seen));
+        json_object_set_new(o, "last_seen", json_integer(s->last_seen));
+
+        tot = json_object();
+
+        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+            json_object_set_new(tot, names[k], json_integer(s->total[k]));
+        }
+
+        json_object_set_new(o, "totals", tot);
+
+        wins = json_object();
+
+        for (k = 0; k < 2; k++) {
+            sq_win_reset(&w);
+            (void) sq_agg_window(&ctx->agg, s, k, now, &w);
+            json_object_set_new(wins, k ? "long" : "short",
+                                json_pack("{s:I}", "requests",
+                                          (json_int_t) w.c[SQ_C_REQUESTS]));
+        }
+
+        json_object_set_new(o, "windows", wins);
+        json_array_append_new(list, o);
+    }
+
+    sq_win_free(&w);
+
+    json_object_set_new(root, "generated_at", json_integer(now));
+    json_object_set_new(root, "series_limit",
+                        json_integer(ctx->agg.max_series));
+    json_object_set_new(root, "series", list);
+
+    sq_http_json(req, 200, root);
+}
+
+
+static void
+sq_http_healthz(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    sq_http_json(req, 200, json_pack("{s:s,s:s,s:I,s:I}",
+                 "status", "ok", "version", SQ_VERSION,
+                 "uptime_seconds", (json_int_t) (sq_now() - ctx->started),
+                 "series", (json_int_t) ctx->agg.n));
+}
+
+
+static void
+sq_http_other(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    ctx->http_requests++;
+    evhttp_send_error(req, 404, "Not Found");
+}
+
+
+int
+sq_http_open(sq_ctx_t *ctx, const char *addr)
+{
+    char            host[256], *port;
+    struct evhttp  *http;
+
+    if (strlen(addr) >= sizeof(host)) {
+        sq_log(SQ_LOG_ERROR, "invalid HTTP address \"%s\"", addr);
+        return -1;
+    }
+
+    strcpy(host, addr);
+    port = strrchr(host, ':');
+
+    if (port == NULL) {
+        sq_log(SQ_LOG_ERROR, "HTTP address \"%s\" needs a port", addr);
+        return -1;
+    }
+
+    *port++ = '\0';
+
+    if (host[0] == '[' && port[-2] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+
+    http = evhttp_new(ctx->base);
+    if (http == NULL) {
+        return -1;
+    }
+
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD
+                                     | EVHTTP_REQ_POST);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_max_headers_size(http, 16384);
+    evhttp_set_max_body_size(http, 65536);
+
+    evhttp_set_cb(http, "/metrics", sq_http_metrics, ctx);
+    evhttp_set_cb(http, "/api/v1/quality", sq_http_quality, ctx);
+    evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
+    evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
+    evhttp_set_gencb(http, sq_http_other, ctx);
+
+    ctx->http_sock = evhttp_bind_socket_with_handle(http,
+                                                    host[0] ? host : "::",
+                                                    (ev_uint16_t) atoi(port));
+    if (ctx->http_sock == NULL) {
+        sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\"", addr);
+        evhttp_free(http);
+        return -1;
+    }
+
+    ctx->http = http;
+
+    return 0;
+}
+
+
+void
+sq_http_close(sq_ctx_t *ctx)
+{
+    if (ctx->http) {
+        evhttp_free(ctx->http);
+        ctx->http = NULL;
+        ctx->http_sock = NULL;
+    }
+}

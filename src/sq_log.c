@@ -1,0 +1,56 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sq_collector.h"
+
+
+int  sq_log_level = SQ_LOG_INFO;
+
+static const char  *sq_log_names[] = { "error", "warn", "info", "debug" };
+
+
+void
+sq_log(int level, const char *fmt, ...)
+{
+    char        ts[32];
+    time_t      t;
+    va_list     ap;
+    struct tm   tm;
+
+    if (level > sq_log_level) {
+        return;
+    }
+
+    t = time(NULL);
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    fprintf(stderr, "%s [%s] %d: ", ts, sq_log_names[level], (int) getpid());
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+
+int64_t
+sq_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec;
+}

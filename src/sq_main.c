@@ -1,0 +1,342 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "sq_collector.h"
+
+
+#define SQ_DEFAULT_CONF  "/etc/servqual/servqual-collector.yaml"
+#define SQ_TICK          1
+
+
+static void sq_usage(FILE *f);
+static void sq_on_signal(evutil_socket_t sig, short what, void *data);
+static void sq_on_timer(evutil_socket_t fd, short what, void *data);
+static void sq_reload(sq_ctx_t *ctx);
+static int sq_same_ingest(const sq_conf_t *a, const sq_conf_t *b);
+
+
+static void
+sq_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: servqual-collector [-c FILE] [-t] [-v] [-h]\n"
+        "\n"
+        "  -c FILE  the configuration file (default " SQ_DEFAULT_CONF ")\n"
+        "  -t       check the configuration and exit\n"
+        "  -v       print the version and exit\n"
+        "  -h       this help\n");
+}
+
+
+static int
+sq_same_ingest(const sq_conf_t *a, const sq_conf_t *b)
+{
+    size_t  i;
+
+    if (a->ningest != b->ningest) {
+        return 0;
+    }
+
+    for (i = 0; i < a->ningest; i++) {
+        if (strcmp(a->ingest[i], b->ingest[i]) != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+sq_reload(sq_ctx_t *ctx)
+{
+    size_t                       n;
+    sq_conf_t                   *conf;
+    sq_listener_t               *l;
+    struct evhttp               *old_http;
+    struct evhttp_bound_socket  *old_sock;
+
+    sq_log(SQ_LOG_INFO, "reloading \"%s\"", ctx->conf_file);
+
+    conf = sq_conf_load(ctx->conf_file, stderr);
+
+    if (conf == NULL) {
+        goto failed;
+    }
+
+    if (!sq_same_ingest(ctx->conf, conf)) {
+        /* close the old first: the new list may reuse an address */
+        sq_net_close(ctx->listeners, ctx->nlisteners);
+        ctx->listeners = NULL;
+        ctx->nlisteners = 0;
+
+        if (sq_net_open(ctx, conf, &l, &n) != 0) {
+            sq_log(SQ_LOG_ERROR, "cannot listen on the new ingest "
+                   "addresses, keeping the old ones");
+
+            if (sq_net_open(ctx, ctx->conf, &ctx->listeners,
+                            &ctx->nlisteners) != 0)
+            {
+                sq_log(SQ_LOG_ERROR, "cannot listen on the old ingest "
+                       "addresses either");
+            }
+
+            sq_conf_free(conf);
+            goto failed;
+        }
+
+        ctx->listeners = l;
+        ctx->nlisteners = n;
+    }
+
+    if (strcmp(ctx->conf->http, conf->http) != 0) {
+        old_http = ctx->http;
+        old_sock = ctx->http_sock;
+        ctx->http = NULL;
+
+        if (old_http) {
+            evhttp_free(old_http);
+        }
+
+        if (sq_http_open(ctx, conf->http) != 0) {
+            (void) old_sock;
+
+            if (sq_http_open(ctx, ctx->conf->http) != 0) {
+                sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on the old "
+                       "address either");
+            }
+
+            sq_conf_free(conf);
+            goto failed;
+        }
+    }
+
+    if (sq_agg_configure(&ctx->agg, conf->slot, conf->short_window,
+                         conf->long_window, conf->max_series,
+                         conf->series_ttl, conf->max_workers)
+        != 0)
+    {
+        sq_conf_free(conf);
+        goto failed;
+    }
+
+    sq_conf_free(ctx->conf);
+    ctx->conf = conf;
+    sq_log_level = conf->log_level;
+    ctx->reloads_ok++;
+
+    sq_log(SQ_LOG_INFO, "reloaded \"%s\"", ctx->conf_file);
+
+    return;
+
+failed:
+
+    ctx->reloads_failed++;
+    sq_log(SQ_LOG_ERROR, "reload of \"%s\" failed, the old configuration "
+           "stays in effect", ctx->conf_file);
+}
+
+
+static void
+sq_on_signal(evutil_socket_t sig, short what, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    if (sig == SIGHUP) {
+        sq_reload(ctx);
+        return;
+    }
+
+    sq_log(SQ_LOG_INFO, "signal %d received, exiting", (int) sig);
+    event_base_loopbreak(ctx->base);
+}
+
+
+static void
+sq_on_timer(evutil_socket_t fd, short what, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    sq_agg_expire(&ctx->agg, sq_now());
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int              c, test, rc;
+    sq_ctx_t         ctx;
+    const char      *file;
+    struct timeval   tv;
+
+    file = NULL;
+    test = 0;
+
+    while ((c = getopt(argc, argv, "c:tvh")) != -1) {
+        switch (c) {
+
+        case 'c':
+            file = optarg;
+            break;
+
+        case 't':
+            test = 1;
+            break;
+
+        case 'v':
+            printf("servqual-collector version %s\n", SQ_VERSION);
+            return 0;
+
+        case 'h':
+            sq_usage(stdout);
+            return 0;
+
+        default:
+            sq_usage(stderr);
+            return 2;
+        }
+    }
+
+    if (optind < argc) {
+        sq_usage(stderr);
+        return 2;
+    }
+
+    memset(&ctx, 0, sizeof(ctx));
+
+    if (file == NULL && access(SQ_DEFAULT_CONF, F_OK) == 0) {
+        file = SQ_DEFAULT_CONF;
+    }
+
+    ctx.conf_file = file;
+    ctx.conf = file ? sq_conf_load(file, stderr) : sq_conf_default();
+
+    if (test) {
+        if (ctx.conf == NULL) {
+            fprintf(stderr, "servqual-collector: configuration file %s "
+                    "test failed\n", file ? file : "(defaults)");
+            return 1;
+        }
+
+        fprintf(stderr, "servqual-collector: configuration file %s "
+                "test is successful\n", file ? file : "(defaults)");
+        sq_conf_free(ctx.conf);
+        return 0;
+    }
+
+    if (ctx.conf == NULL) {
+        fprintf(stderr, "servqual-collector: configuration file %s "
+                "test failed\n", file ? file : "(defaults)");
+        return 1;
+    }
+
+    sq_log_level = ctx.conf->log_level;
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = 1;
+    ctx.started = sq_now();
+
+    ctx.base = event_base_new();
+    if (ctx.base == NULL) {
+        sq_log(SQ_LOG_ERROR, "event_base_new() failed");
+        goto done;
+    }
+
+    if (sq_agg_init(&ctx.agg, ctx.conf->slot, ctx.conf->short_window,
+                    ctx.conf->long_window, ctx.conf->max_series,
+                    ctx.conf->series_ttl, ctx.conf->max_workers)
+        != 0)
+    {
+        sq_log(SQ_LOG_ERROR, "out of memory");
+        goto done;
+    }
+
+    if (sq_net_start(&ctx) != 0) {
+        goto done;
+    }
+
+    if (sq_http_open(&ctx, ctx.conf->http) != 0) {
+        goto done;
+    }
+
+    ctx.sighup = evsignal_new(ctx.base, SIGHUP, sq_on_signal, &ctx);
+    ctx.sigterm = evsignal_new(ctx.base, SIGTERM, sq_on_signal, &ctx);
+    ctx.sigint = evsignal_new(ctx.base, SIGINT, sq_on_signal, &ctx);
+    ctx.timer = event_new(ctx.base, -1, EV_PERSIST, sq_on_timer, &ctx);
+
+    tv.tv_sec = SQ_TICK;
+    tv.tv_usec = 0;
+
+    if (ctx.sighup == NULL || ctx.sigterm == NULL || ctx.sigint == NULL
+        || ctx.timer == NULL
+        || event_add(ctx.sighup, NULL) != 0
+        || event_add(ctx.sigterm, NULL) != 0
+        || event_add(ctx.sigint, NULL) != 0
+        || event_add(ctx.timer, &tv) != 0)
+    {
+        sq_log(SQ_LOG_ERROR, "cannot set up signals and timers");
+        goto done;
+    }
+
+    sq_log(SQ_LOG_INFO, "servqual-collector %s started: ingest %s%s, "
+           "http %s", SQ_VERSION, ctx.conf->ingest[0],
+           ctx.conf->ningest > 1 ? " and more" : "", ctx.conf->http);
+
+    event_base_dispatch(ctx.base);
+
+    rc = 0;
+
+done:
+
+    if (ctx.sighup) {
+        event_free(ctx.sighup);
+    }
+
+    if (ctx.sigterm) {
+        event_free(ctx.sigterm);
+    }
+
+    if (ctx.sigint) {
+        event_free(ctx.sigint);
+    }
+
+    if (ctx.timer) {
+        event_free(ctx.timer);
+    }
+
+    sq_http_close(&ctx);
+
+    if (ctx.listeners) {
+        sq_net_close(ctx.listeners, ctx.nlisteners);
+    }
+
+    if (ctx.agg.buckets) {
+        sq_agg_free(&ctx.agg);
+    }
+
+    sq_dgram_free(&ctx.dgram);
+    free(ctx.buf);
+
+    if (ctx.base) {
+        event_base_free(ctx.base);
+    }
+
+    sq_conf_free(ctx.conf);
+
+    if (rc == 0) {
+        sq_log(SQ_LOG_INFO, "exited");
+    }
+
+    return rc;
+}

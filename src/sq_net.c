@@ -1,0 +1,284 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <event2/util.h>
+
+#include "sq_collector.h"
+
+
+/*
+ * Datagram ingest: UDP and unix datagram sockets, non-blocking, read in
+ * batches from the event loop.  Each datagram is decoded and validated
+ * whole, then merged; a rejection is counted by reason and logged at
+ * most once a minute per reason.
+ */
+
+#define SQ_NET_BATCH    64
+#define SQ_NET_RCVBUF   (8 * 1024 * 1024)
+#define SQ_BUF_SIZE     (SQ_WIRE_MAX_DATAGRAM + 1)
+
+
+static int sq_net_bind(const char *addr, char **path);
+static void sq_net_read(evutil_socket_t fd, short what, void *data);
+
+
+static int
+sq_net_bind(const char *addr, char **path)
+{
+    int                  fd, rc, one;
+    char                 host[256], *port;
+    size_t               len;
+    struct addrinfo      hints, *res;
+    struct sockaddr_un   sun;
+
+    *path = NULL;
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        len = strlen(addr + 5);
+
+        if (len == 0 || len >= sizeof(sun.sun_path)) {
+            sq_log(SQ_LOG_ERROR, "invalid unix socket path \"%s\"", addr);
+            return -1;
+        }
+
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, addr + 5, len);
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd == -1) {
+            sq_log(SQ_LOG_ERROR, "socket() for \"%s\" failed: %s", addr,
+                   strerror(errno));
+            return -1;
+        }
+
+        (void) unlink(sun.sun_path);
+
+        if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) == -1) {
+            sq_log(SQ_LOG_ERROR, "bind() to \"%s\" failed: %s", addr,
+                   strerror(errno));
+            close(fd);
+            return -1;
+        }
+
+        *path = strdup(sun.sun_path);
+
+    } else {
+        if (strncmp(addr, "udp://", 6) == 0) {
+            addr += 6;
+        }
+
+        if (strlen(addr) >= sizeof(host)) {
+            sq_log(SQ_LOG_ERROR, "invalid address \"%s\"", addr);
+            return -1;
+        }
+
+        strcpy(host, addr);
+        port = strrchr(host, ':');
+
+        if (port == NULL) {
+            sq_log(SQ_LOG_ERROR, "address \"%s\" needs a port", addr);
+            return -1;
+        }
+
+        *port++ = '\0';
+
+        if (host[0] == '[' && port[-2] == ']') {
+            memmove(host, host + 1, strlen(host));
+            host[strlen(host) - 1] = '\0';
+        }
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_DGRAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+        rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+        if (rc != 0) {
+            sq_log(SQ_LOG_ERROR, "invalid address \"%s\": %s", addr,
+                   gai_strerror(rc));
+            return -1;
+        }
+
+        fd = socket(res->ai_family,
+                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd == -1) {
+            sq_log(SQ_LOG_ERROR, "socket() for \"%s\" failed: %s", addr,
+                   strerror(errno));
+            freeaddrinfo(res);
+            return -1;
+        }
+
+        one = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+        if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+            sq_log(SQ_LOG_ERROR, "bind() to \"%s\" failed: %s", addr,
+                   strerror(errno));
+            freeaddrinfo(res);
+            close(fd);
+            return -1;
+        }
+
+        freeaddrinfo(res);
+    }
+
+    one = SQ_NET_RCVBUF;
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+
+    return fd;
+}
+
+
+int
+sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out, size_t *n)
+{
+    size_t          i;
+    sq_listener_t  *l;
+
+    l = calloc(conf->ningest ? conf->ningest : 1, sizeof(sq_listener_t));
+    if (l == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < conf->ningest; i++) {
+        l[i].fd = sq_net_bind(conf->ingest[i], &l[i].path);
+
+        if (l[i].fd == -1) {
+            sq_net_close(l, i);
+            return -1;
+        }
+
+        l[i].addr = strdup(conf->ingest[i]);
+        l[i].ev = event_new(ctx->base, l[i].fd, EV_READ | EV_PERSIST,
+                            sq_net_read, ctx);
+
+        if (l[i].ev == NULL || event_add(l[i].ev, NULL) != 0) {
+            sq_net_close(l, i + 1);
+            return -1;
+        }
+    }
+
+    *out = l;
+    *n = conf->ningest;
+
+    return 0;
+}
+
+
+void
+sq_net_close(sq_listener_t *l, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (l[i].ev) {
+            event_free(l[i].ev);
+        }
+
+        if (l[i].fd != -1) {
+            close(l[i].fd);
+        }
+
+        if (l[i].path) {
+            (void) unlink(l[i].path);
+        }
+
+        free(l[i].path);
+        free(l[i].addr);
+    }
+
+    free(l);
+}
+
+
+void
+sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
+{
+    int       rc;
+    int64_t   now;
+    sq_agg_t *a;
+
+    a = &ctx->agg;
+    a->stats.bytes += len;
+
+    rc = sq_decode(&ctx->dgram, buf, len);
+
+    if (rc < 0) {
+        (void) sq_agg_ingest(a, &ctx->dgram, sq_now());
+        return;
+    }
+
+    a->stats.rejected[rc]++;
+
+    now = sq_now();
+
+    if (ctx->reject_logged[rc] + 60 <= now) {
+        sq_log(SQ_LOG_WARN, "rejected a datagram of %zu bytes: %s"
+               " (%llu more since the last report)", len,
+               sq_reject_names[rc],
+               (unsigned long long) ctx->reject_unlogged[rc]);
+        ctx->reject_logged[rc] = now;
+        ctx->reject_unlogged[rc] = 0;
+
+    } else {
+        ctx->reject_unlogged[rc]++;
+    }
+}
+
+
+static void
+sq_net_read(evutil_socket_t fd, short what, void *data)
+{
+    int        i;
+    ssize_t    n;
+    sq_ctx_t  *ctx = data;
+
+    for (i = 0; i < SQ_NET_BATCH; i++) {
+        n = recv(fd, ctx->buf, SQ_BUF_SIZE, MSG_TRUNC);
+
+        if (n == -1) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                sq_log(SQ_LOG_ERROR, "recv() failed: %s", strerror(errno));
+            }
+
+            return;
+        }
+
+        if ((size_t) n > SQ_BUF_SIZE - 1) {
+            /* longer than any datagram may be */
+            sq_net_datagram(ctx, ctx->buf, SQ_BUF_SIZE);
+            continue;
+        }
+
+        sq_net_datagram(ctx, ctx->buf, (size_t) n);
+    }
+}
+
+
+int
+sq_net_start(sq_ctx_t *ctx)
+{
+    ctx->buf = malloc(SQ_BUF_SIZE);
+    if (ctx->buf == NULL) {
+        return -1;
+    }
+
+    if (sq_dgram_init(&ctx->dgram) != 0) {
+        return -1;
+    }
+
+    return sq_net_open(ctx, ctx->conf, &ctx->listeners, &ctx->nlisteners);
+}

@@ -1,0 +1,466 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <math.h>
+#include <string.h>
+#include <event2/buffer.h>
+
+#include "sq_collector.h"
+#include "sq_score.h"
+
+
+/*
+ * /metrics in the Prometheus text format, built family by family, each
+ * with its # HELP and # TYPE.  Per-series counters and histograms are
+ * totals since the series was first seen; scores are gauges of the
+ * short and the long window.
+ */
+
+typedef struct {
+    const char  *name;
+    const char  *type;
+    const char  *help;
+} sq_family_t;
+
+
+enum {
+    F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
+    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_FOLDED, F_SERIES,
+    F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
+    F_MEMORY, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
+    F_SENT, F_DURATION, F_TTFB, F_VALUE, F_Z, F_ADEQUATE, F_DESIRED,
+    F_STATE, F_INDEX, F_WREQUESTS, F_NFAMILIES
+};
+
+
+static const sq_family_t  sq_families[F_NFAMILIES] = {
+    { "servqual_build_info", "gauge",
+      "Collector version, always 1." },
+    { "servqual_uptime_seconds", "gauge",
+      "Seconds since the collector started." },
+    { "servqual_datagrams_total", "counter",
+      "Datagrams received, by result." },
+    { "servqual_datagrams_rejected_total", "counter",
+      "Datagrams rejected by validation, by reason." },
+    { "servqual_datagrams_lost_total", "counter",
+      "Datagrams missing from the workers' sequence numbers." },
+    { "servqual_datagrams_reordered_total", "counter",
+      "Datagrams that arrived after their gap was counted as lost." },
+    { "servqual_worker_restarts_total", "counter",
+      "Times a worker's sequence started over." },
+    { "servqual_source_dropped_datagrams_total", "counter",
+      "Datagrams the workers reported they could not send." },
+    { "servqual_source_dropped_requests_total", "counter",
+      "Requests carried by datagrams the workers could not send." },
+    { "servqual_folded_requests_total", "counter",
+      "Requests folded into _other by a series limit, by limit." },
+    { "servqual_series", "gauge",
+      "Live series (endpoint, region, segment)." },
+    { "servqual_series_limit", "gauge",
+      "The configured series limit." },
+    { "servqual_series_expired_total", "counter",
+      "Series dropped after being idle for their time to live." },
+    { "servqual_workers", "gauge",
+      "nginx workers whose sequence numbers are tracked." },
+    { "servqual_config_reloads_total", "counter",
+      "Configuration reloads, by result." },
+    { "servqual_received_bytes_total", "counter",
+      "Bytes of datagrams received." },
+    { "servqual_series_updates_total", "counter",
+      "Series entries merged from accepted datagrams." },
+    { "servqual_window_memory_bytes", "gauge",
+      "Memory held by series and their windows." },
+    { "servqual_requests_total", "counter",
+      "Requests observed by nginx, per series." },
+    { "servqual_responses_total", "counter",
+      "Responses by status class, per series." },
+    { "servqual_request_events_total", "counter",
+      "Requests with an event (client abort, incomplete body, upstream "
+      "error or timeout, compressible, compressed, HSTS), per series." },
+    { "servqual_tls_requests_total", "counter",
+      "Requests by TLS protocol (none for plain HTTP), per series." },
+    { "servqual_protocol_requests_total", "counter",
+      "Requests by HTTP version, per series." },
+    { "servqual_sent_bytes_total", "counter",
+      "Bytes sent to clients, headers included, per series." },
+    { "servqual_request_duration_seconds", "histogram",
+      "Request time as nginx measures it, per series." },
+    { "servqual_time_to_first_byte_seconds", "histogram",
+      "Time to the first byte of the response, per series." },
+    { "servqual_dimension_value", "gauge",
+      "A dimension's indicator in its own unit, per row and window." },
+    { "servqual_dimension_z", "gauge",
+      "Placement in the zone of tolerance: < 0 below, 0..1 within, "
+      "> 1 above." },
+    { "servqual_dimension_adequate", "gauge",
+      "The adequate level of a dimension's indicator." },
+    { "servqual_dimension_desired", "gauge",
+      "The desired level of a dimension's indicator." },
+    { "servqual_dimension_state", "gauge",
+      "1 for the dimension's current state, 0 for the others." },
+    { "servqual_quality_index", "gauge",
+      "Weighted mean of the dimensions' z (each clamped to -2..2)." },
+    { "servqual_window_requests", "gauge",
+      "Requests in the window, per row." }
+};
+
+
+static void sq_prom_head(struct evbuffer *b, int f);
+static void sq_prom_esc(struct evbuffer *b, const char *s);
+static void sq_prom_series(struct evbuffer *b, const char *metric,
+    const sq_series_t *s, const char *extra, const char *value);
+static void sq_prom_row(struct evbuffer *b, const char *metric,
+    const sq_row_t *row, int w, const char *dim, const char *extra,
+    double v);
+
+
+static void
+sq_prom_head(struct evbuffer *b, int f)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
+                        sq_families[f].name, sq_families[f].help,
+                        sq_families[f].name, sq_families[f].type);
+}
+
+
+static void
+sq_prom_esc(struct evbuffer *b, const char *s)
+{
+    const char  *p;
+
+    for (p = s; *p; p++) {
+        if (*p == '\\' || *p == '"') {
+            evbuffer_add_printf(b, "\\%c", *p);
+
+        } else if (*p == '\n') {
+            evbuffer_add(b, "\\n", 2);
+
+        } else {
+            evbuffer_add(b, p, 1);
+        }
+    }
+}
+
+
+static void
+sq_prom_series(struct evbuffer *b, const char *metric, const sq_series_t *s,
+    const char *extra, const char *value)
+{
+    evbuffer_add_printf(b, "%s{endpoint=\"", metric);
+    sq_prom_esc(b, s->endpoint);
+    evbuffer_add(b, "\",region=\"", 10);
+    sq_prom_esc(b, s->region);
+    evbuffer_add(b, "\",segment=\"", 11);
+    sq_prom_esc(b, s->segment);
+    evbuffer_add_printf(b, "\"%s} %s\n", extra ? extra : "", value);
+}
+
+
+static void
+sq_prom_row(struct evbuffer *b, const char *metric, const sq_row_t *row,
+    int w, const char *dim, const char *extra, double v)
+{
+    if (isnan(v)) {
+        return;
+    }
+
+    evbuffer_add_printf(b, "%s{scope=\"%s\",endpoint=\"", metric,
+                        sq_scope_names[row->scope]);
+    sq_prom_esc(b, row->endpoint);
+    evbuffer_add(b, "\",region=\"", 10);
+    sq_prom_esc(b, row->region);
+    evbuffer_add(b, "\",segment=\"", 11);
+    sq_prom_esc(b, row->segment);
+    evbuffer_add_printf(b, "\",window=\"%s\"", w ? "long" : "short");
+
+    if (dim) {
+        evbuffer_add_printf(b, ",dimension=\"%s\"", dim);
+    }
+
+    evbuffer_add_printf(b, "%s} %.17g\n", extra ? extra : "", v);
+}
+
+
+void
+sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
+{
+    int                    k, j, d, st, f;
+    char                   v[64], extra[64], name[64];
+    size_t                 i;
+    uint32_t               n;
+    uint64_t               cum, rejected;
+    sq_view_t             *view;
+    const sq_row_t        *row;
+    const sq_series_t     *s;
+    const sq_agg_stats_t  *as;
+
+    static const struct { int c; const char *label; }  classes[] = {
+        { SQ_C_1XX, "1xx" }, { SQ_C_2XX, "2xx" }, { SQ_C_3XX, "3xx" },
+        { SQ_C_4XX, "4xx" }, { SQ_C_5XX, "5xx" }
+    }, events[] = {
+        { SQ_C_ABORTED, "client_abort" },
+        { SQ_C_INCOMPLETE, "body_incomplete" },
+        { SQ_C_UPSTREAM_ERROR, "upstream_error" },
+        { SQ_C_UPSTREAM_TIMEOUT, "upstream_timeout" },
+        { SQ_C_COMPRESSIBLE, "compressible" },
+        { SQ_C_COMPRESSED, "compressed" },
+        { SQ_C_HSTS, "hsts" }
+    }, tls[] = {
+        { SQ_C_TLS_NONE, "none" }, { SQ_C_TLS_10, "1.0" },
+        { SQ_C_TLS_11, "1.1" }, { SQ_C_TLS_12, "1.2" },
+        { SQ_C_TLS_13, "1.3" }
+    }, proto[] = {
+        { SQ_C_HTTP_10, "1.0" }, { SQ_C_HTTP_11, "1.1" },
+        { SQ_C_HTTP_2, "2" }, { SQ_C_HTTP_3, "3" }
+    };
+
+    as = &ctx->agg.stats;
+
+    sq_prom_head(b, F_BUILD);
+    evbuffer_add_printf(b, "servqual_build_info{version=\"%s\"} 1\n",
+                        SQ_VERSION);
+
+    sq_prom_head(b, F_UPTIME);
+    evbuffer_add_printf(b, "servqual_uptime_seconds %lld\n",
+                        (long long) (now - ctx->started));
+
+    rejected = 0;
+
+    for (k = 0; k < SQ_NREJECTS; k++) {
+        rejected += as->rejected[k];
+    }
+
+    sq_prom_head(b, F_DGRAMS);
+    evbuffer_add_printf(b,
+        "servqual_datagrams_total{result=\"accepted\"} %llu\n"
+        "servqual_datagrams_total{result=\"rejected\"} %llu\n"
+        "servqual_datagrams_total{result=\"duplicate\"} %llu\n",
+        (unsigned long long) as->accepted, (unsigned long long) rejected,
+        (unsigned long long) as->duplicate);
+
+    sq_prom_head(b, F_REJECTED);
+
+    for (k = 0; k < SQ_NREJECTS; k++) {
+        evbuffer_add_printf(b,
+            "servqual_datagrams_rejected_total{reason=\"%s\"} %llu\n",
+            sq_reject_names[k], (unsigned long long) as->rejected[k]);
+    }
+
+#define SQ_PROM_ONE(fam, val)                                                \
+    sq_prom_head(b, fam);                                                    \
+    evbuffer_add_printf(b, "%s %llu\n", sq_families[fam].name,               \
+                        (unsigned long long) (val))
+
+    SQ_PROM_ONE(F_LOST, as->lost);
+    SQ_PROM_ONE(F_REORDERED, as->reordered);
+    SQ_PROM_ONE(F_RESTARTS, as->restarts);
+    SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
+    SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
+
+    sq_prom_head(b, F_FOLDED);
+    evbuffer_add_printf(b,
+        "servqual_folded_requests_total{limit=\"module_series\"} %llu\n"
+        "servqual_folded_requests_total{limit=\"module_segments\"} %llu\n"
+        "servqual_folded_requests_total{limit=\"collector_series\"} %llu\n",
+        (unsigned long long) as->series_folded_requests,
+        (unsigned long long) as->segment_folded_requests,
+        (unsigned long long) as->overflow_requests);
+
+    SQ_PROM_ONE(F_SERIES, ctx->agg.n + (ctx->agg.other ? 1 : 0));
+    SQ_PROM_ONE(F_SERIES_LIMIT, ctx->agg.max_series);
+    SQ_PROM_ONE(F_EXPIRED, as->series_expired);
+    SQ_PROM_ONE(F_WORKERS, ctx->agg.nworkers);
+
+    sq_prom_head(b, F_RELOADS);
+    evbuffer_add_printf(b,
+        "servqual_config_reloads_total{result=\"ok\"} %llu\n"
+        "servqual_config_reloads_total{result=\"failed\"} %llu\n",
+        (unsigned long long) ctx->reloads_ok,
+        (unsigned long long) ctx->reloads_failed);
+
+    SQ_PROM_ONE(F_BYTES, as->bytes);
+    SQ_PROM_ONE(F_UPDATES, as->series_updates);
+    SQ_PROM_ONE(F_MEMORY, sq_agg_memory(&ctx->agg));
+
+#undef SQ_PROM_ONE
+
+    /* per series, totals since first seen */
+
+    for (f = F_REQUESTS; f <= F_TTFB; f++) {
+        sq_prom_head(b, f);
+
+        for (n = 0; n < ctx->agg.n + (ctx->agg.other ? 1 : 0); n++) {
+            s = n < ctx->agg.n ? ctx->agg.all[n] : ctx->agg.other;
+
+            switch (f) {
+
+            case F_REQUESTS:
+                snprintf(v, sizeof(v), "%llu",
+                         (unsigned long long) s->total[SQ_C_REQUESTS]);
+                sq_prom_series(b, sq_families[f].name, s, NULL, v);
+                break;
+
+            case F_SENT:
+                snprintf(v, sizeof(v), "%llu",
+                         (unsigned long long) s->total[SQ_C_BYTES]);
+                sq_prom_series(b, sq_families[f].name, s, NULL, v);
+                break;
+
+            case F_RESPONSES:
+                for (j = 0; j < 5; j++) {
+                    snprintf(extra, sizeof(extra), ",class=\"%s\"",
+                             classes[j].label);
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                             s->total[classes[j].c]);
+                    sq_prom_series(b, sq_families[f].name, s, extra, v);
+                }
+
+                break;
+
+            case F_EVENTS:
+                for (j = 0; j < 7; j++) {
+                    snprintf(extra, sizeof(extra), ",event=\"%s\"",
+                             events[j].label);
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                             s->total[events[j].c]);
+                    sq_prom_series(b, sq_families[f].name, s, extra, v);
+                }
+
+                break;
+
+            case F_TLS:
+                for (j = 0; j < 5; j++) {
+                    snprintf(extra, sizeof(extra), ",tls=\"%s\"",
+                             tls[j].label);
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                             s->total[tls[j].c]);
+                    sq_prom_series(b, sq_families[f].name, s, extra, v);
+                }
+
+                break;
+
+            case F_PROTO:
+                for (j = 0; j < 4; j++) {
+                    snprintf(extra, sizeof(extra), ",version=\"%s\"",
+                             proto[j].label);
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                             s->total[proto[j].c]);
+                    sq_prom_series(b, sq_families[f].name, s, extra, v);
+                }
+
+                break;
+
+            case F_DURATION:
+            case F_TTFB:
+                k = (f == F_DURATION) ? SQ_HIST_RT : SQ_HIST_TTFB;
+                cum = 0;
+
+                snprintf(name, sizeof(name), "%s_bucket",
+                         sq_families[f].name);
+
+                for (j = 0; j < SQ_PROM_NLE; j++) {
+                    cum += s->le[k][j];
+                    snprintf(extra, sizeof(extra), ",le=\"%g\"",
+                             sq_prom_le[j]);
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
+                    sq_prom_series(b, name, s, extra, v);
+                }
+
+                snprintf(v, sizeof(v), "%llu",
+                         (unsigned long long) s->count[k]);
+                sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
+
+                snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
+                snprintf(v, sizeof(v), "%.9g", s->sum[k]);
+                sq_prom_series(b, name, s, NULL, v);
+
+                snprintf(name, sizeof(name), "%s_count",
+                         sq_families[f].name);
+                snprintf(v, sizeof(v), "%llu",
+                         (unsigned long long) s->count[k]);
+                sq_prom_series(b, name, s, NULL, v);
+                break;
+            }
+        }
+    }
+
+    /* scores */
+
+    view = sq_view_build(&ctx->agg, ctx->conf, now);
+    if (view == NULL) {
+        return;
+    }
+
+    for (f = F_VALUE; f <= F_WREQUESTS; f++) {
+        sq_prom_head(b, f);
+
+        for (i = 0; i < view->n; i++) {
+            row = &view->rows[i];
+
+            for (k = 0; k < 2; k++) {
+                if (f == F_INDEX) {
+                    sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
+                                row->w[k].index);
+                    continue;
+                }
+
+                if (f == F_WREQUESTS) {
+                    sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
+                                (double) row->w[k].requests);
+                    continue;
+                }
+
+                for (d = 0; d < SQ_NDIMS; d++) {
+                    switch (f) {
+
+                    case F_VALUE:
+                        snprintf(extra, sizeof(extra), ",indicator=\"%s\"",
+                                 sq_indicator_names[
+                                     row->w[k].dim[d].indicator]);
+                        sq_prom_row(b, sq_families[f].name, row, k,
+                                    sq_dim_names[d], extra,
+                                    row->w[k].dim[d].value);
+                        break;
+
+                    case F_Z:
+                        sq_prom_row(b, sq_families[f].name, row, k,
+                                    sq_dim_names[d], NULL,
+                                    row->w[k].dim[d].state
+                                    == SQ_STATE_INSUFFICIENT
+                                    ? NAN : row->w[k].dim[d].z);
+                        break;
+
+                    case F_ADEQUATE:
+                        sq_prom_row(b, sq_families[f].name, row, k,
+                                    sq_dim_names[d], NULL,
+                                    row->w[k].dim[d].adequate);
+                        break;
+
+                    case F_DESIRED:
+                        sq_prom_row(b, sq_families[f].name, row, k,
+                                    sq_dim_names[d], NULL,
+                                    row->w[k].dim[d].desired);
+                        break;
+
+                    case F_STATE:
+                        for (st = 0; st < SQ_NSTATES; st++) {
+                            snprintf(extra, sizeof(extra),
+                                     ",state=\"%s\"", sq_state_names[st]);
+                            sq_prom_row(b, sq_families[f].name, row, k,
+                                        sq_dim_names[d], extra,
+                                        row->w[k].dim[d].state == st);
+                        }
+
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    sq_view_free(view);
+}
