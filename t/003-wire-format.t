@@ -51,11 +51,17 @@ is sq_hist_upper(1120), 6356992, 'bucket 1120 ends at 6356992 us';
 
 my $udp = udp_listener();
 
-# a random delay of 0-50 ms: some 200 distinct buckets in each histogram
-my $up = start_upstream('/jitter' => sub {
-    select undef, undef, undef, rand 0.05;
-    return (200, { 'Content-Type' => 'text/plain' }, "ok\n");
-});
+# /j/<i> answers after 1 ms * 2^(i/100): 800 requests spread evenly over
+# eight octaves, some 250 distinct buckets in each histogram
+
+my $n = 800;
+my $up = start_upstream(map {
+    my $delay = 0.001 * 2**($_ / 100);
+    ("/j/$_" => sub {
+        select undef, undef, undef, $delay;
+        return (200, { 'Content-Type' => 'text/plain' }, "ok\n");
+    });
+} 0 .. $n - 1);
 
 start_nginx(<<'EOF', vars => { UP_PORT => $up->port });
     servqual_collector 127.0.0.1:%%UDP_PORT%% flush=60s buffer=1k node=wire;
@@ -70,15 +76,14 @@ start_nginx(<<'EOF', vars => { UP_PORT => $up->port });
     }
 EOF
 
-# 800 requests in one window, sent when nginx stops: far more buckets than
-# a 1k datagram holds
+# all in one window, sent when nginx stops: far more buckets than a 1k
+# datagram holds
 
-my $n = 800;
 my @pids;
-for my $k (1 .. 20) {
+for my $k (0 .. 19) {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        http_get('/jitter') for 1 .. $n / 20;
+        http_get('/j/' . ($_ * 20 + $k)) for 0 .. $n / 20 - 1;
         exit 0;
     }
     push @pids, $pid;
@@ -104,7 +109,7 @@ is_deeply [seq_gaps(@d)], [], 'consecutive sequence numbers';
 is series_total($t, 'requests'), $n, 'counters counted once';
 is hist_total($t, 'rt'), $n, 'request-time samples all there';
 is hist_total($t, 'ttfb'), $n, 'first-byte samples all there';
-ok keys %{ $t->{'/'}{unknown}{''}{rt} } > 150, 'many distinct buckets';
+ok keys %{ $t->{'/'}{unknown}{''}{rt} } > 200, 'many distinct buckets';
 
 my $continued = grep { grep { $_->[3][0] == 0 } @{ $_->{s} } } @d;
 ok $continued >= 1, 'some series entries are continuations';
