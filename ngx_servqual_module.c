@@ -20,6 +20,8 @@
 
 
 static ngx_int_t ngx_http_servqual_post_read_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_servqual_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_servqual_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_servqual_log_handler(ngx_http_request_t *r);
 static void ngx_http_servqual_count(ngx_http_request_t *r,
@@ -55,6 +57,7 @@ static char *ngx_http_servqual_segment_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_servqual_max_series(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_servqual_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init_process(ngx_cycle_t *cycle);
 static void ngx_http_servqual_exit_process(ngx_cycle_t *cycle);
@@ -121,7 +124,7 @@ static ngx_command_t  ngx_http_servqual_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_servqual_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_servqual_add_variables,       /* preconfiguration */
     ngx_http_servqual_init,                /* postconfiguration */
 
     ngx_http_servqual_create_main_conf,    /* create main configuration */
@@ -162,6 +165,26 @@ static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
 static ngx_str_t  ngx_http_servqual_hsts =
     ngx_string("Strict-Transport-Security");
 
+/*
+ * The request's start and first-byte times live in two slots of the
+ * request's own variables array, which nginx allocates with the request
+ * and keeps across internal redirects: no allocation per request, and
+ * microsecond timing survives error_page and try_files.  The names have
+ * a hyphen, so no configuration can refer to them.
+ */
+
+static ngx_str_t  ngx_http_servqual_start_name = ngx_string("servqual-start");
+static ngx_str_t  ngx_http_servqual_header_name =
+    ngx_string("servqual-header");
+static ngx_int_t  ngx_http_servqual_start_index = NGX_ERROR;
+static ngx_int_t  ngx_http_servqual_header_index = NGX_ERROR;
+
+#define ngx_http_servqual_slot(r, index)                                     \
+    ((uint64_t) (uintptr_t) (r)->variables[index].data)
+
+#define ngx_http_servqual_set_slot(r, index, us)                             \
+    (r)->variables[index].data = (u_char *) (uintptr_t) (us)
+
 
 static ngx_inline uint64_t
 ngx_http_servqual_now(void)
@@ -178,23 +201,12 @@ ngx_http_servqual_now(void)
 static ngx_int_t
 ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 {
-    ngx_http_servqual_ctx_t  *ctx;
-
-    if (ngx_http_servqual_worker == NULL
-        || ngx_http_get_module_ctx(r, ngx_http_servqual_module))
+    if (ngx_http_servqual_worker
+        && ngx_http_servqual_slot(r, ngx_http_servqual_start_index) == 0)
     {
-        return NGX_DECLINED;
+        ngx_http_servqual_set_slot(r, ngx_http_servqual_start_index,
+                                   ngx_http_servqual_now());
     }
-
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_servqual_ctx_t));
-    if (ctx == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ctx->start = ngx_http_servqual_now();
-    ctx->header = 0;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_servqual_module);
 
     return NGX_DECLINED;
 }
@@ -203,17 +215,27 @@ ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_servqual_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_servqual_ctx_t  *ctx;
-
-    if (r == r->main) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_servqual_module);
-
-        if (ctx && ctx->header == 0) {
-            ctx->header = ngx_http_servqual_now();
-        }
+    if (r == r->main
+        && ngx_http_servqual_worker
+        && ngx_http_servqual_slot(r, ngx_http_servqual_header_index) == 0)
+    {
+        ngx_http_servqual_set_slot(r, ngx_http_servqual_header_index,
+                                   ngx_http_servqual_now());
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_servqual_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    /* never evaluated: the slots are only read and written directly */
+
+    v->not_found = 1;
+
+    return NGX_OK;
 }
 
 
@@ -222,10 +244,9 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
 {
     u_char                        *segment;
     size_t                         rlen, slen;
-    uint64_t                       now, rt, ttfb;
+    uint64_t                       start, header, rt, ttfb;
     ngx_msec_int_t                 ms;
     ngx_time_t                    *tp;
-    ngx_http_servqual_ctx_t       *ctx;
     ngx_http_servqual_worker_t    *w;
     ngx_http_servqual_series_t    *s;
     ngx_http_servqual_loc_conf_t  *lcf;
@@ -243,15 +264,15 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_servqual_module);
+    start = ngx_http_servqual_slot(r, ngx_http_servqual_start_index);
+    header = ngx_http_servqual_slot(r, ngx_http_servqual_header_index);
 
-    if (ctx) {
-        now = ngx_http_servqual_now();
-        rt = now - ctx->start;
-        ttfb = ctx->header ? ctx->header - ctx->start : rt;
+    if (start) {
+        rt = ngx_http_servqual_now() - start;
+        ttfb = header ? header - start : rt;
 
     } else {
-        /* the context is gone after an internal redirect: milliseconds */
+        /* not through the phases (a bad request line): milliseconds */
         tp = ngx_timeofday();
         ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
                                + (tp->msec - r->start_msec));
@@ -1196,6 +1217,42 @@ ngx_http_servqual_max_series(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_servqual_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ngx_http_servqual_start_name,
+                                NGX_HTTP_VAR_NOHASH|NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_servqual_time_variable;
+
+    var = ngx_http_add_variable(cf, &ngx_http_servqual_header_name,
+                                NGX_HTTP_VAR_NOHASH|NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_servqual_time_variable;
+
+    ngx_http_servqual_start_index =
+        ngx_http_get_variable_index(cf, &ngx_http_servqual_start_name);
+    ngx_http_servqual_header_index =
+        ngx_http_get_variable_index(cf, &ngx_http_servqual_header_name);
+
+    if (ngx_http_servqual_start_index == NGX_ERROR
+        || ngx_http_servqual_header_index == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -59,12 +59,6 @@ typedef struct {
 
 
 typedef struct {
-    uint64_t                       start;      /* us, CLOCK_MONOTONIC */
-    uint64_t                       header;     /* us, 0 if not yet sent */
-} ngx_http_servqual_ctx_t;
-
-
-typedef struct {
     ngx_str_t                     *endpoint;
     uint32_t                       hash;
     u_char                         region_len;
