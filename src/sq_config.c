@@ -121,7 +121,10 @@ static void sq_dim_apply(int dim, sq_dim_conf_t *eff,
     const sq_dim_conf_t *layer);
 static void sq_dim_reset(int dim, sq_dim_conf_t *d, int indicator);
 static void sq_check_dims(sq_cctx_t *cx, const sq_conf_t *conf,
-    const sq_dim_conf_t *layer, const char *prefix, int line);
+    const sq_override_t *o, const sq_dim_conf_t *layer, const char *prefix,
+    int line);
+static int sq_override_within(const sq_override_t *a,
+    const sq_override_t *b);
 static void sq_check(sq_cctx_t *cx, sq_conf_t *conf);
 static int sq_override_cmp(const void *a, const void *b);
 static void sq_labels_free(sq_label_t *labels, size_t n);
@@ -944,6 +947,7 @@ sq_parse_overrides(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
         item = yaml_document_get_node(&cx->doc,
                                       n->data.sequence.items.start[i]);
         o = &conf->overrides[conf->noverrides++];
+        o->index = (int) i;
         o->line = (int) item->start_mark.line + 1;
 
         snprintf(path, sizeof(path), "overrides[%zu]", i);
@@ -1007,6 +1011,7 @@ static void
 sq_parse_journeys(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 {
     char                path[SQ_KEY_MAX];
+    int                 steps_seen;
     size_t              i, j, cnt, nsteps;
     yaml_node_t        *item, *k, *v, *step;
     const char         *key;
@@ -1032,6 +1037,7 @@ sq_parse_journeys(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
         jn->line = (int) item->start_mark.line + 1;
 
         snprintf(path, sizeof(path), "journeys[%zu]", i);
+        steps_seen = 0;
 
         if (sq_expect(cx, item, YAML_MAPPING_NODE, path) != 0) {
             continue;
@@ -1052,6 +1058,8 @@ sq_parse_journeys(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
                 jn->name = sq_get_str(cx, v, path);
 
             } else if (strcmp(key, "steps") == 0) {
+                steps_seen = 1;
+
                 if (sq_expect(cx, v, YAML_SEQUENCE_NODE, path) != 0) {
                     continue;
                 }
@@ -1098,7 +1106,7 @@ sq_parse_journeys(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
             sq_cerr(cx, item, path, "a journey needs a name");
         }
 
-        if (jn->nsteps == 0) {
+        if (jn->nsteps == 0 && !steps_seen) {
             sq_cerr(cx, item, path, "a journey needs steps");
         }
 
@@ -1116,11 +1124,30 @@ sq_parse_journeys(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 
 /* checks the levels a layer sets once merged over what is below it */
 
+/* whether every row override a applies to, override b applies to too */
+
+static int
+sq_override_within(const sq_override_t *a, const sq_override_t *b)
+{
+    if (a == b || b->nmatch > a->nmatch) {
+        return 0;
+    }
+
+    return (b->endpoint == NULL
+            || (a->endpoint && strcmp(a->endpoint, b->endpoint) == 0))
+           && (b->region == NULL
+               || (a->region && strcmp(a->region, b->region) == 0))
+           && (b->segment == NULL
+               || (a->segment && strcmp(a->segment, b->segment) == 0));
+}
+
+
 static void
-sq_check_dims(sq_cctx_t *cx, const sq_conf_t *conf,
+sq_check_dims(sq_cctx_t *cx, const sq_conf_t *conf, const sq_override_t *o,
     const sq_dim_conf_t *layer, const char *prefix, int line)
 {
     int            i, unit, bad;
+    size_t         j;
     char           path[SQ_KEY_MAX];
     yaml_mark_t    mark;
     yaml_node_t    fake;
@@ -1138,6 +1165,14 @@ sq_check_dims(sq_cctx_t *cx, const sq_conf_t *conf,
 
         if (layer != conf->dims) {
             sq_dim_apply(i, &eff, &conf->dims[i]);
+        }
+
+        /* the less specific overrides that always apply below this one */
+
+        for (j = 0; o && j < conf->noverrides; j++) {
+            if (sq_override_within(o, &conf->overrides[j])) {
+                sq_dim_apply(i, &eff, &conf->overrides[j].dims[i]);
+            }
         }
 
         sq_dim_apply(i, &eff, &layer[i]);
@@ -1214,17 +1249,24 @@ sq_check(sq_cctx_t *cx, sq_conf_t *conf)
     char    path[SQ_KEY_MAX];
     size_t  i;
 
-    sq_check_dims(cx, conf, conf->dims, "dimensions", 1);
+    if (conf->noverrides) {
+        qsort(conf->overrides, conf->noverrides, sizeof(sq_override_t),
+              sq_override_cmp);
+    }
+
+    sq_check_dims(cx, conf, NULL, conf->dims, "dimensions", 1);
 
     for (i = 0; i < conf->noverrides; i++) {
-        snprintf(path, sizeof(path), "overrides[%zu].dimensions", i);
-        sq_check_dims(cx, conf, conf->overrides[i].dims, path,
+        snprintf(path, sizeof(path), "overrides[%d].dimensions",
+                 conf->overrides[i].index);
+        sq_check_dims(cx, conf, &conf->overrides[i],
+                      conf->overrides[i].dims, path,
                       conf->overrides[i].line);
     }
 
     for (i = 0; i < conf->njourneys; i++) {
         snprintf(path, sizeof(path), "journeys[%zu].dimensions", i);
-        sq_check_dims(cx, conf, conf->journeys[i].dims, path,
+        sq_check_dims(cx, conf, NULL, conf->journeys[i].dims, path,
                       conf->journeys[i].line);
     }
 }
@@ -1386,11 +1428,6 @@ sq_conf_load(const char *file, FILE *err)
     }
 
     sq_check(&cx, conf);
-
-    if (conf->noverrides) {
-        qsort(conf->overrides, conf->noverrides, sizeof(sq_override_t),
-              sq_override_cmp);
-    }
 
 done:
 

@@ -82,6 +82,7 @@ typedef struct {
     char           *region;
     char           *segment;
     int             nmatch;
+    int             index;        /* in the file */
     int             line;
     sq_dim_conf_t   dims[SQ_NDIMS];
     sq_label_t     *labels;

@@ -1,0 +1,267 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+/* The window store: sequence loss and duplicates, windows that roll,
+   the series limit, expiry; and the scored view with its rollups,
+   empathy and journeys. */
+
+#include <math.h>
+
+#include "tap.h"
+#include "wire.h"
+#include "sq_agg.h"
+#include "sq_score.h"
+
+
+static sq_agg_t         a;
+static sq_dgram_t       d;
+static msgpack_sbuffer  sb;
+
+
+static int
+feed(const char *node, uint64_t pid, uint64_t seq, t_series_t *s,
+    uint32_t n, int64_t now)
+{
+    t_pack(&sb, node, pid, seq, s, n);
+
+    if (sq_decode(&d, sb.data, sb.size) >= 0) {
+        return -1;
+    }
+
+    return sq_agg_ingest(&a, &d, now);
+}
+
+
+static void
+mk(t_series_t *s, const char *e, const char *r, uint64_t req, uint64_t err,
+    uint32_t bucket)
+{
+    memset(s, 0, sizeof(*s));
+    s->endpoint = e;
+    s->region = r;
+    s->segment = "";
+    s->c[SQ_C_REQUESTS] = req;
+    s->c[SQ_C_2XX] = req - err;
+    s->c[SQ_C_5XX] = err;
+    s->c[SQ_C_TLS_13] = req;
+    s->nbuckets = 1;
+    s->bucket[0] = bucket;
+    s->count[0] = req;
+}
+
+
+static const sq_row_t *
+find(const sq_view_t *v, int scope, const char *e, const char *r)
+{
+    size_t  i;
+
+    for (i = 0; i < v->n; i++) {
+        if (v->rows[i].scope == scope && strcmp(v->rows[i].endpoint, e) == 0
+            && strcmp(v->rows[i].region, r) == 0)
+        {
+            return &v->rows[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+main(void)
+{
+    int64_t          t0;
+    sq_win_t         w;
+    t_series_t       s[3];
+    sq_conf_t       *conf;
+    sq_view_t       *v;
+    const sq_row_t  *row;
+    uint32_t         fast, slow;
+
+    sq_dgram_init(&d);
+    msgpack_sbuffer_init(&sb);
+    sq_win_init(&w);
+
+    /* slot 60 s, short 5 min, long 1 h */
+    ok(sq_agg_init(&a, 60, 300, 3600, 5, 7200, 100) == 0, "store created");
+    is_int(a.nfine, 5, "5 fine slots");
+    is_int(a.cslot, 300, "coarse slots of 5 min");
+    is_int(a.ncoarse, 12, "12 coarse slots");
+
+    t0 = 1800000000;
+    mk(&s[0], "checkout", "BR", 100, 1, 500);
+
+    /* sequence: 1, 2, 4 (3 lost), 4 again (duplicate), 3 late */
+
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_AGG_ACCEPTED, "seq 1");
+    is_int(feed("n1", 7, 2, s, 1, t0), SQ_AGG_ACCEPTED, "seq 2");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_AGG_ACCEPTED, "seq 4");
+    is_int(a.stats.lost, 1, "seq 3 counted lost");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_AGG_DUPLICATE, "seq 4 again");
+    is_int(a.stats.duplicate, 1, "duplicate counted");
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_AGG_ACCEPTED, "seq 3 late");
+    is_int(a.stats.reordered, 1, "counted reordered");
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_AGG_DUPLICATE, "seq 3 again");
+    is_int(feed("n2", 7, 1, s, 1, t0), SQ_AGG_ACCEPTED,
+           "same pid on another node is another worker");
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_AGG_DUPLICATE,
+           "seq 1 again, within the window: a duplicate");
+    is_int(a.stats.restarts, 0, "within the window it is not a restart");
+    is_int(feed("n1", 8, 100, s, 1, t0), SQ_AGG_ACCEPTED, "new worker");
+    is_int(feed("n1", 8, 300, s, 1, t0), SQ_AGG_ACCEPTED, "big gap");
+    is_int(a.stats.lost, 1 + 199, "199 more lost");
+    is_int(feed("n1", 8, 2, s, 1, t0), SQ_AGG_ACCEPTED, "restart");
+    is_int(a.stats.restarts, 1, "restart counted");
+
+    is_int(a.n, 1, "one series");
+    is_int(a.all[0]->total[SQ_C_REQUESTS], 800, "8 datagrams of 100 taken");
+
+    /* windows */
+
+    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0, &w);
+    is_int(w.c[SQ_C_REQUESTS], 800, "short window has them");
+    is_int(w.h[SQ_HIST_RT].total, 800, "and their histogram");
+
+    feed("n1", 7, 10, s, 1, t0 + 240);
+    sq_win_reset(&w);
+    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 240, &w);
+    is_int(w.c[SQ_C_REQUESTS], 900, "4 min later: both in the short window");
+
+    sq_win_reset(&w);
+    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 360, &w);
+    is_int(w.c[SQ_C_REQUESTS], 100, "6 min later: the first minute left it");
+    sq_win_reset(&w);
+    sq_agg_window(&a, a.all[0], SQ_WIN_LONG, t0 + 360, &w);
+    is_int(w.c[SQ_C_REQUESTS], 900, "long window still has all");
+
+    sq_win_reset(&w);
+    sq_agg_window(&a, a.all[0], SQ_WIN_LONG, t0 + 3600 + 300, &w);
+    is_int(w.c[SQ_C_REQUESTS], 0, "65 min later the long window is empty");
+
+    /* a slot is recycled: the old minute does not leak into the new one */
+
+    feed("n1", 7, 11, s, 1, t0 + 600);
+    sq_win_reset(&w);
+    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 600, &w);
+    is_int(w.c[SQ_C_REQUESTS], 100, "recycled slot holds only its minute");
+
+    /* the series limit folds new series into _other */
+
+    mk(&s[0], "a", "BR", 1, 0, 10);
+    mk(&s[1], "b", "BR", 1, 0, 10);
+    mk(&s[2], "c", "BR", 1, 0, 10);
+    feed("n1", 7, 12, s, 3, t0 + 600);
+    mk(&s[0], "d", "BR", 1, 0, 10);
+    mk(&s[1], "e", "BR", 2, 0, 10);
+    feed("n1", 7, 13, s, 2, t0 + 600);
+    is_int(a.n, 5, "5 series at the limit");
+    ok(a.other != NULL, "overflow series exists");
+    is_int(a.stats.overflow_requests, 2, "2 requests folded");
+    is_str(a.other ? a.other->endpoint : "", "_other", "named _other");
+
+    /* expiry: everything idle longer than 2 h goes */
+
+    sq_agg_expire(&a, t0 + 600 + 7201);
+    is_int(a.n, 0, "idle series expired");
+    is_int(a.nworkers, 0, "idle workers expired");
+    is_int(a.stats.series_expired, 5, "5 expired");
+
+    sq_agg_free(&a);
+
+    /* the view: a fast, a slow and a failing region */
+
+    conf = sq_conf_default();
+    conf->njourneys = 1;
+    conf->journeys = calloc(1, sizeof(sq_journey_t));
+    conf->journeys[0].name = strdup("buy");
+    conf->journeys[0].nsteps = 2;
+    conf->journeys[0].steps = calloc(2, sizeof(char *));
+    conf->journeys[0].steps[0] = strdup("cart");
+    conf->journeys[0].steps[1] = strdup("checkout");
+
+    sq_agg_init(&a, 60, 300, 3600, 1000, 7200, 100);
+
+    fast = sq_hist_index(50000);        /* 50 ms */
+    slow = sq_hist_index(2500000);      /* 2.5 s: frustrated */
+
+    mk(&s[0], "checkout", "US", 1000, 0, fast);
+    mk(&s[1], "checkout", "BR", 200, 0, slow);
+    mk(&s[2], "checkout", "DE", 1000, 50, fast);
+    feed("n1", 1, 1, s, 3, t0);
+    mk(&s[0], "cart", "US", 1000, 10, fast);
+    mk(&s[1], "cart", "BR", 1000, 0, fast);
+    feed("n1", 1, 2, s, 2, t0);
+
+    v = sq_view_build(&a, conf, t0 + 1);
+    ok(v != NULL, "view built");
+
+    row = find(v, SQ_SCOPE_SERIES, "checkout", "US");
+    ok(row && row->w[0].dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_ABOVE,
+       "fast region: responsiveness above");
+    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state == SQ_STATE_ABOVE,
+       "fast region: reliability above");
+
+    row = find(v, SQ_SCOPE_SERIES, "checkout", "BR");
+    ok(row && row->w[0].dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_BELOW,
+       "slow region: responsiveness below");
+    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1, 0, 1e-12,
+           "Apdex 0 when everything takes 2.5 s");
+    ok(row && row->w[0].dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
+       "slow region: empathy below (p75 %.1fx the endpoint's)",
+       row ? row->w[0].dim[SQ_DIM_EMPATHY].value : -1);
+
+    row = find(v, SQ_SCOPE_SERIES, "checkout", "DE");
+    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state == SQ_STATE_BELOW,
+       "failing region: reliability below");
+    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1, 0.95, 1e-12,
+           "success ratio 0.95");
+
+    row = find(v, SQ_SCOPE_ENDPOINT, "checkout", "*");
+    is_int(row ? row->w[0].requests : 0, 2200, "endpoint rollup: 2200");
+    is_int(row ? row->w[1].requests : 0, 2200, "long window too");
+    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+           1 - 50.0 / 2200, 1e-12, "endpoint success ratio merged exactly");
+    ok(row && row->w[0].dim[SQ_DIM_EMPATHY].value > 2,
+       "endpoint empathy: its worst region (%.2fx)",
+       row ? row->w[0].dim[SQ_DIM_EMPATHY].value : -1);
+
+    row = find(v, SQ_SCOPE_REGION, "*", "BR");
+    is_int(row ? row->w[0].requests : 0, 1200, "region rollup: BR 1200");
+
+    row = find(v, SQ_SCOPE_JOURNEY, "buy", "*");
+    ok(row != NULL, "journey row");
+    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+           (1 - 10.0 / 2000) * (1 - 50.0 / 2200), 1e-12,
+           "journey reliability: product of the steps'");
+    is_int(row ? row->w[0].requests : 0, 4200, "journey requests");
+
+    row = find(v, SQ_SCOPE_JOURNEY, "buy", "US");
+    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+           (1 - 10.0 / 1000) * 1.0, 1e-12, "journey in US: 0.99 x 1");
+    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1, 1,
+           1e-12, "journey in US: merged Apdex 1");
+
+    row = find(v, SQ_SCOPE_JOURNEY, "buy", "DE");
+    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state
+              == SQ_STATE_INSUFFICIENT,
+       "journey in DE: a step never seen there is insufficient");
+
+    row = find(v, SQ_SCOPE_JOURNEY, "buy", "BR");
+    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1,
+           1000.0 / 1200, 1e-12,
+           "journey in BR: Apdex of merged steps (1000 + 0) / 1200");
+
+    sq_view_free(v);
+
+    sq_agg_free(&a);
+    sq_conf_free(conf);
+    sq_win_free(&w);
+    msgpack_sbuffer_destroy(&sb);
+    sq_dgram_free(&d);
+
+    return done_testing();
+}
