@@ -1,0 +1,125 @@
+package SQGeo;
+
+# A MaxMind DB with a few countries on every continent, IPv4 and IPv6, in
+# the GeoIP2 record layout, built with MaxMind::DB::Writer (Debian package
+# libmaxmind-db-writer-perl).  The tests and the `make run` demo use it.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Exporter qw(import);
+
+our @EXPORT_OK = qw(mmdb_regions mmdb_unknown_ips make_mmdb);
+
+
+# The regions of the test database, IPv4 and IPv6.  Addresses outside
+# these (mmdb_unknown_ips) are not in it.
+
+my @REGIONS = (
+    [qw(US United_States NA North_America CA California
+        10.1.0.0/16 2001:db8:1::/48)],
+    [qw(BR Brazil SA South_America SP Sao_Paulo
+        10.2.0.0/16 2001:db8:2::/48)],
+    [qw(DE Germany EU Europe BE Berlin
+        10.3.0.0/16 2001:db8:3::/48)],
+    [qw(JP Japan AS Asia 13 Tokyo
+        10.4.0.0/16 2001:db8:4::/48)],
+    [qw(AU Australia OC Oceania NSW New_South_Wales
+        10.5.0.0/16 2001:db8:5::/48)],
+    [qw(ZA South_Africa AF Africa GP Gauteng
+        10.6.0.0/16 2001:db8:6::/48)],
+);
+
+
+# mmdb_regions(): the test database's table, one hash ref per country:
+#   { country => 'US', country_name, continent => 'NA', continent_name,
+#     subdivision => 'CA', subdivision_name, net4 => '10.1.0.0/16',
+#     net6 => '2001:db8:1::/48', ip4 => '10.1.0.7', ip6 => '2001:db8:1::7' }
+
+sub mmdb_regions {
+    return map {
+        my @r = @$_;
+        (my $base4 = $r[6]) =~ s{\.0\.0/16}{};
+        (my $base6 = $r[7]) =~ s{::/48}{};
+        my %r;
+        @r{qw(country country_name continent continent_name subdivision
+              subdivision_name net4 net6)} = map { tr/_/ /r } @r;
+        $r{ip4} = "$base4.0.7";
+        $r{ip6} = "${base6}::7";
+        \%r;
+    } @REGIONS;
+}
+
+
+# mmdb_unknown_ips(): addresses not in the test database.
+
+sub mmdb_unknown_ips {
+    return ('10.99.0.1', '192.0.2.1', '2001:db8:ff::1', '127.0.0.1');
+}
+
+
+# make_mmdb($path, type => 'GeoIP2-City' | 'GeoIP2-Country'): write the
+# test database (GeoIP2 record layout; City adds subdivisions and city);
+# IPv6 tree with IPv4 aliased (::ffff:a.b.c.d finds a.b.c.d); private
+# and documentation ranges kept.  Returns $path.
+
+sub make_mmdb {
+    my ($path, %o) = @_;
+
+    require MaxMind::DB::Writer::Tree;
+
+    my $type = $o{type} // 'GeoIP2-City';
+    my $city = $type =~ /City/;
+
+    my %types = (
+        country => 'map', continent => 'map', subdivisions => ['array', 'map'],
+        registered_country => 'map', city => 'map', names => 'map',
+        iso_code => 'utf8_string', code => 'utf8_string',
+        en => 'utf8_string', geoname_id => 'uint32',
+    );
+
+    my $tree = MaxMind::DB::Writer::Tree->new(
+        ip_version               => 6,
+        record_size              => 28,
+        database_type            => $type,
+        languages                => ['en'],
+        description              => { en => 'servqual test database' },
+        alias_ipv6_to_ipv4       => 1,
+        remove_reserved_networks => 0,
+        map_key_type_callback    => sub { $types{ $_[0] } },
+    );
+
+    my $id = 1000;
+    for my $r (mmdb_regions()) {
+        my %rec = (
+            country => { iso_code => $r->{country}, geoname_id => $id++,
+                         names => { en => $r->{country_name} } },
+            registered_country => { iso_code => $r->{country},
+                                    geoname_id => $id - 1,
+                                    names => { en => $r->{country_name} } },
+            continent => { code => $r->{continent}, geoname_id => $id++,
+                           names => { en => $r->{continent_name} } },
+        );
+        if ($city) {
+            $rec{subdivisions} = [{ iso_code => $r->{subdivision},
+                                    geoname_id => $id++,
+                                    names => { en => $r->{subdivision_name} },
+                                  }];
+            $rec{city} = { geoname_id => $id++,
+                           names => { en => "$r->{subdivision_name} City" } };
+        }
+        $tree->insert_network($r->{$_}, \%rec) for qw(net4 net6);
+    }
+
+    open my $fh, '>:raw', $path or croak "$path: $!";
+    $tree->write_tree($fh);
+    close $fh or croak "$path: $!";
+    chmod 0644, $path;
+
+    return $path;
+}
+
+
+
+1;
