@@ -231,6 +231,50 @@ sq_hist_quantile(const sq_hist_t *h, double q)
 }
 
 
+double
+sq_hist_quantile_excl(const sq_hist_t *h, const sq_hist_t *excl, double q)
+{
+    uint32_t  i, j;
+    uint64_t  total, rank, seen, c, x;
+
+    total = h->total - (excl->total < h->total ? excl->total : h->total);
+
+    if (total == 0) {
+        return -1;
+    }
+
+    rank = (uint64_t) (q * (double) total);
+
+    if ((double) rank < q * (double) total) {
+        rank++;
+    }
+
+    if (rank == 0) {
+        rank = 1;
+    }
+
+    seen = 0;
+    j = 0;
+
+    for (i = 0; i < h->n; i++) {
+        while (j < excl->n && excl->bins[j].idx < h->bins[i].idx) {
+            j++;
+        }
+
+        x = (j < excl->n && excl->bins[j].idx == h->bins[i].idx)
+            ? excl->bins[j].count : 0;
+        c = h->bins[i].count > x ? h->bins[i].count - x : 0;
+        seen += c;
+
+        if (c && seen >= rank) {
+            return sq_hist_mid(h->bins[i].idx);
+        }
+    }
+
+    return -1;
+}
+
+
 uint64_t
 sq_hist_count_le(const sq_hist_t *h, double us)
 {

@@ -48,6 +48,13 @@ int sq_hist_copy(sq_hist_t *dst, const sq_hist_t *src);
    -1 if empty */
 double sq_hist_quantile(const sq_hist_t *h, double q);
 
+/*
+ * The q-quantile of h minus excl, where excl is part of h (a region of
+ * an endpoint): the rest of the traffic, without building it.
+ */
+double sq_hist_quantile_excl(const sq_hist_t *h, const sq_hist_t *excl,
+    double q);
+
 /* requests at or below a value in microseconds (bucket midpoint rule) */
 uint64_t sq_hist_count_le(const sq_hist_t *h, double us);
 

@@ -54,7 +54,8 @@ static int sq_gmap_init(sq_gmap_t *m, uint32_t n);
 static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
     const char *k2, int *created);
 static void sq_gmap_free(sq_gmap_t *m);
-static double sq_ratio(const sq_hist_t *h, const sq_hist_t *base, double q);
+static double sq_ratio(const sq_hist_t *h, const sq_hist_t *all,
+    const sq_hist_t *self, double q, uint64_t min);
 static sq_row_t *sq_view_row(sq_view_t *v, size_t *cap, int scope,
     const char *e, const char *r, const char *g);
 static void sq_score_win(const sq_conf_t *conf, const char *e,
@@ -300,17 +301,31 @@ sq_journey_reliability(const sq_win_t *steps, size_t n,
 }
 
 
+/*
+ * Empathy: the q-quantile of h over that of the rest of the traffic (all
+ * minus self, where self holds h), so that a region carrying a large
+ * share of the traffic cannot hide in the baseline.  Both sides need min
+ * requests.
+ */
+
 static double
-sq_ratio(const sq_hist_t *h, const sq_hist_t *base, double q)
+sq_ratio(const sq_hist_t *h, const sq_hist_t *all, const sq_hist_t *self,
+    double q, uint64_t min)
 {
     double  a, b;
 
-    if (h->total == 0 || base->total == 0) {
+    if (h->total < min || all->total < self->total
+        || all->total - self->total < min)
+    {
         return NAN;
     }
 
     a = sq_hist_quantile(h, q);
-    b = sq_hist_quantile(base, q);
+    b = sq_hist_quantile_excl(all, self, q);
+
+    if (a < 0 || b < 0) {
+        return NAN;
+    }
 
     return (a < 1 ? 1 : a) / (b < 1 ? 1 : b);
 }
@@ -677,7 +692,8 @@ sq_score_journey(const sq_conf_t *conf, sq_view_t *v, size_t *cap,
         row->nlabels = jn->nlabels;
 
         for (k = 0; k < 2; k++) {
-            rr = sq_ratio(&reg[k].h[SQ_HIST_RT], &all[k].h[SQ_HIST_RT], q);
+            rr = sq_ratio(&reg[k].h[SQ_HIST_RT], &all[k].h[SQ_HIST_RT],
+                          &reg[k].h[SQ_HIST_RT], q, min);
             sq_fill_ratio(ratio, rr);
             sq_score_win(conf, NULL, regions[j], NULL, jn, &reg[k], ratio,
                          &row->w[k]);
@@ -701,8 +717,7 @@ sq_score_journey(const sq_conf_t *conf, sq_view_t *v, size_t *cap,
 
             sq_score_index(&row->w[k]);
 
-            if (reg[k].h[SQ_HIST_RT].total >= min && !isnan(rr)
-                && (isnan(worst[k]) || rr > worst[k]))
+            if (!isnan(rr) && (isnan(worst[k]) || rr > worst[k]))
             {
                 worst[k] = rr;
             }
@@ -825,11 +840,13 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
         q = sq_empathy_q(conf, se->endpoint, se->region, NULL, &min);
         ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
+        gg = sq_gmap_get(&er, se->endpoint, se->region, &created);
 
         for (k = 0; k < 2; k++) {
-            rr = (ge && ge->w[k].h[SQ_HIST_RT].total >= min)
+            rr = (ge && gg)
                  ? sq_ratio(&wins[2 * i + k].h[SQ_HIST_RT],
-                            &ge->w[k].h[SQ_HIST_RT], q)
+                            &ge->w[k].h[SQ_HIST_RT],
+                            &gg->w[k].h[SQ_HIST_RT], q, min)
                  : NAN;
             sq_fill_ratio(ratio, rr);
             sq_score_win(conf, se->endpoint, se->region, se->segment, NULL,
@@ -854,13 +871,9 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
                 for (s = ge->regions; s; s = s->sibling) {
                     q = sq_empathy_q(conf, ge->k1, s->k2, NULL, &min);
-
-                    if (s->w[k].h[SQ_HIST_RT].total < min) {
-                        continue;
-                    }
-
                     rr = sq_ratio(&s->w[k].h[SQ_HIST_RT],
-                                  &ge->w[k].h[SQ_HIST_RT], q);
+                                  &ge->w[k].h[SQ_HIST_RT],
+                                  &s->w[k].h[SQ_HIST_RT], q, min);
 
                     if (!isnan(rr) && (isnan(worst) || rr > worst)) {
                         worst = rr;
@@ -889,7 +902,8 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
             for (k = 0; k < 2; k++) {
                 rr = sq_ratio(&gr->w[k].h[SQ_HIST_RT],
-                              &glob[k].h[SQ_HIST_RT], q);
+                              &glob[k].h[SQ_HIST_RT],
+                              &gr->w[k].h[SQ_HIST_RT], q, min);
                 sq_fill_ratio(ratio, rr);
                 sq_score_win(conf, NULL, gr->k1, NULL, NULL, &gr->w[k],
                              ratio, &row->w[k]);

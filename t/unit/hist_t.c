@@ -98,6 +98,20 @@ main(void)
            q * 100, got, exact);
     }
 
+    /* the rest of the traffic: merged minus part 0 equals parts 1..3 */
+
+    sq_hist_reset(&once);
+
+    for (i = 1; i < 4; i++) {
+        sq_hist_merge(&once, &parts[i]);
+    }
+
+    for (k = 0; k < (int) (sizeof(qs) / sizeof(qs[0])); k++) {
+        is_num(sq_hist_quantile_excl(&merged, &parts[0], qs[k]),
+               sq_hist_quantile(&once, qs[k]), 0,
+               "p%g without part 0, computed in place", qs[k] * 100);
+    }
+
     /* counts at or below a threshold: exact up to the bucket holding it */
 
     for (v = 10; v < 60000000; v *= 7) {
@@ -133,6 +147,7 @@ main(void)
 
     /* adding the same bucket twice accumulates; copy is exact */
 
+    sq_hist_reset(&once);
     sq_hist_add(&once, 100, 3);
     sq_hist_add(&once, 50, 1);
     sq_hist_add(&once, 100, 2);
