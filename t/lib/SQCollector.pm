@@ -115,6 +115,7 @@ sub start {
         die "exec $self->{bin}: $!";
     }
     $self->{pid} = $pid;
+    $self->{owner} = $$;
     $self->wait_for(sub { $self->get('/healthz')->{status} == 200 }, 60)
         or die "collector did not start:\n" . $self->log_text;
     return $self;
@@ -122,7 +123,7 @@ sub start {
 
 sub alive {
     my ($self) = @_;
-    return 0 unless $self->{pid};
+    return 0 unless $self->{pid} && $self->{owner} == $$;
     return waitpid($self->{pid}, WNOHANG) == 0;
 }
 
@@ -153,7 +154,8 @@ sub stop {
 
 sub DESTROY {
     my ($self) = @_;
-    if ($self->{pid}) {
+    # only in the process that started it, not in a forked helper
+    if ($self->{pid} && $self->{owner} && $self->{owner} == $$) {
         kill 'KILL', $self->{pid};
         waitpid($self->{pid}, 0);
     }
