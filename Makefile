@@ -16,6 +16,7 @@ NGX_BUILD  := $(BUILD)/nginx
 MODULE     := $(BUILD)/ngx_http_servqual_module.so
 COLLECTOR  := $(BUILD)/servqual-collector
 ASAN_DIR   := $(BUILD)/asan
+LOADGEN    := $(BUILD)/sq-loadgen
 
 CC         ?= cc
 PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson
@@ -105,6 +106,12 @@ $(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -It/unit -o $@ $< $(ASAN_LIB_OBJS) \
 	    $(LIBS_SQ)
 
+# the collector's load generator, for benchmarks only
+
+$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)
+
 # -- tests: the whole suite, then the collector's tests again under
 #    AddressSanitizer and UBSan
 
@@ -118,7 +125,7 @@ test: deps
 run: all
 	scripts/demo $(if $(DURATION),--duration $(DURATION))
 
-bench: all
+bench: all $(LOADGEN)
 	bench/run
 
 clean:
