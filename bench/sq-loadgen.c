@@ -1,0 +1,322 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+/*
+ * sq-loadgen: sends valid servqual datagrams (include/servqual_wire.h) to
+ * a collector as fast as it can, or at a given rate, from many simulated
+ * workers, each datagram with N series.  For measuring ingest.
+ *
+ *   sq-loadgen [-a HOST:PORT] [-w WORKERS] [-s SERIES] [-u UNIVERSE]
+ *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND]
+ */
+
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <msgpack.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "servqual_hist.h"
+#include "servqual_wire.h"
+
+
+#define SQ_LG_BATCH  64
+
+
+typedef struct {
+    msgpack_sbuffer  sb;
+    size_t           seq_off;         /* where the uint32 seq is */
+    uint32_t         seq;
+} sq_lg_worker_t;
+
+
+static double
+sq_lg_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+
+static void
+sq_lg_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+
+static void
+sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
+    uint32_t universe)
+{
+    char            name[32];
+    uint32_t        i, k, sid, b, prev, bucket[4];
+    msgpack_packer  pk;
+
+    static const char  *regions[] = { "US", "BR", "DE", "FR", "JP", "IN",
+                                      "GB", "AU" };
+
+    msgpack_sbuffer_init(&w->sb);
+    msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
+
+    msgpack_pack_map(&pk, 10);
+    sq_lg_str(&pk, "v");
+    msgpack_pack_uint8(&pk, SQ_WIRE_VERSION);
+    sq_lg_str(&pk, "node");
+    snprintf(name, sizeof(name), "load%u", id / 64);
+    sq_lg_str(&pk, name);
+    sq_lg_str(&pk, "pid");
+    msgpack_pack_uint32(&pk, 1000 + id % 64);
+    sq_lg_str(&pk, "seq");
+
+    /* a fixed-width uint32, patched before each send */
+    w->seq_off = w->sb.size + 1;
+    msgpack_sbuffer_write(&w->sb, "\xce\0\0\0\0", 5);
+    w->seq = 0;
+
+    sq_lg_str(&pk, "ws");
+    msgpack_pack_uint64(&pk, 1700000000000ULL);
+    sq_lg_str(&pk, "we");
+    msgpack_pack_uint64(&pk, 1700000001000ULL);
+    sq_lg_str(&pk, "dd");
+    msgpack_pack_uint8(&pk, 0);
+    sq_lg_str(&pk, "dr");
+    msgpack_pack_uint8(&pk, 0);
+    sq_lg_str(&pk, "so");
+    msgpack_pack_uint8(&pk, 0);
+    sq_lg_str(&pk, "s");
+    msgpack_pack_array(&pk, nseries);
+
+    bucket[0] = sq_hist_index(2000);
+    bucket[1] = sq_hist_index(15000);
+    bucket[2] = sq_hist_index(80000);
+    bucket[3] = sq_hist_index(600000);
+
+    for (i = 0; i < nseries; i++) {
+        sid = (id * nseries + i) % universe;
+
+        msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
+        snprintf(name, sizeof(name), "/api/e%u", sid / 8);
+        sq_lg_str(&pk, name);
+        sq_lg_str(&pk, regions[sid % 8]);
+        sq_lg_str(&pk, "");
+
+        msgpack_pack_array(&pk, SQ_WIRE_NCOUNTERS);
+
+        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+            switch (k) {
+            case SQ_C_REQUESTS: case SQ_C_TLS_13: case SQ_C_HTTP_2:
+                msgpack_pack_uint8(&pk, 20);
+                break;
+            case SQ_C_2XX:
+                msgpack_pack_uint8(&pk, 19);
+                break;
+            case SQ_C_5XX:
+                msgpack_pack_uint8(&pk, 1);
+                break;
+            case SQ_C_BYTES:
+                msgpack_pack_uint32(&pk, 20 * 5120);
+                break;
+            default:
+                msgpack_pack_uint8(&pk, 0);
+            }
+        }
+
+        for (k = 0; k < 2; k++) {
+            msgpack_pack_array(&pk, 8);
+            prev = 0;
+
+            for (b = 0; b < 4; b++) {
+                msgpack_pack_uint32(&pk, b ? bucket[b] - prev : bucket[b]);
+                msgpack_pack_uint8(&pk, 5);
+                prev = bucket[b];
+            }
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                  c, fd;
+    char                 host[64], *port;
+    double               duration, rate, t0, t, next;
+    uint32_t             i, n, nworkers, nseries, universe, cur;
+    uint64_t             sent, failed;
+    unsigned char       *p;
+    sq_lg_worker_t      *w;
+    struct iovec         iov[SQ_LG_BATCH];
+    struct mmsghdr       msg[SQ_LG_BATCH];
+    struct sockaddr_in   sin;
+
+    strcpy(host, "127.0.0.1:5170");
+    nworkers = 64;
+    nseries = 50;
+    universe = 0;
+    duration = 10;
+    rate = 0;
+
+    while ((c = getopt(argc, argv, "a:w:s:u:d:r:")) != -1) {
+        switch (c) {
+        case 'a':
+            snprintf(host, sizeof(host), "%s", optarg);
+            break;
+        case 'w':
+            nworkers = (uint32_t) atoi(optarg);
+            break;
+        case 's':
+            nseries = (uint32_t) atoi(optarg);
+            break;
+        case 'u':
+            universe = (uint32_t) atoi(optarg);
+            break;
+        case 'd':
+            duration = atof(optarg);
+            break;
+        case 'r':
+            rate = atof(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: sq-loadgen [-a HOST:PORT] [-w WORKERS] "
+                    "[-s SERIES] [-u UNIVERSE] [-d SECONDS] [-r RATE]\n");
+            return 2;
+        }
+    }
+
+    if (nworkers == 0 || nseries == 0) {
+        return 2;
+    }
+
+    if (universe == 0) {
+        universe = nworkers * nseries;
+    }
+
+    port = strrchr(host, ':');
+    if (port == NULL) {
+        return 2;
+    }
+
+    *port++ = '\0';
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t) atoi(port));
+
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        fprintf(stderr, "sq-loadgen: invalid address %s\n", host);
+        return 2;
+    }
+
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd == -1 || connect(fd, (struct sockaddr *) &sin, sizeof(sin))) {
+        perror("sq-loadgen: socket");
+        return 1;
+    }
+
+    w = calloc(nworkers, sizeof(sq_lg_worker_t));
+    if (w == NULL) {
+        return 1;
+    }
+
+    for (i = 0; i < nworkers; i++) {
+        sq_lg_build(&w[i], i, nseries, universe);
+    }
+
+    fprintf(stderr, "sq-loadgen: %u workers, %u series a datagram "
+            "(%zu bytes), %u distinct series\n", nworkers, nseries,
+            w[0].sb.size, universe < nworkers * nseries
+                          ? universe : nworkers * nseries);
+
+    sent = 0;
+    failed = 0;
+    cur = 0;
+    t0 = sq_lg_now();
+    next = t0;
+
+    for ( ;; ) {
+        t = sq_lg_now();
+
+        if (t - t0 >= duration) {
+            break;
+        }
+
+        if (rate > 0 && t < next) {
+            usleep(200);
+            continue;
+        }
+
+        n = SQ_LG_BATCH;
+
+        for (i = 0; i < n; i++) {
+            sq_lg_worker_t  *x = &w[cur];
+
+            x->seq++;
+            p = (unsigned char *) x->sb.data + x->seq_off;
+            p[0] = (unsigned char) (x->seq >> 24);
+            p[1] = (unsigned char) (x->seq >> 16);
+            p[2] = (unsigned char) (x->seq >> 8);
+            p[3] = (unsigned char) x->seq;
+
+            iov[i].iov_base = x->sb.data;
+            iov[i].iov_len = x->sb.size;
+            memset(&msg[i], 0, sizeof(msg[i]));
+            msg[i].msg_hdr.msg_iov = &iov[i];
+            msg[i].msg_hdr.msg_iovlen = 1;
+
+            /* sendmmsg reads the buffers at once: one datagram per worker
+               per batch */
+            cur = (cur + 1) % nworkers;
+
+            if (cur == 0) {
+                n = i + 1;
+                break;
+            }
+        }
+
+        c = sendmmsg(fd, msg, n, 0);
+
+        if (c < 0) {
+            failed += n;
+
+            if (errno != ENOBUFS && errno != EAGAIN
+                && errno != ECONNREFUSED)
+            {
+                perror("sq-loadgen: sendmmsg");
+                return 1;
+            }
+
+            continue;
+        }
+
+        sent += (uint64_t) c;
+
+        if (rate > 0) {
+            next += (double) n / rate;
+        }
+    }
+
+    t = sq_lg_now() - t0;
+
+    printf("sent %llu datagrams (%llu series updates) in %.2f s: "
+           "%.0f datagrams/s, %.0f series updates/s; %llu failed\n",
+           (unsigned long long) sent,
+           (unsigned long long) sent * nseries, t, (double) sent / t,
+           (double) sent * nseries / t, (unsigned long long) failed);
+
+    return 0;
+}
