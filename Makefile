@@ -34,10 +34,12 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 COLL_SRCS  := $(wildcard src/sq_*.c)
 COLL_LIB   := $(filter-out src/sq_main.c,$(COLL_SRCS))
-COLL_OBJS  := $(COLL_SRCS:src/%.c=$(BUILD)/obj/%.o)
-ASAN_OBJS  := $(COLL_SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
-LIB_OBJS   := $(COLL_LIB:src/%.c=$(BUILD)/obj/%.o)
-ASAN_LIB_OBJS := $(COLL_LIB:src/%.c=$(ASAN_DIR)/obj/%.o)
+# the dashboard, compiled into the collector
+GEN_OBJS   := $(BUILD)/obj/sq_dashboard.o
+COLL_OBJS  := $(COLL_SRCS:src/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
+ASAN_OBJS  := $(COLL_SRCS:src/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
+LIB_OBJS   := $(COLL_LIB:src/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
+ASAN_LIB_OBJS := $(COLL_LIB:src/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
 UNIT_SRCS  := $(wildcard t/unit/*_t.c)
 UNIT_BINS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 ASAN_UNITS := $(UNIT_SRCS:t/unit/%.c=$(ASAN_DIR)/t/%)
@@ -90,6 +92,14 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
 $(ASAN_DIR)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -c -o $@ $<
+
+$(BUILD)/gen/sq_dashboard.c: src/dashboard/index.html scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed sq_dashboard_html $< > $@
+
+$(BUILD)/obj/sq_dashboard.o: $(BUILD)/gen/sq_dashboard.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SQ) -c -o $@ $<
 
 $(COLLECTOR): $(COLL_OBJS)
 	$(CC) $(DEB_LDFLAGS) -o $@ $^ $(LIBS_SQ)
