@@ -1,0 +1,359 @@
+#!/usr/bin/perl
+
+# Instructions per request: nginx with "master_process off; daemon off;"
+# under valgrind --tool=callgrind serves a fixed number of keep-alive
+# requests from a small client, once with N1 and once with N2 requests;
+# (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one request with start-up
+# and shutdown cancelled out.  The module's flush (once a second, not per
+# request) is left out of these runs with --toggle-collect and measured
+# in a run of its own.  The same difference per function, minus the
+# module-off case, shows where the added instructions go.  Writes a
+# Markdown section.
+#
+#   bench/callgrind.pl --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]
+
+use strict;
+use warnings;
+
+use FindBin qw($Bin);
+use lib "$Bin/lib";
+
+use Bench;
+use Getopt::Long qw(GetOptions);
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+
+my %opt = (n1 => 200, n2 => 2200);
+GetOptions(\%opt, 'tmp=s', 'out=s', 'mmdb=s', 'n1=i', 'n2=i')
+    or die "usage: $0 --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]\n";
+
+for (qw(tmp out mmdb)) {
+    die "$0: --$_ is required\n" unless defined $opt{$_};
+}
+
+$SIG{INT} = $SIG{TERM} = sub { Bench::stop_all(); exit 1 };
+END { Bench::stop_all() }
+
+my $N = $opt{n2} - $opt{n1};
+my @valgrind = ('valgrind', '--tool=callgrind', '--quiet');
+my @no_flush = ('--toggle-collect=ngx_http_servqual_flush',
+                '--collect-atstart=yes');     # after: toggle-collect sets no
+
+my ($drain_pid, $drain_port) = start_drain("$opt{tmp}/cg-drain.txt");
+
+
+# flush=1h: the flush timer never fires during a run; the one flush at
+# worker exit is not collected (--toggle-collect) in the per-request runs.
+
+my %geo = (servqual => 'on', mmdb => $opt{mmdb});
+my %wide = (servqual => 'on', mmdb => $opt{mmdb}, segment => 1,
+            max_series => 16384);
+my %off = (servqual => 'off');
+
+# each case is compared with a module-off run of the same requests
+my @cases = (
+    { name => 'off', conf => \%off, addrs => 12,
+      what => 'module loaded, `servqual off`, 12 addresses (6 regions, '
+            . 'IPv4 + IPv6)' },
+    { name => 'not loaded', conf => { module => 0 }, addrs => 12,
+      base => 'off', what => 'no `load_module`' },
+    { name => 'on', conf => { servqual => 'on' }, addrs => 12, flush => 1,
+      base => 'off', target => 300, what => '`servqual on`, no GeoIP' },
+    { name => 'geo', conf => \%geo, addrs => 12, flush => 1, base => 'off',
+      target => 600, what => 'with GeoIP, 12 addresses (cached lookups)' },
+    { name => 'off, IPv4', conf => \%off, addrs => 12, only => 4,
+      what => 'module off, the 6 IPv4 addresses' },
+    { name => 'geo, IPv4', conf => \%geo, addrs => 12, only => 4,
+      base => 'off, IPv4', target => 600,
+      what => 'with GeoIP, the 6 IPv4 addresses' },
+    { name => 'off, IPv6', conf => \%off, addrs => 12, only => 6,
+      what => 'module off, the 6 IPv6 addresses' },
+    { name => 'geo, IPv6', conf => \%geo, addrs => 12, only => 6,
+      base => 'off, IPv6', target => 600,
+      what => 'with GeoIP, the 6 IPv6 addresses' },
+    { name => 'off, 8192 addrs', conf => \%off, addrs => 8192,
+      what => 'module off, 8192 distinct addresses' },
+    { name => 'geo, uncached', conf => \%geo, addrs => 8192,
+      base => 'off, 8192 addrs',
+      what => 'with GeoIP, a new address every request (the lookup '
+            . 'cache misses)' },
+    { name => 'off, wide', conf => \%off, addrs => 12, endpoints => 1000,
+      segments => 2,
+      what => 'module off, 1000 paths, X-Plan header' },
+    { name => 'wide', conf => \%wide, addrs => 12, endpoints => 1000,
+      segments => 2, flush => 1, base => 'off, wide',
+      what => 'with GeoIP, `servqual_segment $http_x_plan`, 1000 '
+            . 'endpoints x 6 regions x 2 segments' },
+);
+
+
+# The requests of a case: the same rotation as bench/wrk/servqual.lua.
+
+sub requests {
+    my ($c, $n) = @_;
+
+    my @addr = address_list($c->{addrs});
+    @addr = grep { /:/ } @addr if ($c->{only} // 0) == 6;
+    @addr = grep { !/:/ } @addr if ($c->{only} // 0) == 4;
+
+    my $ne = $c->{endpoints} || 1;
+    my @r;
+
+    for my $k (0 .. $n - 1) {
+        my $path = $c->{endpoints} ? '/e' . ($k % $ne) : '/';
+        my $req = "GET $path HTTP/1.1\r\nHost: bench\r\n"
+                . 'X-Forwarded-For: ' . $addr[int($k / $ne) % @addr] . "\r\n";
+        $req .= 'X-Plan: p' . (int($k / ($ne * @addr)) % $c->{segments})
+                . "\r\n" if $c->{segments};
+        push @r, "$req\r\n";
+    }
+
+    return @r;
+}
+
+
+# series($c, $n): how many (endpoint, region, segment) the first $n
+# requests of a case make, with GeoIP (region: the second IPv4 octet or
+# the third IPv6 group).
+
+sub series {
+    my ($c, $n) = @_;
+    my %s;
+
+    for (requests($c, $n)) {
+        my ($path) = m{^GET (\S+)};
+        my ($r4, $r6) = /^X-Forwarded-For: (?:10\.(\d+)|2001:db8:(\w+))/m;
+        my ($plan) = /^X-Plan: (\S+)/m;
+        my $region = $c->{conf}{mmdb} ? $r4 // hex $r6 : 'unknown';
+        $s{"$path $region " . ($plan // '')} = 1;
+    }
+
+    return scalar keys %s;
+}
+
+
+# One keep-alive connection, one request at a time.
+
+sub client {
+    my ($port, @reqs) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Proto => 'tcp')
+        or die "connect 127.0.0.1:$port: $!\n";
+    my $buf = '';
+
+    for my $req (@reqs) {
+        print $s $req or die "write: $!\n";
+
+        my $status;
+
+        for (;;) {
+            if ($buf =~ s/\AHTTP\/1\.1 (\d+)[^\r]*\r\n.*?\r\n\r\n//s) {
+                $status = $1;
+                last;
+            }
+            my $n = sysread($s, $buf, 65536, length $buf);
+            die "connection closed by nginx\n" unless $n;
+        }
+
+        die "unexpected status $status from nginx\n" if $status ne '200';
+    }
+
+    close $s;
+}
+
+
+sub run_case {
+    my ($c, $n, $flush) = @_;
+
+    (my $tag = $c->{name}) =~ s/\W+/-/g;
+    my $dir = "$opt{tmp}/callgrind/$tag-$n" . ($flush ? '-flush' : '');
+    my $port = free_port('tcp');
+    my $conf = write_conf($dir, port => $port, single => 1, flush => '1h',
+                          collector => $drain_port, %{ $c->{conf} });
+    my $out = "$dir/callgrind.out";
+
+    my $pid = start_nginx($conf, $port, timeout => 120,
+        prefix => [@valgrind, ($flush ? () : @no_flush),
+                   "--callgrind-out-file=$out"]);
+
+    client($port, requests($c, $n));
+
+    Bench::stop_nginx($pid, 'QUIT');
+
+    return $out;
+}
+
+
+# Ir per function from callgrind_annotate, keyed by name (the entries of
+# one function split by source file, e.g. inlined header code, are
+# summed); the object is kept in $obj{name}.
+
+my %obj;
+
+sub functions {
+    my ($file, $inclusive) = @_;
+
+    my @cmd = ('callgrind_annotate', '--threshold=100',
+               '--inclusive=' . ($inclusive ? 'yes' : 'no'), $file);
+    open my $fh, '-|', @cmd or die "callgrind_annotate: $!\n";
+
+    my (%f, $total);
+
+    while (<$fh>) {
+        if (/^\s*([\d,]+)\s+(?:\([\d.]+%\)\s+)?PROGRAM TOTALS/) {
+            ($total = $1) =~ tr/,//d;
+            next;
+        }
+        next unless /^\s*([\d,]+)\s+(?:\([\d.]+%\)\s+)?(\S.*?)\s*$/;
+        my ($ir, $name) = ($1, $2);
+        $ir =~ tr/,//d;
+        my $obj = $name =~ s/\s+\[(.*)\]\z// ? $1 : '';
+        $name =~ s/\A.*://;
+        $obj =~ s{.*/}{};
+        $f{$name} += $ir;
+        $obj{$name} //= $obj if $obj;
+    }
+
+    close $fh;
+    die "no totals from callgrind_annotate $file\n" unless defined $total;
+
+    return ($total, \%f);
+}
+
+
+# ---------------------------------------------------------------------------
+
+my %res;
+my $t0 = time;
+
+for my $c (@cases) {
+    my ($a, $b) = map { run_case($c, $_) } $opt{n1}, $opt{n2};
+
+    my ($ta, $fa) = functions($a, 0);
+    my ($tb, $fb) = functions($b, 0);
+
+    my %self;
+    $self{$_} = (($fb->{$_} // 0) - ($fa->{$_} // 0)) / $N
+        for keys %{ { %$fa, %$fb } };
+
+    $res{ $c->{name} } = { per_req => ($tb - $ta) / $N, self => \%self };
+
+    # one flush, collected this time: of the series the N2 run created
+    if ($c->{flush}) {
+        my ($tf) = functions(run_case($c, $opt{n2}, 1), 0);
+        $res{ $c->{name} }{flush} = $tf - $tb;
+    }
+
+    printf STDERR "bench: callgrind, %s: %.0f Ir/request (%.0f s)\n",
+           $c->{name}, $res{ $c->{name} }{per_req}, time - $t0;
+}
+
+Bench::stop_drain($drain_pid);
+
+
+# ---------------------------------------------------------------------------
+# The report
+
+my $MODULE_RE = qr/servqual|MMDB|mmdb|msgpack|sq_hist/;
+
+open my $out, '>', $opt{out} or die "$opt{out}: $!\n";
+
+print $out <<"EOF";
+## 2. Instructions per request (callgrind)
+
+nginx with `master_process off; daemon off;` under
+`valgrind --tool=callgrind`, the same configuration as section 1 but
+`flush=1h`.  A Perl client sends keep-alive requests on one connection,
+one at a time, rotating `X-Forwarded-For` (and paths and `X-Plan`) as
+the wrk script does.  Each case runs twice, with $opt{n1} and $opt{n2}
+requests: Ir/request = (Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and
+shutdown cancel out.  The module's flush runs once a second, not per
+request: it is not collected in these runs (`--toggle-collect`) and is
+measured on its own below.  Every case is compared with a module-off
+run of exactly the same requests.  Instruction counts do not depend on
+machine noise.
+
+```sh
+valgrind --tool=callgrind --toggle-collect=ngx_http_servqual_flush \\
+    --collect-atstart=yes --callgrind-out-file=FILE \\
+    @{[ Bench::nginx_bin() ]} -p DIR/ -c DIR/nginx.conf -e DIR/logs/error.log
+callgrind_annotate --threshold=100 --inclusive=no FILE
+```
+
+| case | Ir/request | baseline | added Ir/request | target | |
+|---|---:|---|---:|---:|---|
+EOF
+
+for my $c (@cases) {
+    my $r = $res{ $c->{name} };
+    my $b = $c->{base};
+    my $added = $b ? $r->{per_req} - $res{$b}{per_req} : undef;
+    my $t = $c->{target};
+    my $verdict = !$t ? '' : $added < $t ? 'met' : '**missed**';
+
+    printf $out "| %s | %.0f | %s | %s | %s | %s |\n", $c->{name},
+        $r->{per_req}, $b // '—', $b ? sprintf('%+.0f', $added) : '—',
+        $t ? "< $t" : '', $verdict;
+}
+
+print $out "\nCases:\n\n";
+print $out "- **$_->{name}**: $_->{what}\n" for @cases;
+
+
+# where the added instructions go: per function, self cost per request
+# in the case minus the same function in "off"
+
+for my $name ('on', 'geo', 'geo, IPv6', 'geo, uncached', 'wide') {
+    my $r = $res{$name};
+    my $bname = (grep { $_->{name} eq $name } @cases)[0]{base};
+    my $off = $res{$bname}{self};
+    my %d = map { $_ => $r->{self}{$_} - ($off->{$_} // 0) }
+            keys %{ { %{ $r->{self} }, %$off } };
+    my @top = grep { abs($d{$_}) >= 1 }
+              sort { $d{$b} <=> $d{$a} } keys %d;
+    my @mod = grep { /$MODULE_RE/ } @top;
+    my @rest = grep { !/$MODULE_RE/ } @top;
+    my ($msum, $rsum) = (0, 0);
+    $msum += $d{$_} for @mod;
+    $rsum += $d{$_} for @rest;
+
+    printf $out "\n### Where the instructions go: %s (%+.0f Ir/request)\n\n",
+        $name, $r->{per_req} - $res{$bname}{per_req};
+    print $out "Self Ir per request, case minus $bname, per function: first "
+             . "the module's own and the libraries it calls (servqual, "
+             . "MMDB, msgpack), then the rest (nginx, libc) that changed "
+             . "by at least 1 Ir/request.  `0x...` are functions of "
+             . "stripped objects.\n\n";
+    print $out "| function | object | self Ir/request |\n|---|---|---:|\n";
+
+    for my $f (@mod[0 .. ($#mod < 11 ? $#mod : 11)]) {
+        printf $out "| `%s` | %s | %.1f |\n", $f, $obj{$f} // '', $d{$f};
+    }
+    printf $out "| *all module functions* | | %.1f |\n", $msum;
+
+    for my $f (@rest[0 .. ($#rest < 7 ? $#rest : 7)]) {
+        printf $out "| `%s` | %s | %.1f |\n", $f, $obj{$f} // '', $d{$f};
+    }
+    printf $out "| *all other functions* | | %.1f |\n", $rsum;
+}
+
+
+# the flush, once
+
+print $out "\n### The flush (once per flush interval per worker)\n\n"
+         . "Ir of one flush of the series the $opt{n2}-request run made "
+         . "(total Ir of the run with the flush collected minus the run "
+         . "without):\n\n| case | series | Ir per flush | Ir per series |\n"
+         . "|---|---:|---:|---:|\n";
+
+for my $c (grep { $_->{flush} } @cases) {
+    my $f = $res{ $c->{name} }{flush};
+    next unless defined $f;
+    my $n = series($c, $opt{n2});
+    printf $out "| %s | %d | %d | %.0f |\n", $c->{name}, $n, $f, $f / $n;
+}
+
+print $out "\n";
+
+close $out or die "$opt{out}: $!\n";
