@@ -107,6 +107,8 @@ static void sq_parse_storage(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n);
 static void sq_parse_windows(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n);
 static void sq_parse_limits(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n);
 static void sq_parse_log(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n);
+static void sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf,
+    yaml_node_t *n);
 static void sq_parse_dims(sq_cctx_t *cx, sq_dim_conf_t *dims, yaml_node_t *n,
     const char *prefix);
 static void sq_parse_dim(sq_cctx_t *cx, sq_dim_conf_t *d, int dim,
@@ -710,6 +712,77 @@ sq_parse_log(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 
         } else {
             sq_cerr(cx, k, "log", "unknown key \"%s\"", key);
+        }
+    }
+}
+
+
+static void
+sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
+{
+    int                 j;
+    size_t              i, cnt;
+    yaml_node_t        *k, *v, *item;
+    const char         *key, *s;
+    yaml_node_pair_t   *p;
+    static const char  *scopes[] = { "series", "endpoint", "region",
+                                     "journey" };
+
+    if (sq_expect(cx, n, YAML_MAPPING_NODE, "metrics") != 0) {
+        return;
+    }
+
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+    {
+        k = yaml_document_get_node(&cx->doc, p->key);
+        v = yaml_document_get_node(&cx->doc, p->value);
+        key = sq_scalar(k) ? sq_scalar(k) : "";
+
+        if (strcmp(key, "series") == 0) {
+            s = sq_scalar(v);
+
+            if (s && (strcmp(s, "true") == 0 || strcmp(s, "on") == 0)) {
+                conf->metrics_series = 1;
+
+            } else if (s && (strcmp(s, "false") == 0
+                             || strcmp(s, "off") == 0))
+            {
+                conf->metrics_series = 0;
+
+            } else {
+                sq_cerr(cx, v, "metrics.series", "must be true or false");
+            }
+
+        } else if (strcmp(key, "scores") == 0) {
+            if (sq_expect(cx, v, YAML_SEQUENCE_NODE, "metrics.scores") != 0)
+            {
+                continue;
+            }
+
+            conf->metrics_scopes = 0;
+            cnt = v->data.sequence.items.top - v->data.sequence.items.start;
+
+            for (i = 0; i < cnt; i++) {
+                item = yaml_document_get_node(&cx->doc,
+                                          v->data.sequence.items.start[i]);
+                s = sq_scalar(item);
+
+                for (j = 0; j < 4; j++) {
+                    if (s && strcmp(s, scopes[j]) == 0) {
+                        conf->metrics_scopes |= 1u << j;
+                        break;
+                    }
+                }
+
+                if (j == 4) {
+                    sq_cerr(cx, item, "metrics.scores", "unknown scope "
+                            "\"%s\" (series, endpoint, region, journey)",
+                            s ? s : "");
+                }
+            }
+
+        } else {
+            sq_cerr(cx, k, "metrics", "unknown key \"%s\"", key);
         }
     }
 }
@@ -1322,6 +1395,8 @@ sq_conf_default(void)
     conf->series_ttl = 7200;
     conf->max_workers = 65536;
     conf->log_level = 2;
+    conf->metrics_series = 1;
+    conf->metrics_scopes = 0xf;
 
     return conf;
 }
@@ -1408,6 +1483,9 @@ sq_conf_load(const char *file, FILE *err)
 
         } else if (strcmp(key, "log") == 0) {
             sq_parse_log(&cx, conf, v);
+
+        } else if (strcmp(key, "metrics") == 0) {
+            sq_parse_metrics(&cx, conf, v);
 
         } else if (strcmp(key, "dimensions") == 0) {
             sq_parse_dims(&cx, conf->dims, v, "dimensions");

@@ -121,6 +121,9 @@ typedef struct {
 
     int             log_level;
 
+    int             metrics_series;   /* per-series counters, histograms */
+    unsigned        metrics_scopes;   /* bit per SQ_SCOPE_*: scores */
+
     sq_dim_conf_t   dims[SQ_NDIMS];
 
     sq_override_t  *overrides;    /* sorted by specificity, least first */

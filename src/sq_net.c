@@ -5,6 +5,8 @@
  */
 
 
+#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@
  * most once a minute per reason.
  */
 
-#define SQ_NET_BATCH    64
+#define SQ_NET_BATCH    32       /* datagrams a recvmmsg() call takes */
+#define SQ_NET_ROUNDS   8        /* recvmmsg() calls before yielding */
 #define SQ_NET_RCVBUF   (8 * 1024 * 1024)
 #define SQ_BUF_SIZE     (SQ_WIRE_MAX_DATAGRAM + 1)
 
@@ -242,28 +245,51 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 static void
 sq_net_read(evutil_socket_t fd, short what, void *data)
 {
-    int        i;
-    ssize_t    n;
-    sq_ctx_t  *ctx = data;
+    int             i, n, round;
+    size_t          len;
+    sq_ctx_t       *ctx = data;
+    struct iovec    iov[SQ_NET_BATCH];
+    struct mmsghdr  msg[SQ_NET_BATCH];
 
     for (i = 0; i < SQ_NET_BATCH; i++) {
-        n = recv(fd, ctx->buf, SQ_BUF_SIZE, MSG_TRUNC);
+        iov[i].iov_base = ctx->buf + (size_t) i * SQ_BUF_SIZE;
+        iov[i].iov_len = SQ_BUF_SIZE;
+    }
+
+    for (round = 0; round < SQ_NET_ROUNDS; round++) {
+
+        for (i = 0; i < SQ_NET_BATCH; i++) {
+            memset(&msg[i], 0, sizeof(struct mmsghdr));
+            msg[i].msg_hdr.msg_iov = &iov[i];
+            msg[i].msg_hdr.msg_iovlen = 1;
+        }
+
+        n = recvmmsg(fd, msg, SQ_NET_BATCH, MSG_DONTWAIT, NULL);
 
         if (n == -1) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                sq_log(SQ_LOG_ERROR, "recv() failed: %s", strerror(errno));
+                sq_log(SQ_LOG_ERROR, "recvmmsg() failed: %s",
+                       strerror(errno));
             }
 
             return;
         }
 
-        if ((size_t) n > SQ_BUF_SIZE - 1) {
-            /* longer than any datagram may be */
-            sq_net_datagram(ctx, ctx->buf, SQ_BUF_SIZE);
-            continue;
+        for (i = 0; i < n; i++) {
+            len = msg[i].msg_len;
+
+            /* a datagram cut to the buffer is longer than any may be */
+
+            if (msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                len = SQ_BUF_SIZE;
+            }
+
+            sq_net_datagram(ctx, iov[i].iov_base, len);
         }
 
-        sq_net_datagram(ctx, ctx->buf, (size_t) n);
+        if (n < SQ_NET_BATCH) {
+            return;
+        }
     }
 }
 
@@ -271,7 +297,7 @@ sq_net_read(evutil_socket_t fd, short what, void *data)
 int
 sq_net_start(sq_ctx_t *ctx)
 {
-    ctx->buf = malloc(SQ_BUF_SIZE);
+    ctx->buf = malloc((size_t) SQ_NET_BATCH * SQ_BUF_SIZE);
     if (ctx->buf == NULL) {
         return -1;
     }

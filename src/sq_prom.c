@@ -294,6 +294,10 @@ sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
         sq_prom_head(b, f);
 
         for (n = 0; n < ctx->agg.n + (ctx->agg.other ? 1 : 0); n++) {
+            if (!ctx->conf->metrics_series) {
+                break;
+            }
+
             s = n < ctx->agg.n ? ctx->agg.all[n] : ctx->agg.other;
 
             switch (f) {
@@ -400,6 +404,10 @@ sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 
         for (i = 0; i < view->n; i++) {
             row = &view->rows[i];
+
+            if (!(ctx->conf->metrics_scopes & (1u << row->scope))) {
+                continue;
+            }
 
             for (k = 0; k < 2; k++) {
                 if (f == F_INDEX) {

@@ -26,6 +26,9 @@ my $out = `$bin -t -c $c->{conf} 2>&1`;
 is($?, 0, '-t on a good config exits 0');
 like($out, qr/test is successful/, '-t says so');
 
+$out = `$bin -t -c conf.example/servqual-collector.yaml 2>&1`;
+is($?, 0, 'the sample config passes -t') or diag $out;
+
 # a bad config: every error, with file, line and key
 
 my $bad = "$c->{dir}/bad.yaml";

@@ -150,6 +150,7 @@ main(void)
 
     conf = load(
         "windows: { slot: 10s, short: 1m, long: 10m }\n"
+        "metrics: { series: false, scores: [endpoint, journey] }\n"
         "dimensions:\n"
         "  reliability: { adequate: 99%, desired: 99.7%, min_requests: 5 }\n"
         "  responsiveness: { indicator: ttfb_quantile }\n"
@@ -183,6 +184,8 @@ main(void)
     }
 
     is_int(conf->slot, 10, "slot 10 s");
+    is_int(conf->metrics_series, 0, "per-series metrics off");
+    is_int(conf->metrics_scopes, 0x2 | 0x8, "scores of endpoints, journeys");
     is_int(conf->long_window, 600, "long 10 m");
     is_str(conf->ingest[0], "udp://127.0.0.1:5170", "default ingest");
 
