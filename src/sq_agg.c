@@ -29,6 +29,56 @@ static int sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
 static int sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
     const msgpack_object *o);
 static int sq_rehash(sq_agg_t *a);
+static void sq_slot_free(sq_slot_t *sl);
+static void sq_slot_counters(sq_slot_t *sl, const uint64_t *c);
+
+
+static void
+sq_slot_free(sq_slot_t *sl)
+{
+    if (sl) {
+        sq_hist_free(&sl->h[0]);
+        sq_hist_free(&sl->h[1]);
+        free(sl);
+    }
+}
+
+
+static void
+sq_slot_counters(sq_slot_t *sl, const uint64_t *c)
+{
+    int       k;
+    uint64_t  v;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        if (k == SQ_C_BYTES) {
+            sl->bytes += c[k];
+            continue;
+        }
+
+        v = (uint64_t) sl->c[k] + c[k];
+        sl->c[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+    }
+}
+
+
+int
+sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src)
+{
+    int  k;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        dst->c[k] += (k == SQ_C_BYTES) ? src->bytes : src->c[k];
+    }
+
+    if (sq_hist_merge(&dst->h[0], &src->h[0]) != 0
+        || sq_hist_merge(&dst->h[1], &src->h[1]) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
 
 
 static uint32_t
@@ -164,17 +214,11 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
             }
 
             for (j = 0; j < a->nfine; j++) {
-                if (s->fine[j]) {
-                    sq_win_free(&s->fine[j]->w);
-                    free(s->fine[j]);
-                }
+                sq_slot_free(s->fine[j]);
             }
 
             for (j = 0; j < a->ncoarse; j++) {
-                if (s->coarse[j]) {
-                    sq_win_free(&s->coarse[j]->w);
-                    free(s->coarse[j]);
-                }
+                sq_slot_free(s->coarse[j]);
             }
 
             free(s->fine);
@@ -254,17 +298,11 @@ sq_series_free(sq_agg_t *a, sq_series_t *s)
     }
 
     for (j = 0; j < a->nfine; j++) {
-        if (s->fine[j]) {
-            sq_win_free(&s->fine[j]->w);
-            free(s->fine[j]);
-        }
+        sq_slot_free(s->fine[j]);
     }
 
     for (j = 0; j < a->ncoarse; j++) {
-        if (s->coarse[j]) {
-            sq_win_free(&s->coarse[j]->w);
-            free(s->coarse[j]);
-        }
+        sq_slot_free(s->coarse[j]);
     }
 
     free(s->fine);
@@ -431,7 +469,8 @@ sq_slot_get(sq_slot_t **ring, uint32_t n, int64_t width, int64_t now)
             return NULL;
         }
 
-        sq_win_init(&sl->w);
+        sq_hist_init(&sl->h[0]);
+        sq_hist_init(&sl->h[1]);
         sl->start = start;
         ring[i] = sl;
 
@@ -441,7 +480,10 @@ sq_slot_get(sq_slot_t **ring, uint32_t n, int64_t width, int64_t now)
             return NULL;
         }
 
-        sq_win_reset(&sl->w);
+        memset(sl->c, 0, sizeof(sl->c));
+        sl->bytes = 0;
+        sq_hist_reset(&sl->h[0]);
+        sq_hist_reset(&sl->h[1]);
         sl->start = start;
     }
 
@@ -551,8 +593,8 @@ sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
         idx += (uint32_t) o->via.array.ptr[i].via.u64;
         cnt = o->via.array.ptr[i + 1].via.u64;
 
-        if ((f && sq_hist_add(&f->w.h[k], idx, cnt) != 0)
-            || (c && sq_hist_add(&c->w.h[k], idx, cnt) != 0))
+        if ((f && sq_hist_add(&f->h[k], idx, cnt) != 0)
+            || (c && sq_hist_add(&c->h[k], idx, cnt) != 0))
         {
             return -1;
         }
@@ -612,14 +654,14 @@ sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
 
         for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
             s->total[k] += ds.c[k];
+        }
 
-            if (f) {
-                f->w.c[k] += ds.c[k];
-            }
+        if (f) {
+            sq_slot_counters(f, ds.c);
+        }
 
-            if (c) {
-                c->w.c[k] += ds.c[k];
-            }
+        if (c) {
+            sq_slot_counters(c, ds.c);
         }
 
         (void) sq_add_hist(f, c, s, SQ_HIST_RT, ds.hist[0]);
@@ -667,8 +709,18 @@ sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
         s->total[k] += w->c[k];
     }
 
-    if ((f && sq_win_merge(&f->w, w) != 0)
-        || (c && sq_win_merge(&c->w, w) != 0))
+    if (f) {
+        sq_slot_counters(f, w->c);
+    }
+
+    if (c) {
+        sq_slot_counters(c, w->c);
+    }
+
+    if ((f && (sq_hist_merge(&f->h[0], &w->h[0]) != 0
+               || sq_hist_merge(&f->h[1], &w->h[1]) != 0))
+        || (c && (sq_hist_merge(&c->h[0], &w->h[0]) != 0
+                  || sq_hist_merge(&c->h[1], &w->h[1]) != 0)))
     {
         return -1;
     }
@@ -702,7 +754,7 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 
     for (i = 0; i < n; i++) {
         if (ring[i] && ring[i]->start >= oldest && ring[i]->start <= now) {
-            if (sq_win_merge(out, &ring[i]->w) != 0) {
+            if (sq_win_merge_slot(out, ring[i]) != 0) {
                 return -1;
             }
         }
@@ -766,16 +818,16 @@ sq_agg_memory(const sq_agg_t *a)
 
         for (j = 0; j < a->nfine; j++) {
             if (s->fine[j]) {
-                m += sizeof(sq_slot_t) + sq_hist_bytes(&s->fine[j]->w.h[0])
-                     + sq_hist_bytes(&s->fine[j]->w.h[1]);
+                m += sizeof(sq_slot_t) + sq_hist_bytes(&s->fine[j]->h[0])
+                     + sq_hist_bytes(&s->fine[j]->h[1]);
             }
         }
 
         for (j = 0; j < a->ncoarse; j++) {
             if (s->coarse[j]) {
                 m += sizeof(sq_slot_t)
-                     + sq_hist_bytes(&s->coarse[j]->w.h[0])
-                     + sq_hist_bytes(&s->coarse[j]->w.h[1]);
+                     + sq_hist_bytes(&s->coarse[j]->h[0])
+                     + sq_hist_bytes(&s->coarse[j]->h[1]);
             }
         }
     }

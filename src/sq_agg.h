@@ -47,9 +47,13 @@ typedef struct {
 } sq_win_t;
 
 
+/* a slot keeps its counters in 32 bits (saturating), bytes in 64 */
+
 typedef struct {
     int64_t     start;            /* seconds since the epoch */
-    sq_win_t    w;
+    uint64_t    bytes;
+    uint32_t    c[SQ_WIRE_NCOUNTERS];
+    sq_hist_t   h[2];
 } sq_slot_t;
 
 
@@ -172,6 +176,7 @@ void sq_win_init(sq_win_t *w);
 void sq_win_free(sq_win_t *w);
 void sq_win_reset(sq_win_t *w);
 int sq_win_merge(sq_win_t *dst, const sq_win_t *src);
+int sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src);
 
 extern const double  sq_prom_le[SQ_PROM_NLE];
 

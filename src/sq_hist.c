@@ -12,6 +12,20 @@
 
 
 static int sq_hist_reserve(sq_hist_t *h, uint32_t n);
+static sq_hbin_t sq_hbin_add(sq_hbin_t b, uint64_t count);
+
+
+/* adds to a bin's count, saturating rather than spilling into the index */
+
+static sq_hbin_t
+sq_hbin_add(sq_hbin_t b, uint64_t count)
+{
+    if (count > SQ_HBIN_COUNT_MAX - sq_hbin_count(b)) {
+        return sq_hbin(sq_hbin_idx(b), SQ_HBIN_COUNT_MAX);
+    }
+
+    return b + count;
+}
 
 
 void
@@ -87,7 +101,7 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
 
     /* appending in order is the common case */
 
-    if (h->n == 0 || h->bins[h->n - 1].idx < idx) {
+    if (h->n == 0 || sq_hbin_idx(h->bins[h->n - 1]) < idx) {
         lo = h->n;
 
     } else {
@@ -97,7 +111,7 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
         while (lo < hi) {
             mid = (lo + hi) / 2;
 
-            if (h->bins[mid].idx < idx) {
+            if (sq_hbin_idx(h->bins[mid]) < idx) {
                 lo = mid + 1;
 
             } else {
@@ -105,8 +119,8 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
             }
         }
 
-        if (lo < h->n && h->bins[lo].idx == idx) {
-            h->bins[lo].count += count;
+        if (lo < h->n && sq_hbin_idx(h->bins[lo]) == idx) {
+            h->bins[lo] = sq_hbin_add(h->bins[lo], count);
             h->total += count;
             return 0;
         }
@@ -118,9 +132,8 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
 
     memmove(&h->bins[lo + 1], &h->bins[lo], (h->n - lo) * sizeof(sq_hbin_t));
 
-    h->bins[lo].idx = idx;
-    h->bins[lo].pad = 0;
-    h->bins[lo].count = count;
+    h->bins[lo] = sq_hbin(idx, count > SQ_HBIN_COUNT_MAX
+                                ? SQ_HBIN_COUNT_MAX : count);
     h->n++;
     h->total += count;
 
@@ -143,11 +156,11 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     n = dst->n;
 
     for (i = 0, j = 0; j < src->n; j++) {
-        while (i < dst->n && dst->bins[i].idx < src->bins[j].idx) {
+        while (i < dst->n && sq_hbin_idx(dst->bins[i]) < sq_hbin_idx(src->bins[j])) {
             i++;
         }
 
-        if (i == dst->n || dst->bins[i].idx != src->bins[j].idx) {
+        if (i == dst->n || sq_hbin_idx(dst->bins[i]) != sq_hbin_idx(src->bins[j])) {
             n++;
         }
     }
@@ -163,12 +176,13 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     k = n;
 
     while (j > 0) {
-        if (i > 0 && a[i - 1].idx > src->bins[j - 1].idx) {
+        if (i > 0 && sq_hbin_idx(a[i - 1]) > sq_hbin_idx(src->bins[j - 1])) {
             out[--k] = a[--i];
 
-        } else if (i > 0 && a[i - 1].idx == src->bins[j - 1].idx) {
+        } else if (i > 0 && sq_hbin_idx(a[i - 1]) == sq_hbin_idx(src->bins[j - 1])) {
             out[--k] = a[--i];
-            out[k].count += src->bins[--j].count;
+            j--;
+            out[k] = sq_hbin_add(out[k], sq_hbin_count(src->bins[j]));
 
         } else {
             out[--k] = src->bins[--j];
@@ -202,7 +216,7 @@ sq_hist_quantile(const sq_hist_t *h, double q)
     }
 
     if (q <= 0) {
-        return sq_hist_mid(h->bins[0].idx);
+        return sq_hist_mid(sq_hbin_idx(h->bins[0]));
     }
 
     /* the smallest value with at least ceil(q * total) values at or below */
@@ -220,14 +234,14 @@ sq_hist_quantile(const sq_hist_t *h, double q)
     seen = 0;
 
     for (i = 0; i < h->n; i++) {
-        seen += h->bins[i].count;
+        seen += sq_hbin_count(h->bins[i]);
 
         if (seen >= rank) {
-            return sq_hist_mid(h->bins[i].idx);
+            return sq_hist_mid(sq_hbin_idx(h->bins[i]));
         }
     }
 
-    return sq_hist_mid(h->bins[h->n - 1].idx);
+    return sq_hist_mid(sq_hbin_idx(h->bins[h->n - 1]));
 }
 
 
@@ -257,17 +271,17 @@ sq_hist_quantile_excl(const sq_hist_t *h, const sq_hist_t *excl, double q)
     j = 0;
 
     for (i = 0; i < h->n; i++) {
-        while (j < excl->n && excl->bins[j].idx < h->bins[i].idx) {
+        while (j < excl->n && sq_hbin_idx(excl->bins[j]) < sq_hbin_idx(h->bins[i])) {
             j++;
         }
 
-        x = (j < excl->n && excl->bins[j].idx == h->bins[i].idx)
-            ? excl->bins[j].count : 0;
-        c = h->bins[i].count > x ? h->bins[i].count - x : 0;
+        x = (j < excl->n && sq_hbin_idx(excl->bins[j]) == sq_hbin_idx(h->bins[i]))
+            ? sq_hbin_count(excl->bins[j]) : 0;
+        c = sq_hbin_count(h->bins[i]) > x ? sq_hbin_count(h->bins[i]) - x : 0;
         seen += c;
 
         if (c && seen >= rank) {
-            return sq_hist_mid(h->bins[i].idx);
+            return sq_hist_mid(sq_hbin_idx(h->bins[i]));
         }
     }
 
@@ -284,11 +298,11 @@ sq_hist_count_le(const sq_hist_t *h, double us)
     n = 0;
 
     for (i = 0; i < h->n; i++) {
-        if (sq_hist_mid(h->bins[i].idx) > us) {
+        if (sq_hist_mid(sq_hbin_idx(h->bins[i])) > us) {
             break;
         }
 
-        n += h->bins[i].count;
+        n += sq_hbin_count(h->bins[i]);
     }
 
     return n;
@@ -304,7 +318,7 @@ sq_hist_sum(const sq_hist_t *h)
     sum = 0;
 
     for (i = 0; i < h->n; i++) {
-        sum += sq_hist_mid(h->bins[i].idx) * (double) h->bins[i].count;
+        sum += sq_hist_mid(sq_hbin_idx(h->bins[i])) * (double) sq_hbin_count(h->bins[i]);
     }
 
     return sum;

@@ -22,11 +22,16 @@
  * handful of bins.  Merging two histograms is exact.
  */
 
-typedef struct {
-    uint32_t   idx;
-    uint32_t   pad;
-    uint64_t   count;
-} sq_hbin_t;
+/* a bin: the bucket index in the top 11 bits, the count in the rest */
+
+typedef uint64_t  sq_hbin_t;
+
+#define SQ_HBIN_SHIFT      53
+#define SQ_HBIN_COUNT_MAX  ((UINT64_C(1) << SQ_HBIN_SHIFT) - 1)
+#define sq_hbin(idx, count)                                                  \
+    (((uint64_t) (idx) << SQ_HBIN_SHIFT) | (count))
+#define sq_hbin_idx(b)     ((uint32_t) ((b) >> SQ_HBIN_SHIFT))
+#define sq_hbin_count(b)   ((b) & SQ_HBIN_COUNT_MAX)
 
 
 typedef struct {

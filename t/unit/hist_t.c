@@ -77,8 +77,7 @@ main(void)
     bad = 0;
 
     for (i = 0; i < (int) all.n; i++) {
-        if (merged.bins[i].idx != all.bins[i].idx
-            || merged.bins[i].count != all.bins[i].count)
+        if (merged.bins[i] != all.bins[i])
         {
             bad++;
         }
@@ -152,8 +151,8 @@ main(void)
     sq_hist_add(&once, 50, 1);
     sq_hist_add(&once, 100, 2);
     is_int(once.n, 2, "two distinct buckets");
-    is_int(once.bins[1].count, 5, "bucket 100 holds 5");
-    is_int(once.bins[0].idx, 50, "kept in order");
+    is_int(sq_hbin_count(once.bins[1]), 5, "bucket 100 holds 5");
+    is_int(sq_hbin_idx(once.bins[0]), 50, "kept in order");
     ok(sq_hist_add(&once, SQ_HIST_BUCKETS, 1) != 0, "unknown bucket refused");
 
     sq_hist_copy(&once, &merged);
