@@ -32,6 +32,50 @@ static void sq_http_json(struct evhttp_request *req, int code,
 static json_t *sq_num(double v);
 static json_t *sq_json_window(const sq_win_score_t *ws, int dim);
 static int sq_http_get(struct evhttp_request *req);
+static int sq_http_page(struct evkeyvalq *args, size_t *offset,
+    size_t *limit);
+
+
+#define SQ_HTTP_LIMIT      1000
+#define SQ_HTTP_LIMIT_MAX  100000
+
+
+/* ?offset=N&limit=M: pages of rows, so a big table never has to be
+   built as one JSON document */
+
+static int
+sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
+{
+    char        *end;
+    const char  *v;
+
+    *offset = 0;
+    *limit = SQ_HTTP_LIMIT;
+
+    v = evhttp_find_header(args, "offset");
+
+    if (v) {
+        *offset = strtoul(v, &end, 10);
+
+        if (*v == '\0' || *end != '\0' || *v == '-') {
+            return -1;
+        }
+    }
+
+    v = evhttp_find_header(args, "limit");
+
+    if (v) {
+        *limit = strtoul(v, &end, 10);
+
+        if (*v == '\0' || *end != '\0' || *v == '-' || *limit == 0
+            || *limit > SQ_HTTP_LIMIT_MAX)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
 
 
 static json_t *
@@ -185,7 +229,7 @@ static void
 sq_http_quality(struct evhttp_request *req, void *data)
 {
     int                 dim, win, k, scope;
-    size_t              i, l;
+    size_t              i, l, offset, limit, total;
     json_t             *root, *rows, *row, *wins, *labels, *windows;
     int64_t             now;
     sq_ctx_t           *ctx = data;
@@ -240,10 +284,12 @@ sq_http_quality(struct evhttp_request *req, void *data)
         win = strcmp(fw, "short") == 0 ? 0 : strcmp(fw, "long") == 0 ? 1 : 2;
     }
 
-    if (dim == SQ_NDIMS || scope == SQ_NSCOPES || win == 2) {
+    if (dim == SQ_NDIMS || scope == SQ_NSCOPES || win == 2
+        || sq_http_page(&args, &offset, &limit) != 0)
+    {
         root = json_object();
         json_object_set_new(root, "error", json_string(
-            "unknown dimension, scope or window"));
+            "unknown dimension, scope or window, or a bad offset or limit"));
         evhttp_clear_headers(&args);
         sq_http_json(req, 400, root);
         return;
@@ -269,6 +315,8 @@ sq_http_quality(struct evhttp_request *req, void *data)
                         json_integer(ctx->conf->long_window));
     json_object_set_new(root, "window_seconds", windows);
 
+    total = 0;
+
     for (i = 0; i < view->n; i++) {
         r = &view->rows[i];
 
@@ -277,6 +325,10 @@ sq_http_quality(struct evhttp_request *req, void *data)
             || (fg && strcmp(fg, r->segment))
             || (scope >= 0 && scope != r->scope))
         {
+            continue;
+        }
+
+        if (total++ < offset || total > offset + limit) {
             continue;
         }
 
@@ -316,6 +368,9 @@ sq_http_quality(struct evhttp_request *req, void *data)
         json_array_append_new(rows, row);
     }
 
+    json_object_set_new(root, "total", json_integer((json_int_t) total));
+    json_object_set_new(root, "offset", json_integer((json_int_t) offset));
+    json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "rows", rows);
 
     sq_view_free(view);
@@ -329,11 +384,13 @@ static void
 sq_http_series(struct evhttp_request *req, void *data)
 {
     int                 k;
-    uint32_t            i;
+    size_t              i, n, offset, limit;
     json_t             *root, *list, *o, *tot, *wins;
     int64_t             now;
     sq_win_t            w;
     sq_ctx_t           *ctx = data;
+    const char         *q;
+    struct evkeyvalq    args;
     const sq_series_t  *s;
 
     static const char  *names[SQ_WIRE_NCOUNTERS] = { SQ_WIRE_COUNTER_NAMES };
@@ -344,13 +401,28 @@ sq_http_series(struct evhttp_request *req, void *data)
         return;
     }
 
+    memset(&args, 0, sizeof(args));
+    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+
+    if ((q && evhttp_parse_query_str(q, &args) != 0)
+        || sq_http_page(&args, &offset, &limit) != 0)
+    {
+        evhttp_clear_headers(&args);
+        sq_http_json(req, 400, json_pack("{s:s}", "error",
+                                         "bad offset or limit"));
+        return;
+    }
+
+    evhttp_clear_headers(&args);
+
     now = sq_now();
     root = json_object();
     list = json_array();
+    n = ctx->agg.n + (ctx->agg.other ? 1 : 0);
 
     sq_win_init(&w);
 
-    for (i = 0; i < ctx->agg.n + (ctx->agg.other ? 1 : 0); i++) {
+    for (i = offset; i < n && i < offset + limit; i++) {
         s = i < ctx->agg.n ? ctx->agg.all[i] : ctx->agg.other;
 
         o = json_object();
@@ -387,6 +459,9 @@ sq_http_series(struct evhttp_request *req, void *data)
     json_object_set_new(root, "generated_at", json_integer(now));
     json_object_set_new(root, "series_limit",
                         json_integer(ctx->agg.max_series));
+    json_object_set_new(root, "total", json_integer((json_int_t) n));
+    json_object_set_new(root, "offset", json_integer((json_int_t) offset));
+    json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "series", list);
 
     sq_http_json(req, 200, root);

@@ -142,8 +142,20 @@ ok(!exists $f->{rows}[0]{windows}{long}, 'only the window asked for');
 is($c->get('/api/v1/quality?dimension=speed')->{status}, 400,
    'unknown dimension: 400');
 
+my $all = $c->json('/api/v1/quality');
+my $page = $c->json('/api/v1/quality?offset=2&limit=3');
+is($page->{total}, $all->{total}, 'paged: the same total');
+is(scalar @{ $page->{rows} }, 3, 'a page of 3 rows');
+is_deeply([ map { "$_->{scope} $_->{region}" } @{ $page->{rows} } ],
+          [ map { "$_->{scope} $_->{region}" } @{ $all->{rows} }[2 .. 4] ],
+          'rows 2..4 of the whole table');
+is($c->get('/api/v1/series?limit=0')->{status}, 400, 'limit 0: 400');
+
 my $s = $c->json('/api/v1/series');
 is(scalar @{ $s->{series} }, 4, '4 series');
+is($s->{total}, 4, 'total 4');
+is(scalar @{ $c->json('/api/v1/series?offset=3')->{series} }, 1,
+   'offset 3: the last one');
 my ($cs) = grep { $_->{endpoint} eq 'cart' } @{ $s->{series} };
 is($cs->{totals}{requests}, 300, 'cart totals: 300 requests');
 
