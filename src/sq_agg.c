@@ -764,6 +764,21 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 }
 
 
+const sq_slot_t *
+sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
+{
+    const sq_slot_t  *sl;
+
+    if (start % a->slot != 0) {
+        return NULL;
+    }
+
+    sl = s->fine[(uint32_t) ((start / a->slot) % a->nfine)];
+
+    return (sl && sl->start == start) ? sl : NULL;
+}
+
+
 void
 sq_agg_expire(sq_agg_t *a, int64_t now)
 {

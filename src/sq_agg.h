@@ -167,6 +167,14 @@ int sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
 int sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
     int64_t now, sq_win_t *out);
 
+/*
+ * The fine slot of a series that starts at start (a multiple of
+ * windows.slot), or NULL: for the history store, which writes each
+ * series' completed minutes from here once the minute is over.
+ */
+const sq_slot_t *sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s,
+    int64_t start);
+
 /* drops series and workers idle longer than their time to live */
 void sq_agg_expire(sq_agg_t *a, int64_t now);
 

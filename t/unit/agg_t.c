@@ -142,6 +142,15 @@ main(void)
     sq_agg_window(&a, a.all[0], SQ_WIN_LONG, t0 + 3600 + 300, &w);
     is_int(w.c[SQ_C_REQUESTS], 0, "65 min later the long window is empty");
 
+    /* minutes for the history store */
+
+    ok(sq_agg_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60) != NULL,
+       "the minute at +4 min is there");
+    is_int(sq_agg_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60)
+           ->c[SQ_C_REQUESTS], 100, "with its 100 requests");
+    ok(sq_agg_slot_at(&a, a.all[0], t0 + 120 - (t0 + 120) % 60) == NULL,
+       "no slot for a minute without traffic");
+
     /* a slot is recycled: the old minute does not leak into the new one */
 
     feed("n1", 7, 11, s, 1, t0 + 600);
