@@ -156,11 +156,15 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     n = dst->n;
 
     for (i = 0, j = 0; j < src->n; j++) {
-        while (i < dst->n && sq_hbin_idx(dst->bins[i]) < sq_hbin_idx(src->bins[j])) {
+        while (i < dst->n
+               && sq_hbin_idx(dst->bins[i]) < sq_hbin_idx(src->bins[j]))
+        {
             i++;
         }
 
-        if (i == dst->n || sq_hbin_idx(dst->bins[i]) != sq_hbin_idx(src->bins[j])) {
+        if (i == dst->n
+            || sq_hbin_idx(dst->bins[i]) != sq_hbin_idx(src->bins[j]))
+        {
             n++;
         }
     }
@@ -179,7 +183,9 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
         if (i > 0 && sq_hbin_idx(a[i - 1]) > sq_hbin_idx(src->bins[j - 1])) {
             out[--k] = a[--i];
 
-        } else if (i > 0 && sq_hbin_idx(a[i - 1]) == sq_hbin_idx(src->bins[j - 1])) {
+        } else if (i > 0
+                   && sq_hbin_idx(a[i - 1]) == sq_hbin_idx(src->bins[j - 1]))
+        {
             out[--k] = a[--i];
             j--;
             out[k] = sq_hbin_add(out[k], sq_hbin_count(src->bins[j]));
@@ -271,11 +277,14 @@ sq_hist_quantile_excl(const sq_hist_t *h, const sq_hist_t *excl, double q)
     j = 0;
 
     for (i = 0; i < h->n; i++) {
-        while (j < excl->n && sq_hbin_idx(excl->bins[j]) < sq_hbin_idx(h->bins[i])) {
+        while (j < excl->n
+               && sq_hbin_idx(excl->bins[j]) < sq_hbin_idx(h->bins[i]))
+        {
             j++;
         }
 
-        x = (j < excl->n && sq_hbin_idx(excl->bins[j]) == sq_hbin_idx(h->bins[i]))
+        x = (j < excl->n
+             && sq_hbin_idx(excl->bins[j]) == sq_hbin_idx(h->bins[i]))
             ? sq_hbin_count(excl->bins[j]) : 0;
         c = sq_hbin_count(h->bins[i]) > x ? sq_hbin_count(h->bins[i]) - x : 0;
         seen += c;
@@ -318,7 +327,8 @@ sq_hist_sum(const sq_hist_t *h)
     sum = 0;
 
     for (i = 0; i < h->n; i++) {
-        sum += sq_hist_mid(sq_hbin_idx(h->bins[i])) * (double) sq_hbin_count(h->bins[i]);
+        sum += sq_hist_mid(sq_hbin_idx(h->bins[i]))
+               * (double) sq_hbin_count(h->bins[i]);
     }
 
     return sum;

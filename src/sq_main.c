@@ -229,8 +229,11 @@ main(int argc, char **argv)
             return 1;
         }
 
-        fprintf(stderr, "servqual-collector: configuration file %s "
-                "test is successful\n", file ? file : "(defaults)");
+        fprintf(stderr, "servqual-collector: the configuration file %s "
+                "syntax is ok\n"
+                "servqual-collector: configuration file %s "
+                "test is successful\n", file ? file : "(defaults)",
+                file ? file : "(defaults)");
         sq_conf_free(ctx.conf);
         return 0;
     }
