@@ -138,8 +138,15 @@ sq_net_bind(const char *addr, char **path)
         freeaddrinfo(res);
     }
 
+    /* a large receive buffer rides out bursts and scheduling delays;
+       beyond net.core.rmem_max only with CAP_NET_ADMIN */
+
     one = SQ_NET_RCVBUF;
-    (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &one, sizeof(one)) != 0)
+    {
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+    }
 
     return fd;
 }
