@@ -22,6 +22,11 @@ dimensions:
   assurance:      { min_requests: 50 }
   empathy:        { min_requests: 50 }
   tangibles:      { min_requests: 50 }
+overrides:
+  - segment: premium
+    dimensions:
+      responsiveness: { apdex_t: 100ms }
+    labels: { owner: vip-team }
 journeys:
   - name: purchase
     steps: [cart, checkout]
@@ -57,6 +62,12 @@ for my $seq (1 .. 10) {
             SQCollector::series(endpoint => 'cart', region => 'US',
                 latencies => lat(0.02, 10),
                 counters => { status_2xx => 10, tls_1_3 => 10 }),
+            # 0.3 s: satisfied under T = 0.5 s, tolerating under 100 ms
+            SQCollector::series(endpoint => 'search', region => 'US',
+                latencies => lat(0.3, 10), counters => { status_2xx => 10 }),
+            SQCollector::series(endpoint => 'search', region => 'US',
+                segment => 'premium', latencies => lat(0.3, 10),
+                counters => { status_2xx => 10 }),
         ]));
         $sent++;
     }
@@ -129,6 +140,19 @@ is($jn->{labels}{team}, 'payments', 'journey labels from the config');
 ok(abs($sd->($jn, 'reliability')->{value} - 1 * (1 - 120 / 1800)) < 1e-9,
    'journey reliability: product of cart (1) and checkout (0.933)');
 
+# a premium segment expects more: the same 0.3 s is worse for it
+
+my $std = $c->row($q, scope => 'series', endpoint => 'search',
+                  region => 'US', segment => '');
+my $vip = $c->row($q, scope => 'series', endpoint => 'search',
+                  region => 'US', segment => 'premium');
+is($sd->($std, 'responsiveness')->{state}, 'above',
+   'standard segment: 0.3 s is satisfied (Apdex 1)');
+is($sd->($vip, 'responsiveness')->{value}, 0.5,
+   'premium segment, T = 100 ms: 0.3 s is tolerating (Apdex 0.5)');
+is($sd->($vip, 'responsiveness')->{state}, 'below', 'premium: below');
+is($vip->{labels}{owner}, 'vip-team', 'owner label of the override');
+
 # filters
 
 my $f = $c->json('/api/v1/quality?region=BR&dimension=responsiveness'
@@ -152,10 +176,10 @@ is_deeply([ map { "$_->{scope} $_->{region}" } @{ $page->{rows} } ],
 is($c->get('/api/v1/series?limit=0')->{status}, 400, 'limit 0: 400');
 
 my $s = $c->json('/api/v1/series');
-is(scalar @{ $s->{series} }, 4, '4 series');
-is($s->{total}, 4, 'total 4');
-is(scalar @{ $c->json('/api/v1/series?offset=3')->{series} }, 1,
-   'offset 3: the last one');
+is(scalar @{ $s->{series} }, 6, '6 series');
+is($s->{total}, 6, 'total 6');
+is(scalar @{ $c->json('/api/v1/series?offset=5')->{series} }, 1,
+   'offset 5: the last one');
 my ($cs) = grep { $_->{endpoint} eq 'cart' } @{ $s->{series} };
 is($cs->{totals}{requests}, 300, 'cart totals: 300 requests');
 
@@ -195,7 +219,7 @@ is($c->metric($text, 'servqual_source_dropped_datagrams_total'), 1,
    'source drop reported by the worker');
 is($c->metric($text, 'servqual_source_dropped_requests_total'), 7,
    'with the requests it carried');
-is($c->metric($text, 'servqual_series'), 4, '4 live series');
+is($c->metric($text, 'servqual_series'), 6, '6 live series');
 is($c->metric($text, 'servqual_workers'), 3, '3 workers tracked');
 
 SKIP: {

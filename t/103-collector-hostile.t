@@ -128,6 +128,8 @@ for my $round (1 .. 20) {
         push @all, $d;
     }
     push @all, good() for 1 .. 5;
+    # valid traffic over the unix socket too
+    push @all, \good() for 1 .. 2;
 }
 
 ok(send_paced(@all), "all $sent datagrams were received and counted");
