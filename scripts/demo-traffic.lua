@@ -55,7 +55,7 @@ function request()
     })
 end
 
--- about ten requests a second per connection
+-- about ten requests a second per connection, when the shop is fast
 function delay()
     return math.random(50, 150)
 end
