@@ -81,7 +81,12 @@ int sq_http_open(sq_ctx_t *ctx, const char *addr);
 void sq_http_close(sq_ctx_t *ctx);
 
 struct evbuffer;
+typedef struct sq_prom_s  sq_prom_t;
+
 void sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
+sq_prom_t *sq_prom_open(sq_ctx_t *ctx, int64_t now);
+int sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget);
+void sq_prom_close(sq_prom_t *p);
 
 
 #endif /* _SQ_COLLECTOR_H_INCLUDED_ */

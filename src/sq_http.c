@@ -23,6 +23,26 @@
  */
 
 static void sq_http_metrics(struct evhttp_request *req, void *data);
+static void sq_http_metrics_part(struct evhttp_connection *evcon,
+    void *data);
+static void sq_http_metrics_closed(struct evhttp_connection *evcon,
+    void *data);
+
+
+/*
+ * /metrics is sent in chunks of SQ_HTTP_PART series or rows, the next
+ * one produced when the last one is written, so that a scrape of many
+ * series neither holds the whole text in memory nor stops ingest while
+ * it is formatted.
+ */
+
+#define SQ_HTTP_PART  500
+
+typedef struct {
+    sq_prom_t                  *prom;
+    struct evhttp_request      *req;
+    struct evhttp_connection   *evcon;
+} sq_http_stream_t;
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
@@ -140,8 +160,8 @@ sq_http_json(struct evhttp_request *req, int code, json_t *json)
 static void
 sq_http_metrics(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t         *ctx = data;
-    struct evbuffer  *b;
+    sq_ctx_t          *ctx = data;
+    sq_http_stream_t  *st;
 
     ctx->http_requests++;
 
@@ -149,18 +169,94 @@ sq_http_metrics(struct evhttp_request *req, void *data)
         return;
     }
 
-    b = evbuffer_new();
-    if (b == NULL) {
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Type", "text/plain; version=0.0.4");
+
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        evhttp_send_reply(req, 200, "OK", NULL);
+        return;
+    }
+
+    st = calloc(1, sizeof(sq_http_stream_t));
+    if (st == NULL) {
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
     }
 
-    sq_prom_write(ctx, b, sq_now());
+    st->prom = sq_prom_open(ctx, sq_now());
+    if (st->prom == NULL) {
+        free(st);
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
 
-    evhttp_add_header(evhttp_request_get_output_headers(req),
-                      "Content-Type", "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
+    st->req = req;
+    st->evcon = evhttp_request_get_connection(req);
+
+    evhttp_connection_set_closecb(st->evcon, sq_http_metrics_closed, st);
+    evhttp_send_reply_start(req, 200, "OK");
+
+    sq_http_metrics_part(st->evcon, st);
+}
+
+
+static void
+sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
+{
+    int                more;
+    struct evbuffer   *b;
+    sq_http_stream_t  *st = data;
+
+    b = evbuffer_new();
+    more = 0;
+
+    if (b) {
+        do {
+            more = sq_prom_next(st->prom, b, SQ_HTTP_PART);
+        } while (more && evbuffer_get_length(b) == 0);
+    }
+
+    if (b && evbuffer_get_length(b)) {
+        if (more) {
+            evhttp_send_reply_chunk_with_cb(st->req, b, sq_http_metrics_part,
+                                            st);
+            evbuffer_free(b);
+            return;
+        }
+
+        evhttp_send_reply_chunk(st->req, b);
+    }
+
+    if (b) {
+        evbuffer_free(b);
+    }
+
+    evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+    evhttp_send_reply_end(st->req);
+
+    sq_prom_close(st->prom);
+    free(st);
+}
+
+
+/* the client went away in the middle: nothing more will be written */
+
+static void
+sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
+{
+    sq_http_stream_t  *st = data;
+
+    /*
+     * When the client fails in the middle of a reply, libevent detaches
+     * the request from the connection and leaves it to its owner.
+     */
+
+    if (evhttp_request_get_connection(st->req) == NULL) {
+        evhttp_request_free(st->req);
+    }
+
+    sq_prom_close(st->prom);
+    free(st);
 }
 
 

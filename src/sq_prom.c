@@ -6,6 +6,7 @@
 
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
 
@@ -109,6 +110,39 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
 };
 
 
+typedef struct {
+    int          c;
+    const char  *label;
+} sq_prom_label_t;
+
+
+static const sq_prom_label_t  sq_classes[] = {
+    { SQ_C_1XX, "1xx" }, { SQ_C_2XX, "2xx" }, { SQ_C_3XX, "3xx" },
+    { SQ_C_4XX, "4xx" }, { SQ_C_5XX, "5xx" }
+};
+
+static const sq_prom_label_t  sq_events[] = {
+    { SQ_C_ABORTED, "client_abort" },
+    { SQ_C_INCOMPLETE, "body_incomplete" },
+    { SQ_C_UPSTREAM_ERROR, "upstream_error" },
+    { SQ_C_UPSTREAM_TIMEOUT, "upstream_timeout" },
+    { SQ_C_COMPRESSIBLE, "compressible" },
+    { SQ_C_COMPRESSED, "compressed" },
+    { SQ_C_HSTS, "hsts" }
+};
+
+static const sq_prom_label_t  sq_tls[] = {
+    { SQ_C_TLS_NONE, "none" }, { SQ_C_TLS_10, "1.0" },
+    { SQ_C_TLS_11, "1.1" }, { SQ_C_TLS_12, "1.2" },
+    { SQ_C_TLS_13, "1.3" }
+};
+
+static const sq_prom_label_t  sq_proto[] = {
+    { SQ_C_HTTP_10, "1.0" }, { SQ_C_HTTP_11, "1.1" },
+    { SQ_C_HTTP_2, "2" }, { SQ_C_HTTP_3, "3" }
+};
+
+
 static void sq_prom_head(struct evbuffer *b, int f);
 static void sq_prom_esc(struct evbuffer *b, const char *s);
 static void sq_prom_series(struct evbuffer *b, const char *metric,
@@ -116,6 +150,10 @@ static void sq_prom_series(struct evbuffer *b, const char *metric,
 static void sq_prom_row(struct evbuffer *b, const char *metric,
     const sq_row_t *row, int w, const char *dim, const char *extra,
     double v);
+static void sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
+static void sq_prom_one_series(struct evbuffer *b, int f,
+    const sq_series_t *s);
+static void sq_prom_one_row(struct evbuffer *b, int f, const sq_row_t *row);
 
 
 static void
@@ -185,38 +223,22 @@ sq_prom_row(struct evbuffer *b, const char *metric, const sq_row_t *row,
 }
 
 
-void
-sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
-{
-    int                    k, j, d, st, f;
-    char                   v[64], extra[64], name[64];
-    size_t                 i;
-    uint32_t               n;
-    uint64_t               cum, rejected;
-    sq_view_t             *view;
-    const sq_row_t        *row;
-    const sq_series_t     *s;
-    const sq_agg_stats_t  *as;
+struct sq_prom_s {
+    sq_ctx_t   *ctx;
+    int64_t     now;
+    int         stage;
+    int         family;
+    size_t      pos;
+    sq_view_t  *view;
+};
 
-    static const struct { int c; const char *label; }  classes[] = {
-        { SQ_C_1XX, "1xx" }, { SQ_C_2XX, "2xx" }, { SQ_C_3XX, "3xx" },
-        { SQ_C_4XX, "4xx" }, { SQ_C_5XX, "5xx" }
-    }, events[] = {
-        { SQ_C_ABORTED, "client_abort" },
-        { SQ_C_INCOMPLETE, "body_incomplete" },
-        { SQ_C_UPSTREAM_ERROR, "upstream_error" },
-        { SQ_C_UPSTREAM_TIMEOUT, "upstream_timeout" },
-        { SQ_C_COMPRESSIBLE, "compressible" },
-        { SQ_C_COMPRESSED, "compressed" },
-        { SQ_C_HSTS, "hsts" }
-    }, tls[] = {
-        { SQ_C_TLS_NONE, "none" }, { SQ_C_TLS_10, "1.0" },
-        { SQ_C_TLS_11, "1.1" }, { SQ_C_TLS_12, "1.2" },
-        { SQ_C_TLS_13, "1.3" }
-    }, proto[] = {
-        { SQ_C_HTTP_10, "1.0" }, { SQ_C_HTTP_11, "1.1" },
-        { SQ_C_HTTP_2, "2" }, { SQ_C_HTTP_3, "3" }
-    };
+
+static void
+sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
+{
+    int                    k;
+    uint64_t               rejected;
+    const sq_agg_stats_t  *as;
 
     as = &ctx->agg.stats;
 
@@ -287,188 +309,302 @@ sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
     SQ_PROM_ONE(F_MEMORY, sq_agg_memory(&ctx->agg));
 
 #undef SQ_PROM_ONE
+}
 
-    /* per series, totals since first seen */
 
-    for (f = F_REQUESTS; f <= F_TTFB; f++) {
-        sq_prom_head(b, f);
+static void
+sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
+{
+    int       j, k;
+    char      v[64], extra[64], name[64];
+    uint64_t  cum;
 
-        for (n = 0; n < ctx->agg.n + (ctx->agg.other ? 1 : 0); n++) {
-            if (!ctx->conf->metrics_series) {
-                break;
-            }
+    switch (f) {
 
-            s = n < ctx->agg.n ? ctx->agg.all[n] : ctx->agg.other;
+    case F_REQUESTS:
+        snprintf(v, sizeof(v), "%llu",
+                 (unsigned long long) s->total[SQ_C_REQUESTS]);
+        sq_prom_series(b, sq_families[f].name, s, NULL, v);
+        break;
 
+    case F_SENT:
+        snprintf(v, sizeof(v), "%llu",
+                 (unsigned long long) s->total[SQ_C_BYTES]);
+        sq_prom_series(b, sq_families[f].name, s, NULL, v);
+        break;
+
+    case F_RESPONSES:
+        for (j = 0; j < 5; j++) {
+            snprintf(extra, sizeof(extra), ",class=\"%s\"",
+                     sq_classes[j].label);
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                     s->total[sq_classes[j].c]);
+            sq_prom_series(b, sq_families[f].name, s, extra, v);
+        }
+
+        break;
+
+    case F_EVENTS:
+        for (j = 0; j < 7; j++) {
+            snprintf(extra, sizeof(extra), ",event=\"%s\"",
+                     sq_events[j].label);
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                     s->total[sq_events[j].c]);
+            sq_prom_series(b, sq_families[f].name, s, extra, v);
+        }
+
+        break;
+
+    case F_TLS:
+        for (j = 0; j < 5; j++) {
+            snprintf(extra, sizeof(extra), ",tls=\"%s\"",
+                     sq_tls[j].label);
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                     s->total[sq_tls[j].c]);
+            sq_prom_series(b, sq_families[f].name, s, extra, v);
+        }
+
+        break;
+
+    case F_PROTO:
+        for (j = 0; j < 4; j++) {
+            snprintf(extra, sizeof(extra), ",version=\"%s\"",
+                     sq_proto[j].label);
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)
+                     s->total[sq_proto[j].c]);
+            sq_prom_series(b, sq_families[f].name, s, extra, v);
+        }
+
+        break;
+
+    case F_DURATION:
+    case F_TTFB:
+        k = (f == F_DURATION) ? SQ_HIST_RT : SQ_HIST_TTFB;
+        cum = 0;
+
+        snprintf(name, sizeof(name), "%s_bucket",
+                 sq_families[f].name);
+
+        for (j = 0; j < SQ_PROM_NLE; j++) {
+            cum += s->le[k][j];
+            snprintf(extra, sizeof(extra), ",le=\"%g\"",
+                     sq_prom_le[j]);
+            snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
+            sq_prom_series(b, name, s, extra, v);
+        }
+
+        snprintf(v, sizeof(v), "%llu",
+                 (unsigned long long) s->count[k]);
+        sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
+
+        snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
+        snprintf(v, sizeof(v), "%.9g", s->sum[k]);
+        sq_prom_series(b, name, s, NULL, v);
+
+        snprintf(name, sizeof(name), "%s_count",
+                 sq_families[f].name);
+        snprintf(v, sizeof(v), "%llu",
+                 (unsigned long long) s->count[k]);
+        sq_prom_series(b, name, s, NULL, v);
+        break;
+    }
+}
+
+
+static void
+sq_prom_one_row(struct evbuffer *b, int f, const sq_row_t *row)
+{
+    int   k, d, st;
+    char  extra[64];
+
+    for (k = 0; k < 2; k++) {
+        if (f == F_INDEX) {
+            sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
+                        row->w[k].index);
+            continue;
+        }
+
+        if (f == F_WREQUESTS) {
+            sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
+                        (double) row->w[k].requests);
+            continue;
+        }
+
+        for (d = 0; d < SQ_NDIMS; d++) {
             switch (f) {
 
-            case F_REQUESTS:
-                snprintf(v, sizeof(v), "%llu",
-                         (unsigned long long) s->total[SQ_C_REQUESTS]);
-                sq_prom_series(b, sq_families[f].name, s, NULL, v);
+            case F_VALUE:
+                snprintf(extra, sizeof(extra), ",indicator=\"%s\"",
+                         sq_indicator_names[
+                             row->w[k].dim[d].indicator]);
+                sq_prom_row(b, sq_families[f].name, row, k,
+                            sq_dim_names[d], extra,
+                            row->w[k].dim[d].value);
                 break;
 
-            case F_SENT:
-                snprintf(v, sizeof(v), "%llu",
-                         (unsigned long long) s->total[SQ_C_BYTES]);
-                sq_prom_series(b, sq_families[f].name, s, NULL, v);
+            case F_Z:
+                sq_prom_row(b, sq_families[f].name, row, k,
+                            sq_dim_names[d], NULL,
+                            row->w[k].dim[d].state
+                            == SQ_STATE_INSUFFICIENT
+                            ? NAN : row->w[k].dim[d].z);
                 break;
 
-            case F_RESPONSES:
-                for (j = 0; j < 5; j++) {
-                    snprintf(extra, sizeof(extra), ",class=\"%s\"",
-                             classes[j].label);
-                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                             s->total[classes[j].c]);
-                    sq_prom_series(b, sq_families[f].name, s, extra, v);
+            case F_ADEQUATE:
+                sq_prom_row(b, sq_families[f].name, row, k,
+                            sq_dim_names[d], NULL,
+                            row->w[k].dim[d].adequate);
+                break;
+
+            case F_DESIRED:
+                sq_prom_row(b, sq_families[f].name, row, k,
+                            sq_dim_names[d], NULL,
+                            row->w[k].dim[d].desired);
+                break;
+
+            case F_STATE:
+                for (st = 0; st < SQ_NSTATES; st++) {
+                    snprintf(extra, sizeof(extra),
+                             ",state=\"%s\"", sq_state_names[st]);
+                    sq_prom_row(b, sq_families[f].name, row, k,
+                                sq_dim_names[d], extra,
+                                row->w[k].dim[d].state == st);
                 }
 
-                break;
-
-            case F_EVENTS:
-                for (j = 0; j < 7; j++) {
-                    snprintf(extra, sizeof(extra), ",event=\"%s\"",
-                             events[j].label);
-                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                             s->total[events[j].c]);
-                    sq_prom_series(b, sq_families[f].name, s, extra, v);
-                }
-
-                break;
-
-            case F_TLS:
-                for (j = 0; j < 5; j++) {
-                    snprintf(extra, sizeof(extra), ",tls=\"%s\"",
-                             tls[j].label);
-                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                             s->total[tls[j].c]);
-                    sq_prom_series(b, sq_families[f].name, s, extra, v);
-                }
-
-                break;
-
-            case F_PROTO:
-                for (j = 0; j < 4; j++) {
-                    snprintf(extra, sizeof(extra), ",version=\"%s\"",
-                             proto[j].label);
-                    snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                             s->total[proto[j].c]);
-                    sq_prom_series(b, sq_families[f].name, s, extra, v);
-                }
-
-                break;
-
-            case F_DURATION:
-            case F_TTFB:
-                k = (f == F_DURATION) ? SQ_HIST_RT : SQ_HIST_TTFB;
-                cum = 0;
-
-                snprintf(name, sizeof(name), "%s_bucket",
-                         sq_families[f].name);
-
-                for (j = 0; j < SQ_PROM_NLE; j++) {
-                    cum += s->le[k][j];
-                    snprintf(extra, sizeof(extra), ",le=\"%g\"",
-                             sq_prom_le[j]);
-                    snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
-                    sq_prom_series(b, name, s, extra, v);
-                }
-
-                snprintf(v, sizeof(v), "%llu",
-                         (unsigned long long) s->count[k]);
-                sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
-
-                snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
-                snprintf(v, sizeof(v), "%.9g", s->sum[k]);
-                sq_prom_series(b, name, s, NULL, v);
-
-                snprintf(name, sizeof(name), "%s_count",
-                         sq_families[f].name);
-                snprintf(v, sizeof(v), "%llu",
-                         (unsigned long long) s->count[k]);
-                sq_prom_series(b, name, s, NULL, v);
                 break;
             }
         }
     }
+}
 
-    /* scores */
 
-    view = sq_view_build(&ctx->agg, ctx->conf, now);
-    if (view == NULL) {
+sq_prom_t *
+sq_prom_open(sq_ctx_t *ctx, int64_t now)
+{
+    sq_prom_t  *p;
+
+    p = calloc(1, sizeof(sq_prom_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->ctx = ctx;
+    p->now = now;
+
+    return p;
+}
+
+
+/*
+ * Appends the next part of /metrics, about budget series or rows, to b.
+ * Returns 1 while there is more, 0 at the end.  The scores are computed
+ * once, when the first score family starts.
+ */
+
+int
+sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
+{
+    size_t             n, done;
+    sq_ctx_t          *ctx;
+    const sq_row_t    *row;
+    const sq_series_t *s;
+
+    ctx = p->ctx;
+    done = 0;
+
+    if (p->stage == 0) {
+        sq_prom_health(ctx, b, p->now);
+        p->stage = 1;
+        p->family = F_REQUESTS;
+        p->pos = 0;
+    }
+
+    while (p->stage == 1 && done < budget) {
+        if (p->pos == 0) {
+            sq_prom_head(b, p->family);
+        }
+
+        /* series may have expired since the last part: indexes, no
+           pointers, are kept across parts */
+
+        n = ctx->conf->metrics_series
+            ? ctx->agg.n + (ctx->agg.other ? 1 : 0) : 0;
+
+        for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {
+            s = p->pos < ctx->agg.n ? ctx->agg.all[p->pos] : ctx->agg.other;
+            sq_prom_one_series(b, p->family, s);
+        }
+
+        if (p->pos >= n) {
+            p->pos = 0;
+
+            if (++p->family > F_TTFB) {
+                p->stage = 2;
+                p->family = F_VALUE;
+            }
+        }
+    }
+
+    if (p->stage == 2 && p->view == NULL) {
+        p->view = sq_view_build(&ctx->agg, ctx->conf, p->now);
+
+        if (p->view == NULL) {
+            p->stage = 3;
+            return 0;
+        }
+    }
+
+    while (p->stage == 2 && done < budget) {
+        if (p->pos == 0) {
+            sq_prom_head(b, p->family);
+        }
+
+        for ( /* void */ ; p->pos < p->view->n && done < budget; p->pos++)
+        {
+            row = &p->view->rows[p->pos];
+
+            if (ctx->conf->metrics_scopes & (1u << row->scope)) {
+                sq_prom_one_row(b, p->family, row);
+                done++;
+            }
+        }
+
+        if (p->pos >= p->view->n) {
+            p->pos = 0;
+
+            if (++p->family > F_WREQUESTS) {
+                p->stage = 3;
+            }
+        }
+    }
+
+    return p->stage != 3;
+}
+
+
+void
+sq_prom_close(sq_prom_t *p)
+{
+    if (p) {
+        sq_view_free(p->view);
+        free(p);
+    }
+}
+
+
+void
+sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
+{
+    sq_prom_t  *p;
+
+    p = sq_prom_open(ctx, now);
+    if (p == NULL) {
         return;
     }
 
-    for (f = F_VALUE; f <= F_WREQUESTS; f++) {
-        sq_prom_head(b, f);
-
-        for (i = 0; i < view->n; i++) {
-            row = &view->rows[i];
-
-            if (!(ctx->conf->metrics_scopes & (1u << row->scope))) {
-                continue;
-            }
-
-            for (k = 0; k < 2; k++) {
-                if (f == F_INDEX) {
-                    sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
-                                row->w[k].index);
-                    continue;
-                }
-
-                if (f == F_WREQUESTS) {
-                    sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
-                                (double) row->w[k].requests);
-                    continue;
-                }
-
-                for (d = 0; d < SQ_NDIMS; d++) {
-                    switch (f) {
-
-                    case F_VALUE:
-                        snprintf(extra, sizeof(extra), ",indicator=\"%s\"",
-                                 sq_indicator_names[
-                                     row->w[k].dim[d].indicator]);
-                        sq_prom_row(b, sq_families[f].name, row, k,
-                                    sq_dim_names[d], extra,
-                                    row->w[k].dim[d].value);
-                        break;
-
-                    case F_Z:
-                        sq_prom_row(b, sq_families[f].name, row, k,
-                                    sq_dim_names[d], NULL,
-                                    row->w[k].dim[d].state
-                                    == SQ_STATE_INSUFFICIENT
-                                    ? NAN : row->w[k].dim[d].z);
-                        break;
-
-                    case F_ADEQUATE:
-                        sq_prom_row(b, sq_families[f].name, row, k,
-                                    sq_dim_names[d], NULL,
-                                    row->w[k].dim[d].adequate);
-                        break;
-
-                    case F_DESIRED:
-                        sq_prom_row(b, sq_families[f].name, row, k,
-                                    sq_dim_names[d], NULL,
-                                    row->w[k].dim[d].desired);
-                        break;
-
-                    case F_STATE:
-                        for (st = 0; st < SQ_NSTATES; st++) {
-                            snprintf(extra, sizeof(extra),
-                                     ",state=\"%s\"", sq_state_names[st]);
-                            sq_prom_row(b, sq_families[f].name, row, k,
-                                        sq_dim_names[d], extra,
-                                        row->w[k].dim[d].state == st);
-                        }
-
-                        break;
-                    }
-                }
-            }
-        }
+    while (sq_prom_next(p, b, 1000)) {
+        /* void */
     }
 
-    sq_view_free(view);
+    sq_prom_close(p);
 }
