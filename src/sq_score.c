@@ -759,7 +759,7 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
     int            k, created;
     double         q, ratio[SQ_NDIMS], rr, worst;
     size_t         cap;
-    uint32_t       i;
+    uint32_t       i, n;
     uint64_t       min;
     sq_win_t      *wins, glob[2];
     sq_row_t      *row;
@@ -776,7 +776,11 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
     v->now = now;
     cap = 0;
 
-    wins = calloc(a->n ? 2 * (size_t) a->n : 1, sizeof(sq_win_t));
+    /* the series, and the one past the series limit */
+
+    n = a->n + (a->other ? 1 : 0);
+
+    wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
 
     if (wins == NULL
         || sq_gmap_init(&ep, a->n / 4) != 0
@@ -793,8 +797,8 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
     /* the windows of every series, and their rollups */
 
-    for (i = 0; i < a->n; i++) {
-        se = a->all[i];
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
 
         ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
         gr = sq_gmap_get(&rg, se->region, NULL, &created);
@@ -827,8 +831,8 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
     /* series: empathy is the series' quantile over its endpoint's */
 
-    for (i = 0; i < a->n; i++) {
-        se = a->all[i];
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
 
         row = sq_view_row(v, &cap, SQ_SCOPE_SERIES, se->endpoint,
                           se->region, se->segment);
@@ -917,7 +921,7 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
 done:
 
-    for (i = 0; i < 2 * a->n; i++) {
+    for (i = 0; i < 2 * n; i++) {
         sq_win_free(&wins[i]);
     }
 
