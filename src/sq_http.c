@@ -46,6 +46,7 @@ typedef struct {
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
+static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
 static void sq_http_json(struct evhttp_request *req, int code,
     json_t *json);
@@ -582,6 +583,41 @@ sq_http_healthz(struct evhttp_request *req, void *data)
 }
 
 
+/* the dashboard: one page with its styles and script, compiled in */
+
+extern const unsigned char  sq_dashboard_html[];
+extern const size_t         sq_dashboard_html_len;
+
+
+static void
+sq_http_dashboard(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t           *ctx = data;
+    struct evbuffer    *body;
+    struct evkeyvalq   *h;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'self'; script-src 'unsafe-inline'; "
+                      "style-src 'unsafe-inline'; img-src data:");
+
+    body = evhttp_request_get_output_buffer(req);
+    evbuffer_add_reference(body, sq_dashboard_html, sq_dashboard_html_len,
+                           NULL, NULL);
+
+    evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+
 static void
 sq_http_other(struct evhttp_request *req, void *data)
 {
@@ -633,6 +669,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     evhttp_set_cb(http, "/api/v1/quality", sq_http_quality, ctx);
     evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
     evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
+    evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
     evhttp_set_gencb(http, sq_http_other, ctx);
 
     ctx->http_sock = evhttp_bind_socket_with_handle(http,
