@@ -12,7 +12,7 @@
 
 
 const double  sq_prom_le[SQ_PROM_NLE] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10
 };
 
 static uint8_t  sq_le_of[SQ_HIST_BUCKETS];

@@ -32,7 +32,7 @@
  * rebuilt from stored minutes with sq_agg_add_slot().
  */
 
-#define SQ_PROM_NLE  11
+#define SQ_PROM_NLE  12
 
 #define SQ_WIN_SHORT  0
 #define SQ_WIN_LONG   1

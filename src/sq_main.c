@@ -5,6 +5,7 @@
  */
 
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <event2/event.h>
 
 #include "sq_collector.h"
+#include "sq_rules.h"
 
 
 #define SQ_DEFAULT_CONF  "/etc/servqual/servqual-collector.yaml"
@@ -30,12 +32,16 @@ static void
 sq_usage(FILE *f)
 {
     fprintf(f,
-        "usage: servqual-collector [-c FILE] [-t] [-v] [-h]\n"
+        "usage: servqual-collector [-c FILE] [-t] [-v] [-h] "
+        "[--prometheus-rules]\n"
         "\n"
         "  -c FILE  the configuration file (default " SQ_DEFAULT_CONF ")\n"
         "  -t       check the configuration and exit\n"
         "  -v       print the version and exit\n"
-        "  -h       this help\n");
+        "  -h       this help\n"
+        "  --prometheus-rules\n"
+        "           print Prometheus rules for the configured zones and "
+        "exit\n");
 }
 
 
@@ -175,16 +181,26 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
 int
 main(int argc, char **argv)
 {
-    int              c, test, rc;
+    int              c, test, rules, rc;
     sq_ctx_t         ctx;
     const char      *file;
     struct timeval   tv;
 
+    static const struct option  longopts[] = {
+        { "prometheus-rules", no_argument, NULL, 'R' },
+        { NULL, 0, NULL, 0 }
+    };
+
     file = NULL;
     test = 0;
+    rules = 0;
 
-    while ((c = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((c = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
         switch (c) {
+
+        case 'R':
+            rules = 1;
+            break;
 
         case 'c':
             file = optarg;
@@ -221,6 +237,17 @@ main(int argc, char **argv)
 
     ctx.conf_file = file;
     ctx.conf = file ? sq_conf_load(file, stderr) : sq_conf_default();
+
+    if (rules) {
+        if (ctx.conf == NULL) {
+            return 1;
+        }
+
+        rc = sq_rules_print(ctx.conf, stdout, stderr);
+        sq_conf_free(ctx.conf);
+
+        return rc == 0 ? 0 : 1;
+    }
 
     if (test) {
         if (ctx.conf == NULL) {

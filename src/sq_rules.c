@@ -1,0 +1,396 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_agg.h"
+#include "sq_rules.h"
+
+
+/*
+ * servqual-collector --prometheus-rules: the zones of the config as
+ * Prometheus rules, so that Prometheus can judge the merged metrics of
+ * many collectors.  For each dimension, the global levels make one alert
+ * and every override that changes the dimension makes another, matching
+ * its series and taken away from the less specific ones.  Each alert
+ * fires when the indicator is below the zone in both the short and the
+ * long window with at least min_requests in the short one (critical), or
+ * has used up SQ_RULES_WARN of the zone (warning).  Empathy compares
+ * each region with the rest, which PromQL cannot do per series: it is
+ * left to the collector.
+ */
+
+#define SQ_RULES_WARN  0.89
+#define SQ_BY          "sum by (endpoint, region, segment) "
+
+
+typedef struct {
+    const sq_override_t  *o;      /* NULL: the global levels */
+    sq_dim_conf_t         dc;
+    char                  sel[512];
+} sq_layer_t;
+
+
+static void sq_rules_dur(char *buf, size_t size, int64_t s);
+static void sq_rules_sel(char *buf, size_t size, const sq_override_t *o);
+static int sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
+    const char *sel, const char *w, FILE *err);
+static int sq_rules_covers(const sq_override_t *a, const sq_override_t *b);
+static void sq_rules_esc(char *out, size_t size, const char *s);
+
+
+static void
+sq_rules_dur(char *buf, size_t size, int64_t s)
+{
+    if (s % 3600 == 0) {
+        snprintf(buf, size, "%lldh", (long long) (s / 3600));
+
+    } else if (s % 60 == 0) {
+        snprintf(buf, size, "%lldm", (long long) (s / 60));
+
+    } else {
+        snprintf(buf, size, "%llds", (long long) s);
+    }
+}
+
+
+static void
+sq_rules_esc(char *out, size_t size, const char *s)
+{
+    size_t  n;
+
+    for (n = 0; *s && n + 3 < size; s++) {
+        if (*s == '"' || *s == '\\') {
+            out[n++] = '\\';
+        }
+
+        out[n++] = *s;
+    }
+
+    out[n] = '\0';
+}
+
+
+/* the label matchers of an override, ready to put inside { } */
+
+static void
+sq_rules_sel(char *buf, size_t size, const sq_override_t *o)
+{
+    char         v[256];
+    size_t       n;
+    const char  *keys[3], *vals[3];
+    int          i;
+
+    buf[0] = '\0';
+
+    if (o == NULL) {
+        return;
+    }
+
+    keys[0] = "endpoint";
+    vals[0] = o->endpoint;
+    keys[1] = "region";
+    vals[1] = o->region;
+    keys[2] = "segment";
+    vals[2] = o->segment;
+
+    n = 0;
+
+    for (i = 0; i < 3; i++) {
+        if (vals[i] == NULL) {
+            continue;
+        }
+
+        sq_rules_esc(v, sizeof(v), vals[i]);
+        n += (size_t) snprintf(buf + n, size - n, "%s%s=\"%s\"",
+                               n ? "," : "", keys[i], v);
+
+        if (n >= size) {
+            buf[size - 1] = '\0';
+            return;
+        }
+    }
+}
+
+
+/* whether every series b matches is matched by a too (a is wider) */
+
+static int
+sq_rules_covers(const sq_override_t *a, const sq_override_t *b)
+{
+    if (a == NULL) {
+        return 1;
+    }
+
+    return (a->endpoint == NULL
+            || (b->endpoint && strcmp(a->endpoint, b->endpoint) == 0))
+           && (a->region == NULL
+               || (b->region && strcmp(a->region, b->region) == 0))
+           && (a->segment == NULL
+               || (b->segment && strcmp(a->segment, b->segment) == 0));
+}
+
+
+static int
+sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
+    const char *sel, const char *w, FILE *err)
+{
+    int          i, have_t, have_4t;
+    char         t[32], t4[32], c[600];
+    const char  *sep;
+
+    sep = sel[0] ? "," : "";
+
+    snprintf(c, sizeof(c), SQ_BY "(rate(servqual_requests_total{%s}[%s]))",
+             sel, w);
+
+    switch (dc->indicator) {
+
+    case SQ_IND_SUCCESS_RATIO:
+        snprintf(buf, size, "(1 - " SQ_BY "(rate(servqual_responses_total"
+                 "{%s%sclass=\"5xx\"}[%s])) / %s)", sel, sep, w, c);
+        return 0;
+
+    case SQ_IND_APDEX:
+        have_t = 0;
+        have_4t = 0;
+
+        for (i = 0; i < SQ_PROM_NLE; i++) {
+            if (fabs(sq_prom_le[i] - dc->apdex_t) < 1e-9) {
+                have_t = 1;
+            }
+
+            if (fabs(sq_prom_le[i] - 4 * dc->apdex_t) < 1e-9) {
+                have_4t = 1;
+            }
+        }
+
+        if (!have_t || !have_4t) {
+            fprintf(err, "servqual-collector: Apdex T = %gs needs buckets "
+                    "le=\"%g\" and le=\"%g\" in /metrics; the rules cannot "
+                    "express it\n", dc->apdex_t, dc->apdex_t,
+                    4 * dc->apdex_t);
+            return -1;
+        }
+
+        snprintf(t, sizeof(t), "%g", dc->apdex_t);
+        snprintf(t4, sizeof(t4), "%g", 4 * dc->apdex_t);
+
+        snprintf(buf, size, "((" SQ_BY "(rate("
+                 "servqual_request_duration_seconds_bucket{%s%sle=\"%s\"}"
+                 "[%s])) + " SQ_BY "(rate("
+                 "servqual_request_duration_seconds_bucket{%s%sle=\"%s\"}"
+                 "[%s]))) / 2 / " SQ_BY "(rate("
+                 "servqual_request_duration_seconds_count{%s}[%s])))",
+                 sel, sep, t, w, sel, sep, t4, w, sel, w);
+        return 0;
+
+    case SQ_IND_TTFB_QUANTILE:
+        snprintf(buf, size, "histogram_quantile(%g, sum by (endpoint, "
+                 "region, segment, le) (rate("
+                 "servqual_time_to_first_byte_seconds_bucket{%s}[%s])))",
+                 dc->quantile, sel, w);
+        return 0;
+
+    case SQ_IND_TLS_SHARE:
+        snprintf(buf, size, "(" SQ_BY "(rate(servqual_tls_requests_total"
+                 "{%s%stls=~\"1\\\\.2|1\\\\.3\"}[%s])) / %s)",
+                 sel, sep, w, c);
+        return 0;
+
+    case SQ_IND_HSTS_SHARE:
+        snprintf(buf, size, "(" SQ_BY "(rate(servqual_request_events_total"
+                 "{%s%sevent=\"hsts\"}[%s])) / %s)", sel, sep, w, c);
+        return 0;
+
+    case SQ_IND_INTACT_SHARE:
+        snprintf(buf, size, "(1 - (" SQ_BY "(rate("
+                 "servqual_request_events_total{%s%sevent=\"body_incomplete\"}"
+                 "[%s])) + " SQ_BY "(rate("
+                 "servqual_request_events_total{%s%sevent=\"compressible\"}"
+                 "[%s])) - " SQ_BY "(rate("
+                 "servqual_request_events_total{%s%sevent=\"compressed\"}"
+                 "[%s])) + " SQ_BY "(rate("
+                 "servqual_responses_total{%s%sclass=\"5xx\"}[%s]))) / %s)",
+                 sel, sep, w, sel, sep, w, sel, sep, w, sel, sep, w, c);
+        return 0;
+    }
+
+    return 1;     /* not expressible: empathy */
+}
+
+
+int
+sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
+{
+    int           d, k, rc, sev;
+    char          ws[32], wl[32], e_short[4096], e_long[4096], cmp[8];
+    char          lab[256];
+    double        level;
+    size_t        i, j, n;
+    sq_layer_t   *layers, *l;
+    const char   *unit;
+
+    static const char  *sevs[] = { "critical", "warning" };
+
+    layers = calloc(conf->noverrides + 1, sizeof(sq_layer_t));
+    if (layers == NULL) {
+        return -1;
+    }
+
+    sq_rules_dur(ws, sizeof(ws), conf->short_window);
+    sq_rules_dur(wl, sizeof(wl), conf->long_window);
+
+    fprintf(out,
+        "# Prometheus rules for the servqual zones of tolerance, made by\n"
+        "#   servqual-collector --prometheus-rules%s%s\n"
+        "# Windows: short %s, long %s.  An alert fires when a dimension "
+        "is\n"
+        "# below its zone in both windows (critical), or has used up %d %% "
+        "of\n"
+        "# the zone (warning).  Empathy is judged by the collector only.\n"
+        "groups:\n"
+        "  - name: servqual-recording\n"
+        "    rules:\n"
+        "      - record: servqual:requests:rate%s\n"
+        "        expr: " SQ_BY "(rate(servqual_requests_total[%s]))\n"
+        "      - record: servqual:requests:rate%s\n"
+        "        expr: " SQ_BY "(rate(servqual_requests_total[%s]))\n"
+        "  - name: servqual-zones\n"
+        "    rules:\n",
+        conf->file ? " -c " : "", conf->file ? conf->file : "",
+        ws, wl, (int) (SQ_RULES_WARN * 100), ws, ws, wl, wl);
+
+    rc = 0;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+
+        /* the layers that set this dimension: global, then overrides */
+
+        n = 0;
+        layers[n].o = NULL;
+        sq_conf_effective(conf, d, NULL, NULL, NULL, NULL, &layers[n].dc);
+        layers[n].sel[0] = '\0';
+        n++;
+
+        for (i = 0; i < conf->noverrides; i++) {
+            if (conf->overrides[i].dims[d].set == 0) {
+                continue;
+            }
+
+            layers[n].o = &conf->overrides[i];
+            sq_conf_effective(conf, d, conf->overrides[i].endpoint,
+                              conf->overrides[i].region,
+                              conf->overrides[i].segment, NULL,
+                              &layers[n].dc);
+            sq_rules_sel(layers[n].sel, sizeof(layers[n].sel),
+                         layers[n].o);
+            n++;
+        }
+
+        for (i = 0; i < n; i++) {
+            l = &layers[i];
+
+            k = sq_rules_expr(e_short, sizeof(e_short), &l->dc, l->sel, ws,
+                              err);
+            if (k < 0) {
+                rc = -1;
+                continue;
+            }
+
+            if (k > 0) {
+                continue;
+            }
+
+            (void) sq_rules_expr(e_long, sizeof(e_long), &l->dc, l->sel, wl,
+                                 err);
+
+            unit = sq_indicator_unit(l->dc.indicator) == SQ_UNIT_SHARE
+                   ? "" : " (lower is better)";
+            strcpy(cmp, l->dc.desired > l->dc.adequate ? "<" : ">");
+
+            for (sev = 0; sev < 2; sev++) {
+                level = sev == 0
+                        ? l->dc.adequate
+                        : l->dc.adequate + (1 - SQ_RULES_WARN)
+                                           * (l->dc.desired - l->dc.adequate);
+
+                fprintf(out,
+                    "      - alert: Servqual%c%s%s\n"
+                    "        expr: |\n"
+                    "          (\n"
+                    "            %s %s %.10g\n"
+                    "            and\n"
+                    "            %s %s %.10g\n"
+                    "            and\n"
+                    "            " SQ_BY "(increase(servqual_requests_total"
+                    "{%s}[%s])) >= %llu\n"
+                    "          )\n",
+                    sq_dim_names[d][0] - 'a' + 'A', sq_dim_names[d] + 1,
+                    sev == 0 ? "BelowZone" : "ZoneNearlyUsed",
+                    e_short, cmp, level, e_long, cmp, level, l->sel, ws,
+                    (unsigned long long) l->dc.min_requests);
+
+                /* series that a more specific override judges instead */
+
+                for (j = 0; j < n; j++) {
+                    if (j == i || layers[j].o == NULL
+                        || (l->o && layers[j].o->nmatch < l->o->nmatch)
+                        || (l->o && layers[j].o->nmatch == l->o->nmatch
+                            && layers[j].o->line <= l->o->line)
+                        || !sq_rules_covers(l->o, layers[j].o))
+                    {
+                        continue;
+                    }
+
+                    fprintf(out, "          unless on (endpoint, region, "
+                            "segment)\n"
+                            "          group by (endpoint, region, segment) "
+                            "(servqual_requests_total{%s})\n",
+                            layers[j].sel);
+                }
+
+                fprintf(out,
+                    "        labels:\n"
+                    "          severity: %s\n"
+                    "          dimension: %s\n"
+                    "          indicator: %s\n"
+                    "          adequate: \"%.10g\"\n"
+                    "          desired: \"%.10g\"\n",
+                    sevs[sev], sq_dim_names[d],
+                    sq_indicator_names[l->dc.indicator], l->dc.adequate,
+                    l->dc.desired);
+
+                for (j = 0; l->o && j < l->o->nlabels; j++) {
+                    sq_rules_esc(lab, sizeof(lab), l->o->labels[j].value);
+                    fprintf(out, "          %s: \"%s\"\n",
+                            l->o->labels[j].key, lab);
+                }
+
+                fprintf(out,
+                    "        annotations:\n"
+                    "          summary: \"{{ $labels.endpoint }} in "
+                    "{{ $labels.region }} ({{ $labels.segment }}) is %s "
+                    "on %s\"\n"
+                    "          description: \"%s %s is {{ $value }}%s; "
+                    "adequate %.10g, desired %.10g, in the last %s and "
+                    "%s.\"\n",
+                    sev == 0 ? "below the adequate level"
+                             : "close to the adequate level",
+                    sq_dim_names[d], sq_dim_names[d],
+                    sq_indicator_names[l->dc.indicator], unit,
+                    l->dc.adequate, l->dc.desired, ws, wl);
+            }
+        }
+    }
+
+    free(layers);
+
+    return rc;
+}

@@ -1,0 +1,26 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_RULES_H_INCLUDED_
+#define _SQ_RULES_H_INCLUDED_
+
+
+#include <stdio.h>
+
+#include "sq_config.h"
+
+
+/*
+ * Prints Prometheus recording and alerting rules that compute the zones
+ * of the config in PromQL over the metrics of any number of collectors.
+ * Returns 0, or -1 when an indicator cannot be expressed with the
+ * exported buckets (said on err).
+ */
+int sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err);
+
+
+#endif /* _SQ_RULES_H_INCLUDED_ */
