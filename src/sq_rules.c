@@ -322,7 +322,7 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
                                            * (l->dc.desired - l->dc.adequate);
 
                 fprintf(out,
-                    "      - alert: Servqual%c%s%s\n"
+                    "      - alert: %s\n"
                     "        expr: |\n"
                     "          (\n"
                     "            %s %s %.10g\n"
@@ -332,8 +332,7 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
                     "            " SQ_BY "(increase(servqual_requests_total"
                     "{%s}[%s])) >= %llu\n"
                     "          )\n",
-                    sq_dim_names[d][0] - 'a' + 'A', sq_dim_names[d] + 1,
-                    sev == 0 ? "BelowZone" : "ZoneNearlyUsed",
+                    sev == 0 ? "ServqualBelowZone" : "ServqualZoneWarning",
                     e_short, cmp, level, e_long, cmp, level, l->sel, ws,
                     (unsigned long long) l->dc.min_requests);
 

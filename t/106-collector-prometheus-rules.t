@@ -70,7 +70,7 @@ tests:
 $series
     alert_rule_test:
       - eval_time: 70m
-        alertname: ServqualReliabilityBelowZone
+        alertname: ServqualBelowZone
         exp_alerts:
           - exp_labels:
               severity: critical
