@@ -16,6 +16,7 @@
 #include "sq_agg.h"
 #include "sq_config.h"
 #include "sq_decode.h"
+#include "sq_store.h"
 
 
 #define SQ_VERSION  "0.1.0"
@@ -40,6 +41,7 @@ typedef struct {
     const char          *conf_file;
 
     sq_agg_t             agg;
+    sq_store_t          *store;         /* NULL when storage is off */
     sq_dgram_t           dgram;
     char                *buf;
 

@@ -1,0 +1,134 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_STORE_H_INCLUDED_
+#define _SQ_STORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sq_agg.h"
+
+
+/*
+ * The history store: an SQLite database (WAL) with the per-slot rollups
+ * of every series (one row per series and fine slot, a minute by
+ * default) and every alert transition.  The schema carries its version
+ * in PRAGMA user_version and is migrated forward on open.
+ *
+ * Rollups are written once a slot is over, all series in one
+ * transaction, from the collector's timer; at exit the current, partial
+ * slot is written too.  Rows are keyed by (series, slot start) and
+ * replaced, so a partial slot loaded back at start and completed later is
+ * written once, merged.
+ *
+ * Every function returns SQ_STORE_OK or SQ_STORE_ERROR; the reason of the
+ * last error is in sq_store_strerror().
+ */
+
+#define SQ_STORE_OK      0
+#define SQ_STORE_ERROR  -1
+
+#define SQ_STORE_SCHEMA  1
+
+
+typedef struct sq_store_s  sq_store_t;
+
+
+/* one alert transition */
+
+typedef struct {
+    int64_t        time;          /* of the transition, epoch seconds */
+    const char    *status;        /* "firing" or "resolved" */
+    const char    *severity;      /* "critical" or "warning" */
+    const char    *endpoint;      /* the journey's name for a journey */
+    const char    *region;
+    const char    *segment;
+    const char    *journey;       /* NULL unless a journey */
+    const char    *dimension;
+    const char    *indicator;
+    double         value;
+    double         adequate;
+    double         desired;
+    double         msa;
+    int64_t        since;         /* firing since, epoch seconds */
+    const char    *labels;        /* a JSON object, NULL for {} */
+} sq_alert_event_t;
+
+
+/*
+ * Called once per alert event read back, newest first; the strings live
+ * until the callback returns.  A non-zero return stops the walk.
+ */
+typedef int (*sq_store_alert_pt)(void *data, const sq_alert_event_t *ev);
+
+
+/* one rollup read back: a series' slot, merged over the matching series */
+
+typedef struct {
+    int64_t        start;         /* epoch seconds */
+    int64_t        secs;          /* slot length */
+    uint64_t       requests;
+    const sq_win_t *win;
+} sq_store_point_t;
+
+typedef int (*sq_store_point_pt)(void *data, const sq_store_point_t *p);
+
+
+/*
+ * Opens (creating it if needed) and migrates the database at path.  On
+ * error returns NULL and writes "path: reason" into err.
+ */
+sq_store_t *sq_store_open(const char *path, char *err, size_t len);
+void sq_store_close(sq_store_t *st);
+
+/* checks that path can be opened and migrated, for -t; 0 or -1 + err */
+int sq_store_check(const char *path, char *err, size_t len);
+
+const char *sq_store_strerror(sq_store_t *st);
+const char *sq_store_path(sq_store_t *st);
+
+/*
+ * Writes every series' fine slot that starts at start (complete or not)
+ * in one transaction, replacing rows of the same series and slot.
+ * *written gets the number of rows, if not NULL.
+ */
+int sq_store_write_slot(sq_store_t *st, const sq_agg_t *a, int64_t start,
+    int complete, size_t *written);
+
+/*
+ * Loads the rollups of the last long window (slots ending after
+ * now - long window, with the configured slot length) into the window
+ * store with sq_agg_add_slot().  *loaded gets the number of rows.
+ */
+int sq_store_load(sq_store_t *st, sq_agg_t *a, int64_t now, size_t *loaded);
+
+/* deletes rollups and alert events older than before */
+int sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted);
+
+/*
+ * The rollups of the series that match endpoint, region and segment
+ * (NULL or "*" for a region or segment matches all, merged) with start
+ * in [from, to), oldest first, one callback per slot.
+ */
+int sq_store_history(sq_store_t *st, const char *endpoint,
+    const char *region, const char *segment, int64_t from, int64_t to,
+    sq_store_point_pt cb, void *data);
+
+/* records one alert transition */
+int sq_store_alert_event(sq_store_t *st, const sq_alert_event_t *ev);
+
+/*
+ * The alert transitions at or after since, newest first, at most max
+ * (0: no limit), one callback each.
+ */
+int sq_store_alert_history(sq_store_t *st, int64_t since, size_t max,
+    sq_store_alert_pt cb, void *data);
+
+
+#endif /* _SQ_STORE_H_INCLUDED_ */
