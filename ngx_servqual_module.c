@@ -26,14 +26,12 @@ static ngx_int_t ngx_http_servqual_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_servqual_log_handler(ngx_http_request_t *r);
 static void ngx_http_servqual_count(ngx_http_request_t *r,
     ngx_http_servqual_series_t *s);
-static size_t ngx_http_servqual_region(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf,
-    u_char *buf);
+static ngx_uint_t ngx_http_servqual_region(ngx_http_request_t *r,
+    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf);
 static size_t ngx_http_servqual_geo_lookup(MMDB_s *mmdb,
     struct sockaddr *sa, ngx_int_t kind, u_char *buf);
-static size_t ngx_http_servqual_segment(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf,
-    u_char **value);
+static ngx_uint_t ngx_http_servqual_segment(ngx_http_request_t *r,
+    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf);
 static size_t ngx_http_servqual_label(ngx_http_variable_value_t *v,
     u_char *buf, size_t size);
 static ngx_uint_t ngx_http_servqual_compressible(ngx_str_t *type);
@@ -159,31 +157,25 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 /* this worker's aggregate; NULL where the module is idle */
 static ngx_http_servqual_worker_t       *ngx_http_servqual_worker;
 
-static ngx_str_t  ngx_http_servqual_unknown = ngx_string(SQ_WIRE_UNKNOWN);
 static ngx_str_t  ngx_http_servqual_other = ngx_string(SQ_WIRE_OTHER);
 static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
 static ngx_str_t  ngx_http_servqual_hsts =
     ngx_string("Strict-Transport-Security");
 
 /*
- * The request's start and first-byte times live in two slots of the
+ * The request's start and first-byte times live in one slot of the
  * request's own variables array, which nginx allocates with the request
  * and keeps across internal redirects: no allocation per request, and
- * microsecond timing survives error_page and try_files.  The names have
- * a hyphen, so no configuration can refer to them.
+ * microsecond timing survives error_page and try_files.  The slot's data
+ * pointer holds the start (us), its 28-bit length the first byte's offset
+ * from it plus one (0: not yet; capped at 268 s).  The name has a hyphen,
+ * so no configuration can refer to it.
  */
 
-static ngx_str_t  ngx_http_servqual_start_name = ngx_string("servqual-start");
-static ngx_str_t  ngx_http_servqual_header_name =
-    ngx_string("servqual-header");
-static ngx_int_t  ngx_http_servqual_start_index = NGX_ERROR;
-static ngx_int_t  ngx_http_servqual_header_index = NGX_ERROR;
+#define NGX_HTTP_SERVQUAL_TTFB_MAX  ((1 << 28) - 1)
 
-#define ngx_http_servqual_slot(r, index)                                     \
-    ((uint64_t) (uintptr_t) (r)->variables[index].data)
-
-#define ngx_http_servqual_set_slot(r, index, us)                             \
-    (r)->variables[index].data = (u_char *) (uintptr_t) (us)
+static ngx_str_t  ngx_http_servqual_time_name = ngx_string("servqual-time");
+static ngx_int_t  ngx_http_servqual_time_index = NGX_ERROR;
 
 
 static ngx_inline uint64_t
@@ -201,11 +193,12 @@ ngx_http_servqual_now(void)
 static ngx_int_t
 ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 {
-    if (ngx_http_servqual_worker
-        && ngx_http_servqual_slot(r, ngx_http_servqual_start_index) == 0)
-    {
-        ngx_http_servqual_set_slot(r, ngx_http_servqual_start_index,
-                                   ngx_http_servqual_now());
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[ngx_http_servqual_time_index];
+
+    if (v->data == NULL) {
+        v->data = (u_char *) (uintptr_t) ngx_http_servqual_now();
     }
 
     return NGX_DECLINED;
@@ -215,12 +208,14 @@ ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_servqual_header_filter(ngx_http_request_t *r)
 {
-    if (r == r->main
-        && ngx_http_servqual_worker
-        && ngx_http_servqual_slot(r, ngx_http_servqual_header_index) == 0)
-    {
-        ngx_http_servqual_set_slot(r, ngx_http_servqual_header_index,
-                                   ngx_http_servqual_now());
+    uint64_t                    ttfb;
+    ngx_http_variable_value_t  *v;
+
+    v = &r->main->variables[ngx_http_servqual_time_index];
+
+    if (r == r->main && v->data && v->len == 0) {
+        ttfb = ngx_http_servqual_now() - (uintptr_t) v->data + 1;
+        v->len = (unsigned) ngx_min(ttfb, NGX_HTTP_SERVQUAL_TTFB_MAX);
     }
 
     return ngx_http_next_header_filter(r);
@@ -242,15 +237,14 @@ ngx_http_servqual_time_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_servqual_log_handler(ngx_http_request_t *r)
 {
-    u_char                        *segment;
-    size_t                         rlen, slen;
-    uint64_t                       start, header, rt, ttfb;
+    uint64_t                       start, rt, ttfb;
+    ngx_uint_t                     region, segment;
     ngx_msec_int_t                 ms;
     ngx_time_t                    *tp;
     ngx_http_servqual_worker_t    *w;
     ngx_http_servqual_series_t    *s;
     ngx_http_servqual_loc_conf_t  *lcf;
-    u_char                         region[SQ_WIRE_MAX_REGION];
+    ngx_http_variable_value_t     *v;
 
     w = ngx_http_servqual_worker;
 
@@ -264,12 +258,12 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    start = ngx_http_servqual_slot(r, ngx_http_servqual_start_index);
-    header = ngx_http_servqual_slot(r, ngx_http_servqual_header_index);
+    v = &r->variables[ngx_http_servqual_time_index];
+    start = (uintptr_t) v->data;
 
     if (start) {
         rt = ngx_http_servqual_now() - start;
-        ttfb = header ? header - start : rt;
+        ttfb = v->len ? (uint64_t) v->len - 1 : rt;
 
     } else {
         /* not through the phases (a bad request line): milliseconds */
@@ -280,11 +274,12 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
         ttfb = rt;
     }
 
-    rlen = ngx_http_servqual_region(r, w, lcf, region);
-    slen = ngx_http_servqual_segment(r, w, lcf, &segment);
+    region = ngx_http_servqual_region(r, w, lcf);
+    segment = ngx_http_servqual_segment(r, w, lcf);
 
-    s = ngx_http_servqual_agg_series(w, &lcf->endpoint, lcf->endpoint_hash,
-                                     region, rlen, segment, slen);
+    s = ngx_http_servqual_agg_series(w, NGX_HTTP_SERVQUAL_KEY(lcf->endpoint,
+                                                              region,
+                                                              segment));
 
     ngx_http_servqual_count(r, s);
 
@@ -447,24 +442,28 @@ ngx_http_servqual_count(ngx_http_request_t *r, ngx_http_servqual_series_t *s)
 
     /*
      * compressible: a 2xx of a compressible type that was sent compressed
-     * or had at least 1 KiB of body to compress
+     * or had at least 1 KiB of body to compress; the type is looked at
+     * last, when the cheap tests pass
      */
 
-    if (status >= 200 && status < 300
-        && ngx_http_servqual_compressible(&r->headers_out.content_type))
+    if (status < 200 || status >= 300) {
+        return;
+    }
+
+    if (r->headers_out.content_encoding
+        && r->headers_out.content_encoding->hash
+        && r->headers_out.content_encoding->value.len)
     {
-        if (r->headers_out.content_encoding
-            && r->headers_out.content_encoding->hash
-            && r->headers_out.content_encoding->value.len)
-        {
+        if (ngx_http_servqual_compressible(&r->headers_out.content_type)) {
             c[SQ_C_COMPRESSIBLE]++;
             c[SQ_C_COMPRESSED]++;
-
-        } else if (ngx_max(body, r->headers_out.content_length_n)
-                   >= NGX_HTTP_SERVQUAL_COMPRESS_MIN)
-        {
-            c[SQ_C_COMPRESSIBLE]++;
         }
+
+    } else if (ngx_max(body, r->headers_out.content_length_n)
+               >= NGX_HTTP_SERVQUAL_COMPRESS_MIN
+               && ngx_http_servqual_compressible(&r->headers_out.content_type))
+    {
+        c[SQ_C_COMPRESSIBLE]++;
     }
 }
 
@@ -513,30 +512,32 @@ ngx_http_servqual_compressible(ngx_str_t *type)
 }
 
 
-static size_t
+static ngx_uint_t
 ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_loc_conf_t *lcf, u_char *buf)
+    ngx_http_servqual_loc_conf_t *lcf)
 {
     u_char                     *addr;
     size_t                      alen, len;
     uint32_t                    h;
+    ngx_uint_t                  i;
     struct sockaddr            *sa;
     ngx_http_servqual_geo_t    *e;
     ngx_http_variable_value_t  *v;
+    u_char                      buf[SQ_WIRE_MAX_REGION];
 
     if (lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
         v = ngx_http_get_indexed_variable(r, lcf->region_index);
 
         len = ngx_http_servqual_label(v, buf, SQ_WIRE_MAX_REGION);
-        if (len) {
-            return len;
+        if (len == 0) {
+            return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
         }
 
-        goto unknown;
+        return ngx_http_servqual_region_id(w, buf, len);
     }
 
     if (w->conf->mmdb == NULL) {
-        goto unknown;
+        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
     }
 
     /* the client address as realip left it */
@@ -558,34 +559,34 @@ ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
         break;
 
     default:
-        goto unknown;
+        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
     }
 
-    h = ngx_http_servqual_hash((uint32_t) lcf->region, addr, alen);
+    /* a per-worker cache of lookups, direct mapped on the address */
+
+    h = (uint32_t) lcf->region;
+
+    for (i = 0; i < alen; i++) {
+        h = (h ^ addr[i]) * 16777619u;
+    }
+
     e = &w->geo[h & (NGX_HTTP_SERVQUAL_GEO_CACHE - 1)];
 
     if (e->kind != lcf->region + 1
         || e->addr_len != alen
         || ngx_memcmp(e->addr, addr, alen) != 0)
     {
+        len = ngx_http_servqual_geo_lookup(w->conf->mmdb, sa, lcf->region,
+                                           buf);
+
+        e->region = (uint16_t) (len ? ngx_http_servqual_region_id(w, buf, len)
+                                    : NGX_HTTP_SERVQUAL_REGION_UNKNOWN);
         e->kind = (u_char) (lcf->region + 1);
         e->addr_len = (u_char) alen;
         ngx_memcpy(e->addr, addr, alen);
-        e->len = (u_char) ngx_http_servqual_geo_lookup(w->conf->mmdb, sa,
-                                                       lcf->region, e->region);
     }
 
-    if (e->len) {
-        ngx_memcpy(buf, e->region, e->len);
-        return e->len;
-    }
-
-unknown:
-
-    ngx_memcpy(buf, ngx_http_servqual_unknown.data,
-               ngx_http_servqual_unknown.len);
-
-    return ngx_http_servqual_unknown.len;
+    return e->region;
 }
 
 
@@ -648,10 +649,9 @@ ngx_http_servqual_geo_lookup(MMDB_s *mmdb, struct sockaddr *sa,
 }
 
 
-static size_t
+static ngx_uint_t
 ngx_http_servqual_segment(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf,
-    u_char **value)
+    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
 {
     size_t                      len;
     ngx_uint_t                  i;
@@ -659,38 +659,33 @@ ngx_http_servqual_segment(ngx_http_request_t *r,
     u_char                      buf[SQ_WIRE_MAX_SEGMENT];
 
     if (lcf->segment_index == NGX_CONF_UNSET) {
-        *value = (u_char *) "";
-        return 0;
+        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
     }
 
     v = ngx_http_get_indexed_variable(r, lcf->segment_index);
 
     len = ngx_http_servqual_label(v, buf, SQ_WIRE_MAX_SEGMENT);
     if (len == 0) {
-        *value = (u_char *) "";
-        return 0;
+        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
     }
 
     for (i = 0; i < w->nsegments; i++) {
         if (w->segment_len[i] == len
             && ngx_memcmp(w->segments[i], buf, len) == 0)
         {
-            *value = w->segments[i];
-            return len;
+            return i + 1;
         }
     }
 
     if (w->nsegments < lcf->segment_max) {
         ngx_memcpy(w->segments[w->nsegments], buf, len);
         w->segment_len[w->nsegments] = (u_char) len;
-        *value = w->segments[w->nsegments++];
-        return len;
+        return ++w->nsegments;
     }
 
     w->segment_overflow++;
 
-    *value = ngx_http_servqual_other.data;
-    return ngx_http_servqual_other.len;
+    return NGX_HTTP_SERVQUAL_SEGMENT_OTHER;
 }
 
 
@@ -746,6 +741,7 @@ ngx_http_servqual_flush_handler(ngx_event_t *ev)
 static void *
 ngx_http_servqual_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_str_t                      *e;
     ngx_http_servqual_main_conf_t  *mcf;
 
     mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_servqual_main_conf_t));
@@ -766,6 +762,21 @@ ngx_http_servqual_create_main_conf(ngx_conf_t *cf)
     mcf->flush = NGX_CONF_UNSET_MSEC;
     mcf->buffer = NGX_CONF_UNSET_SIZE;
     mcf->max_series = NGX_CONF_UNSET_UINT;
+
+    /* endpoint names by id; id 0 is "_other" */
+
+    if (ngx_array_init(&mcf->endpoints, cf->pool, 16, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    e = ngx_array_push(&mcf->endpoints);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    *e = ngx_http_servqual_other;
 
     return mcf;
 }
@@ -831,6 +842,8 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_servqual_loc_conf_t *prev = parent;
     ngx_http_servqual_loc_conf_t *conf = child;
 
+    ngx_str_t                      *e, name;
+    ngx_uint_t                      i;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_servqual_main_conf_t  *mcf;
 
@@ -853,29 +866,52 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /*
      * the endpoint is servqual_endpoint where one is set here or above,
-     * else the location's own name
+     * else the location's own name; interned here, once
      */
 
     if (conf->configured.len) {
-        conf->endpoint = conf->configured;
+        name = conf->configured;
 
     } else {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-        conf->endpoint = clcf->name.len ? clcf->name
-                                        : ngx_http_servqual_default;
+        name = clcf->name.len ? clcf->name : ngx_http_servqual_default;
 
-        if (conf->endpoint.len > SQ_WIRE_MAX_ENDPOINT) {
-            conf->endpoint.len = SQ_WIRE_MAX_ENDPOINT;
+        if (name.len > SQ_WIRE_MAX_ENDPOINT) {
+            name.len = SQ_WIRE_MAX_ENDPOINT;
         }
     }
 
-    conf->endpoint_hash = ngx_http_servqual_hash(2166136261u,
-                                                 conf->endpoint.data,
-                                                 conf->endpoint.len);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_servqual_module);
+
+    e = mcf->endpoints.elts;
+
+    for (i = 0; i < mcf->endpoints.nelts; i++) {
+        if (e[i].len == name.len
+            && ngx_strncmp(e[i].data, name.data, name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == mcf->endpoints.nelts) {
+        if (i == NGX_HTTP_SERVQUAL_ENDPOINTS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "too many servqual endpoints");
+            return NGX_CONF_ERROR;
+        }
+
+        e = ngx_array_push(&mcf->endpoints);
+        if (e == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *e = name;
+    }
+
+    conf->endpoint = i;
 
     if (conf->enable) {
-        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_servqual_module);
         mcf->used = 1;
     }
 
@@ -1088,8 +1124,6 @@ ngx_http_servqual_geoip2(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            &file, mcf->mmdb->metadata.database_type);
     }
 
-    mcf->mmdb_file = file;
-
     return NGX_CONF_OK;
 }
 
@@ -1225,7 +1259,7 @@ ngx_http_servqual_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var;
 
-    var = ngx_http_add_variable(cf, &ngx_http_servqual_start_name,
+    var = ngx_http_add_variable(cf, &ngx_http_servqual_time_name,
                                 NGX_HTTP_VAR_NOHASH|NGX_HTTP_VAR_NOCACHEABLE);
     if (var == NULL) {
         return NGX_ERROR;
@@ -1233,22 +1267,10 @@ ngx_http_servqual_add_variables(ngx_conf_t *cf)
 
     var->get_handler = ngx_http_servqual_time_variable;
 
-    var = ngx_http_add_variable(cf, &ngx_http_servqual_header_name,
-                                NGX_HTTP_VAR_NOHASH|NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_http_servqual_time_index =
+        ngx_http_get_variable_index(cf, &ngx_http_servqual_time_name);
 
-    var->get_handler = ngx_http_servqual_time_variable;
-
-    ngx_http_servqual_start_index =
-        ngx_http_get_variable_index(cf, &ngx_http_servqual_start_name);
-    ngx_http_servqual_header_index =
-        ngx_http_get_variable_index(cf, &ngx_http_servqual_header_name);
-
-    if (ngx_http_servqual_start_index == NGX_ERROR
-        || ngx_http_servqual_header_index == NGX_ERROR)
-    {
+    if (ngx_http_servqual_time_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 

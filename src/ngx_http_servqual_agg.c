@@ -30,30 +30,13 @@
 
 
 static ngx_http_servqual_series_t *ngx_http_servqual_agg_lookup(
-    ngx_http_servqual_worker_t *w, ngx_str_t *endpoint, uint32_t ehash,
-    u_char *region, size_t rlen, u_char *segment, size_t slen,
-    ngx_uint_t limit);
+    ngx_http_servqual_worker_t *w, uint64_t key, ngx_uint_t limit);
 static int ngx_libc_cdecl ngx_http_servqual_cmp(const void *a,
     const void *b);
 
 
+static ngx_str_t  ngx_http_servqual_unknown = ngx_string(SQ_WIRE_UNKNOWN);
 static ngx_str_t  ngx_http_servqual_other = ngx_string(SQ_WIRE_OTHER);
-static uint32_t   ngx_http_servqual_other_hash;
-
-
-uint32_t
-ngx_http_servqual_hash(uint32_t h, u_char *p, size_t len)
-{
-    /* FNV-1a, with the length mixed in so that fields do not run together */
-
-    h = (h ^ (uint32_t) len) * 16777619u;
-
-    while (len--) {
-        h = (h ^ *p++) * 16777619u;
-    }
-
-    return h;
-}
 
 
 static uint32_t
@@ -71,10 +54,6 @@ ngx_int_t
 ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
     uint32_t  n;
-
-    ngx_http_servqual_other_hash = ngx_http_servqual_hash(2166136261u,
-                                            ngx_http_servqual_other.data,
-                                            ngx_http_servqual_other.len);
 
     w->series_cap = w->conf->max_series + NGX_HTTP_SERVQUAL_OTHER_RESERVE;
 
@@ -109,21 +88,81 @@ ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
         return NGX_ERROR;
     }
 
+    /* regions: ids 0 and 1 are "unknown" and "_other" */
+
+    w->regions = ngx_palloc(pool, NGX_HTTP_SERVQUAL_REGIONS
+                                  * sizeof(ngx_http_servqual_label_t));
+    if (w->regions == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->region_index = ngx_pcalloc(pool, 2 * NGX_HTTP_SERVQUAL_REGIONS
+                                        * sizeof(uint16_t));
+    if (w->region_index == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_servqual_region_id(w, ngx_http_servqual_unknown.data,
+                                       ngx_http_servqual_unknown.len);
+    (void) ngx_http_servqual_region_id(w, ngx_http_servqual_other.data,
+                                       ngx_http_servqual_other.len);
+
     ngx_http_servqual_agg_reset(w);
 
     return NGX_OK;
 }
 
 
+/*
+ * The id of a region label, interned on first sight.  When the table is
+ * full (NGX_HTTP_SERVQUAL_REGIONS distinct labels in this worker's life,
+ * only possible with servqual_region $variable), new labels are "_other"
+ * and the request is counted as folded.
+ */
+
+ngx_uint_t
+ngx_http_servqual_region_id(ngx_http_servqual_worker_t *w, u_char *data,
+    size_t len)
+{
+    uint32_t                    h, i, mask;
+    ngx_http_servqual_label_t  *l;
+
+    h = 2166136261u;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ data[i]) * 16777619u;
+    }
+
+    mask = 2 * NGX_HTTP_SERVQUAL_REGIONS - 1;
+
+    for (i = h & mask; w->region_index[i]; i = (i + 1) & mask) {
+        l = &w->regions[w->region_index[i] - 1];
+
+        if (l->len == len && ngx_memcmp(l->data, data, len) == 0) {
+            return w->region_index[i] - 1;
+        }
+    }
+
+    if (w->nregions == NGX_HTTP_SERVQUAL_REGIONS) {
+        w->series_overflow++;
+        return NGX_HTTP_SERVQUAL_REGION_OTHER;
+    }
+
+    l = &w->regions[w->nregions++];
+    l->len = (u_char) len;
+    ngx_memcpy(l->data, data, len);
+    w->region_index[i] = (uint16_t) w->nregions;
+
+    return w->nregions - 1;
+}
+
+
 ngx_http_servqual_series_t *
-ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w,
-    ngx_str_t *endpoint, uint32_t ehash, u_char *region, size_t rlen,
-    u_char *segment, size_t slen)
+ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w, uint64_t key)
 {
     ngx_http_servqual_series_t  *s;
 
-    s = ngx_http_servqual_agg_lookup(w, endpoint, ehash, region, rlen,
-                                     segment, slen, w->conf->max_series);
+    s = ngx_http_servqual_agg_lookup(w, key, w->conf->max_series);
     if (s) {
         return s;
     }
@@ -136,55 +175,35 @@ ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w,
 
     w->series_overflow++;
 
-    s = ngx_http_servqual_agg_lookup(w, &ngx_http_servqual_other,
-                                     ngx_http_servqual_other_hash,
-                                     region, rlen, segment, slen,
-                                     w->series_cap - 1);
+    key &= ~NGX_HTTP_SERVQUAL_KEY(NGX_HTTP_SERVQUAL_ENDPOINTS - 1, 0, 0);
+
+    s = ngx_http_servqual_agg_lookup(w, key, w->series_cap - 1);
     if (s) {
         return s;
     }
 
-    return ngx_http_servqual_agg_lookup(w, &ngx_http_servqual_other,
-                                     ngx_http_servqual_other_hash,
-                                     ngx_http_servqual_other.data,
-                                     ngx_http_servqual_other.len,
-                                     ngx_http_servqual_other.data,
-                                     ngx_http_servqual_other.len,
-                                     w->series_cap);
+    key = NGX_HTTP_SERVQUAL_KEY(NGX_HTTP_SERVQUAL_ENDPOINT_OTHER,
+                                NGX_HTTP_SERVQUAL_REGION_OTHER,
+                                NGX_HTTP_SERVQUAL_SEGMENT_OTHER);
+
+    return ngx_http_servqual_agg_lookup(w, key, w->series_cap);
 }
 
 
 static ngx_http_servqual_series_t *
-ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w,
-    ngx_str_t *endpoint, uint32_t ehash, u_char *region, size_t rlen,
-    u_char *segment, size_t slen, ngx_uint_t limit)
+ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
+    ngx_uint_t limit)
 {
-    uint32_t                     h, i, slot;
+    uint32_t                     i, slot;
     ngx_http_servqual_series_t  *s;
 
-    h = ngx_http_servqual_hash(ehash, region, rlen);
-    h = ngx_http_servqual_hash(h, segment, slen);
+    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL) >> 32) & w->index_mask;
 
-    for (i = h & w->index_mask; /* void */ ; i = (i + 1) & w->index_mask) {
+    for ( /* void */ ; w->index[i]; i = (i + 1) & w->index_mask) {
 
-        slot = w->index[i];
+        s = &w->series[w->index[i] - 1];
 
-        if (slot == 0) {
-            break;
-        }
-
-        s = &w->series[slot - 1];
-
-        if (s->hash == h
-            && s->region_len == rlen
-            && s->segment_len == slen
-            && (s->endpoint == endpoint
-                || (s->endpoint->len == endpoint->len
-                    && ngx_memcmp(s->endpoint->data, endpoint->data,
-                                  endpoint->len) == 0))
-            && ngx_memcmp(s->region, region, rlen) == 0
-            && ngx_memcmp(s->segment, segment, slen) == 0)
-        {
+        if (s->key == key) {
             return s;
         }
     }
@@ -193,15 +212,11 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w,
         return NULL;
     }
 
-    s = &w->series[w->nseries++];
-    w->index[i] = (uint32_t) w->nseries;
+    slot = (uint32_t) w->nseries++;
+    w->index[i] = slot + 1;
 
-    s->endpoint = endpoint;
-    s->hash = h;
-    s->region_len = (u_char) rlen;
-    s->segment_len = (u_char) slen;
-    ngx_memcpy(s->region, region, rlen);
-    ngx_memcpy(s->segment, segment, slen);
+    s = &w->series[slot];
+    s->key = key;
     ngx_memzero(s->counters, sizeof(s->counters));
 
     return s;

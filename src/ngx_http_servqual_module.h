@@ -27,10 +27,33 @@
 #define NGX_HTTP_SERVQUAL_HIST_TTFB           1
 
 #define NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT    262144
-#define NGX_HTTP_SERVQUAL_SEGMENTS            64
-#define NGX_HTTP_SERVQUAL_SEGMENTS_DEFAULT    16
 #define NGX_HTTP_SERVQUAL_OTHER_RESERVE       64
 #define NGX_HTTP_SERVQUAL_GEO_CACHE           1024
+
+/*
+ * A series is keyed by three small numbers, interned once: the endpoint
+ * (at configuration time), the region and the segment (per worker), so
+ * that the request path compares integers, not strings.
+ *
+ *   key = endpoint << 21 | region << 7 | segment
+ */
+
+#define NGX_HTTP_SERVQUAL_ENDPOINTS           (1 << 20)
+#define NGX_HTTP_SERVQUAL_REGIONS             (1 << 14)
+#define NGX_HTTP_SERVQUAL_SEGMENTS            64
+#define NGX_HTTP_SERVQUAL_SEGMENTS_DEFAULT    16
+
+#define NGX_HTTP_SERVQUAL_ENDPOINT_OTHER      0
+#define NGX_HTTP_SERVQUAL_REGION_UNKNOWN      0
+#define NGX_HTTP_SERVQUAL_REGION_OTHER        1
+#define NGX_HTTP_SERVQUAL_SEGMENT_NONE        0
+#define NGX_HTTP_SERVQUAL_SEGMENT_OTHER       (NGX_HTTP_SERVQUAL_SEGMENTS + 1)
+
+#define NGX_HTTP_SERVQUAL_KEY(e, r, s)                                       \
+    (((uint64_t) (e) << 21) | ((uint64_t) (r) << 7) | (uint64_t) (s))
+#define NGX_HTTP_SERVQUAL_KEY_ENDPOINT(k)     ((ngx_uint_t) ((k) >> 21))
+#define NGX_HTTP_SERVQUAL_KEY_REGION(k)       ((ngx_uint_t) ((k) >> 7) & 0x3fff)
+#define NGX_HTTP_SERVQUAL_KEY_SEGMENT(k)      ((ngx_uint_t) (k) & 0x7f)
 
 
 typedef struct {
@@ -41,7 +64,7 @@ typedef struct {
     size_t                         buffer;
     ngx_uint_t                     max_series;
     MMDB_s                        *mmdb;
-    ngx_str_t                      mmdb_file;
+    ngx_array_t                    endpoints;    /* of ngx_str_t, by id */
     ngx_flag_t                     used;
 } ngx_http_servqual_main_conf_t;
 
@@ -49,8 +72,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                     enable;
     ngx_str_t                      configured;   /* servqual_endpoint */
-    ngx_str_t                      endpoint;     /* what is reported */
-    uint32_t                       endpoint_hash;
+    ngx_uint_t                     endpoint;     /* id of what is reported */
     ngx_int_t                      region;
     ngx_int_t                      region_index;
     ngx_int_t                      segment_index;
@@ -59,12 +81,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                     *endpoint;
-    uint32_t                       hash;
-    u_char                         region_len;
-    u_char                         segment_len;
-    u_char                         region[SQ_WIRE_MAX_REGION];
-    u_char                         segment[SQ_WIRE_MAX_SEGMENT];
+    uint64_t                       key;
     uint64_t                       counters[SQ_WIRE_NCOUNTERS];
 } ngx_http_servqual_series_t;
 
@@ -76,11 +93,16 @@ typedef struct {
 
 
 typedef struct {
-    u_char                         kind;       /* 0: empty entry */
     u_char                         len;
+    u_char                         data[SQ_WIRE_MAX_REGION];
+} ngx_http_servqual_label_t;
+
+
+typedef struct {
+    uint16_t                       region;     /* interned region id */
+    u_char                         kind;       /* 0: empty entry */
     u_char                         addr_len;
     u_char                         addr[16];
-    u_char                         region[SQ_WIRE_MAX_REGION];
 } ngx_http_servqual_geo_t;
 
 
@@ -103,7 +125,10 @@ typedef struct {
     uint64_t                       segment_overflow;
     uint64_t                       window_start;  /* ms since the epoch */
 
-    /* segment values admitted by the cap, for this worker's lifetime */
+    /* regions and segments seen, interned for this worker's lifetime */
+    ngx_http_servqual_label_t     *regions;
+    uint16_t                      *region_index;
+    ngx_uint_t                     nregions;
     ngx_uint_t                     nsegments;
     u_char                         segment_len[NGX_HTTP_SERVQUAL_SEGMENTS];
     u_char                         segments[NGX_HTTP_SERVQUAL_SEGMENTS]
@@ -129,9 +154,10 @@ extern ngx_module_t  ngx_http_servqual_module;
 
 ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
+ngx_uint_t ngx_http_servqual_region_id(ngx_http_servqual_worker_t *w,
+    u_char *data, size_t len);
 ngx_http_servqual_series_t *ngx_http_servqual_agg_series(
-    ngx_http_servqual_worker_t *w, ngx_str_t *endpoint, uint32_t ehash,
-    u_char *region, size_t rlen, u_char *segment, size_t slen);
+    ngx_http_servqual_worker_t *w, uint64_t key);
 void ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us);
 void ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w);
@@ -141,8 +167,6 @@ ngx_int_t ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
 void ngx_http_servqual_flush(ngx_http_servqual_worker_t *w);
 void ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w);
-
-uint32_t ngx_http_servqual_hash(uint32_t h, u_char *p, size_t len);
 
 
 #endif /* _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_ */

@@ -234,14 +234,35 @@ static void
 ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     ngx_http_servqual_series_t *s, ngx_uint_t with_counters)
 {
-    ngx_uint_t  k;
+    ngx_str_t                   *endpoint;
+    ngx_uint_t                   k, seg;
+    ngx_http_servqual_label_t   *region;
+    ngx_http_servqual_worker_t  *w;
+
+    w = d->w;
+
+    endpoint = w->conf->endpoints.elts;
+    endpoint += NGX_HTTP_SERVQUAL_KEY_ENDPOINT(s->key);
+    region = &w->regions[NGX_HTTP_SERVQUAL_KEY_REGION(s->key)];
+    seg = NGX_HTTP_SERVQUAL_KEY_SEGMENT(s->key);
 
     d->nseries++;
 
     msgpack_pack_array(&d->pk, SQ_WIRE_SERIES_FIELDS);
-    ngx_http_servqual_pack_str(d, s->endpoint->data, s->endpoint->len);
-    ngx_http_servqual_pack_str(d, s->region, s->region_len);
-    ngx_http_servqual_pack_str(d, s->segment, s->segment_len);
+    ngx_http_servqual_pack_str(d, endpoint->data, endpoint->len);
+    ngx_http_servqual_pack_str(d, region->data, region->len);
+
+    if (seg == NGX_HTTP_SERVQUAL_SEGMENT_NONE) {
+        ngx_http_servqual_pack_str(d, (u_char *) "", 0);
+
+    } else if (seg == NGX_HTTP_SERVQUAL_SEGMENT_OTHER) {
+        ngx_http_servqual_pack_str(d, (u_char *) SQ_WIRE_OTHER,
+                                   sizeof(SQ_WIRE_OTHER) - 1);
+
+    } else {
+        ngx_http_servqual_pack_str(d, w->segments[seg - 1],
+                                   w->segment_len[seg - 1]);
+    }
 
     msgpack_pack_array(&d->pk, SQ_WIRE_NCOUNTERS);
 
