@@ -82,6 +82,11 @@ void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
 int sq_http_open(sq_ctx_t *ctx, const char *addr);
 void sq_http_close(sq_ctx_t *ctx);
 
+int sq_store_start(sq_ctx_t *ctx);
+void sq_store_tick(sq_ctx_t *ctx, int64_t now);
+void sq_store_stop(sq_ctx_t *ctx);
+void sq_store_http_history(struct evhttp_request *req, void *data);
+
 struct evbuffer;
 typedef struct sq_prom_s  sq_prom_t;
 

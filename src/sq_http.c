@@ -668,6 +668,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     evhttp_set_cb(http, "/metrics", sq_http_metrics, ctx);
     evhttp_set_cb(http, "/api/v1/quality", sq_http_quality, ctx);
     evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
+    evhttp_set_cb(http, "/api/v1/history", sq_store_http_history, ctx);
     evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
     evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
     evhttp_set_gencb(http, sq_http_other, ctx);

@@ -172,9 +172,12 @@ sq_on_signal(evutil_socket_t sig, short what, void *data)
 static void
 sq_on_timer(evutil_socket_t fd, short what, void *data)
 {
+    int64_t    now;
     sq_ctx_t  *ctx = data;
 
-    sq_agg_expire(&ctx->agg, sq_now());
+    now = sq_now();
+    sq_store_tick(ctx, now);
+    sq_agg_expire(&ctx->agg, now);
 }
 
 
@@ -182,6 +185,7 @@ int
 main(int argc, char **argv)
 {
     int              c, test, rules, rc;
+    char             err[600];
     sq_ctx_t         ctx;
     const char      *file;
     struct timeval   tv;
@@ -250,6 +254,15 @@ main(int argc, char **argv)
     }
 
     if (test) {
+        if (ctx.conf != NULL && strcmp(ctx.conf->storage_path, "off") != 0
+            && sq_store_check(ctx.conf->storage_path, err, sizeof(err))
+               != SQ_STORE_OK)
+        {
+            fprintf(stderr, "servqual-collector: storage.path: %s\n", err);
+            sq_conf_free(ctx.conf);
+            ctx.conf = NULL;
+        }
+
         if (ctx.conf == NULL) {
             fprintf(stderr, "servqual-collector: configuration file %s "
                     "test failed\n", file ? file : "(defaults)");
@@ -292,6 +305,10 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (sq_store_start(&ctx) != 0) {
+        goto done;
+    }
+
     if (sq_net_start(&ctx) != 0) {
         goto done;
     }
@@ -325,6 +342,7 @@ main(int argc, char **argv)
 
     event_base_dispatch(ctx.base);
 
+    sq_store_stop(&ctx);
     rc = 0;
 
 done:
@@ -350,6 +368,8 @@ done:
     if (ctx.listeners) {
         sq_net_close(ctx.listeners, ctx.nlisteners);
     }
+
+    sq_store_close(ctx.store);
 
     if (ctx.agg.buckets) {
         sq_agg_free(&ctx.agg);

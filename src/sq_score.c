@@ -753,6 +753,37 @@ cleanup:
 }
 
 
+void
+sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
+    const char *g, const sq_win_t *w, const sq_win_t *ep,
+    const sq_win_t *regs, const char *const *names, size_t nregs,
+    sq_win_score_t *ws)
+{
+    double    q, rr, worst, ratio[SQ_NDIMS];
+    size_t    i;
+    uint64_t  min;
+
+    worst = NAN;
+
+    for (i = 0; i < nregs; i++) {
+        if (r && strcmp(r, names[i]) != 0) {
+            continue;
+        }
+
+        q = sq_empathy_q(conf, e, names[i], NULL, &min);
+        rr = sq_ratio(r ? &w->h[SQ_HIST_RT] : &regs[i].h[SQ_HIST_RT],
+                      &ep->h[SQ_HIST_RT], &regs[i].h[SQ_HIST_RT], q, min);
+
+        if (!isnan(rr) && (isnan(worst) || rr > worst)) {
+            worst = rr;
+        }
+    }
+
+    sq_fill_ratio(ratio, worst);
+    sq_score_win(conf, e, r, g, NULL, w, ratio, ws);
+}
+
+
 sq_view_t *
 sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 {

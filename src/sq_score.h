@@ -116,6 +116,18 @@ void sq_score_index(sq_win_score_t *ws);
 double sq_journey_reliability(const sq_win_t *steps, size_t n,
     uint64_t min_requests, uint64_t *requests);
 
+/*
+ * Scores a stored slot (the history API) as sq_view_build() scores a
+ * window: w the selected traffic of endpoint e, region r and segment g
+ * (NULL for all); ep the endpoint's traffic over all regions and
+ * segments, regs[] its regions' (all segments), named by names[], for
+ * the empathy indicator.
+ */
+void sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
+    const char *g, const sq_win_t *w, const sq_win_t *ep,
+    const sq_win_t *regs, const char *const *names, size_t nregs,
+    sq_win_score_t *ws);
+
 sq_view_t *sq_view_build(const sq_agg_t *a, const sq_conf_t *conf,
     int64_t now);
 void sq_view_free(sq_view_t *v);

@@ -68,13 +68,20 @@ typedef struct {
 typedef int (*sq_store_alert_pt)(void *data, const sq_alert_event_t *ev);
 
 
-/* one rollup read back: a series' slot, merged over the matching series */
+/*
+ * One slot read back for /api/v1/history: the selected series merged,
+ * and for the empathy indicator the endpoint's traffic over all regions
+ * and segments and each region's over all segments.
+ */
 
 typedef struct {
-    int64_t        start;         /* epoch seconds */
-    int64_t        secs;          /* slot length */
-    uint64_t       requests;
-    const sq_win_t *win;
+    int64_t            start;         /* epoch seconds */
+    int64_t            secs;          /* slot length */
+    const sq_win_t    *win;           /* the selection */
+    const sq_win_t    *endpoint;
+    const sq_win_t    *regions;       /* nregions windows, with names */
+    const char *const *names;
+    size_t             nregions;
 } sq_store_point_t;
 
 typedef int (*sq_store_point_pt)(void *data, const sq_store_point_t *p);
