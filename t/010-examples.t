@@ -3,7 +3,8 @@
 # The example configurations are valid: nginx -t accepts the demo
 # nginx.conf and the deployment snippet with the module, the collector
 # accepts its example YAML, promtool and amtool accept the Prometheus and
-# Alertmanager examples.
+# Alertmanager examples, and every query of the Grafana dashboard names a
+# metric a running collector exports.
 
 use strict;
 use warnings;
@@ -13,8 +14,10 @@ use lib "$FindBin::Bin/lib";
 
 use File::Copy qw(copy);
 use File::Path qw(make_path);
+use JSON::PP ();
 use Test::More;
 
+use SQCollector;
 use SQTest;
 
 
@@ -75,5 +78,42 @@ is $rc, 0, 'promtool check config accepts prometheus.yml' or diag $out;
 
 ($rc, $out) = run("amtool check-config $ex/alertmanager.yml");
 is $rc, 0, 'amtool check-config accepts alertmanager.yml' or diag $out;
+
+# the Grafana dashboard: valid JSON, and every metric its queries name is
+# one the collector exports once it has seen traffic
+
+open my $gf, '<', "$ex/grafana-dashboard.json" or die;
+my $dash = eval { JSON::PP->new->decode(do { local $/; <$gf> }) };
+ok $dash, 'grafana-dashboard.json parses';
+
+my @exprs = map { $_->{expr} } map { @{ $_->{targets} // [] } }
+            @{ $dash->{panels} // [] };
+push @exprs, map { $_->{query} } grep { ($_->{type} // '') eq 'query' }
+             @{ $dash->{templating}{list} // [] };
+ok @exprs >= 10, scalar(@exprs) . ' queries';
+
+my $c = SQCollector->new(conf => "dimensions:\n"
+    . join('', map { "  $_: { min_requests: 1 }\n" }
+               qw(reliability responsiveness assurance empathy tangibles)));
+$c->start;
+$c->send(SQCollector::datagram(node => 'n', pid => 1, seq => 1, series => [
+    SQCollector::series(endpoint => 'home', region => 'US',
+        latencies => [0.1, 0.2], counters => { status_2xx => 2 }) ]));
+my $m;
+$c->wait_for(sub {
+    $m = $c->get('/metrics')->{content};
+    $m =~ /^servqual_requests_total\{/m;
+}, 20);
+
+my %exported = map { $_ => 1 } $m =~ /^# TYPE (\S+) /mg;
+for my $h (grep { /^# TYPE \S+ histogram/ } split /\n/, $m) {
+    my ($n) = $h =~ /^# TYPE (\S+)/;
+    $exported{"${n}_$_"} = 1 for qw(bucket sum count);
+}
+
+my %named = map { $_ => 1 } map { /\b(servqual_[a-z0-9_]+)/g } @exprs;
+ok keys(%named) >= 10, keys(%named) . ' metrics named';
+is_deeply [grep { !$exported{$_} } sort keys %named], [],
+          'every metric the dashboard queries is exported';
 
 done_testing;
