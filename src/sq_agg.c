@@ -27,7 +27,7 @@ static sq_slot_t *sq_slot_get(sq_slot_t **ring, uint32_t n, int64_t width,
     int64_t now);
 static int sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
 static int sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
-    const msgpack_object *o);
+    const sq_dhist_t *o);
 static int sq_rehash(sq_agg_t *a);
 static void sq_slot_free(sq_slot_t *sl);
 static void sq_slot_counters(sq_slot_t *sl, const uint64_t *c);
@@ -581,17 +581,14 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
 
 static int
 sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
-    const msgpack_object *o)
+    const sq_dhist_t *o)
 {
-    uint32_t  i, n, idx;
+    uint32_t  i, idx;
     uint64_t  cnt;
 
-    n = o->via.array.size;
-    idx = 0;
-
-    for (i = 0; i < n; i += 2) {
-        idx += (uint32_t) o->via.array.ptr[i].via.u64;
-        cnt = o->via.array.ptr[i + 1].via.u64;
+    for (i = 0; i < o->n; i++) {
+        idx = sq_hbin_idx(o->bins[i]);
+        cnt = sq_hbin_count(o->bins[i]);
 
         if ((f && sq_hist_add(&f->h[k], idx, cnt) != 0)
             || (c && sq_hist_add(&c->h[k], idx, cnt) != 0))
@@ -664,8 +661,8 @@ sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
             sq_slot_counters(c, ds.c);
         }
 
-        (void) sq_add_hist(f, c, s, SQ_HIST_RT, ds.hist[0]);
-        (void) sq_add_hist(f, c, s, SQ_HIST_TTFB, ds.hist[1]);
+        (void) sq_add_hist(f, c, s, SQ_HIST_RT, &ds.hist[0]);
+        (void) sq_add_hist(f, c, s, SQ_HIST_TTFB, &ds.hist[1]);
     }
 
     return SQ_AGG_ACCEPTED;

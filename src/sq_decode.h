@@ -11,9 +11,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <msgpack.h>
 
 #include "servqual_wire.h"
+#include "sq_hist.h"
 
 
 /* why a datagram was rejected; sq_reject_names[] are the metric labels */
@@ -48,12 +48,21 @@ typedef struct {
 } sq_str_t;
 
 
+/* a histogram of a datagram: absolute buckets, ascending, as sq_hist_t */
+
+typedef struct {
+    const sq_hbin_t         *bins;
+    uint32_t                 n;
+    uint64_t                 total;
+} sq_dhist_t;
+
+
 typedef struct {
     sq_str_t                 endpoint;
     sq_str_t                 region;
     sq_str_t                 segment;
     uint64_t                 c[SQ_WIRE_NCOUNTERS];
-    const msgpack_object    *hist[2];   /* flat [d, c, ...] arrays */
+    sq_dhist_t               hist[2];
 } sq_dseries_t;
 
 
@@ -67,12 +76,11 @@ typedef struct {
     uint64_t                 dr;
     uint64_t                 so;
     uint64_t                 go;
-    const msgpack_object    *series;    /* the "s" array */
     uint32_t                 nseries;
     uint64_t                 requests;
 
-    msgpack_zone             zone;
-    msgpack_object           root;
+    sq_dseries_t            *series;    /* the "s" array, decoded */
+    sq_hbin_t               *bins;      /* their histograms */
 } sq_dgram_t;
 
 
@@ -88,7 +96,7 @@ void sq_dgram_free(sq_dgram_t *d);
  */
 int sq_decode(sq_dgram_t *d, const char *buf, size_t len);
 
-/* the i-th series of a decoded datagram */
+/* the i-th series of a decoded datagram (valid until the next decode) */
 void sq_decode_series(const sq_dgram_t *d, uint32_t i, sq_dseries_t *s);
 
 

@@ -113,7 +113,9 @@ main(void)
     sq_decode_series(&d, 1, &ds);
     ok(ds.region.len == 2 && memcmp(ds.region.ptr, "US", 2) == 0, "region");
     is_int(ds.c[SQ_C_BYTES], 12345, "bytes counter");
-    is_int(ds.hist[0]->via.array.size, 4, "histogram pairs");
+    is_int(ds.hist[0].n, 2, "histogram pairs");
+    is_int(ds.hist[0].total, 10, "histogram total");
+    is_int(sq_hbin_idx(ds.hist[0].bins[1]), 900, "absolute bucket");
 
     /* the minimal valid map */
 
