@@ -47,7 +47,7 @@ const char  *sq_reject_names[SQ_NREJECTS] = {
 };
 
 
-static int sq_prescan(const unsigned char *p, size_t len);
+static int sq_prescan(const unsigned char *p, size_t len, uint32_t *top);
 static void sq_mp_skip(sq_byte_t **pp);
 static int sq_mp_uint(sq_byte_t **pp, uint64_t *v);
 static int sq_mp_str(sq_byte_t **pp, sq_str_t *s);
@@ -89,12 +89,18 @@ sq_dgram_free(sq_dgram_t *d)
 /*
  * Returns -1 if the bytes hold exactly one well-formed object, else the
  * reason.  need counts the objects still expected at each open level.
+ * The offsets of the first SQ_DECODE_TOP elements of the root container
+ * (keys and values of the datagram's map) go to top[], so that the
+ * decoder does not walk the series array to find the keys after it.
  */
 
+#define SQ_DECODE_TOP  64
+
 static int
-sq_prescan(const unsigned char *p, size_t len)
+sq_prescan(const unsigned char *p, size_t len, uint32_t *top)
 {
     int             depth;
+    uint32_t        ntop;
     size_t          pos, hdr, body, n;
     uint64_t        need[SQ_DECODE_MAX_DEPTH + 2];
     unsigned char   b;
@@ -102,6 +108,7 @@ sq_prescan(const unsigned char *p, size_t len)
     depth = 0;
     need[0] = 1;
     pos = 0;
+    ntop = 0;
 
     for ( ;; ) {
 
@@ -120,6 +127,17 @@ sq_prescan(const unsigned char *p, size_t len)
         need[depth]--;
 
         b = p[pos];
+
+        if (depth == 1 && ntop < SQ_DECODE_TOP) {
+            top[ntop++] = (uint32_t) pos;
+        }
+
+        if (b <= 0x7f) {
+            /* a positive fixint, most of a datagram */
+            pos++;
+            continue;
+        }
+
         hdr = 1;
         body = 0;
         n = 0;                       /* container elements */
@@ -658,8 +676,8 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
 int
 sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 {
-    int         rc, have_v;
-    uint32_t    i, j, nmap, seen, n;
+    int         rc, have_v, fast;
+    uint32_t    i, j, nmap, seen, n, top[SQ_DECODE_TOP];
     uint64_t    v, *dst;
     sq_str_t    key;
     sq_byte_t  *p, *body, *series;
@@ -678,7 +696,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
         return SQ_REJ_TRUNCATED;
     }
 
-    rc = sq_prescan((const unsigned char *) buf, len);
+    rc = sq_prescan((const unsigned char *) buf, len, top);
     if (rc >= 0) {
         return rc;
     }
@@ -715,7 +733,13 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 
     have_v = 0;
 
+    fast = (2 * nmap <= SQ_DECODE_TOP);
+
     for (i = 0; i < nmap; i++) {
+        if (fast) {
+            p = (sq_byte_t *) buf + top[2 * i];
+        }
+
         if (sq_mp_str(&p, &key) >= 0) {
             sq_mp_skip(&p);                  /* a key of another type */
 
@@ -728,7 +752,9 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             continue;
         }
 
-        sq_mp_skip(&p);
+        if (!fast) {
+            sq_mp_skip(&p);
+        }
     }
 
     if (!have_v) {
@@ -740,6 +766,10 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
     p = body;
 
     for (i = 0; i < nmap; i++) {
+        if (fast) {
+            p = (sq_byte_t *) buf + top[2 * i];
+        }
+
         if (sq_mp_str(&p, &key) >= 0) {
             return SQ_REJ_TYPE;
         }
@@ -750,7 +780,10 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
                       && memcmp(key.ptr, name, sizeof(name) - 1) == 0)
 
         if (SQ_KEY("v")) {
-            sq_mp_skip(&p);
+            if (!fast) {
+                sq_mp_skip(&p);
+            }
+
             continue;
 
         } else if (SQ_KEY("node")) {
@@ -785,8 +818,12 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             }
 
             d->nseries = n;
-            p = series;
-            sq_mp_skip(&p);
+
+            if (!fast) {
+                p = series;
+                sq_mp_skip(&p);
+            }
+
             continue;
 
         } else if (SQ_KEY("pid")) {
@@ -823,7 +860,10 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 
         } else {
             /* unknown keys are skipped, for additions within a version */
-            sq_mp_skip(&p);
+            if (!fast) {
+                sq_mp_skip(&p);
+            }
+
             continue;
         }
 
