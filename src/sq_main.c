@@ -305,11 +305,13 @@ main(int argc, char **argv)
         goto done;
     }
 
-    if (sq_store_start(&ctx) != 0) {
+    if (sq_net_start(&ctx) != 0) {
         goto done;
     }
 
-    if (sq_net_start(&ctx) != 0) {
+    /* the windows from the store before the first datagram is read */
+
+    if (sq_store_start(&ctx) != 0) {
         goto done;
     }
 

@@ -130,8 +130,35 @@ struct sq_store_s {
 };
 
 
+/* history: the slots of a selection, with what empathy needs */
+
+typedef struct {
+    int64_t        start;
+    int64_t        secs;
+    int            matched;
+    sq_win_t       sel;
+    sq_win_t       ep;
+    sq_win_t      *regs;
+    char         **names;
+    size_t         nregs;
+    size_t         used;
+} sq_hacc_t;
+
+
+typedef struct {
+    sq_ctx_t      *ctx;
+    const char    *endpoint;
+    const char    *region;        /* NULL: all */
+    const char    *segment;
+    json_t        *points;
+    int64_t        secs;
+} sq_hist_req_t;
+
+
 static int sq_store_fail(sq_store_t *st, const char *what);
 static int sq_store_exec(sq_store_t *st, const char *sql);
+static int sq_store_version(sq_store_t *st, int *version);
+static int sq_store_open_db(sq_store_t *st, int flags);
 static int sq_store_migrate(sq_store_t *st);
 static int sq_store_prepare(sq_store_t *st);
 static void sq_store_ids_clear(sq_store_t *st);
@@ -148,6 +175,20 @@ static int sq_dec_hist(const void *blob, int len, sq_hist_t *h);
 static int sq_dec_row(sqlite3_stmt *s, int col, sq_win_t *w);
 static int sq_store_put(sq_store_t *st, const sq_series_t *s,
     const sq_slot_t *sl, int64_t start, int64_t secs, int complete);
+static int sq_hacc_emit(sq_hacc_t *h, sq_store_point_pt cb, void *data);
+static sq_win_t *sq_hacc_region(sq_hacc_t *h, const char *name);
+static void sq_bind_str(sqlite3_stmt *s, int i, const char *v);
+static void sq_bind_num(sqlite3_stmt *s, int i, double v);
+static double sq_col_num(sqlite3_stmt *s, int i);
+static double sq_store_ms(void);
+static json_t *sq_store_num(double v);
+static int sq_store_point(void *data, const sq_store_point_t *p);
+static void sq_store_reply(struct evhttp_request *req, int code,
+    const char *reason, json_t *json);
+static void sq_store_bad(struct evhttp_request *req, int code,
+    const char *reason, const char *msg);
+static int sq_store_arg(struct evkeyvalq *args, const char *name,
+    int64_t *v);
 
 
 static int
@@ -1054,19 +1095,6 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
 
 /* history: the slots of a selection, with what empathy needs */
 
-typedef struct {
-    int64_t        start;
-    int64_t        secs;
-    int            matched;
-    sq_win_t       sel;
-    sq_win_t       ep;
-    sq_win_t      *regs;
-    char         **names;
-    size_t         nregs;
-    size_t         used;
-} sq_hacc_t;
-
-
 static int
 sq_hacc_emit(sq_hacc_t *h, sq_store_point_pt cb, void *data)
 {
@@ -1424,7 +1452,7 @@ sq_store_start(sq_ctx_t *ctx)
     st = sq_store_open(path, err, sizeof(err));
 
     if (st == NULL) {
-        sq_log(SQ_LOG_ERROR, "storage.path \"%s\": %s", path, err);
+        sq_log(SQ_LOG_ERROR, "storage: %s", err);
         return -1;
     }
 
@@ -1433,7 +1461,7 @@ sq_store_start(sq_ctx_t *ctx)
     if (sq_store_expire(st, now - ctx->conf->retention, NULL) != SQ_STORE_OK
         || sq_store_load(st, &ctx->agg, now, &n) != SQ_STORE_OK)
     {
-        sq_log(SQ_LOG_ERROR, "storage.path \"%s\": %s", path, st->err);
+        sq_log(SQ_LOG_ERROR, "storage: %s", st->err);
         sq_store_close(st);
         return -1;
     }
@@ -1553,16 +1581,6 @@ sq_store_stop(sq_ctx_t *ctx)
 
 
 /* /api/v1/history */
-
-typedef struct {
-    sq_ctx_t      *ctx;
-    const char    *endpoint;
-    const char    *region;        /* NULL: all */
-    const char    *segment;
-    json_t        *points;
-    int64_t        secs;
-} sq_hist_req_t;
-
 
 static json_t *
 sq_store_num(double v)
