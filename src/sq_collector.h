@@ -42,6 +42,7 @@ typedef struct {
 
     sq_agg_t             agg;
     sq_store_t          *store;         /* NULL when storage is off */
+    struct sq_alert_s   *alert;
     sq_dgram_t           dgram;
     char                *buf;
 

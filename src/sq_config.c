@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include <event2/http.h>
 
 #include "sq_config.h"
 
@@ -111,6 +112,10 @@ static void sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf,
     yaml_node_t *n);
 static void sq_parse_dims(sq_cctx_t *cx, sq_dim_conf_t *dims, yaml_node_t *n,
     const char *prefix);
+static void sq_parse_alerts(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n);
+static char *sq_get_url(sq_cctx_t *cx, yaml_node_t *node, const char *key);
+static void sq_parse_sink(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n,
+    const char *name);
 static void sq_parse_dim(sq_cctx_t *cx, sq_dim_conf_t *d, int dim,
     yaml_node_t *n, const char *prefix);
 static void sq_parse_labels(sq_cctx_t *cx, sq_label_t **labels, size_t *n,
@@ -788,6 +793,198 @@ sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 }
 
 
+/* an http:// URL (the sinks), "none" or "" for none */
+
+static char *
+sq_get_url(sq_cctx_t *cx, yaml_node_t *node, const char *key)
+{
+    int                 port;
+    const char         *s, *scheme, *host;
+    struct evhttp_uri  *u;
+
+    if (sq_expect(cx, node, YAML_SCALAR_NODE, key) != 0) {
+        return NULL;
+    }
+
+    s = sq_scalar(node);
+
+    if (*s == '\0' || strcmp(s, "none") == 0) {
+        return NULL;
+    }
+
+    u = evhttp_uri_parse(s);
+
+    if (u == NULL) {
+        sq_cerr(cx, node, key, "invalid URL \"%s\"", s);
+        return NULL;
+    }
+
+    scheme = evhttp_uri_get_scheme(u);
+    host = evhttp_uri_get_host(u);
+    port = evhttp_uri_get_port(u);
+
+    if (scheme == NULL || strcmp(scheme, "http") != 0 || host == NULL
+        || *host == '\0' || port == 0 || port > 65535)
+    {
+        sq_cerr(cx, node, key, "invalid URL \"%s\" (http://HOST[:PORT]"
+                "[/PATH])", s);
+        evhttp_uri_free(u);
+        return NULL;
+    }
+
+    evhttp_uri_free(u);
+
+    return sq_get_str(cx, node, key);
+}
+
+
+static void
+sq_parse_sink(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n,
+    const char *name)
+{
+    int                 am;
+    char                path[SQ_KEY_MAX], **url;
+    yaml_node_t        *k, *v;
+    const char         *key;
+    yaml_node_pair_t   *p;
+
+    am = strcmp(name, "alertmanager") == 0;
+    url = am ? &conf->alerts.alertmanager : &conf->alerts.webhook;
+    sq_path(path, "alerts", name);
+
+    if (sq_expect(cx, n, YAML_MAPPING_NODE, path) != 0) {
+        return;
+    }
+
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+    {
+        k = yaml_document_get_node(&cx->doc, p->key);
+        v = yaml_document_get_node(&cx->doc, p->value);
+        key = sq_scalar(k) ? sq_scalar(k) : "";
+
+        if (strcmp(key, "url") == 0) {
+            sq_path(path, am ? "alerts.alertmanager" : "alerts.webhook",
+                    key);
+            free(*url);
+            *url = sq_get_url(cx, v, path);
+
+        } else if (am && strcmp(key, "resend") == 0) {
+            sq_get_duration(cx, v, "alerts.alertmanager.resend",
+                            &conf->alerts.resend);
+
+        } else {
+            sq_path(path, "alerts", name);
+            sq_cerr(cx, k, path, "unknown key \"%s\"", key);
+        }
+    }
+}
+
+
+static void
+sq_parse_alerts(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
+{
+    int                 j, kind;
+    size_t              i, cnt;
+    uint64_t           *u;
+    yaml_node_t        *k, *v, *item;
+    const char         *key, *s;
+    sq_alert_conf_t    *ac;
+    yaml_node_pair_t   *p;
+    static const char  *scopes[] = { "series", "endpoint", "region",
+                                     "journey" };
+
+    ac = &conf->alerts;
+
+    if (sq_expect(cx, n, YAML_MAPPING_NODE, "alerts") != 0) {
+        return;
+    }
+
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+    {
+        k = yaml_document_get_node(&cx->doc, p->key);
+        v = yaml_document_get_node(&cx->doc, p->value);
+        key = sq_scalar(k) ? sq_scalar(k) : "";
+
+        if (strcmp(key, "interval") == 0) {
+            sq_get_duration(cx, v, "alerts.interval", &ac->interval);
+
+        } else if (strcmp(key, "warning_share") == 0) {
+            if (sq_get_level(cx, v, "alerts.warning_share",
+                             &ac->warning_share, &kind) == 0
+                && (kind == SQ_LIT_DURATION || kind == SQ_LIT_RATIO
+                    || !(ac->warning_share > 0 && ac->warning_share < 1)))
+            {
+                sq_cerr(cx, v, "alerts.warning_share", "must be a share "
+                        "between 0 and 1, e.g. 89%% or 0.89");
+            }
+
+        } else if (strcmp(key, "scopes") == 0) {
+            if (sq_expect(cx, v, YAML_SEQUENCE_NODE, "alerts.scopes") != 0)
+            {
+                continue;
+            }
+
+            ac->scopes = 0;
+            cnt = v->data.sequence.items.top - v->data.sequence.items.start;
+
+            for (i = 0; i < cnt; i++) {
+                item = yaml_document_get_node(&cx->doc,
+                                          v->data.sequence.items.start[i]);
+                s = sq_scalar(item);
+
+                for (j = 0; j < 4; j++) {
+                    if (s && strcmp(s, scopes[j]) == 0) {
+                        ac->scopes |= 1u << j;
+                        break;
+                    }
+                }
+
+                if (j == 4) {
+                    sq_cerr(cx, item, "alerts.scopes", "unknown scope "
+                            "\"%s\" (series, endpoint, region, journey)",
+                            s ? s : "");
+                }
+            }
+
+        } else if (strcmp(key, "alertmanager") == 0
+                   || strcmp(key, "webhook") == 0)
+        {
+            sq_parse_sink(cx, conf, v, key);
+
+        } else if (strcmp(key, "generator_url") == 0) {
+            free(ac->generator_url);
+            ac->generator_url = sq_get_url(cx, v, "alerts.generator_url");
+
+        } else if (strcmp(key, "timeout") == 0) {
+            sq_get_duration(cx, v, "alerts.timeout", &ac->timeout);
+
+        } else if (strcmp(key, "backoff_max") == 0) {
+            sq_get_duration(cx, v, "alerts.backoff_max", &ac->backoff_max);
+
+        } else if (strcmp(key, "attempts") == 0
+                   || strcmp(key, "queue") == 0
+                   || strcmp(key, "history") == 0)
+        {
+            u = key[0] == 'a' ? &ac->attempts
+                : key[0] == 'q' ? &ac->queue : &ac->history;
+
+            if (sq_get_uint(cx, v, key[0] == 'a' ? "alerts.attempts"
+                            : key[0] == 'q' ? "alerts.queue"
+                            : "alerts.history", u) == 0
+                && (*u < 1 || *u > 100000))
+            {
+                sq_cerr(cx, v, key[0] == 'a' ? "alerts.attempts"
+                        : key[0] == 'q' ? "alerts.queue" : "alerts.history",
+                        "must be between 1 and 100000");
+            }
+
+        } else {
+            sq_cerr(cx, k, "alerts", "unknown key \"%s\"", key);
+        }
+    }
+}
+
+
 static void
 sq_parse_dim(sq_cctx_t *cx, sq_dim_conf_t *d, int dim, yaml_node_t *n,
     const char *prefix)
@@ -1398,6 +1595,16 @@ sq_conf_default(void)
     conf->metrics_series = 1;
     conf->metrics_scopes = 0xf;
 
+    conf->alerts.interval = 10;
+    conf->alerts.warning_share = 0.89;
+    conf->alerts.scopes = 0xf;
+    conf->alerts.resend = 60;
+    conf->alerts.timeout = 5;
+    conf->alerts.attempts = 5;
+    conf->alerts.backoff_max = 60;
+    conf->alerts.queue = 1000;
+    conf->alerts.history = 100;
+
     return conf;
 }
 
@@ -1490,6 +1697,9 @@ sq_conf_load(const char *file, FILE *err)
         } else if (strcmp(key, "dimensions") == 0) {
             sq_parse_dims(&cx, conf->dims, v, "dimensions");
 
+        } else if (strcmp(key, "alerts") == 0) {
+            sq_parse_alerts(&cx, conf, v);
+
         } else if (strcmp(key, "overrides") == 0) {
             if (conf->overrides == NULL) {
                 sq_parse_overrides(&cx, conf, v);
@@ -1574,5 +1784,8 @@ sq_conf_free(sq_conf_t *conf)
     }
 
     free(conf->journeys);
+    free(conf->alerts.alertmanager);
+    free(conf->alerts.webhook);
+    free(conf->alerts.generator_url);
     free(conf);
 }

@@ -101,6 +101,24 @@ typedef struct {
 } sq_journey_t;
 
 
+/* alerts: evaluation and sinks (sq_alert.c) */
+
+typedef struct {
+    int64_t         interval;         /* seconds between evaluations */
+    double          warning_share;    /* of the zone used up: a warning */
+    unsigned        scopes;           /* bit per SQ_SCOPE_*: rows judged */
+    char           *alertmanager;     /* base URL, NULL: no Alertmanager */
+    int64_t         resend;           /* seconds, re-sent while firing */
+    char           *webhook;          /* URL, NULL: no webhook */
+    char           *generator_url;    /* NULL: the collector's own page */
+    int64_t         timeout;          /* seconds, per send */
+    uint64_t        attempts;         /* per notification */
+    int64_t         backoff_max;      /* seconds */
+    uint64_t        queue;            /* notifications waiting, per sink */
+    uint64_t        history;          /* transitions in /api/v1/alerts */
+} sq_alert_conf_t;
+
+
 typedef struct {
     char           *file;
 
@@ -131,6 +149,8 @@ typedef struct {
 
     sq_journey_t   *journeys;
     size_t          njourneys;
+
+    sq_alert_conf_t alerts;
 } sq_conf_t;
 
 

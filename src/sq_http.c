@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "sq_collector.h"
+#include "sq_alert.h"
 #include "sq_score.h"
 
 
@@ -46,6 +47,7 @@ typedef struct {
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
+static void sq_http_alerts(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
 static void sq_http_json(struct evhttp_request *req, int code,
@@ -618,6 +620,29 @@ sq_http_dashboard(struct evhttp_request *req, void *data)
 }
 
 
+/* firing alerts and the latest transitions (sq_alert.c) */
+
+static void
+sq_http_alerts(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    if (ctx->alert == NULL) {
+        sq_http_json(req, 200, json_pack("{s:[],s:[]}", "firing",
+                                         "history"));
+        return;
+    }
+
+    sq_http_json(req, 200, sq_alert_json(ctx->alert));
+}
+
+
 static void
 sq_http_other(struct evhttp_request *req, void *data)
 {
@@ -670,6 +695,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
     evhttp_set_cb(http, "/api/v1/history", sq_store_http_history, ctx);
     evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
+    evhttp_set_cb(http, "/api/v1/alerts", sq_http_alerts, ctx);
     evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
     evhttp_set_gencb(http, sq_http_other, ctx);
 

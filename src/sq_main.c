@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "sq_collector.h"
+#include "sq_alert.h"
 #include "sq_rules.h"
 
 
@@ -141,6 +142,10 @@ sq_reload(sq_ctx_t *ctx)
     ctx->conf = conf;
     sq_log_level = conf->log_level;
     ctx->reloads_ok++;
+
+    if (ctx->alert) {
+        sq_alert_configure(ctx->alert);
+    }
 
     sq_log(SQ_LOG_INFO, "reloaded \"%s\"", ctx->conf_file);
 
@@ -338,6 +343,12 @@ main(int argc, char **argv)
         goto done;
     }
 
+    ctx.alert = sq_alert_new(&ctx);
+    if (ctx.alert == NULL) {
+        sq_log(SQ_LOG_ERROR, "cannot set up alerts");
+        goto done;
+    }
+
     sq_log(SQ_LOG_INFO, "servqual-collector %s started: ingest %s%s, "
            "http %s", SQ_VERSION, ctx.conf->ingest[0],
            ctx.conf->ningest > 1 ? " and more" : "", ctx.conf->http);
@@ -365,6 +376,7 @@ done:
         event_free(ctx.timer);
     }
 
+    sq_alert_free(ctx.alert);
     sq_http_close(&ctx);
 
     if (ctx.listeners) {

@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include "sq_collector.h"
+#include "sq_alert.h"
 #include "sq_score.h"
 
 
@@ -307,6 +308,8 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
     SQ_PROM_ONE(F_BYTES, as->bytes);
     SQ_PROM_ONE(F_UPDATES, as->series_updates);
     SQ_PROM_ONE(F_MEMORY, sq_agg_memory(&ctx->agg));
+
+    sq_alert_prom(ctx->alert, b);
 
 #undef SQ_PROM_ONE
 }
