@@ -226,7 +226,7 @@ static ngx_int_t
 ngx_http_servqual_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    /* never evaluated: the slots are only read and written directly */
+    /* never evaluated: the slot is only read and written directly */
 
     v->not_found = 1;
 
