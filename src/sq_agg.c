@@ -16,21 +16,50 @@ const double  sq_prom_le[SQ_PROM_NLE] = {
 };
 
 static uint8_t  sq_le_of[SQ_HIST_BUCKETS];
+static double   sq_mid_s[SQ_HIST_BUCKETS];        /* midpoints, seconds */
 static int      sq_le_ready;
+
+
+/*
+ * A packed slot: a bitmap of the non-zero counters (3 bytes), their
+ * values, then for each histogram the number of bins and each bin's
+ * distance from the previous one and count; every number a LEB128
+ * varint.
+ */
+
+struct sq_pslot_s {
+    int64_t         start;
+    uint32_t        len;
+    unsigned char   data[];
+};
+
+#define SQ_PSLOT_MAX                                                         \
+    (3 + 10 * SQ_WIRE_NCOUNTERS + 2 * (5 + 10 * 2 * SQ_HIST_BUCKETS))
+
+
+/* scratch: packing, merging finished slots, sq_agg_slot_at() */
+static unsigned char  sq_pbuf[SQ_PSLOT_MAX];
+static sq_hbin_t      sq_pbins[SQ_HIST_BUCKETS];
+static sq_slot_t      sq_tmp;
+static sq_slot_t      sq_at;
 
 
 static uint32_t sq_hash(const char *p, size_t len, uint32_t h);
 static sq_series_t *sq_series_get(sq_agg_t *a, const sq_str_t *e,
     const sq_str_t *r, const sq_str_t *g, int64_t now);
 static void sq_series_free(sq_agg_t *a, sq_series_t *s);
-static sq_slot_t *sq_slot_get(sq_slot_t **ring, uint32_t n, int64_t width,
-    int64_t now);
+static void sq_rings_free(sq_agg_t *a, sq_series_t *s);
 static int sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
-static int sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
-    const sq_dhist_t *o);
 static int sq_rehash(sq_agg_t *a);
 static void sq_slot_free(sq_slot_t *sl);
+static void sq_slot_reset(sq_slot_t *sl, int64_t start);
 static void sq_slot_counters(sq_slot_t *sl, const uint64_t *c);
+static int sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src);
+static sq_pslot_t *sq_pack(const sq_slot_t *sl, int64_t start);
+static int sq_unpack(const sq_pslot_t *p, uint64_t *c, sq_hist_t *h);
+static int sq_unpack_slot(const sq_pslot_t *p, sq_slot_t *sl);
+static int sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl);
+static sq_slot_t *sq_cur(sq_agg_t *a, sq_series_t *s, int64_t start);
 
 
 static void
@@ -41,6 +70,17 @@ sq_slot_free(sq_slot_t *sl)
         sq_hist_free(&sl->h[1]);
         free(sl);
     }
+}
+
+
+static void
+sq_slot_reset(sq_slot_t *sl, int64_t start)
+{
+    sl->start = start;
+    sl->bytes = 0;
+    memset(sl->c, 0, sizeof(sl->c));
+    sq_hist_reset(&sl->h[0]);
+    sq_hist_reset(&sl->h[1]);
 }
 
 
@@ -59,6 +99,296 @@ sq_slot_counters(sq_slot_t *sl, const uint64_t *c)
         v = (uint64_t) sl->c[k] + c[k];
         sl->c[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
     }
+}
+
+
+static int
+sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src)
+{
+    int       k;
+    uint64_t  v;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        v = (uint64_t) dst->c[k] + src->c[k];
+        dst->c[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+    }
+
+    dst->bytes += src->bytes;
+
+    if (sq_hist_merge(&dst->h[0], &src->h[0]) != 0
+        || sq_hist_merge(&dst->h[1], &src->h[1]) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static unsigned char *
+sq_put_varint(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char) (v | 0x80);
+        v >>= 7;
+    }
+
+    *p++ = (unsigned char) v;
+
+    return p;
+}
+
+
+static uint64_t
+sq_get_varint(const unsigned char **pp)
+{
+    int                   shift;
+    uint64_t              v;
+    const unsigned char  *p;
+
+    p = *pp;
+    v = 0;
+
+    for (shift = 0; *p & 0x80; shift += 7) {
+        v |= (uint64_t) (*p++ & 0x7f) << shift;
+    }
+
+    v |= (uint64_t) *p++ << shift;
+    *pp = p;
+
+    return v;
+}
+
+
+static sq_pslot_t *
+sq_pack(const sq_slot_t *sl, int64_t start)
+{
+    int               k;
+    uint32_t          map, i, idx, prev;
+    uint64_t          v;
+    sq_pslot_t       *ps;
+    unsigned char    *p;
+    const sq_hist_t  *h;
+
+    p = sq_pbuf + 3;
+    map = 0;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        v = (k == SQ_C_BYTES) ? sl->bytes : sl->c[k];
+
+        if (v) {
+            map |= 1u << k;
+            p = sq_put_varint(p, v);
+        }
+    }
+
+    sq_pbuf[0] = (unsigned char) map;
+    sq_pbuf[1] = (unsigned char) (map >> 8);
+    sq_pbuf[2] = (unsigned char) (map >> 16);
+
+    for (k = 0; k < 2; k++) {
+        h = &sl->h[k];
+        p = sq_put_varint(p, h->n);
+        prev = 0;
+
+        for (i = 0; i < h->n; i++) {
+            idx = sq_hbin_idx(h->bins[i]);
+            p = sq_put_varint(p, idx - prev);
+            p = sq_put_varint(p, sq_hbin_count(h->bins[i]));
+            prev = idx;
+        }
+    }
+
+    ps = malloc(offsetof(sq_pslot_t, data) + (size_t) (p - sq_pbuf));
+    if (ps == NULL) {
+        return NULL;
+    }
+
+    ps->start = start;
+    ps->len = (uint32_t) (p - sq_pbuf);
+    memcpy(ps->data, sq_pbuf, ps->len);
+
+    return ps;
+}
+
+
+/* adds a packed slot's counters to c and its histograms to h[2] */
+
+static int
+sq_unpack(const sq_pslot_t *ps, uint64_t *c, sq_hist_t *h)
+{
+    int                   k;
+    uint32_t              map, i, n, idx;
+    uint64_t              cnt, total;
+    sq_hist_t             view;
+    const unsigned char  *p;
+
+    p = ps->data;
+    map = p[0] | ((uint32_t) p[1] << 8) | ((uint32_t) p[2] << 16);
+    p += 3;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        if (map & (1u << k)) {
+            c[k] += sq_get_varint(&p);
+        }
+    }
+
+    for (k = 0; k < 2; k++) {
+        n = (uint32_t) sq_get_varint(&p);
+        idx = 0;
+        total = 0;
+
+        for (i = 0; i < n; i++) {
+            idx += (uint32_t) sq_get_varint(&p);
+            cnt = sq_get_varint(&p);
+            sq_pbins[i] = sq_hbin(idx, cnt);
+            total += cnt;
+        }
+
+        view.bins = sq_pbins;
+        view.n = n;
+        view.cap = n;
+        view.total = total;
+
+        if (sq_hist_merge(&h[k], &view) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+sq_unpack_slot(const sq_pslot_t *ps, sq_slot_t *sl)
+{
+    uint64_t  c[SQ_WIRE_NCOUNTERS];
+
+    memset(c, 0, sizeof(c));
+
+    if (sq_unpack(ps, c, sl->h) != 0) {
+        return -1;
+    }
+
+    sq_slot_counters(sl, c);
+
+    return 0;
+}
+
+
+/*
+ * A finished fine slot goes to the fine ring, packed, and is merged into
+ * the packed coarse slot of its period.  A ring position holding a newer
+ * slot is left alone: the window no longer covers the older one.
+ */
+
+static int
+sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl)
+{
+    int64_t       start, cstart;
+    uint32_t      i, j;
+    sq_pslot_t   *ps, **fp, **cp;
+
+    start = sl->start;
+    cstart = start - start % a->cslot;
+
+    i = (uint32_t) ((start / a->slot) % a->nfine);
+    j = (uint32_t) ((cstart / a->cslot) % a->ncoarse);
+    fp = &s->fine[i];
+    cp = &s->coarse[j];
+
+    if (*fp == NULL || (*fp)->start <= start) {
+        if (*fp && (*fp)->start == start) {
+            /* a minute written twice: the history store's and ours */
+            sq_slot_reset(&sq_tmp, start);
+
+            if (sq_slot_merge(&sq_tmp, sl) != 0
+                || sq_unpack_slot(*fp, &sq_tmp) != 0)
+            {
+                return -1;
+            }
+
+            ps = sq_pack(&sq_tmp, start);
+
+        } else {
+            ps = sq_pack(sl, start);
+        }
+
+        if (ps == NULL) {
+            return -1;
+        }
+
+        free(*fp);
+        *fp = ps;
+    }
+
+    if (*cp && (*cp)->start > cstart) {
+        return 0;
+    }
+
+    if (*cp && (*cp)->start == cstart) {
+        sq_slot_reset(&sq_tmp, cstart);
+
+        if (sq_unpack_slot(*cp, &sq_tmp) != 0
+            || sq_slot_merge(&sq_tmp, sl) != 0)
+        {
+            return -1;
+        }
+
+        ps = sq_pack(&sq_tmp, cstart);
+
+    } else {
+        ps = sq_pack(sl, cstart);
+    }
+
+    if (ps == NULL) {
+        return -1;
+    }
+
+    free(*cp);
+    *cp = ps;
+
+    return 0;
+}
+
+
+/*
+ * The slot being written for the fine slot at start: the finished one is
+ * put away first.  NULL for a fine slot older than the one being written.
+ */
+
+static sq_slot_t *
+sq_cur(sq_agg_t *a, sq_series_t *s, int64_t start)
+{
+    sq_slot_t  *sl;
+
+    sl = s->cur;
+
+    if (sl == NULL) {
+        sl = calloc(1, sizeof(sq_slot_t));
+        if (sl == NULL) {
+            return NULL;
+        }
+
+        sq_hist_init(&sl->h[0]);
+        sq_hist_init(&sl->h[1]);
+        sl->start = start;
+        s->cur = sl;
+        return sl;
+    }
+
+    if (sl->start == start) {
+        return sl;
+    }
+
+    if (sl->start > start) {
+        return NULL;
+    }
+
+    (void) sq_put_finished(a, s, sl);
+    sq_slot_reset(sl, start);
+
+    return sl;
 }
 
 
@@ -158,6 +488,7 @@ sq_agg_init(sq_agg_t *a, int64_t slot, int64_t short_window,
             }
 
             sq_le_of[i] = (uint8_t) k;
+            sq_mid_s[i] = sq_hist_mid(i) * 1e-6;
         }
 
         sq_le_ready = 1;
@@ -184,8 +515,8 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
     uint64_t max_workers)
 {
     int64_t       cslot;
-    uint32_t      i, j, nfine, ncoarse;
-    sq_slot_t   **fine, **coarse;
+    uint32_t      i, nfine, ncoarse;
+    sq_pslot_t  **rings;
     sq_series_t  *s;
 
     nfine = (uint32_t) (short_window / slot);
@@ -204,27 +535,14 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
         for (i = 0; i < a->n; i++) {
             s = a->all[i];
 
-            fine = calloc(nfine, sizeof(sq_slot_t *));
-            coarse = calloc(ncoarse, sizeof(sq_slot_t *));
-
-            if (fine == NULL || coarse == NULL) {
-                free(fine);
-                free(coarse);
+            rings = calloc(nfine + ncoarse, sizeof(sq_pslot_t *));
+            if (rings == NULL) {
                 return -1;
             }
 
-            for (j = 0; j < a->nfine; j++) {
-                sq_slot_free(s->fine[j]);
-            }
-
-            for (j = 0; j < a->ncoarse; j++) {
-                sq_slot_free(s->coarse[j]);
-            }
-
-            free(s->fine);
-            free(s->coarse);
-            s->fine = fine;
-            s->coarse = coarse;
+            sq_rings_free(a, s);
+            s->fine = rings;
+            s->coarse = rings + nfine;
         }
     }
 
@@ -274,9 +592,29 @@ sq_agg_free(sq_agg_t *a)
 
 
 static void
+sq_rings_free(sq_agg_t *a, sq_series_t *s)
+{
+    uint32_t  j;
+
+    for (j = 0; j < a->nfine; j++) {
+        free(s->fine[j]);
+    }
+
+    for (j = 0; j < a->ncoarse; j++) {
+        free(s->coarse[j]);
+    }
+
+    free(s->fine);
+    sq_slot_free(s->cur);
+    s->fine = NULL;
+    s->coarse = NULL;
+    s->cur = NULL;
+}
+
+
+static void
 sq_series_free(sq_agg_t *a, sq_series_t *s)
 {
-    uint32_t      j;
     sq_series_t **pp;
 
     if (s == a->other) {
@@ -297,16 +635,7 @@ sq_series_free(sq_agg_t *a, sq_series_t *s)
         a->n--;
     }
 
-    for (j = 0; j < a->nfine; j++) {
-        sq_slot_free(s->fine[j]);
-    }
-
-    for (j = 0; j < a->ncoarse; j++) {
-        sq_slot_free(s->coarse[j]);
-    }
-
-    free(s->fine);
-    free(s->coarse);
+    sq_rings_free(a, s);
     free(s);
 }
 
@@ -358,11 +687,9 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
 
     for (s = a->buckets[h & (a->nbuckets - 1)]; s; s = s->next) {
         if (s->hash == h
-            && strlen(s->endpoint) == e->len
+            && s->elen == e->len && s->rlen == r->len && s->glen == g->len
             && memcmp(s->endpoint, e->ptr, e->len) == 0
-            && strlen(s->region) == r->len
             && memcmp(s->region, r->ptr, r->len) == 0
-            && strlen(s->segment) == g->len
             && memcmp(s->segment, g->ptr, g->len) == 0)
         {
             return s;
@@ -392,15 +719,17 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
         return NULL;
     }
 
-    s->fine = calloc(a->nfine, sizeof(sq_slot_t *));
-    s->coarse = calloc(a->ncoarse, sizeof(sq_slot_t *));
+    s->fine = calloc(a->nfine + a->ncoarse, sizeof(sq_pslot_t *));
 
-    if (s->fine == NULL || s->coarse == NULL) {
-        free(s->fine);
-        free(s->coarse);
+    if (s->fine == NULL) {
         free(s);
         return NULL;
     }
+
+    s->coarse = s->fine + a->nfine;
+    s->elen = (uint16_t) e->len;
+    s->rlen = (uint16_t) r->len;
+    s->glen = (uint16_t) g->len;
 
     p = s->key;
     s->endpoint = p;
@@ -429,7 +758,6 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
 
         if (all == NULL) {
             free(s->fine);
-            free(s->coarse);
             free(s);
             return NULL;
         }
@@ -449,45 +777,6 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
     a->all[a->n++] = s;
 
     return s;
-}
-
-
-static sq_slot_t *
-sq_slot_get(sq_slot_t **ring, uint32_t n, int64_t width, int64_t now)
-{
-    int64_t     start;
-    uint32_t    i;
-    sq_slot_t  *sl;
-
-    start = now - now % width;
-    i = (uint32_t) ((start / width) % n);
-    sl = ring[i];
-
-    if (sl == NULL) {
-        sl = calloc(1, sizeof(sq_slot_t));
-        if (sl == NULL) {
-            return NULL;
-        }
-
-        sq_hist_init(&sl->h[0]);
-        sq_hist_init(&sl->h[1]);
-        sl->start = start;
-        ring[i] = sl;
-
-    } else if (sl->start != start) {
-        if (sl->start > start) {
-            /* older than the ring: the window no longer covers it */
-            return NULL;
-        }
-
-        memset(sl->c, 0, sizeof(sl->c));
-        sl->bytes = 0;
-        sq_hist_reset(&sl->h[0]);
-        sq_hist_reset(&sl->h[1]);
-        sl->start = start;
-    }
-
-    return sl;
 }
 
 
@@ -579,32 +868,45 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
 }
 
 
+/*
+ * A datagram's histogram: merged into the slot being written, and into the
+ * series' Prometheus buckets (bucket -> le table) and sum.
+ */
+
 static int
-sq_add_hist(sq_slot_t *f, sq_slot_t *c, sq_series_t *s, int k,
-    const sq_dhist_t *o)
+sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k, const sq_dhist_t *o)
 {
-    uint32_t  i, idx;
-    uint64_t  cnt;
+    uint32_t   i, idx;
+    uint64_t   cnt;
+    double     sum;
+    sq_hist_t  view;
+
+    sum = 0;
 
     for (i = 0; i < o->n; i++) {
         idx = sq_hbin_idx(o->bins[i]);
         cnt = sq_hbin_count(o->bins[i]);
 
-        if ((f && sq_hist_add(&f->h[k], idx, cnt) != 0)
-            || (c && sq_hist_add(&c->h[k], idx, cnt) != 0))
-        {
-            return -1;
-        }
-
         if (sq_le_of[idx] < SQ_PROM_NLE) {
             s->le[k][sq_le_of[idx]] += cnt;
         }
 
-        s->count[k] += cnt;
-        s->sum[k] += sq_hist_mid(idx) * 1e-6 * (double) cnt;
+        sum += sq_mid_s[idx] * (double) cnt;
     }
 
-    return 0;
+    s->count[k] += o->total;
+    s->sum[k] += sum;
+
+    if (sl == NULL || o->n == 0) {
+        return 0;
+    }
+
+    view.bins = (sq_hbin_t *) o->bins;
+    view.n = o->n;
+    view.cap = o->n;
+    view.total = o->total;
+
+    return sq_hist_merge(&sl->h[k], &view);
 }
 
 
@@ -612,10 +914,11 @@ int
 sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
 {
     int            k, rc;
+    int64_t        start;
     uint32_t       i;
-    sq_slot_t     *f, *c;
+    sq_slot_t     *sl;
     sq_series_t   *s;
-    sq_dseries_t   ds;
+    sq_dseries_t  *ds;
 
     rc = sq_seq_check(a, d, now);
 
@@ -631,38 +934,35 @@ sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
     a->stats.segment_folded_requests += d->go;
     a->stats.requests += d->requests;
 
-    for (i = 0; i < d->nseries; i++) {
-        sq_decode_series(d, i, &ds);
+    start = now - now % a->slot;
 
-        s = sq_series_get(a, &ds.endpoint, &ds.region, &ds.segment, now);
+    for (i = 0; i < d->nseries; i++) {
+        ds = &d->series[i];
+
+        s = sq_series_get(a, &ds->endpoint, &ds->region, &ds->segment, now);
         if (s == NULL) {
             continue;
         }
 
         if (s == a->other) {
-            a->stats.overflow_requests += ds.c[SQ_C_REQUESTS];
+            a->stats.overflow_requests += ds->c[SQ_C_REQUESTS];
         }
 
         s->last_seen = now;
         a->stats.series_updates++;
 
-        f = sq_slot_get(s->fine, a->nfine, a->slot, now);
-        c = sq_slot_get(s->coarse, a->ncoarse, a->cslot, now);
-
         for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-            s->total[k] += ds.c[k];
+            s->total[k] += ds->c[k];
         }
 
-        if (f) {
-            sq_slot_counters(f, ds.c);
+        sl = sq_cur(a, s, start);
+
+        if (sl) {
+            sq_slot_counters(sl, ds->c);
         }
 
-        if (c) {
-            sq_slot_counters(c, ds.c);
-        }
-
-        (void) sq_add_hist(f, c, s, SQ_HIST_RT, &ds.hist[0]);
-        (void) sq_add_hist(f, c, s, SQ_HIST_TTFB, &ds.hist[1]);
+        (void) sq_add_hist(sl, s, SQ_HIST_RT, &ds->hist[0]);
+        (void) sq_add_hist(sl, s, SQ_HIST_TTFB, &ds->hist[1]);
     }
 
     return SQ_AGG_ACCEPTED;
@@ -675,7 +975,7 @@ sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
 {
     int           k;
     sq_str_t      e, r, g;
-    sq_slot_t    *f, *c;
+    sq_slot_t    *sl;
     sq_series_t  *s;
 
     e.ptr = endpoint;
@@ -698,26 +998,37 @@ sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
         s->last_seen = start;
     }
 
-    f = (start + a->short_window > now)
-        ? sq_slot_get(s->fine, a->nfine, a->slot, start) : NULL;
-    c = sq_slot_get(s->coarse, a->ncoarse, a->cslot, start);
-
     for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
         s->total[k] += w->c[k];
     }
 
-    if (f) {
-        sq_slot_counters(f, w->c);
+    start -= start % a->slot;
+
+    /* minutes come oldest first: each goes through the slot being written */
+
+    sl = sq_cur(a, s, start);
+
+    if (sl == NULL) {
+        /* older than the slot being written: straight to the rings
+           (sq_put_finished() merges in sq_tmp) */
+
+        sl = &sq_at;
+        sq_slot_reset(sl, start);
+        sq_slot_counters(sl, w->c);
+
+        if (sq_hist_merge(&sl->h[0], &w->h[0]) != 0
+            || sq_hist_merge(&sl->h[1], &w->h[1]) != 0)
+        {
+            return -1;
+        }
+
+        return sq_put_finished(a, s, &sq_at);
     }
 
-    if (c) {
-        sq_slot_counters(c, w->c);
-    }
+    sq_slot_counters(sl, w->c);
 
-    if ((f && (sq_hist_merge(&f->h[0], &w->h[0]) != 0
-               || sq_hist_merge(&f->h[1], &w->h[1]) != 0))
-        || (c && (sq_hist_merge(&c->h[0], &w->h[0]) != 0
-                  || sq_hist_merge(&c->h[1], &w->h[1]) != 0)))
+    if (sq_hist_merge(&sl->h[0], &w->h[0]) != 0
+        || sq_hist_merge(&sl->h[1], &w->h[1]) != 0)
     {
         return -1;
     }
@@ -732,7 +1043,7 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 {
     int64_t      width, oldest;
     uint32_t     i, n;
-    sq_slot_t  **ring;
+    sq_pslot_t **ring;
 
     if (which == SQ_WIN_SHORT) {
         ring = s->fine;
@@ -749,9 +1060,17 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 
     oldest = now - now % width - (int64_t) (n - 1) * width;
 
+    /* the slot being written is in neither ring yet */
+
+    if (s->cur && s->cur->start >= oldest && s->cur->start <= now) {
+        if (sq_win_merge_slot(out, s->cur) != 0) {
+            return -1;
+        }
+    }
+
     for (i = 0; i < n; i++) {
         if (ring[i] && ring[i]->start >= oldest && ring[i]->start <= now) {
-            if (sq_win_merge_slot(out, ring[i]) != 0) {
+            if (sq_unpack(ring[i], out->c, out->h) != 0) {
                 return -1;
             }
         }
@@ -764,15 +1083,29 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 const sq_slot_t *
 sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
 {
-    const sq_slot_t  *sl;
+    const sq_pslot_t  *ps;
 
     if (start % a->slot != 0) {
         return NULL;
     }
 
-    sl = s->fine[(uint32_t) ((start / a->slot) % a->nfine)];
+    if (s->cur && s->cur->start == start) {
+        return s->cur;
+    }
 
-    return (sl && sl->start == start) ? sl : NULL;
+    ps = s->fine[(uint32_t) ((start / a->slot) % a->nfine)];
+
+    if (ps == NULL || ps->start != start) {
+        return NULL;
+    }
+
+    sq_slot_reset(&sq_at, start);
+
+    if (sq_unpack_slot(ps, &sq_at) != 0) {
+        return NULL;
+    }
+
+    return &sq_at;
 }
 
 
@@ -825,21 +1158,17 @@ sq_agg_memory(const sq_agg_t *a)
 
     for (i = 0; i < a->n; i++) {
         s = a->all[i];
-        m += sizeof(sq_series_t) + strlen(s->endpoint) + 3
+        m += sizeof(sq_series_t) + s->elen + s->rlen + s->glen + 3
              + (a->nfine + a->ncoarse) * sizeof(void *);
 
-        for (j = 0; j < a->nfine; j++) {
-            if (s->fine[j]) {
-                m += sizeof(sq_slot_t) + sq_hist_bytes(&s->fine[j]->h[0])
-                     + sq_hist_bytes(&s->fine[j]->h[1]);
-            }
+        if (s->cur) {
+            m += sizeof(sq_slot_t) + sq_hist_bytes(&s->cur->h[0])
+                 + sq_hist_bytes(&s->cur->h[1]);
         }
 
-        for (j = 0; j < a->ncoarse; j++) {
-            if (s->coarse[j]) {
-                m += sizeof(sq_slot_t)
-                     + sq_hist_bytes(&s->coarse[j]->h[0])
-                     + sq_hist_bytes(&s->coarse[j]->h[1]);
+        for (j = 0; j < a->nfine + a->ncoarse; j++) {
+            if (s->fine[j]) {
+                m += offsetof(sq_pslot_t, data) + s->fine[j]->len;
             }
         }
     }

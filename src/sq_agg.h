@@ -22,10 +22,15 @@
  * rings of slots: fine slots of windows.slot seconds (default one minute)
  * that make up the short window, and coarse slots (a twelfth of the long
  * window, rounded up to whole fine slots) that make up the long window.
- * A datagram is added to the current slot of both rings; a window is the
- * exact merge of the slots it covers.  Slots are allocated when first
- * written and recycled in place, so a quiet series costs only its
- * lifetime totals.
+ * A window is the exact merge of the slots it covers.
+ *
+ * Only the minute being written (cur) is a full sq_slot_t.  When a series
+ * moves on to the next minute, the finished one is packed (varints: the
+ * non-zero counters and the histogram's bucket deltas and counts) into
+ * the fine ring, and merged into the packed coarse slot of its period;
+ * so a datagram touches one slot, and an hour of a series is about a
+ * dozen packed slots of a few dozen bytes.  Packed slots are allocated
+ * when first written and replaced in place.
  *
  * The fine slots are whole minutes by default: the per-minute rollups of
  * the history store are exactly the fine slots, and a window can be
@@ -57,12 +62,17 @@ typedef struct {
 } sq_slot_t;
 
 
+typedef struct sq_pslot_s  sq_pslot_t;     /* a packed slot, sq_agg.c */
+
 typedef struct sq_series_s  sq_series_t;
 
 struct sq_series_s {
     sq_series_t   *next;          /* hash chain */
     uint32_t       hash;
     uint32_t       pos;           /* in sq_agg_t.all */
+    uint16_t       elen;
+    uint16_t       rlen;
+    uint16_t       glen;
     const char    *endpoint;
     const char    *region;
     const char    *segment;
@@ -72,8 +82,9 @@ struct sq_series_s {
     uint64_t       le[2][SQ_PROM_NLE];         /* Prometheus buckets */
     double         sum[2];                     /* seconds */
     uint64_t       count[2];
-    sq_slot_t    **fine;
-    sq_slot_t    **coarse;
+    sq_slot_t     *cur;           /* the fine slot being written */
+    sq_pslot_t   **fine;          /* finished fine slots */
+    sq_pslot_t   **coarse;        /* finished fine slots, per coarse slot */
     char           key[];
 };
 
@@ -170,7 +181,9 @@ int sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 /*
  * The fine slot of a series that starts at start (a multiple of
  * windows.slot), or NULL: for the history store, which writes each
- * series' completed minutes from here once the minute is over.
+ * series' completed minutes from here once the minute is over.  A slot
+ * already packed is unpacked into a buffer of the window store: the
+ * pointer is good until the next call.
  */
 const sq_slot_t *sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s,
     int64_t start);

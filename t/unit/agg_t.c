@@ -179,6 +179,74 @@ main(void)
     is_int(a.nworkers, 0, "idle workers expired");
     is_int(a.stats.series_expired, 5, "5 expired");
 
+    /* an hour and more of minutes: finished slots are packed, and the
+       windows and minutes read back from them are exact */
+
+    sq_agg_free(&a);
+    sq_agg_init(&a, 60, 300, 3600, 1000, 7200, 100);
+
+    {
+        int64_t   m, base;
+        uint64_t  seq;
+
+        base = t0 + 7200 - (t0 + 7200) % 3600;
+        seq = 100;
+
+        for (m = 0; m < 70; m++) {
+            mk(s, "/pack", "JP", (uint64_t) m + 1, m % 7 == 0, 500 + m);
+            feed("n1", 7, seq++, s, 1, base + m * 60 + 5);
+            feed("n1", 7, seq++, s, 1, base + m * 60 + 35);
+        }
+
+        sq_win_reset(&w);
+        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_SHORT, base + 69 * 60 + 40,
+                      &w);
+        is_int(w.c[SQ_C_REQUESTS], 2 * (66 + 67 + 68 + 69 + 70),
+               "packed: the short window is the last five minutes");
+        is_int(w.h[SQ_HIST_RT].total, 2 * (66 + 67 + 68 + 69 + 70),
+               "packed: and their histogram");
+        is_int(w.h[SQ_HIST_RT].n, 5, "packed: five buckets");
+
+        sq_win_reset(&w);
+        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
+                      &w);
+        /* coarse slots of 5 min: minutes 10..69 */
+        is_int(w.c[SQ_C_REQUESTS], 2 * (11 + 70) * 60 / 2,
+               "packed: the long window is the last twelve coarse slots");
+        is_int(w.h[SQ_HIST_TTFB].total, w.h[SQ_HIST_RT].total,
+               "packed: ttfb too");
+        is_int(w.c[SQ_C_5XX], 2 * 8, "packed: errors of minutes 14..63");
+
+        ok(sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60) != NULL
+           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
+              ->c[SQ_C_REQUESTS] == 2 * 67
+           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
+              ->h[0].n == 1,
+           "packed: a finished minute read back whole");
+        ok(sq_agg_slot_at(&a, a.all[a.n - 1], base + 69 * 60) != NULL
+           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 69 * 60)
+              ->c[SQ_C_REQUESTS] == 2 * 70,
+           "packed: the minute being written");
+
+        /* a stored minute older than the one being written */
+
+        sq_win_reset(&w);
+        w.c[SQ_C_REQUESTS] = 1000;
+        (void) sq_hist_add(&w.h[0], 900, 1000);
+        ok(sq_agg_add_slot(&a, "/pack", "JP", "", &w, base + 67 * 60,
+                           base + 69 * 60 + 40) == 0, "packed: add_slot");
+        is_int(sq_agg_slot_at(&a, a.all[a.n - 1], base + 67 * 60)
+               ->c[SQ_C_REQUESTS], 1000 + 2 * 68,
+               "packed: merged into its minute");
+        sq_win_reset(&w);
+        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
+                      &w);
+        is_int(w.c[SQ_C_REQUESTS], 1000 + 2 * (11 + 70) * 60 / 2,
+               "packed: and into its coarse slot");
+        is_int(w.h[SQ_HIST_RT].total, 1000 + 2 * (11 + 70) * 60 / 2,
+               "packed: histogram too");
+    }
+
     sq_agg_free(&a);
 
     /* the view: a fast, a slow and a failing region */
