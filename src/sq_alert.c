@@ -1045,6 +1045,9 @@ sq_alert_configure(sq_alert_t *a)
         url = k == SQ_SINK_ALERTMANAGER ? ac->alertmanager : ac->webhook;
 
         if (a->sink[k] && url && strcmp(a->sink[k]->url, url) == 0) {
+            /* kept, with its queue; the new timeout from the next send */
+            evhttp_connection_set_timeout(a->sink[k]->evcon,
+                                          (int) ac->timeout);
             continue;
         }
 

@@ -64,6 +64,31 @@ unlike($c->log_text =~ s/.*started//sr, qr/alert firing severity=critical
 like($c->log_text, qr/alert taken up: critical series/,
      'the log says it was taken up');
 
+# a reload with other alert settings and a webhook keeps the alert
+
+my $hook = SQAlert->webhook;
+$c->write_conf(<<"YAML");
+windows: { slot: 1s, short: 3s, long: 12s }
+dimensions:
+  reliability:    { min_requests: 20 }
+  responsiveness: { min_requests: 20 }
+  assurance:      { min_requests: 20 }
+  empathy:        { min_requests: 20 }
+  tangibles:      { min_requests: 20 }
+alerts:
+  interval: 2s
+  timeout: 2s
+  webhook: { url: "${\ $hook->url }" }
+YAML
+$c->signal('HUP');
+ok($c->wait_for(sub {
+    ($c->metric($c->get('/metrics')->{content},
+                'servqual_config_reloads_total', result => 'ok') // 0) == 1
+}, 10), 'reloaded');
+SQAlert::pump($c, sub { \%bad }, sub { 0 }, 3);
+is(SQAlert::firing($c, %key)->{id}, $before->{id},
+   'the alert goes on through the reload');
+
 is($c->stop, 0, 'clean exit');
 
 done_testing();
