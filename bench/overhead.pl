@@ -105,6 +105,7 @@ my @cases = (
 );
 
 my %case = map { $_->{name} => $_ } @cases;
+my @worker_exits;              # workers that exited during a run
 
 my @workloads = (
     { name => 'keep-alive', args => '' },
@@ -124,27 +125,52 @@ sub wrk_cmd {
 }
 
 
+sub worker_exited {
+    my ($c, $w, $i) = @_;
+
+    kill(0, $i->{master})
+        or die "nginx $c->{inst} exited during the run; see "
+             . "$opt{tmp}/overhead/$c->{inst}/logs/error.log\n";
+    push @worker_exits, "$c->{inst} (worker $i->{worker}, $w->{name}, "
+                      . "case $c->{name})";
+    die "nginx $c->{inst}: workers keep exiting, see its error log\n"
+        if @worker_exits > 20;
+    $i->{worker} = worker_pid($i->{master});
+}
+
+
 sub run_wrk {
     my ($c, $w, $duration) = @_;
 
     my @cmd = wrk_cmd($c, $w, $duration);
-    my $worker = $inst{ $c->{inst} }{worker};
-    my $cpu0 = proc_cpu_seconds($worker);
+    my $i = $inst{ $c->{inst} };
+    my $cpu0 = eval { proc_cpu_seconds($i->{worker}) };
+
+    if (!defined $cpu0) {
+        worker_exited($c, $w, $i);
+        $cpu0 = proc_cpu_seconds($i->{worker});
+    }
 
     open my $fh, '-|', @cmd or die "wrk: $!\n";
     my $out = do { local $/; <$fh> };
     close $fh;
     die "wrk failed ($?): @cmd\n$out" if $? != 0;
 
-    my $cpu = proc_cpu_seconds($worker) - $cpu0;
+    # a worker that exited during the run (crash, or killed from outside)
+    # is noted and its run's CPU time left out; the master starts another
+    my $cpu1 = eval { proc_cpu_seconds($i->{worker}) };
+    my $cpu = defined $cpu1 ? $cpu1 - $cpu0 : undef;
+
+    worker_exited($c, $w, $i) unless defined $cpu1;
 
     my ($line) = $out =~ /^(RESULT .*)$/m
         or die "no RESULT line from wrk: @cmd\n$out";
     my %r = $line =~ /(\w+)=(\d+)/g;
 
     $r{rps} = $r{requests} / ($r{duration_us} / 1e6);
-    $r{cpu_us} = $r{requests} ? $cpu * 1e6 / $r{requests} : 0;
-    $r{util} = $cpu / ($r{duration_us} / 1e6);
+    $r{cpu_us} = defined $cpu && $r{requests} ? $cpu * 1e6 / $r{requests}
+                                              : undef;
+    $r{util} = defined $cpu ? $cpu / ($r{duration_us} / 1e6) : undef;
 
     return \%r;
 }
@@ -194,7 +220,7 @@ for my $name (@inst_order) {
     while (<$fh>) {
         $log{$name}{$1}++ if /\[(emerg|alert|crit|error|warn)\]/;
         push @{ $log{$name}{lines} }, $_
-            if /servqual/ && @{ $log{$name}{lines} // [] } < 3;
+            if /servqual|exited on signal/ && @{ $log{$name}{lines} // [] } < 3;
     }
 }
 
@@ -224,6 +250,10 @@ $opt{rounds} rounds of $opt{duration} s per case, the cases alternating
 Every ratio is case / baseline **within the same round**; the table
 shows the median over rounds and, in parentheses, the lowest and highest
 round.  req/s ratio above 1.000 and p99 ratio below 1.000 are good.
+With two cores shared with other work, req/s and p99 of single rounds
+swing widely (see the ranges); the nginx CPU time per request is the
+steadiest of the three.  wrk records few or no latencies when
+pipelining, so p99 there is often n/a.
 "CPU/req" is the nginx worker's user + system CPU time per request (from
 /proc), which still shows the module's cost when wrk, not nginx, is the
 bottleneck ("nginx CPU" is the share of one core the worker used).
@@ -251,21 +281,27 @@ for my $w (@workloads) {
             my @b = @{ $r->{ $c->{base} } };
             my @i = 0 .. $#runs;
             $rr = fmt_ratio(map { $runs[$_]{rps} / $b[$_]{rps} } @i);
-            $pr = fmt_ratio(map { $runs[$_]{p99_us} / ($b[$_]{p99_us} || 1) }
-                            @i);
-            $cr = fmt_ratio(map { $runs[$_]{cpu_us} / ($b[$_]{cpu_us} || 1) }
+            my @p = grep { $runs[$_]{p99_us} > 0 && $b[$_]{p99_us} > 0 } @i;
+            $pr = @p >= 3 ? fmt_ratio(map { $runs[$_]{p99_us}
+                                            / $b[$_]{p99_us} } @p)
+                          : 'n/a';
+            $cr = fmt_ratio(map { $runs[$_]{cpu_us} / $b[$_]{cpu_us} }
+                            grep { $runs[$_]{cpu_us} && $b[$_]{cpu_us} }
                             @i);
         }
 
         my $errors = 0;
         $errors += $_->{errors} for @runs;
 
-        printf $out "| %s | %.0f | %s | %.0f | %s | %.2f | %s | %.0f %% "
+        my $p99 = median(grep { $_ > 0 } map { $_->{p99_us} } @runs);
+
+        printf $out "| %s | %.0f | %s | %s | %s | %.2f | %s | %.0f %% "
                   . "| %d |\n",
             $c->{name}, median(map { $_->{rps} } @runs), $rr,
-            median(map { $_->{p99_us} } @runs), $pr,
-            median(map { $_->{cpu_us} } @runs), $cr,
-            100 * median(map { $_->{util} } @runs), $errors;
+            defined $p99 ? sprintf('%.0f', $p99) : 'n/a', $pr,
+            median(grep { defined } map { $_->{cpu_us} } @runs) // 0, $cr,
+            100 * (median(grep { defined } map { $_->{util} } @runs) // 0),
+            $errors;
     }
 
     print $out "\n";
@@ -291,9 +327,40 @@ for my $name (@inst_order) {
         : '') if $counts;
 }
 
+print $out "\n**nginx workers exited during a run** (their CPU time is "
+         . "left out): " . join('; ', @worker_exits) . "\n" if @worker_exits;
+
 print $out "\nnginx error logs: "
          . (@notes ? "\n\n" . join("\n", @notes) . "\n"
                    : "no [warn] or worse in any instance.\n");
 print $out "\n";
 
 close $out or die "$opt{out}: $!\n";
+
+
+# summary lines for the top of RESULTS.md: the targets of geo
+
+open my $sum, '>', "$opt{out}.summary" or die "$opt{out}.summary: $!\n";
+
+for my $w (@workloads[0, 1]) {
+    my $r = $res{ $w->{name} };
+    my @g = @{ $r->{geo} };
+    my @b = @{ $r->{off} };
+    my @rps = map { $g[$_]{rps} / $b[$_]{rps} } 0 .. $#g;
+    my @p99 = map { $g[$_]{p99_us} / $b[$_]{p99_us} }
+              grep { $g[$_]{p99_us} > 0 && $b[$_]{p99_us} > 0 } 0 .. $#g;
+    my @cpu = map { $g[$_]{cpu_us} / $b[$_]{cpu_us} }
+              grep { $g[$_]{cpu_us} && $b[$_]{cpu_us} } 0 .. $#g;
+    my $p99 = @p99 >= 3 ? median(@p99) : undef;
+
+    printf $sum "- %s `return 200`, GeoIP on vs module off (median "
+              . "(range) of %d rounds): req/s %s (target ≥ 0.97: %s); "
+              . "p99 %s (target ≤ 1.05: %s); nginx CPU per request %s\n",
+        $w->{name}, scalar @g, fmt_ratio(@rps),
+        median(@rps) >= 0.97 ? 'met' : 'missed',
+        defined $p99 ? fmt_ratio(@p99) : 'n/a',
+        !defined $p99 ? 'not measured' : $p99 <= 1.05 ? 'met' : 'missed',
+        fmt_ratio(@cpu);
+}
+
+close $sum or die "$opt{out}.summary: $!\n";
