@@ -24,10 +24,6 @@
  */
 
 
-#define NGX_HTTP_SERVQUAL_HEADER_MAX   (16 + 11 * 10 + SQ_WIRE_MAX_NODE)
-#define NGX_HTTP_SERVQUAL_SERIES_MAX                                         \
-    (1 + 3 * 2 + SQ_WIRE_MAX_ENDPOINT + SQ_WIRE_MAX_REGION                  \
-     + SQ_WIRE_MAX_SEGMENT + 3 + 9 * SQ_WIRE_NCOUNTERS + 2 * 5)
 #define NGX_HTTP_SERVQUAL_PAIR_MAX     (3 + 5)
 #define NGX_HTTP_SERVQUAL_CLOSE_MAX    5
 
@@ -50,6 +46,10 @@ static void ngx_http_servqual_pack_str(ngx_http_servqual_dgram_t *d,
     u_char *p, size_t len);
 static u_char *ngx_http_servqual_array32(ngx_http_servqual_dgram_t *d);
 static void ngx_http_servqual_patch(u_char *p, uint32_t n);
+static void ngx_http_servqual_labels(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_str_t *labels);
+static size_t ngx_http_servqual_head_size(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s);
 static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     ngx_http_servqual_series_t *s, ngx_uint_t with_counters);
 static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
@@ -99,7 +99,12 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
     for (slot = 0; slot < w->nseries; slot++) {
         s = &w->series[slot];
 
-        if ((size_t) (d.end - d.pos) < NGX_HTTP_SERVQUAL_SERIES_MAX) {
+        /* a series starts where its head and a first pair fit */
+
+        if ((size_t) (d.end - d.pos) < ngx_http_servqual_head_size(w, s)
+                                       + NGX_HTTP_SERVQUAL_PAIR_MAX
+                                       + NGX_HTTP_SERVQUAL_CLOSE_MAX)
+        {
             ngx_http_servqual_end(&d);
             ngx_http_servqual_begin(&d);
         }
@@ -230,44 +235,88 @@ ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
 }
 
 
+/* endpoint, region and segment of a series, from their ids */
+
+static void
+ngx_http_servqual_labels(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_str_t *labels)
+{
+    ngx_str_t                  *endpoint;
+    ngx_uint_t                  seg;
+    ngx_http_servqual_label_t  *region;
+
+    endpoint = w->conf->endpoints.elts;
+    labels[0] = endpoint[NGX_HTTP_SERVQUAL_KEY_ENDPOINT(s->key)];
+
+    region = &w->regions[NGX_HTTP_SERVQUAL_KEY_REGION(s->key)];
+    labels[1].len = region->len;
+    labels[1].data = region->data;
+
+    seg = NGX_HTTP_SERVQUAL_KEY_SEGMENT(s->key);
+
+    if (seg == NGX_HTTP_SERVQUAL_SEGMENT_NONE) {
+        ngx_str_set(&labels[2], "");
+
+    } else if (seg == NGX_HTTP_SERVQUAL_SEGMENT_OTHER) {
+        ngx_str_set(&labels[2], SQ_WIRE_OTHER);
+
+    } else {
+        labels[2].len = w->segment_len[seg - 1];
+        labels[2].data = w->segments[seg - 1];
+    }
+}
+
+
+/* the bytes of a series up to its first histogram pair, as packed below */
+
+static size_t
+ngx_http_servqual_head_size(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s)
+{
+    size_t      size;
+    uint64_t    v;
+    ngx_uint_t  i;
+    ngx_str_t   labels[3];
+
+    ngx_http_servqual_labels(w, s, labels);
+
+    size = 1 + 3 + 5;      /* fixarray, counters' array16, array32 */
+
+    for (i = 0; i < 3; i++) {
+        size += labels[i].len + (labels[i].len < 32 ? 1 : 2);
+    }
+
+    for (i = 0; i < SQ_WIRE_NCOUNTERS; i++) {
+        v = s->counters[i];
+        size += v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3
+                : v <= 0xffffffff ? 5 : 9;
+    }
+
+    return size;
+}
+
+
 static void
 ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     ngx_http_servqual_series_t *s, ngx_uint_t with_counters)
 {
-    ngx_str_t                   *endpoint;
-    ngx_uint_t                   k, seg;
-    ngx_http_servqual_label_t   *region;
-    ngx_http_servqual_worker_t  *w;
+    ngx_uint_t  i;
+    ngx_str_t   labels[3];
 
-    w = d->w;
-
-    endpoint = w->conf->endpoints.elts;
-    endpoint += NGX_HTTP_SERVQUAL_KEY_ENDPOINT(s->key);
-    region = &w->regions[NGX_HTTP_SERVQUAL_KEY_REGION(s->key)];
-    seg = NGX_HTTP_SERVQUAL_KEY_SEGMENT(s->key);
+    ngx_http_servqual_labels(d->w, s, labels);
 
     d->nseries++;
 
     msgpack_pack_array(&d->pk, SQ_WIRE_SERIES_FIELDS);
-    ngx_http_servqual_pack_str(d, endpoint->data, endpoint->len);
-    ngx_http_servqual_pack_str(d, region->data, region->len);
 
-    if (seg == NGX_HTTP_SERVQUAL_SEGMENT_NONE) {
-        ngx_http_servqual_pack_str(d, (u_char *) "", 0);
-
-    } else if (seg == NGX_HTTP_SERVQUAL_SEGMENT_OTHER) {
-        ngx_http_servqual_pack_str(d, (u_char *) SQ_WIRE_OTHER,
-                                   sizeof(SQ_WIRE_OTHER) - 1);
-
-    } else {
-        ngx_http_servqual_pack_str(d, w->segments[seg - 1],
-                                   w->segment_len[seg - 1]);
+    for (i = 0; i < 3; i++) {
+        ngx_http_servqual_pack_str(d, labels[i].data, labels[i].len);
     }
 
     msgpack_pack_array(&d->pk, SQ_WIRE_NCOUNTERS);
 
-    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        msgpack_pack_uint64(&d->pk, with_counters ? s->counters[k] : 0);
+    for (i = 0; i < SQ_WIRE_NCOUNTERS; i++) {
+        msgpack_pack_uint64(&d->pk, with_counters ? s->counters[i] : 0);
     }
 }
 

@@ -51,24 +51,35 @@ is sq_hist_upper(1120), 6356992, 'bucket 1120 ends at 6356992 us';
 
 my $udp = udp_listener();
 
-# /j/<i> answers after 1 ms * 2^(i/100): 800 requests spread evenly over
-# eight octaves, some 250 distinct buckets in each histogram
+# /j/<i> answers after i * 1.5 ms: 600 requests 1.5 ms apart, from 0 to
+# 0.9 s, spread over well over a hundred buckets in each histogram however
+# slow the machine; with the longest node, endpoint, region and segment
+# names the wire allows, far more than a 1k datagram holds
 
-my $n = 800;
+my $n = 600;
 my $up = start_upstream(map {
-    my $delay = 0.001 * 2**($_ / 100);
+    my $delay = $_ * 0.0015;
     ("/j/$_" => sub {
         select undef, undef, undef, $delay;
         return (200, { 'Content-Type' => 'text/plain' }, "ok\n");
     });
 } 0 .. $n - 1);
 
-start_nginx(<<'EOF', vars => { UP_PORT => $up->port });
-    servqual_collector 127.0.0.1:%%UDP_PORT%% flush=60s buffer=1k node=wire;
+my ($node, $endpoint, $region, $segment) = ('n' x 64, 'e' x 128, 'r' x 32,
+                                            's' x 64);
+
+my %vars = (UP_PORT => $up->port, NODE => $node, ENDPOINT => $endpoint);
+
+start_nginx(<<'EOF', vars => \%vars);
+    servqual_collector 127.0.0.1:%%UDP_PORT%% flush=60s buffer=1k
+                       node=%%NODE%%;
 
     server {
         listen 127.0.0.1:%%PORT%%;
         servqual on;
+        servqual_endpoint %%ENDPOINT%%;
+        servqual_region $arg_r;
+        servqual_segment $arg_s;
 
         location / {
             proxy_pass http://127.0.0.1:%%UP_PORT%%;
@@ -76,14 +87,14 @@ start_nginx(<<'EOF', vars => { UP_PORT => $up->port });
     }
 EOF
 
-# all in one window, sent when nginx stops: far more buckets than a 1k
-# datagram holds
+# all in one window, sent when nginx stops
 
 my @pids;
-for my $k (0 .. 19) {
+for my $k (0 .. 59) {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        http_get('/j/' . ($_ * 20 + $k)) for 0 .. $n / 20 - 1;
+        http_get('/j/' . ($_ * 60 + $k) . "?r=$region&s=$segment")
+            for 0 .. $n / 60 - 1;
         exit 0;
     }
     push @pids, $pid;
@@ -109,7 +120,8 @@ is_deeply [seq_gaps(@d)], [], 'consecutive sequence numbers';
 is series_total($t, 'requests'), $n, 'counters counted once';
 is hist_total($t, 'rt'), $n, 'request-time samples all there';
 is hist_total($t, 'ttfb'), $n, 'first-byte samples all there';
-ok keys %{ $t->{'/'}{unknown}{''}{rt} } > 200, 'many distinct buckets';
+ok keys %{ $t->{$endpoint}{$region}{$segment}{rt} } > 100,
+   'many distinct buckets';
 
 my $continued = grep { grep { $_->[3][0] == 0 } @{ $_->{s} } } @d;
 ok $continued >= 1, 'some series entries are continuations';
