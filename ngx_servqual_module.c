@@ -19,6 +19,14 @@
 #define NGX_HTTP_SERVQUAL_COMPRESS_MIN     1024
 
 
+/* an endpoint name interned at configuration time, and its id */
+
+typedef struct {
+    ngx_str_node_t                 sn;
+    ngx_uint_t                     id;
+} ngx_http_servqual_endpoint_node_t;
+
+
 static ngx_int_t ngx_http_servqual_post_read_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_servqual_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -778,6 +786,9 @@ ngx_http_servqual_create_main_conf(ngx_conf_t *cf)
 
     *e = ngx_http_servqual_other;
 
+    ngx_rbtree_init(&mcf->endpoint_tree, &mcf->endpoint_sentinel,
+                    ngx_str_rbtree_insert_value);
+
     return mcf;
 }
 
@@ -842,10 +853,12 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_servqual_loc_conf_t *prev = parent;
     ngx_http_servqual_loc_conf_t *conf = child;
 
-    ngx_str_t                      *e, name;
-    ngx_uint_t                      i;
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_servqual_main_conf_t  *mcf;
+    uint32_t                            hash;
+    ngx_str_t                          *e, name;
+    ngx_uint_t                          i;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_servqual_main_conf_t      *mcf;
+    ngx_http_servqual_endpoint_node_t  *node;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->configured, prev->configured, "");
@@ -884,17 +897,16 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_servqual_module);
 
-    e = mcf->endpoints.elts;
+    hash = ngx_crc32_short(name.data, name.len);
+    node = (ngx_http_servqual_endpoint_node_t *)
+               ngx_str_rbtree_lookup(&mcf->endpoint_tree, &name, hash);
 
-    for (i = 0; i < mcf->endpoints.nelts; i++) {
-        if (e[i].len == name.len
-            && ngx_strncmp(e[i].data, name.data, name.len) == 0)
-        {
-            break;
-        }
-    }
+    if (node) {
+        i = node->id;
 
-    if (i == mcf->endpoints.nelts) {
+    } else {
+        i = mcf->endpoints.nelts;
+
         if (i == NGX_HTTP_SERVQUAL_ENDPOINTS) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "too many servqual endpoints");
@@ -907,6 +919,18 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         *e = name;
+
+        node = ngx_palloc(cf->pool,
+                          sizeof(ngx_http_servqual_endpoint_node_t));
+        if (node == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        node->sn.node.key = hash;
+        node->sn.str = name;
+        node->id = i;
+
+        ngx_rbtree_insert(&mcf->endpoint_tree, &node->sn.node);
     }
 
     conf->endpoint = i;

@@ -65,6 +65,8 @@ typedef struct {
     ngx_uint_t                     max_series;
     MMDB_s                        *mmdb;
     ngx_array_t                    endpoints;    /* of ngx_str_t, by id */
+    ngx_rbtree_t                   endpoint_tree;  /* names to ids */
+    ngx_rbtree_node_t              endpoint_sentinel;
     ngx_flag_t                     used;
 } ngx_http_servqual_main_conf_t;
 
