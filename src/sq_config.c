@@ -256,6 +256,46 @@ sq_expect(sq_cctx_t *cx, yaml_node_t *node, yaml_node_type_t t,
 }
 
 
+/* a list of row scopes (metrics.scores, alerts.scopes) as a bit mask */
+
+static void
+sq_get_scopes(sq_cctx_t *cx, yaml_node_t *v, const char *key,
+    unsigned *mask)
+{
+    int                 j;
+    size_t              i, cnt;
+    yaml_node_t        *item;
+    const char         *s;
+    static const char  *scopes[] = { "series", "endpoint", "region",
+                                     "journey" };
+
+    if (sq_expect(cx, v, YAML_SEQUENCE_NODE, key) != 0) {
+        return;
+    }
+
+    *mask = 0;
+    cnt = v->data.sequence.items.top - v->data.sequence.items.start;
+
+    for (i = 0; i < cnt; i++) {
+        item = yaml_document_get_node(&cx->doc,
+                                      v->data.sequence.items.start[i]);
+        s = sq_scalar(item);
+
+        for (j = 0; j < 4; j++) {
+            if (s && strcmp(s, scopes[j]) == 0) {
+                *mask |= 1u << j;
+                break;
+            }
+        }
+
+        if (j == 4) {
+            sq_cerr(cx, item, key, "unknown scope \"%s\" (series, "
+                    "endpoint, region, journey)", s ? s : "");
+        }
+    }
+}
+
+
 static char *
 sq_get_str(sq_cctx_t *cx, yaml_node_t *node, const char *key)
 {
@@ -725,13 +765,9 @@ sq_parse_log(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 static void
 sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 {
-    int                 j;
-    size_t              i, cnt;
-    yaml_node_t        *k, *v, *item;
+    yaml_node_t        *k, *v;
     const char         *key, *s;
     yaml_node_pair_t   *p;
-    static const char  *scopes[] = { "series", "endpoint", "region",
-                                     "journey" };
 
     if (sq_expect(cx, n, YAML_MAPPING_NODE, "metrics") != 0) {
         return;
@@ -759,32 +795,7 @@ sq_parse_metrics(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
             }
 
         } else if (strcmp(key, "scores") == 0) {
-            if (sq_expect(cx, v, YAML_SEQUENCE_NODE, "metrics.scores") != 0)
-            {
-                continue;
-            }
-
-            conf->metrics_scopes = 0;
-            cnt = v->data.sequence.items.top - v->data.sequence.items.start;
-
-            for (i = 0; i < cnt; i++) {
-                item = yaml_document_get_node(&cx->doc,
-                                          v->data.sequence.items.start[i]);
-                s = sq_scalar(item);
-
-                for (j = 0; j < 4; j++) {
-                    if (s && strcmp(s, scopes[j]) == 0) {
-                        conf->metrics_scopes |= 1u << j;
-                        break;
-                    }
-                }
-
-                if (j == 4) {
-                    sq_cerr(cx, item, "metrics.scores", "unknown scope "
-                            "\"%s\" (series, endpoint, region, journey)",
-                            s ? s : "");
-                }
-            }
+            sq_get_scopes(cx, v, "metrics.scores", &conf->metrics_scopes);
 
         } else {
             sq_cerr(cx, k, "metrics", "unknown key \"%s\"", key);
@@ -883,15 +894,12 @@ sq_parse_sink(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n,
 static void
 sq_parse_alerts(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
 {
-    int                 j, kind;
-    size_t              i, cnt;
+    int                 kind;
     uint64_t           *u;
-    yaml_node_t        *k, *v, *item;
-    const char         *key, *s;
+    yaml_node_t        *k, *v;
+    const char         *key;
     sq_alert_conf_t    *ac;
     yaml_node_pair_t   *p;
-    static const char  *scopes[] = { "series", "endpoint", "region",
-                                     "journey" };
 
     ac = &conf->alerts;
 
@@ -919,32 +927,7 @@ sq_parse_alerts(sq_cctx_t *cx, sq_conf_t *conf, yaml_node_t *n)
             }
 
         } else if (strcmp(key, "scopes") == 0) {
-            if (sq_expect(cx, v, YAML_SEQUENCE_NODE, "alerts.scopes") != 0)
-            {
-                continue;
-            }
-
-            ac->scopes = 0;
-            cnt = v->data.sequence.items.top - v->data.sequence.items.start;
-
-            for (i = 0; i < cnt; i++) {
-                item = yaml_document_get_node(&cx->doc,
-                                          v->data.sequence.items.start[i]);
-                s = sq_scalar(item);
-
-                for (j = 0; j < 4; j++) {
-                    if (s && strcmp(s, scopes[j]) == 0) {
-                        ac->scopes |= 1u << j;
-                        break;
-                    }
-                }
-
-                if (j == 4) {
-                    sq_cerr(cx, item, "alerts.scopes", "unknown scope "
-                            "\"%s\" (series, endpoint, region, journey)",
-                            s ? s : "");
-                }
-            }
+            sq_get_scopes(cx, v, "alerts.scopes", &ac->scopes);
 
         } else if (strcmp(key, "alertmanager") == 0
                    || strcmp(key, "webhook") == 0)
