@@ -39,6 +39,13 @@
 
 typedef const unsigned char  sq_byte_t;
 
+/* the header fields seen */
+enum {
+    F_NODE = 1, F_PID = 2, F_SEQ = 4, F_WS = 8, F_WE = 16, F_S = 32,
+    F_DD = 64, F_DR = 128, F_SO = 256, F_GO = 512,
+    F_REQUIRED = F_NODE | F_PID | F_SEQ | F_WS | F_WE | F_S
+};
+
 const char  *sq_reject_names[SQ_NREJECTS] = {
     "too_large", "malformed", "truncated", "trailing_bytes", "too_deep",
     "not_a_map", "bad_version", "missing_field", "wrong_type", "oversized",
@@ -47,16 +54,31 @@ const char  *sq_reject_names[SQ_NREJECTS] = {
 };
 
 
+/*
+ * Label bytes: 1 printable ASCII (no quotes or backslashes), 2-4 the
+ * lead byte of a UTF-8 sequence of that length, 0 not allowed.
+ */
+static const unsigned char  sq_label_class[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+    [0xc2 ... 0xdf] = 2, [0xe0 ... 0xef] = 3, [0xf0 ... 0xf4] = 4
+};
+
+
 static int sq_prescan(const unsigned char *p, size_t len, uint32_t *top);
 static void sq_mp_skip(sq_byte_t **pp);
-static int sq_mp_uint(sq_byte_t **pp, uint64_t *v);
-static int sq_mp_str(sq_byte_t **pp, sq_str_t *s);
-static int sq_mp_array(sq_byte_t **pp, uint32_t *n);
-static int sq_check_str(sq_byte_t **pp, sq_str_t *s, uint32_t max,
-    int empty);
-static int sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
+static int sq_mp_uint(sq_byte_t **pp, sq_byte_t *end, uint64_t *v);
+static int sq_mp_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s);
+static int sq_mp_array(sq_byte_t **pp, sq_byte_t *end, uint32_t *n);
+static int sq_mp_skip_scalar(sq_byte_t **pp, sq_byte_t *end);
+static int sq_check_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
+    uint32_t max, int empty);
+static int sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds, sq_hbin_t **bins);
+static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
-static int sq_check_hist(sq_byte_t **pp, sq_dhist_t *h, sq_hbin_t **bins);
+static int sq_check_header(sq_dgram_t *d);
+static int sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end);
+static int sq_decode_full(sq_dgram_t *d, const char *buf, size_t len);
 
 
 int
@@ -316,89 +338,126 @@ sq_mp_skip(sq_byte_t **pp)
 }
 
 
+/*
+ * The typed readers check that what they read lies before end: the fast
+ * path reads datagrams no pre-scan has seen.  Out of bounds is
+ * "truncated"; after the pre-scan it cannot happen.
+ */
+
 /* a positive integer in msgpack-c's sense: any integer that is >= 0 */
 
 static int
-sq_mp_uint(sq_byte_t **pp, uint64_t *v)
+sq_mp_uint(sq_byte_t **pp, sq_byte_t *end, uint64_t *v)
 {
-    sq_byte_t  *p;
+    size_t         w;
+    sq_byte_t     *p;
+    unsigned char  b;
 
     p = *pp;
 
-    if (*p <= 0x7f) {
-        *v = *p;
+    if (p == end) {
+        return SQ_REJ_TRUNCATED;
+    }
+
+    b = *p;
+
+    if (b <= 0x7f) {
+        *v = b;
         *pp = p + 1;
         return -1;
     }
 
-    switch (*p) {
+    switch (b) {
+    case 0xcc: case 0xd0: w = 1; break;
+    case 0xcd: case 0xd1: w = 2; break;
+    case 0xce: case 0xd2: w = 4; break;
+    case 0xcf: case 0xd3: w = 8; break;
+    default:
+        return SQ_REJ_TYPE;
+    }
 
-    case 0xcc:
+    if ((size_t) (end - p) <= w) {
+        return SQ_REJ_TRUNCATED;
+    }
+
+    if (b >= 0xd0 && (p[1] & 0x80)) {
+        return SQ_REJ_TYPE;
+    }
+
+    switch (w) {
+
+    case 1:
         *v = p[1];
-        *pp = p + 2;
-        return -1;
+        break;
 
-    case 0xcd:
+    case 2:
         *v = ((uint64_t) p[1] << 8) | p[2];
-        *pp = p + 3;
-        return -1;
+        break;
 
-    case 0xce:
+    case 4:
         *v = ((uint64_t) p[1] << 24) | ((uint64_t) p[2] << 16)
              | ((uint64_t) p[3] << 8) | p[4];
-        *pp = p + 5;
-        return -1;
+        break;
 
-    case 0xcf:
+    default:
         *v = ((uint64_t) p[1] << 56) | ((uint64_t) p[2] << 48)
              | ((uint64_t) p[3] << 40) | ((uint64_t) p[4] << 32)
              | ((uint64_t) p[5] << 24) | ((uint64_t) p[6] << 16)
              | ((uint64_t) p[7] << 8) | p[8];
-        *pp = p + 9;
-        return -1;
-
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3:
-        if (p[1] & 0x80) {
-            return SQ_REJ_TYPE;
-        }
-
-        switch (*p) {
-        case 0xd0:
-            *v = p[1];
-            *pp = p + 2;
-            break;
-        case 0xd1:
-            *v = ((uint64_t) p[1] << 8) | p[2];
-            *pp = p + 3;
-            break;
-        case 0xd2:
-            *v = ((uint64_t) p[1] << 24) | ((uint64_t) p[2] << 16)
-                 | ((uint64_t) p[3] << 8) | p[4];
-            *pp = p + 5;
-            break;
-        default:
-            *v = ((uint64_t) p[1] << 56) | ((uint64_t) p[2] << 48)
-                 | ((uint64_t) p[3] << 40) | ((uint64_t) p[4] << 32)
-                 | ((uint64_t) p[5] << 24) | ((uint64_t) p[6] << 16)
-                 | ((uint64_t) p[7] << 8) | p[8];
-            *pp = p + 9;
-            break;
-        }
-
-        return -1;
+        break;
     }
 
-    return SQ_REJ_TYPE;
+    *pp = p + 1 + w;
+
+    return -1;
+}
+
+
+/* the integers of counters and histograms: the short forms inline */
+
+static inline int
+sq_mp_uint_short(sq_byte_t **pp, sq_byte_t *end, uint64_t *v)
+{
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (end - p >= 3) {
+        if (*p <= 0x7f) {
+            *v = *p;
+            *pp = p + 1;
+            return -1;
+        }
+
+        if (*p == 0xcc) {
+            *v = p[1];
+            *pp = p + 2;
+            return -1;
+        }
+
+        if (*p == 0xcd) {
+            *v = ((uint64_t) p[1] << 8) | p[2];
+            *pp = p + 3;
+            return -1;
+        }
+    }
+
+    return sq_mp_uint(pp, end, v);
 }
 
 
 static int
-sq_mp_str(sq_byte_t **pp, sq_str_t *s)
+sq_mp_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s)
 {
-    size_t      hdr;
+    size_t      hdr, left;
     sq_byte_t  *p;
 
     p = *pp;
+    left = (size_t) (end - p);
+
+    if (left == 0) {
+        return SQ_REJ_TRUNCATED;
+    }
 
     if (*p >= 0xa0 && *p <= 0xbf) {
         hdr = 1;
@@ -406,19 +465,38 @@ sq_mp_str(sq_byte_t **pp, sq_str_t *s)
 
     } else if (*p == 0xd9) {
         hdr = 2;
+
+        if (left < hdr) {
+            return SQ_REJ_TRUNCATED;
+        }
+
         s->len = p[1];
 
     } else if (*p == 0xda) {
         hdr = 3;
+
+        if (left < hdr) {
+            return SQ_REJ_TRUNCATED;
+        }
+
         s->len = ((uint32_t) p[1] << 8) | p[2];
 
     } else if (*p == 0xdb) {
         hdr = 5;
+
+        if (left < hdr) {
+            return SQ_REJ_TRUNCATED;
+        }
+
         s->len = ((uint32_t) p[1] << 24) | ((uint32_t) p[2] << 16)
                  | ((uint32_t) p[3] << 8) | p[4];
 
     } else {
         return SQ_REJ_TYPE;
+    }
+
+    if (left - hdr < s->len) {
+        return SQ_REJ_TRUNCATED;
     }
 
     s->ptr = (const char *) p + hdr;
@@ -429,21 +507,35 @@ sq_mp_str(sq_byte_t **pp, sq_str_t *s)
 
 
 static int
-sq_mp_array(sq_byte_t **pp, uint32_t *n)
+sq_mp_array(sq_byte_t **pp, sq_byte_t *end, uint32_t *n)
 {
+    size_t      left;
     sq_byte_t  *p;
 
     p = *pp;
+    left = (size_t) (end - p);
+
+    if (left == 0) {
+        return SQ_REJ_TRUNCATED;
+    }
 
     if (*p >= 0x90 && *p <= 0x9f) {
         *n = *p & 0x0f;
         *pp = p + 1;
 
     } else if (*p == 0xdc) {
+        if (left < 3) {
+            return SQ_REJ_TRUNCATED;
+        }
+
         *n = ((uint32_t) p[1] << 8) | p[2];
         *pp = p + 3;
 
     } else if (*p == 0xdd) {
+        if (left < 5) {
+            return SQ_REJ_TRUNCATED;
+        }
+
         *n = ((uint32_t) p[1] << 24) | ((uint32_t) p[2] << 16)
              | ((uint32_t) p[3] << 8) | p[4];
         *pp = p + 5;
@@ -456,14 +548,79 @@ sq_mp_array(sq_byte_t **pp, uint32_t *n)
 }
 
 
+/*
+ * Skips a scalar for the fast path (an unknown key's value); 0 when the
+ * value is not one it knows, a container included: the full check
+ * decides then.
+ */
+
 static int
-sq_check_str(sq_byte_t **pp, sq_str_t *s, uint32_t max, int empty)
+sq_mp_skip_scalar(sq_byte_t **pp, sq_byte_t *end)
+{
+    size_t         left, hdr, body;
+    sq_byte_t     *p;
+    unsigned char  b;
+
+    p = *pp;
+    left = (size_t) (end - p);
+
+    if (left == 0) {
+        return 0;
+    }
+
+    b = *p;
+    body = 0;
+
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        hdr = 1;
+
+    } else if (b >= 0xa0 && b <= 0xbf) {
+        hdr = 1;
+        body = b & 0x1f;
+
+    } else {
+        switch (b) {
+        case 0xcc: case 0xd0: hdr = 2; break;
+        case 0xcd: case 0xd1: hdr = 3; break;
+        case 0xce: case 0xd2: case 0xca: hdr = 5; break;
+        case 0xcf: case 0xd3: case 0xcb: hdr = 9; break;
+        case 0xc4: case 0xd9: hdr = 2; break;
+        case 0xc5: case 0xda: hdr = 3; break;
+        default:
+            return 0;
+        }
+
+        if (left < hdr) {
+            return 0;
+        }
+
+        if (b == 0xc4 || b == 0xd9) {
+            body = p[1];
+
+        } else if (b == 0xc5 || b == 0xda) {
+            body = ((size_t) p[1] << 8) | p[2];
+        }
+    }
+
+    if (left < hdr || left - hdr < body) {
+        return 0;
+    }
+
+    *pp = p + hdr + body;
+
+    return 1;
+}
+
+
+static int
+sq_check_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
+    int empty)
 {
     int                   rc;
-    uint32_t              i, len, need;
+    uint32_t              i, len, need, cls;
     const unsigned char  *p;
 
-    rc = sq_mp_str(pp, s);
+    rc = sq_mp_str(pp, end, s);
     if (rc >= 0) {
         return rc;
     }
@@ -483,27 +640,18 @@ sq_check_str(sq_byte_t **pp, sq_str_t *s, uint32_t max, int empty)
     p = (const unsigned char *) s->ptr;
 
     for (i = 0; i < len; /* void */ ) {
-        if (p[i] < 0x80) {
-            if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '"' || p[i] == '\\') {
-                return SQ_REJ_LABEL;
-            }
+        cls = sq_label_class[p[i]];
 
+        if (cls == 1) {
             i++;
             continue;
         }
 
-        if (p[i] >= 0xc2 && p[i] <= 0xdf) {
-            need = 1;
-
-        } else if (p[i] >= 0xe0 && p[i] <= 0xef) {
-            need = 2;
-
-        } else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
-            need = 3;
-
-        } else {
+        if (cls == 0) {
             return SQ_REJ_LABEL;
         }
+
+        need = cls - 1;
 
         if (len - i <= need) {
             return SQ_REJ_LABEL;
@@ -523,14 +671,16 @@ sq_check_str(sq_byte_t **pp, sq_str_t *s, uint32_t max, int empty)
 /* a flat [d, c, ...] array into absolute bins at *bins */
 
 static int
-sq_check_hist(sq_byte_t **pp, sq_dhist_t *h, sq_hbin_t **bins)
+sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
+    sq_hbin_t **bins)
 {
-    int        rc;
-    uint32_t   i, n;
-    uint64_t   idx, d, c, total;
-    sq_hbin_t *b;
+    int         rc;
+    uint32_t    i, n;
+    uint64_t    idx, d, c, total;
+    sq_hbin_t  *b;
+    sq_byte_t  *p;
 
-    rc = sq_mp_array(pp, &n);
+    rc = sq_mp_array(pp, end, &n);
     if (rc >= 0) {
         return rc;
     }
@@ -544,11 +694,14 @@ sq_check_hist(sq_byte_t **pp, sq_dhist_t *h, sq_hbin_t **bins)
     }
 
     b = *bins;
+    p = *pp;
     idx = 0;
     total = 0;
 
     for (i = 0; i < n; i += 2) {
-        if (sq_mp_uint(pp, &d) >= 0 || sq_mp_uint(pp, &c) >= 0) {
+        if (sq_mp_uint_short(&p, end, &d) >= 0
+            || sq_mp_uint_short(&p, end, &c) >= 0)
+        {
             return SQ_REJ_TYPE;
         }
 
@@ -574,6 +727,7 @@ sq_check_hist(sq_byte_t **pp, sq_dhist_t *h, sq_hbin_t **bins)
         total += c;
     }
 
+    *pp = p;
     h->bins = b;
     h->n = n / 2;
     h->total = total;
@@ -584,14 +738,15 @@ sq_check_hist(sq_byte_t **pp, sq_dhist_t *h, sq_hbin_t **bins)
 
 
 static int
-sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
-    sq_hbin_t **bins)
+sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds, sq_hbin_t **bins)
 {
-    int        rc, k;
-    uint32_t   n;
-    uint64_t  *c, classes;
+    int         rc, k;
+    uint32_t    n;
+    uint64_t   *c, classes;
+    sq_byte_t  *p;
 
-    rc = sq_mp_array(pp, &n);
+    rc = sq_mp_array(pp, end, &n);
     if (rc >= 0) {
         return rc;
     }
@@ -600,22 +755,22 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
         return SQ_REJ_TYPE;
     }
 
-    rc = sq_check_str(pp, &ds->endpoint, SQ_WIRE_MAX_ENDPOINT, 0);
+    rc = sq_check_str(pp, end, &ds->endpoint, SQ_WIRE_MAX_ENDPOINT, 0);
     if (rc >= 0) {
         return rc;
     }
 
-    rc = sq_check_str(pp, &ds->region, SQ_WIRE_MAX_REGION, 0);
+    rc = sq_check_str(pp, end, &ds->region, SQ_WIRE_MAX_REGION, 0);
     if (rc >= 0) {
         return rc;
     }
 
-    rc = sq_check_str(pp, &ds->segment, SQ_WIRE_MAX_SEGMENT, 1);
+    rc = sq_check_str(pp, end, &ds->segment, SQ_WIRE_MAX_SEGMENT, 1);
     if (rc >= 0) {
         return rc;
     }
 
-    rc = sq_mp_array(pp, &n);
+    rc = sq_mp_array(pp, end, &n);
     if (rc >= 0) {
         return rc;
     }
@@ -625,9 +780,10 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
     }
 
     c = ds->c;
+    p = *pp;
 
     for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        if (sq_mp_uint(pp, &c[k]) >= 0) {
+        if (sq_mp_uint_short(&p, end, &c[k]) >= 0) {
             return SQ_REJ_TYPE;
         }
 
@@ -637,6 +793,8 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
             return SQ_REJ_ABSURD;
         }
     }
+
+    *pp = p;
 
     /* the classes of a request never outnumber the requests */
 
@@ -657,12 +815,12 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
         return SQ_REJ_INCONSISTENT;
     }
 
-    rc = sq_check_hist(pp, &ds->hist[0], bins);
+    rc = sq_check_hist(pp, end, &ds->hist[0], bins);
     if (rc >= 0) {
         return rc;
     }
 
-    rc = sq_check_hist(pp, &ds->hist[1], bins);
+    rc = sq_check_hist(pp, end, &ds->hist[1], bins);
     if (rc >= 0) {
         return rc;
     }
@@ -676,18 +834,6 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_dseries_t *ds,
 int
 sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 {
-    int         rc, have_v, fast;
-    uint32_t    i, j, nmap, seen, n, top[SQ_DECODE_TOP];
-    uint64_t    v, *dst;
-    sq_str_t    key;
-    sq_byte_t  *p, *body, *series;
-    sq_hbin_t  *bins;
-
-    enum {
-        F_NODE = 1, F_PID = 2, F_SEQ = 4, F_WS = 8, F_WE = 16, F_S = 32,
-        F_DD = 64, F_DR = 128, F_SO = 256, F_GO = 512
-    };
-
     if (len > SQ_WIRE_MAX_DATAGRAM) {
         return SQ_REJ_TOO_LARGE;
     }
@@ -695,6 +841,219 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
     if (len == 0) {
         return SQ_REJ_TRUNCATED;
     }
+
+    if (sq_decode_fast(d, (sq_byte_t *) buf, (sq_byte_t *) buf + len) == 0) {
+        return -1;
+    }
+
+    return sq_decode_full(d, buf, len);
+}
+
+
+/* the header's values, once every field has been read */
+
+static int
+sq_check_header(sq_dgram_t *d)
+{
+    if (d->pid == 0 || d->pid > UINT32_MAX || d->seq == 0
+        || d->dd > SQ_DECODE_MAX_COUNT || d->dr > SQ_DECODE_MAX_COUNT
+        || d->so > SQ_DECODE_MAX_COUNT || d->go > SQ_DECODE_MAX_COUNT)
+    {
+        return SQ_REJ_ABSURD;
+    }
+
+    if (d->we < d->ws || d->we - d->ws > SQ_DECODE_MAX_SPAN) {
+        return SQ_REJ_WINDOW;
+    }
+
+    return -1;
+}
+
+
+/*
+ * The fast path: one pass over the bytes, in order, every read bounded
+ * by end, the series decoded where they stand.  It takes only what the
+ * full check below would take, with the same result: each value is read
+ * by the typed reader the full check uses, unknown keys may only hold
+ * scalars (so the nesting stays within SQ_DECODE_MAX_DEPTH), and the
+ * map must end at the last byte.  Anything else, a rejection included,
+ * returns -1 and the full check decides, so that the reason reported is
+ * the one the pre-scan and the checks in their order find.
+ */
+
+static int
+sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
+{
+    int         have_v;
+    uint32_t    i, j, nmap, seen, n, f;
+    uint64_t    v, *dst;
+    sq_str_t    key;
+    sq_hbin_t  *bins;
+
+    if (*p >= 0x80 && *p <= 0x8f) {
+        nmap = *p & 0x0f;
+        p += 1;
+
+    } else {
+        /* a datagram's map has 10 keys or so; the rest, the full check */
+        return -1;
+    }
+
+    d->dd = 0;
+    d->dr = 0;
+    d->so = 0;
+    d->go = 0;
+    d->nseries = 0;
+    d->requests = 0;
+
+    have_v = 0;
+    seen = 0;
+    bins = d->bins;
+
+    for (i = 0; i < nmap; i++) {
+        if (sq_mp_str(&p, end, &key) >= 0) {
+            return -1;
+        }
+
+        dst = NULL;
+        f = 0;
+
+        switch (key.len) {
+
+        case 1:
+            if (key.ptr[0] == 'v') {
+                if (sq_mp_uint(&p, end, &v) >= 0 || v != SQ_WIRE_VERSION
+                    || have_v)
+                {
+                    return -1;
+                }
+
+                have_v = 1;
+                continue;
+            }
+
+            if (key.ptr[0] != 's') {
+                break;
+            }
+
+            if ((seen & F_S)
+                || sq_mp_array(&p, end, &n) >= 0
+                || n > SQ_WIRE_MAX_SERIES || n > SQ_DECODE_MAX_DSERIES)
+            {
+                return -1;
+            }
+
+            seen |= F_S;
+            d->nseries = n;
+
+            for (j = 0; j < n; j++) {
+                if (sq_check_series(d, &p, end, &d->series[j], &bins) >= 0) {
+                    return -1;
+                }
+            }
+
+            continue;
+
+        case 2:
+            if (memcmp(key.ptr, "ws", 2) == 0) {
+                f = F_WS;
+                dst = &d->ws;
+
+            } else if (memcmp(key.ptr, "we", 2) == 0) {
+                f = F_WE;
+                dst = &d->we;
+
+            } else if (memcmp(key.ptr, "dd", 2) == 0) {
+                f = F_DD;
+                dst = &d->dd;
+
+            } else if (memcmp(key.ptr, "dr", 2) == 0) {
+                f = F_DR;
+                dst = &d->dr;
+
+            } else if (memcmp(key.ptr, "so", 2) == 0) {
+                f = F_SO;
+                dst = &d->so;
+
+            } else if (memcmp(key.ptr, "go", 2) == 0) {
+                f = F_GO;
+                dst = &d->go;
+            }
+
+            break;
+
+        case 3:
+            if (memcmp(key.ptr, "pid", 3) == 0) {
+                f = F_PID;
+                dst = &d->pid;
+
+            } else if (memcmp(key.ptr, "seq", 3) == 0) {
+                f = F_SEQ;
+                dst = &d->seq;
+            }
+
+            break;
+
+        case 4:
+            if (memcmp(key.ptr, "node", 4) != 0) {
+                break;
+            }
+
+            if ((seen & F_NODE)
+                || sq_check_str(&p, end, &d->node, SQ_WIRE_MAX_NODE, 0)
+                   >= 0)
+            {
+                return -1;
+            }
+
+            seen |= F_NODE;
+            continue;
+        }
+
+        if (dst == NULL) {
+            /* an unknown key */
+
+            if (sq_mp_skip_scalar(&p, end) == 0) {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if ((seen & f) || sq_mp_uint(&p, end, dst) >= 0) {
+            return -1;
+        }
+
+        seen |= f;
+    }
+
+    if (p != end || !have_v
+        || (seen & F_REQUIRED) != F_REQUIRED
+        || sq_check_header(d) >= 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The full check: the pre-scan, then the version, the fields in their
+ * order and the series; each rejection with its reason.
+ */
+
+static int
+sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
+{
+    int         rc, have_v, fast;
+    uint32_t    i, j, nmap, seen, n, top[SQ_DECODE_TOP];
+    uint64_t    v, *dst;
+    sq_str_t    key;
+    sq_byte_t  *p, *end, *body, *series;
+    sq_hbin_t  *bins;
+
+    end = (sq_byte_t *) buf + len;
 
     rc = sq_prescan((const unsigned char *) buf, len, top);
     if (rc >= 0) {
@@ -740,11 +1099,13 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             p = (sq_byte_t *) buf + top[2 * i];
         }
 
-        if (sq_mp_str(&p, &key) >= 0) {
+        if (sq_mp_str(&p, end, &key) >= 0) {
             sq_mp_skip(&p);                  /* a key of another type */
 
         } else if (key.len == 1 && key.ptr[0] == 'v') {
-            if (sq_mp_uint(&p, &v) >= 0 || v != SQ_WIRE_VERSION || have_v) {
+            if (sq_mp_uint(&p, end, &v) >= 0 || v != SQ_WIRE_VERSION
+                || have_v)
+            {
                 return SQ_REJ_VERSION;
             }
 
@@ -770,7 +1131,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             p = (sq_byte_t *) buf + top[2 * i];
         }
 
-        if (sq_mp_str(&p, &key) >= 0) {
+        if (sq_mp_str(&p, end, &key) >= 0) {
             return SQ_REJ_TYPE;
         }
 
@@ -793,7 +1154,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 
             seen |= F_NODE;
 
-            rc = sq_check_str(&p, &d->node, SQ_WIRE_MAX_NODE, 0);
+            rc = sq_check_str(&p, end, &d->node, SQ_WIRE_MAX_NODE, 0);
             if (rc >= 0) {
                 return rc;
             }
@@ -808,7 +1169,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             seen |= F_S;
             series = p;
 
-            rc = sq_mp_array(&p, &n);
+            rc = sq_mp_array(&p, end, &n);
             if (rc >= 0) {
                 return rc;
             }
@@ -875,7 +1236,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 
         seen |= (uint32_t) rc;
 
-        rc = sq_mp_uint(&p, &v);
+        rc = sq_mp_uint(&p, end, &v);
         if (rc >= 0) {
             return rc;
         }
@@ -883,25 +1244,17 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
         *dst = v;
     }
 
-    if ((seen & (F_NODE | F_PID | F_SEQ | F_WS | F_WE | F_S))
-        != (F_NODE | F_PID | F_SEQ | F_WS | F_WE | F_S))
-    {
+    if ((seen & F_REQUIRED) != F_REQUIRED) {
         return SQ_REJ_MISSING;
     }
 
-    if (d->pid == 0 || d->pid > UINT32_MAX || d->seq == 0
-        || d->dd > SQ_DECODE_MAX_COUNT || d->dr > SQ_DECODE_MAX_COUNT
-        || d->so > SQ_DECODE_MAX_COUNT || d->go > SQ_DECODE_MAX_COUNT)
-    {
-        return SQ_REJ_ABSURD;
-    }
-
-    if (d->we < d->ws || d->we - d->ws > SQ_DECODE_MAX_SPAN) {
-        return SQ_REJ_WINDOW;
+    rc = sq_check_header(d);
+    if (rc >= 0) {
+        return rc;
     }
 
     p = series;
-    (void) sq_mp_array(&p, &n);
+    (void) sq_mp_array(&p, end, &n);
     bins = d->bins;
 
     for (j = 0; j < d->nseries; j++) {
@@ -910,7 +1263,7 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
             return SQ_REJ_OVERSIZED;
         }
 
-        rc = sq_check_series(d, &p, &d->series[j], &bins);
+        rc = sq_check_series(d, &p, end, &d->series[j], &bins);
         if (rc >= 0) {
             return rc;
         }
