@@ -185,6 +185,12 @@ my @trials;
 
 for my $r (@trial_regions) {
     my $code = $iso->{$r};
+
+    # a trial starts just after an evaluation (the previous alert fired):
+    # wait a random part of the 10 s interval so that the trials sample
+    # every phase of it
+    traffic_for(rand 10);
+
     $bad{$r} = 1;
     my $t0 = time;
     my $fired = traffic_for($timeout, sub { firing($code) });
@@ -209,8 +215,10 @@ MaxMind DB.  A client sends about 700 requests a second, spread over the
 six regions, to `location = /ok { servqual_endpoint shop; return 200; }`;
 after $warmup s one region at a time switches to `/bad` (`return 503`,
 same endpoint name) and `/api/v1/alerts` is polled every 0.2 s until a
-critical reliability alert for that region fires.  The time includes
-the module's flush interval and the collector's evaluation interval.
+critical reliability alert for that region fires.  Each trial starts at
+a random point of the evaluation interval.  The time is the module's
+flush (up to 1 s), the wait for the collector's next evaluation (up to
+`alerts.interval`) and the evaluation itself.
 
 | region | turned bad → alert firing |
 |---|---:|
