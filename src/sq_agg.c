@@ -25,13 +25,20 @@ static int      sq_le_ready;
  * values, then for each histogram the number of bins and each bin's
  * distance from the previous one and count; every number a LEB128
  * varint.
+ *
+ * A series' rings are one buffer of nfine + ncoarse entries, the fine
+ * slots first, each a varint tag, 0 for an empty position or else the
+ * slot's start / slot + 1, then for a slot the varint length of the
+ * packed slot and the packed slot.  Each slot is written once a minute
+ * or so, so walking to a position costs little; a slot rewritten moves
+ * the entries after it.
  */
 
-struct sq_pslot_s {
-    int64_t         start;
-    uint32_t        len;
-    unsigned char   data[];
-};
+typedef struct {
+    int64_t               start;      /* -1: empty */
+    const unsigned char  *data;
+    uint32_t              len;
+} sq_rslot_t;
 
 #define SQ_PSLOT_MAX                                                         \
     (3 + 10 * SQ_WIRE_NCOUNTERS + 2 * (5 + 10 * 2 * SQ_HIST_BUCKETS))
@@ -55,9 +62,15 @@ static void sq_slot_free(sq_slot_t *sl);
 static void sq_slot_reset(sq_slot_t *sl, int64_t start);
 static void sq_slot_counters(sq_slot_t *sl, const uint64_t *c);
 static int sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src);
-static sq_pslot_t *sq_pack(const sq_slot_t *sl, int64_t start);
-static int sq_unpack(const sq_pslot_t *p, uint64_t *c, sq_hist_t *h);
-static int sq_unpack_slot(const sq_pslot_t *p, sq_slot_t *sl);
+static uint32_t sq_pack(const sq_slot_t *sl);
+static int sq_unpack(const unsigned char *p, uint64_t *c, sq_hist_t *h);
+static int sq_unpack_slot(const unsigned char *p, sq_slot_t *sl);
+static const unsigned char *sq_ring_next(const sq_agg_t *a,
+    const unsigned char *p, sq_rslot_t *r);
+static void sq_ring_get(const sq_agg_t *a, const sq_series_t *s,
+    uint32_t pos, sq_rslot_t *r);
+static int sq_ring_set(const sq_agg_t *a, sq_series_t *s, uint32_t pos,
+    int64_t start, uint32_t len);
 static int sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl);
 static sq_slot_t *sq_cur(sq_agg_t *a, sq_series_t *s, int64_t start);
 
@@ -160,13 +173,14 @@ sq_get_varint(const unsigned char **pp)
 }
 
 
-static sq_pslot_t *
-sq_pack(const sq_slot_t *sl, int64_t start)
+/* packs a slot into sq_pbuf; returns the length */
+
+static uint32_t
+sq_pack(const sq_slot_t *sl)
 {
     int               k;
     uint32_t          map, i, idx, prev;
     uint64_t          v;
-    sq_pslot_t       *ps;
     unsigned char    *p;
     const sq_hist_t  *h;
 
@@ -199,23 +213,109 @@ sq_pack(const sq_slot_t *sl, int64_t start)
         }
     }
 
-    ps = malloc(offsetof(sq_pslot_t, data) + (size_t) (p - sq_pbuf));
-    if (ps == NULL) {
-        return NULL;
+    return (uint32_t) (p - sq_pbuf);
+}
+
+
+/* reads the ring entry at p into r; returns the next entry */
+
+static const unsigned char *
+sq_ring_next(const sq_agg_t *a, const unsigned char *p, sq_rslot_t *r)
+{
+    uint64_t  tag;
+
+    tag = sq_get_varint(&p);
+
+    if (tag == 0) {
+        r->start = -1;
+        r->data = NULL;
+        r->len = 0;
+        return p;
     }
 
-    ps->start = start;
-    ps->len = (uint32_t) (p - sq_pbuf);
-    memcpy(ps->data, sq_pbuf, ps->len);
+    r->start = (int64_t) (tag - 1) * a->slot;
+    r->len = (uint32_t) sq_get_varint(&p);
+    r->data = p;
 
-    return ps;
+    return p + r->len;
+}
+
+
+static void
+sq_ring_get(const sq_agg_t *a, const sq_series_t *s, uint32_t pos,
+    sq_rslot_t *r)
+{
+    uint32_t              i;
+    const unsigned char  *p;
+
+    p = s->rings;
+
+    for (i = 0; i < pos; i++) {
+        p = sq_ring_next(a, p, r);
+    }
+
+    (void) sq_ring_next(a, p, r);
+}
+
+
+/* the packed slot in sq_pbuf (len bytes) to ring position pos */
+
+static int
+sq_ring_set(const sq_agg_t *a, sq_series_t *s, uint32_t pos, int64_t start,
+    uint32_t len)
+{
+    size_t                off, olen, hlen, nlen, total;
+    uint32_t              i;
+    sq_rslot_t            r;
+    unsigned char         hdr[20], *h, *b;
+    const unsigned char  *p;
+
+    p = s->rings;
+
+    for (i = 0; i < pos; i++) {
+        p = sq_ring_next(a, p, &r);
+    }
+
+    off = (size_t) (p - s->rings);
+    olen = (size_t) (sq_ring_next(a, p, &r) - p);
+
+    h = sq_put_varint(hdr, (uint64_t) (start / a->slot) + 1);
+    h = sq_put_varint(h, len);
+    hlen = (size_t) (h - hdr);
+    nlen = hlen + len;
+    total = s->rings_len - olen + nlen;
+
+    if (nlen > olen) {
+        b = realloc(s->rings, total);
+        if (b == NULL) {
+            return -1;
+        }
+
+        s->rings = b;
+    }
+
+    memmove(s->rings + off + nlen, s->rings + off + olen,
+            s->rings_len - off - olen);
+    memcpy(s->rings + off, hdr, hlen);
+    memcpy(s->rings + off + hlen, sq_pbuf, len);
+
+    if (nlen < olen) {
+        b = realloc(s->rings, total);
+        if (b) {
+            s->rings = b;
+        }
+    }
+
+    s->rings_len = (uint32_t) total;
+
+    return 0;
 }
 
 
 /* adds a packed slot's counters to c and its histograms to h[2] */
 
 static int
-sq_unpack(const sq_pslot_t *ps, uint64_t *c, sq_hist_t *h)
+sq_unpack(const unsigned char *data, uint64_t *c, sq_hist_t *h)
 {
     int                   k;
     uint32_t              map, i, n, idx;
@@ -223,7 +323,7 @@ sq_unpack(const sq_pslot_t *ps, uint64_t *c, sq_hist_t *h)
     sq_hist_t             view;
     const unsigned char  *p;
 
-    p = ps->data;
+    p = data;
     map = p[0] | ((uint32_t) p[1] << 8) | ((uint32_t) p[2] << 16);
     p += 3;
 
@@ -260,13 +360,13 @@ sq_unpack(const sq_pslot_t *ps, uint64_t *c, sq_hist_t *h)
 
 
 static int
-sq_unpack_slot(const sq_pslot_t *ps, sq_slot_t *sl)
+sq_unpack_slot(const unsigned char *data, sq_slot_t *sl)
 {
     uint64_t  c[SQ_WIRE_NCOUNTERS];
 
     memset(c, 0, sizeof(c));
 
-    if (sq_unpack(ps, c, sl->h) != 0) {
+    if (sq_unpack(data, c, sl->h) != 0) {
         return -1;
     }
 
@@ -285,70 +385,62 @@ sq_unpack_slot(const sq_pslot_t *ps, sq_slot_t *sl)
 static int
 sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl)
 {
-    int64_t       start, cstart;
-    uint32_t      i, j;
-    sq_pslot_t   *ps, **fp, **cp;
+    int64_t     start, cstart;
+    uint32_t    i, j, len;
+    sq_rslot_t  r;
 
     start = sl->start;
     cstart = start - start % a->cslot;
 
     i = (uint32_t) ((start / a->slot) % a->nfine);
-    j = (uint32_t) ((cstart / a->cslot) % a->ncoarse);
-    fp = &s->fine[i];
-    cp = &s->coarse[j];
+    j = a->nfine + (uint32_t) ((cstart / a->cslot) % a->ncoarse);
 
-    if (*fp == NULL || (*fp)->start <= start) {
-        if (*fp && (*fp)->start == start) {
+    sq_ring_get(a, s, i, &r);
+
+    if (r.start <= start) {
+        if (r.start == start) {
             /* a minute written twice: the history store's and ours */
             sq_slot_reset(&sq_tmp, start);
 
             if (sq_slot_merge(&sq_tmp, sl) != 0
-                || sq_unpack_slot(*fp, &sq_tmp) != 0)
+                || sq_unpack_slot(r.data, &sq_tmp) != 0)
             {
                 return -1;
             }
 
-            ps = sq_pack(&sq_tmp, start);
+            len = sq_pack(&sq_tmp);
 
         } else {
-            ps = sq_pack(sl, start);
+            len = sq_pack(sl);
         }
 
-        if (ps == NULL) {
+        if (sq_ring_set(a, s, i, start, len) != 0) {
             return -1;
         }
-
-        free(*fp);
-        *fp = ps;
     }
 
-    if (*cp && (*cp)->start > cstart) {
+    sq_ring_get(a, s, j, &r);
+
+    if (r.start > cstart) {
         return 0;
     }
 
-    if (*cp && (*cp)->start == cstart) {
+    if (r.start == cstart) {
         sq_slot_reset(&sq_tmp, cstart);
 
-        if (sq_unpack_slot(*cp, &sq_tmp) != 0
+        if (sq_unpack_slot(r.data, &sq_tmp) != 0
             || sq_slot_merge(&sq_tmp, sl) != 0)
         {
             return -1;
         }
 
-        ps = sq_pack(&sq_tmp, cstart);
+        len = sq_pack(&sq_tmp);
 
     } else {
-        ps = sq_pack(sl, cstart);
+        len = sq_pack(sl);
     }
 
-    if (ps == NULL) {
-        return -1;
-    }
-
-    free(*cp);
-    *cp = ps;
-
-    return 0;
+    return sq_ring_set(a, s, j, cstart, len);
 }
 
 
@@ -514,10 +606,10 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers)
 {
-    int64_t       cslot;
-    uint32_t      i, nfine, ncoarse;
-    sq_pslot_t  **rings;
-    sq_series_t  *s;
+    int64_t         cslot;
+    uint32_t        i, nfine, ncoarse;
+    sq_series_t    *s;
+    unsigned char  *rings;
 
     nfine = (uint32_t) (short_window / slot);
     cslot = ((long_window / 12 + slot - 1) / slot) * slot;
@@ -532,17 +624,21 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
     {
         /* new rings: the windows start over */
 
-        for (i = 0; i < a->n; i++) {
-            s = a->all[i];
+        for (i = 0; i <= a->n; i++) {
+            s = (i < a->n) ? a->all[i] : a->other;
 
-            rings = calloc(nfine + ncoarse, sizeof(sq_pslot_t *));
+            if (s == NULL) {
+                continue;
+            }
+
+            rings = calloc(1, nfine + ncoarse);
             if (rings == NULL) {
                 return -1;
             }
 
             sq_rings_free(a, s);
-            s->fine = rings;
-            s->coarse = rings + nfine;
+            s->rings = rings;
+            s->rings_len = nfine + ncoarse;
         }
     }
 
@@ -594,20 +690,10 @@ sq_agg_free(sq_agg_t *a)
 static void
 sq_rings_free(sq_agg_t *a, sq_series_t *s)
 {
-    uint32_t  j;
-
-    for (j = 0; j < a->nfine; j++) {
-        free(s->fine[j]);
-    }
-
-    for (j = 0; j < a->ncoarse; j++) {
-        free(s->coarse[j]);
-    }
-
-    free(s->fine);
+    free(s->rings);
     sq_slot_free(s->cur);
-    s->fine = NULL;
-    s->coarse = NULL;
+    s->rings = NULL;
+    s->rings_len = 0;
     s->cur = NULL;
 }
 
@@ -719,14 +805,14 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
         return NULL;
     }
 
-    s->fine = calloc(a->nfine + a->ncoarse, sizeof(sq_pslot_t *));
+    s->rings = calloc(1, a->nfine + a->ncoarse);
 
-    if (s->fine == NULL) {
+    if (s->rings == NULL) {
         free(s);
         return NULL;
     }
 
-    s->coarse = s->fine + a->nfine;
+    s->rings_len = a->nfine + a->ncoarse;
     s->elen = (uint16_t) e->len;
     s->rlen = (uint16_t) r->len;
     s->glen = (uint16_t) g->len;
@@ -757,7 +843,7 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
         all = realloc(a->all, cap * sizeof(sq_series_t *));
 
         if (all == NULL) {
-            free(s->fine);
+            free(s->rings);
             free(s);
             return NULL;
         }
@@ -1041,17 +1127,18 @@ int
 sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
     int64_t now, sq_win_t *out)
 {
-    int64_t      width, oldest;
-    uint32_t     i, n;
-    sq_pslot_t **ring;
+    int64_t               width, oldest;
+    uint32_t              i, first, n;
+    sq_rslot_t            r;
+    const unsigned char  *p;
 
     if (which == SQ_WIN_SHORT) {
-        ring = s->fine;
+        first = 0;
         n = a->nfine;
         width = a->slot;
 
     } else {
-        ring = s->coarse;
+        first = a->nfine;
         n = a->ncoarse;
         width = a->cslot;
     }
@@ -1068,9 +1155,13 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
         }
     }
 
-    for (i = 0; i < n; i++) {
-        if (ring[i] && ring[i]->start >= oldest && ring[i]->start <= now) {
-            if (sq_unpack(ring[i], out->c, out->h) != 0) {
+    p = s->rings;
+
+    for (i = 0; i < first + n; i++) {
+        p = sq_ring_next(a, p, &r);
+
+        if (i >= first && r.start >= oldest && r.start <= now) {
+            if (sq_unpack(r.data, out->c, out->h) != 0) {
                 return -1;
             }
         }
@@ -1083,7 +1174,7 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 const sq_slot_t *
 sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
 {
-    const sq_pslot_t  *ps;
+    sq_rslot_t  r;
 
     if (start % a->slot != 0) {
         return NULL;
@@ -1093,15 +1184,15 @@ sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
         return s->cur;
     }
 
-    ps = s->fine[(uint32_t) ((start / a->slot) % a->nfine)];
+    sq_ring_get(a, s, (uint32_t) ((start / a->slot) % a->nfine), &r);
 
-    if (ps == NULL || ps->start != start) {
+    if (r.start != start) {
         return NULL;
     }
 
     sq_slot_reset(&sq_at, start);
 
-    if (sq_unpack_slot(ps, &sq_at) != 0) {
+    if (sq_unpack_slot(r.data, &sq_at) != 0) {
         return NULL;
     }
 
@@ -1150,7 +1241,7 @@ size_t
 sq_agg_memory(const sq_agg_t *a)
 {
     size_t        m;
-    uint32_t      i, j;
+    uint32_t      i;
     sq_series_t  *s;
 
     m = a->nbuckets * sizeof(void *) + a->cap * sizeof(void *)
@@ -1159,17 +1250,11 @@ sq_agg_memory(const sq_agg_t *a)
     for (i = 0; i < a->n; i++) {
         s = a->all[i];
         m += sizeof(sq_series_t) + s->elen + s->rlen + s->glen + 3
-             + (a->nfine + a->ncoarse) * sizeof(void *);
+             + s->rings_len;
 
         if (s->cur) {
             m += sizeof(sq_slot_t) + sq_hist_bytes(&s->cur->h[0])
                  + sq_hist_bytes(&s->cur->h[1]);
-        }
-
-        for (j = 0; j < a->nfine + a->ncoarse; j++) {
-            if (s->fine[j]) {
-                m += offsetof(sq_pslot_t, data) + s->fine[j]->len;
-            }
         }
     }
 

@@ -29,8 +29,8 @@
  * non-zero counters and the histogram's bucket deltas and counts) into
  * the fine ring, and merged into the packed coarse slot of its period;
  * so a datagram touches one slot, and an hour of a series is about a
- * dozen packed slots of a few dozen bytes.  Packed slots are allocated
- * when first written and replaced in place.
+ * dozen packed slots of a few dozen bytes.  A series' packed slots, both
+ * rings, share one allocation (rings), rewritten when a slot is.
  *
  * The fine slots are whole minutes by default: the per-minute rollups of
  * the history store are exactly the fine slots, and a window can be
@@ -62,8 +62,6 @@ typedef struct {
 } sq_slot_t;
 
 
-typedef struct sq_pslot_s  sq_pslot_t;     /* a packed slot, sq_agg.c */
-
 typedef struct sq_series_s  sq_series_t;
 
 struct sq_series_s {
@@ -83,8 +81,8 @@ struct sq_series_s {
     double         sum[2];                     /* seconds */
     uint64_t       count[2];
     sq_slot_t     *cur;           /* the fine slot being written */
-    sq_pslot_t   **fine;          /* finished fine slots */
-    sq_pslot_t   **coarse;        /* finished fine slots, per coarse slot */
+    unsigned char *rings;         /* finished slots, packed (sq_agg.c) */
+    uint32_t       rings_len;
     char           key[];
 };
 

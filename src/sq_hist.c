@@ -144,54 +144,89 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
 int
 sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
 {
-    uint32_t    i, j, k, n;
-    sq_hbin_t  *a, *out;
+    uint32_t          i, j, k, n, sn, idx;
+    uint64_t          added;
+    sq_hbin_t        *a, *out;
+    const sq_hbin_t  *sb;
 
     if (src->n == 0) {
         return 0;
     }
 
+    /*
+     * The common case first, in one pass: src's buckets are all in dst
+     * already (a series' latencies fall in the same few buckets minute
+     * after minute), and their counts are added in place.  At the first
+     * bucket dst lacks, the rest of src is merged as below.
+     */
+
+    a = dst->bins;
+    sb = src->bins;
+    sn = src->n;
+    added = 0;
+
+    for (i = 0, j = 0; j < sn; j++, i++) {
+        idx = sq_hbin_idx(sb[j]);
+
+        while (i < dst->n && sq_hbin_idx(a[i]) < idx) {
+            i++;
+        }
+
+        if (i == dst->n || sq_hbin_idx(a[i]) != idx) {
+            break;
+        }
+
+        a[i] = sq_hbin_add(a[i], sq_hbin_count(sb[j]));
+        added += sq_hbin_count(sb[j]);
+    }
+
+    if (j == sn) {
+        dst->total += src->total;
+        return 0;
+    }
+
+    sb += j;
+    sn -= j;
+
     /* count the union, then merge backwards in place */
 
     n = dst->n;
 
-    for (i = 0, j = 0; j < src->n; j++) {
-        while (i < dst->n
-               && sq_hbin_idx(dst->bins[i]) < sq_hbin_idx(src->bins[j]))
+    for (i = 0, j = 0; j < sn; j++) {
+        while (i < dst->n && sq_hbin_idx(dst->bins[i]) < sq_hbin_idx(sb[j]))
         {
             i++;
         }
 
-        if (i == dst->n
-            || sq_hbin_idx(dst->bins[i]) != sq_hbin_idx(src->bins[j]))
-        {
+        if (i == dst->n || sq_hbin_idx(dst->bins[i]) != sq_hbin_idx(sb[j])) {
             n++;
         }
     }
 
     if (sq_hist_reserve(dst, n) != 0) {
+        /* the buckets merged so far stay, and their total */
+        dst->total += added;
         return -1;
     }
 
     a = dst->bins;
     out = dst->bins;
     i = dst->n;
-    j = src->n;
+    j = sn;
     k = n;
 
     while (j > 0) {
-        if (i > 0 && sq_hbin_idx(a[i - 1]) > sq_hbin_idx(src->bins[j - 1])) {
+        if (i > 0 && sq_hbin_idx(a[i - 1]) > sq_hbin_idx(sb[j - 1])) {
             out[--k] = a[--i];
 
-        } else if (i > 0
-                   && sq_hbin_idx(a[i - 1]) == sq_hbin_idx(src->bins[j - 1]))
+        } else if (i > 0 && sq_hbin_idx(a[i - 1]) == sq_hbin_idx(sb[j - 1]))
         {
             out[--k] = a[--i];
             j--;
-            out[k] = sq_hbin_add(out[k], sq_hbin_count(src->bins[j]));
+            out[k] = sq_hbin_add(out[k], sq_hbin_count(sb[j]));
 
         } else {
-            out[--k] = src->bins[--j];
+            out[--k] = sb[--j];
         }
     }
 
