@@ -81,7 +81,9 @@ $(NGX_BUILD)/Makefile: config Makefile
 
 $(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_servqual_module.so $@
+	# a new file, renamed into place: nginx may have the old one mapped
+	cp $(NGX_BUILD)/objs/ngx_http_servqual_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # -- the collector and its unit tests
 

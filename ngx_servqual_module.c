@@ -170,6 +170,15 @@ static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
 static ngx_str_t  ngx_http_servqual_hsts =
     ngx_string("Strict-Transport-Security");
 
+/* lookup paths as arrays: MMDB_get_value() would allocate one per call */
+
+static const char  *ngx_http_servqual_country_path[] =
+    { "country", "iso_code", NULL };
+static const char  *ngx_http_servqual_continent_path[] =
+    { "continent", "code", NULL };
+static const char  *ngx_http_servqual_subdivision_path[] =
+    { "subdivisions", "0", "iso_code", NULL };
+
 /*
  * The request's start and first-byte times live in one slot of the
  * request's own variables array, which nginx allocates with the request
@@ -615,10 +624,12 @@ ngx_http_servqual_geo_lookup(MMDB_s *mmdb, struct sockaddr *sa,
     }
 
     if (kind == NGX_HTTP_SERVQUAL_REGION_CONTINENT) {
-        rc = MMDB_get_value(&res.entry, &data, "continent", "code", NULL);
+        rc = MMDB_aget_value(&res.entry, &data,
+                             ngx_http_servqual_continent_path);
 
     } else {
-        rc = MMDB_get_value(&res.entry, &data, "country", "iso_code", NULL);
+        rc = MMDB_aget_value(&res.entry, &data,
+                             ngx_http_servqual_country_path);
     }
 
     if (rc != MMDB_SUCCESS
@@ -638,8 +649,8 @@ ngx_http_servqual_geo_lookup(MMDB_s *mmdb, struct sockaddr *sa,
 
     /* ISO 3166-2: country, hyphen, subdivision code ("US-CA") */
 
-    rc = MMDB_get_value(&res.entry, &data, "subdivisions", "0", "iso_code",
-                        NULL);
+    rc = MMDB_aget_value(&res.entry, &data,
+                         ngx_http_servqual_subdivision_path);
 
     if (rc == MMDB_SUCCESS
         && data.has_data

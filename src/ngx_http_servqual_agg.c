@@ -217,6 +217,7 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
 
     s = &w->series[slot];
     s->key = key;
+    s->pos = i;
     ngx_memzero(s->counters, sizeof(s->counters));
 
     return s;
@@ -256,6 +257,9 @@ ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
     cell->key = key;
     cell->count = 1;
 
+    /* until the flush sorts them, sorted[] lists the cells in use */
+    w->sorted[w->ncells] = i;
+
     if (++w->ncells > w->cells_mask / 2 && !w->posted.posted) {
         /* flush as soon as this event is done, not on the request path */
         ngx_post_event(&w->posted, &ngx_posted_events);
@@ -266,21 +270,26 @@ ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
 ngx_uint_t
 ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w)
 {
-    uint32_t    i;
-    ngx_uint_t  n;
+    ngx_uint_t                 i;
+    ngx_http_servqual_cell_t  *cell;
 
-    n = 0;
+    /*
+     * the cells in use become (key, count) pairs in place and are emptied:
+     * the work is proportional to what the window used, not to the table
+     */
 
-    for (i = 0; i <= w->cells_mask; i++) {
-        if (w->cells[i].key) {
-            w->sorted[n++] = ((uint64_t) w->cells[i].key << 32)
-                             | w->cells[i].count;
-        }
+    for (i = 0; i < w->ncells; i++) {
+        cell = &w->cells[(uint32_t) w->sorted[i]];
+
+        w->sorted[i] = ((uint64_t) cell->key << 32) | cell->count;
+
+        cell->key = 0;
+        cell->count = 0;
     }
 
-    ngx_qsort(w->sorted, n, sizeof(uint64_t), ngx_http_servqual_cmp);
+    ngx_qsort(w->sorted, w->ncells, sizeof(uint64_t), ngx_http_servqual_cmp);
 
-    return n;
+    return w->ncells;
 }
 
 
@@ -299,15 +308,13 @@ ngx_http_servqual_cmp(const void *a, const void *b)
 void
 ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
 {
+    ngx_uint_t   i;
     ngx_time_t  *tp;
 
-    if (w->nseries) {
-        ngx_memzero(w->index, (w->index_mask + 1) * sizeof(uint32_t));
-    }
+    /* the cells were emptied by ngx_http_servqual_agg_sort() */
 
-    if (w->ncells) {
-        ngx_memzero(w->cells,
-                    (w->cells_mask + 1) * sizeof(ngx_http_servqual_cell_t));
+    for (i = 0; i < w->nseries; i++) {
+        w->index[w->series[i].pos] = 0;
     }
 
     w->nseries = 0;
