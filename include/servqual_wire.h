@@ -76,7 +76,7 @@ enum {
     SQ_C_HTTP_3,
     SQ_C_COMPRESSIBLE,       /* 2xx, compressible type, >= 1 KiB body */
     SQ_C_COMPRESSED,         /* of those, sent with a Content-Encoding */
-    SQ_C_HSTS,               /* HTTPS responses with Strict-Transport-Security */
+    SQ_C_HSTS,               /* HTTPS responses with HSTS */
     SQ_WIRE_NCOUNTERS
 };
 
