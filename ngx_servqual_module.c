@@ -536,7 +536,7 @@ ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
     u_char                     *addr;
     size_t                      alen, len;
     uint32_t                    h;
-    ngx_uint_t                  i;
+    uint64_t                    a[2];
     struct sockaddr            *sa;
     ngx_http_servqual_geo_t    *e;
     ngx_http_variable_value_t  *v;
@@ -579,19 +579,24 @@ ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
         return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
     }
 
-    /* a per-worker cache of lookups, direct mapped on the address */
+    /*
+     * a per-worker cache of lookups, direct mapped on the address, which
+     * is hashed and compared as two 64-bit words
+     */
 
-    h = (uint32_t) lcf->region;
+    a[0] = 0;
+    a[1] = 0;
+    ngx_memcpy(a, addr, alen);
 
-    for (i = 0; i < alen; i++) {
-        h = (h ^ addr[i]) * 16777619u;
-    }
+    h = (uint32_t) (((a[0] ^ (a[1] * 0x9e3779b97f4a7c15ULL)) + lcf->region)
+                    * 0x9e3779b97f4a7c15ULL >> 40);
 
     e = &w->geo[h & (NGX_HTTP_SERVQUAL_GEO_CACHE - 1)];
 
     if (e->kind != lcf->region + 1
         || e->addr_len != alen
-        || ngx_memcmp(e->addr, addr, alen) != 0)
+        || e->addr[0] != a[0]
+        || e->addr[1] != a[1])
     {
         len = ngx_http_servqual_geo_lookup(w->conf->mmdb, sa, lcf->region,
                                            buf);
@@ -600,7 +605,8 @@ ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
                                     : NGX_HTTP_SERVQUAL_REGION_UNKNOWN);
         e->kind = (u_char) (lcf->region + 1);
         e->addr_len = (u_char) alen;
-        ngx_memcpy(e->addr, addr, alen);
+        e->addr[0] = a[0];
+        e->addr[1] = a[1];
     }
 
     return e->region;

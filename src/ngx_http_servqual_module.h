@@ -102,10 +102,10 @@ typedef struct {
 
 
 typedef struct {
+    uint64_t                       addr[2];    /* the address, zero-padded */
     uint16_t                       region;     /* interned region id */
     u_char                         kind;       /* 0: empty entry */
     u_char                         addr_len;
-    u_char                         addr[16];
 } ngx_http_servqual_geo_t;
 
 
