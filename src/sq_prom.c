@@ -315,6 +315,24 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 }
 
 
+/* a counter family with one sample per label value, from a table */
+
+static void
+sq_prom_counters(struct evbuffer *b, int f, const sq_series_t *s,
+    const char *key, const sq_prom_label_t *labels, int n)
+{
+    int   j;
+    char  v[64], extra[64];
+
+    for (j = 0; j < n; j++) {
+        snprintf(extra, sizeof(extra), ",%s=\"%s\"", key, labels[j].label);
+        snprintf(v, sizeof(v), "%llu",
+                 (unsigned long long) s->total[labels[j].c]);
+        sq_prom_series(b, sq_families[f].name, s, extra, v);
+    }
+}
+
+
 static void
 sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
 {
@@ -337,47 +355,19 @@ sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
         break;
 
     case F_RESPONSES:
-        for (j = 0; j < 5; j++) {
-            snprintf(extra, sizeof(extra), ",class=\"%s\"",
-                     sq_classes[j].label);
-            snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                     s->total[sq_classes[j].c]);
-            sq_prom_series(b, sq_families[f].name, s, extra, v);
-        }
-
+        sq_prom_counters(b, f, s, "class", sq_classes, 5);
         break;
 
     case F_EVENTS:
-        for (j = 0; j < 7; j++) {
-            snprintf(extra, sizeof(extra), ",event=\"%s\"",
-                     sq_events[j].label);
-            snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                     s->total[sq_events[j].c]);
-            sq_prom_series(b, sq_families[f].name, s, extra, v);
-        }
-
+        sq_prom_counters(b, f, s, "event", sq_events, 7);
         break;
 
     case F_TLS:
-        for (j = 0; j < 5; j++) {
-            snprintf(extra, sizeof(extra), ",tls=\"%s\"",
-                     sq_tls[j].label);
-            snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                     s->total[sq_tls[j].c]);
-            sq_prom_series(b, sq_families[f].name, s, extra, v);
-        }
-
+        sq_prom_counters(b, f, s, "tls", sq_tls, 5);
         break;
 
     case F_PROTO:
-        for (j = 0; j < 4; j++) {
-            snprintf(extra, sizeof(extra), ",version=\"%s\"",
-                     sq_proto[j].label);
-            snprintf(v, sizeof(v), "%llu", (unsigned long long)
-                     s->total[sq_proto[j].c]);
-            sq_prom_series(b, sq_families[f].name, s, extra, v);
-        }
-
+        sq_prom_counters(b, f, s, "version", sq_proto, 4);
         break;
 
     case F_DURATION:
