@@ -47,7 +47,52 @@
 #define SQ_WIRE_MAX_SERIES    65536
 #define SQ_WIRE_MAX_DATAGRAM  65507
 
-#define SQ_WIRE_SERIES_FIELDS 6
+
+/*
+ * The keys of the datagram map, in the order the module writes them.
+ * SQ_WIRE_KEY_NAMES is indexed by the SQ_K_* enum; the Perl test helpers
+ * read both from this file.
+ */
+
+enum {
+    SQ_K_VERSION = 0,        /* "v" */
+    SQ_K_NODE,               /* "node" */
+    SQ_K_PID,                /* "pid" */
+    SQ_K_SEQ,                /* "seq" */
+    SQ_K_WS,                 /* "ws" */
+    SQ_K_WE,                 /* "we" */
+    SQ_K_DD,                 /* "dd" */
+    SQ_K_DR,                 /* "dr" */
+    SQ_K_SO,                 /* "so" */
+    SQ_K_GO,                 /* "go" */
+    SQ_K_SERIES,             /* "s" */
+    SQ_WIRE_NKEYS
+};
+
+#define SQ_WIRE_KEY_NAMES                                                    \
+    "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "s"
+
+
+/* the fields of a series array, in order */
+
+enum {
+    SQ_F_ENDPOINT = 0,
+    SQ_F_REGION,
+    SQ_F_SEGMENT,
+    SQ_F_COUNTERS,
+    SQ_F_HIST_RT,            /* request time histogram */
+    SQ_F_HIST_TTFB,          /* time to first byte histogram */
+    SQ_WIRE_SERIES_FIELDS
+};
+
+
+/* the histograms of a series, in wire order: index = field - SQ_F_HIST_RT */
+
+enum {
+    SQ_H_RT = 0,
+    SQ_H_TTFB,
+    SQ_WIRE_NHISTS
+};
 
 #define SQ_WIRE_OTHER         "_other"
 #define SQ_WIRE_UNKNOWN       "unknown"
