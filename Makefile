@@ -19,6 +19,8 @@ ASAN_DIR   := $(BUILD)/asan
 LOADGEN    := $(BUILD)/sq-loadgen
 
 CC         ?= cc
+COLL_DIR   := src/collector
+MOD_DIR    := src/module
 PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson
 DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null \
                       || echo -g -O2)
@@ -26,25 +28,27 @@ DEB_CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null)
 DEB_LDFLAGS  := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
 
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
-CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude -Isrc \
+CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude \
+              -I$(COLL_DIR) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined -O1 -g
 
-COLL_SRCS  := $(wildcard src/sq_*.c)
-COLL_LIB   := $(filter-out src/sq_main.c,$(COLL_SRCS))
+COLL_SRCS  := $(wildcard $(COLL_DIR)/sq_*.c)
+COLL_LIB   := $(filter-out $(COLL_DIR)/sq_main.c,$(COLL_SRCS))
 # the dashboard, compiled into the collector
 GEN_OBJS   := $(BUILD)/obj/sq_dashboard.o
-COLL_OBJS  := $(COLL_SRCS:src/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
-ASAN_OBJS  := $(COLL_SRCS:src/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
-LIB_OBJS   := $(COLL_LIB:src/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
-ASAN_LIB_OBJS := $(COLL_LIB:src/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
+COLL_OBJS  := $(COLL_SRCS:$(COLL_DIR)/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
+ASAN_OBJS  := $(COLL_SRCS:$(COLL_DIR)/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
+LIB_OBJS   := $(COLL_LIB:$(COLL_DIR)/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
+ASAN_LIB_OBJS := $(COLL_LIB:$(COLL_DIR)/%.c=$(ASAN_DIR)/obj/%.o) \
+                 $(GEN_OBJS)
 UNIT_SRCS  := $(wildcard t/unit/*_t.c)
 UNIT_BINS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 ASAN_UNITS := $(UNIT_SRCS:t/unit/%.c=$(ASAN_DIR)/t/%)
 
-MODULE_SRCS := config ngx_servqual_module.c $(wildcard src/ngx_http_servqual_*) \
+MODULE_SRCS := config ngx_servqual_module.c $(wildcard $(MOD_DIR)/*) \
                $(wildcard include/*.h)
 
 PROVE      ?= prove
@@ -64,7 +68,7 @@ asan: $(if $(COLL_SRCS),$(ASAN_DIR)/servqual-collector) $(ASAN_UNITS)
 
 # -- the module, built by nginx's own configure as Debian builds its modules
 
-$(NGX_BUILD)/Makefile: config Makefile
+$(NGX_BUILD)/objs/Makefile: config Makefile
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
@@ -79,7 +83,7 @@ $(NGX_BUILD)/Makefile: config Makefile
 	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	|| { tail -20 configure.log; exit 1; }
 
-$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
 	# a new file, renamed into place: nginx may have the old one mapped
 	cp $(NGX_BUILD)/objs/ngx_http_servqual_module.so $@.tmp
@@ -87,15 +91,17 @@ $(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 
 # -- the collector and its unit tests
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
+COLL_HDRS  := $(wildcard $(COLL_DIR)/*.h include/*.h)
+
+$(BUILD)/obj/%.o: $(COLL_DIR)/%.c $(COLL_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) -c -o $@ $<
 
-$(ASAN_DIR)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) Makefile
+$(ASAN_DIR)/obj/%.o: $(COLL_DIR)/%.c $(COLL_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -c -o $@ $<
 
-$(BUILD)/gen/sq_dashboard.c: src/dashboard/index.html scripts/embed
+$(BUILD)/gen/sq_dashboard.c: $(COLL_DIR)/dashboard/index.html scripts/embed
 	@mkdir -p $(dir $@)
 	scripts/embed sq_dashboard_html $< > $@
 

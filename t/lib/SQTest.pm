@@ -901,6 +901,13 @@ sub _load_headers {
         $WIRE{$1} = $2;
     }
 
+    # an enum that ends in SQ_WIRE_N* or SQ_WIRE_*_FIELDS counts the rest
+    while ($wire =~ /enum\s*\{([^}]*)\}/g) {
+        my @ids = $1 =~ /^\s*(SQ_\w+)/mg;
+        my $last = pop @ids;
+        $WIRE{$last} = @ids if $last =~ /^SQ_WIRE_/;
+    }
+
     my ($names) = $wire =~ /#define\s+SQ_WIRE_COUNTER_NAMES((?:.*\\\n)*.*)/
         or croak "SQ_WIRE_COUNTER_NAMES not found in servqual_wire.h";
     @COUNTERS = $names =~ /"([^"]+)"/g;

@@ -78,7 +78,7 @@ main(void)
     size_t            n;
     int64_t           t0, now;
     hsum_t            h;
-    sq_agg_t          a, b;
+    sq_windows_t          a, b;
     sq_win_t          w, lw;
     sq_store_t       *st;
     sq_alert_event_t  ev;
@@ -99,13 +99,13 @@ main(void)
     t0 = 1700000040;             /* a multiple of 60 */
     now = t0 + 30;
 
-    sq_agg_init(&a, 60, 300, 3600, 100, 7200, 100);
+    sq_windows_init(&a, 60, 300, 3600, 100, 7200, 100);
     mkwin(&w, 100, 3, 500);
-    ok(sq_agg_add_slot(&a, "checkout", "US", "", &w, t0, now) == 0,
+    ok(sq_windows_add_slot(&a, "checkout", "US", "", &w, t0, now) == 0,
        "a slot in the window store");
     sq_win_free(&w);
     mkwin(&w, 50, 0, 600);
-    sq_agg_add_slot(&a, "checkout", "BR", "premium", &w, t0, now);
+    sq_windows_add_slot(&a, "checkout", "BR", "premium", &w, t0, now);
     sq_win_free(&w);
 
     ok(sq_store_write_slot(st, &a, t0, 0, &n) == SQ_STORE_OK,
@@ -115,7 +115,7 @@ main(void)
     /* more of the same slot: written again, replaced, not added */
 
     mkwin(&w, 10, 1, 500);
-    sq_agg_add_slot(&a, "checkout", "US", "", &w, t0, now);
+    sq_windows_add_slot(&a, "checkout", "US", "", &w, t0, now);
     sq_win_free(&w);
     ok(sq_store_write_slot(st, &a, t0, 1, &n) == SQ_STORE_OK,
        "the complete slot written");
@@ -140,7 +140,7 @@ main(void)
 
     /* reload into a fresh window store */
 
-    sq_agg_init(&b, 60, 300, 3600, 100, 7200, 100);
+    sq_windows_init(&b, 60, 300, 3600, 100, 7200, 100);
     ok(sq_store_load(st, &b, now, &n) == SQ_STORE_OK, "loaded");
     is_int(n, 2, "two rollups loaded");
     is_int(b.n, 2, "two series");
@@ -149,28 +149,28 @@ main(void)
     sq_win_init(&lw);
 
     if (b.n == 2 && a.n == 2) {
-        sq_agg_window(&b, b.all[0], SQ_WIN_SHORT, now, &w);
-        sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, now, &lw);
+        sq_windows_window(&b, b.all[0], SQ_WIN_SHORT, now, &w);
+        sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, now, &lw);
         is_int(w.c[SQ_C_REQUESTS], lw.c[SQ_C_REQUESTS],
                "the same short window after a reload");
         is_int(w.c[SQ_C_BYTES], lw.c[SQ_C_BYTES], "bytes too");
         is_int(w.h[0].n, lw.h[0].n, "the same histogram bins");
         sq_win_reset(&w);
-        sq_agg_window(&b, b.all[0], SQ_WIN_LONG, now, &w);
+        sq_windows_window(&b, b.all[0], SQ_WIN_LONG, now, &w);
         is_int(w.c[SQ_C_REQUESTS], lw.c[SQ_C_REQUESTS], "and long window");
     }
 
     sq_win_free(&w);
     sq_win_free(&lw);
-    sq_agg_free(&b);
+    sq_windows_free(&b);
 
     /* slots past the long window are not loaded */
 
-    sq_agg_init(&b, 60, 300, 3600, 100, 7200, 100);
+    sq_windows_init(&b, 60, 300, 3600, 100, 7200, 100);
     sq_store_load(st, &b, t0 + 7200, &n);
     is_int(n, 0, "nothing older than the long window");
-    sq_agg_free(&b);
-    sq_agg_free(&a);
+    sq_windows_free(&b);
+    sq_windows_free(&a);
 
     /* alert events */
 

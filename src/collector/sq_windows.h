@@ -5,8 +5,8 @@
  */
 
 
-#ifndef _SQ_AGG_H_INCLUDED_
-#define _SQ_AGG_H_INCLUDED_
+#ifndef _SQ_WINDOWS_H_INCLUDED_
+#define _SQ_WINDOWS_H_INCLUDED_
 
 
 #include <stddef.h>
@@ -34,7 +34,7 @@
  *
  * The fine slots are whole minutes by default: the per-minute rollups of
  * the history store are exactly the fine slots, and a window can be
- * rebuilt from stored minutes with sq_agg_add_slot().
+ * rebuilt from stored minutes with sq_windows_add_slot().
  */
 
 #define SQ_PROM_NLE  12
@@ -67,7 +67,7 @@ typedef struct sq_series_s  sq_series_t;
 struct sq_series_s {
     sq_series_t   *next;          /* hash chain */
     uint32_t       hash;
-    uint32_t       pos;           /* in sq_agg_t.all */
+    uint32_t       pos;           /* in sq_windows_t.all */
     uint16_t       elen;
     uint16_t       rlen;
     uint16_t       glen;
@@ -81,7 +81,7 @@ struct sq_series_s {
     double         sum[2];                     /* seconds */
     uint64_t       count[2];
     sq_slot_t     *cur;           /* the fine slot being written */
-    unsigned char *rings;         /* finished slots, packed (sq_agg.c) */
+    unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
     uint32_t       rings_len;
     char           key[];
 };
@@ -117,7 +117,7 @@ typedef struct {
     uint64_t       series_expired;
     uint64_t       workers_untracked;
     uint64_t       bytes;
-} sq_agg_stats_t;
+} sq_windows_stats_t;
 
 
 typedef struct {
@@ -142,38 +142,38 @@ typedef struct {
     uint32_t       nwbuckets;
     uint32_t       nworkers;
 
-    sq_agg_stats_t stats;
-} sq_agg_t;
+    sq_windows_stats_t stats;
+} sq_windows_t;
 
 
-/* the result of sq_agg_ingest() */
-#define SQ_AGG_ACCEPTED   0
-#define SQ_AGG_DUPLICATE  1
+/* the result of sq_windows_ingest() */
+#define SQ_WINDOWS_ACCEPTED   0
+#define SQ_WINDOWS_DUPLICATE  1
 
 
-int sq_agg_init(sq_agg_t *a, int64_t slot, int64_t short_window,
+int sq_windows_init(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers);
-void sq_agg_free(sq_agg_t *a);
+void sq_windows_free(sq_windows_t *a);
 
 /*
  * Takes new limits (a reload).  The windows are kept when the slot sizes
  * do not change; otherwise the rings are rebuilt and the windows start
  * over, while lifetime totals stay.
  */
-int sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
+int sq_windows_configure(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers);
 
-/* merges a decoded, validated datagram; SQ_AGG_ACCEPTED or _DUPLICATE */
-int sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
+/* merges a decoded, validated datagram; SQ_WINDOWS_ACCEPTED or _DUPLICATE */
+int sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now);
 
 /* adds a whole fine slot to a series, e.g. a minute from the store */
-int sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
+int sq_windows_add_slot(sq_windows_t *a, const char *endpoint, const char *region,
     const char *segment, const sq_win_t *w, int64_t start, int64_t now);
 
 /* merges the short or long window of a series as of now into out */
-int sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
+int sq_windows_window(const sq_windows_t *a, const sq_series_t *s, int which,
     int64_t now, sq_win_t *out);
 
 /*
@@ -183,13 +183,13 @@ int sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
  * already packed is unpacked into a buffer of the window store: the
  * pointer is good until the next call.
  */
-const sq_slot_t *sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s,
+const sq_slot_t *sq_windows_slot_at(const sq_windows_t *a, const sq_series_t *s,
     int64_t start);
 
 /* drops series and workers idle longer than their time to live */
-void sq_agg_expire(sq_agg_t *a, int64_t now);
+void sq_windows_expire(sq_windows_t *a, int64_t now);
 
-size_t sq_agg_memory(const sq_agg_t *a);
+size_t sq_windows_memory(const sq_windows_t *a);
 
 void sq_win_init(sq_win_t *w);
 void sq_win_free(sq_win_t *w);
@@ -200,4 +200,4 @@ int sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src);
 extern const double  sq_prom_le[SQ_PROM_NLE];
 
 
-#endif /* _SQ_AGG_H_INCLUDED_ */
+#endif /* _SQ_WINDOWS_H_INCLUDED_ */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sq_agg.h"
+#include "sq_windows.h"
 #include "sq_rules.h"
 
 

@@ -912,7 +912,7 @@ sq_store_put(sq_store_t *st, const sq_series_t *s, const sq_slot_t *sl,
 
 
 int
-sq_store_write_slot(sq_store_t *st, const sq_agg_t *a, int64_t start,
+sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
     int complete, size_t *written)
 {
     size_t            n;
@@ -933,7 +933,7 @@ sq_store_write_slot(sq_store_t *st, const sq_agg_t *a, int64_t start,
             continue;
         }
 
-        sl = sq_agg_slot_at(a, s, start);
+        sl = sq_windows_slot_at(a, s, start);
 
         if (sl == NULL
             || (sl->c[SQ_C_REQUESTS] == 0 && sl->h[0].total == 0
@@ -973,7 +973,7 @@ failed:
 
 
 int
-sq_store_load(sq_store_t *st, sq_agg_t *a, int64_t now, size_t *loaded)
+sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded)
 {
     int            rc, own;
     size_t         n;
@@ -1017,7 +1017,7 @@ sq_store_load(sq_store_t *st, sq_agg_t *a, int64_t now, size_t *loaded)
             break;
         }
 
-        if (sq_agg_add_slot(a, (const char *) sqlite3_column_text(s, 0),
+        if (sq_windows_add_slot(a, (const char *) sqlite3_column_text(s, 0),
                             (const char *) sqlite3_column_text(s, 1),
                             (const char *) sqlite3_column_text(s, 2),
                             &w, t, now)
@@ -1459,19 +1459,19 @@ sq_store_start(sq_ctx_t *ctx)
     now = sq_now();
 
     if (sq_store_expire(st, now - ctx->conf->retention, NULL) != SQ_STORE_OK
-        || sq_store_load(st, &ctx->agg, now, &n) != SQ_STORE_OK)
+        || sq_store_load(st, &ctx->windows, now, &n) != SQ_STORE_OK)
     {
         sq_log(SQ_LOG_ERROR, "storage: %s", st->err);
         sq_store_close(st);
         return -1;
     }
 
-    st->next = now - now % ctx->agg.slot;
+    st->next = now - now % ctx->windows.slot;
     st->expired = now;
     ctx->store = st;
 
     sq_log(SQ_LOG_INFO, "storage \"%s\": %zu rollups of the last %llds "
-           "loaded", path, n, (long long) ctx->agg.long_window);
+           "loaded", path, n, (long long) ctx->windows.long_window);
 
     return 0;
 }
@@ -1483,7 +1483,7 @@ sq_store_tick(sq_ctx_t *ctx, int64_t now)
     double       t0, ms;
     size_t       n;
     int64_t      cur, oldest;
-    sq_agg_t    *a;
+    sq_windows_t    *a;
     sq_store_t  *st;
 
     st = ctx->store;
@@ -1492,7 +1492,7 @@ sq_store_tick(sq_ctx_t *ctx, int64_t now)
         return;
     }
 
-    a = &ctx->agg;
+    a = &ctx->windows;
     cur = now - now % a->slot;
     oldest = cur - (int64_t) a->nfine * a->slot;
 
@@ -1564,7 +1564,7 @@ sq_store_stop(sq_ctx_t *ctx)
 
     /* the current slot, not over yet: loaded back and completed later */
 
-    if (sq_store_write_slot(st, &ctx->agg, now - now % ctx->agg.slot, 0,
+    if (sq_store_write_slot(st, &ctx->windows, now - now % ctx->windows.slot, 0,
                             &n)
         != SQ_STORE_OK)
     {
@@ -1773,7 +1773,7 @@ sq_store_http_history(struct evhttp_request *req, void *data)
     hr.endpoint = e;
     hr.region = (r && *r && strcmp(r, SQ_ALL) != 0) ? r : NULL;
     hr.segment = (g && strcmp(g, SQ_ALL) != 0) ? g : NULL;
-    hr.secs = ctx->agg.slot;
+    hr.secs = ctx->windows.slot;
     hr.points = json_array();
 
     if (sq_store_history(ctx->store, e, hr.region, hr.segment, from, to,

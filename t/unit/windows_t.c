@@ -13,11 +13,11 @@
 
 #include "tap.h"
 #include "wire.h"
-#include "sq_agg.h"
+#include "sq_windows.h"
 #include "sq_score.h"
 
 
-static sq_agg_t         a;
+static sq_windows_t         a;
 static sq_dgram_t       d;
 static msgpack_sbuffer  sb;
 
@@ -32,7 +32,7 @@ feed(const char *node, uint64_t pid, uint64_t seq, t_series_t *s,
         return -1;
     }
 
-    return sq_agg_ingest(&a, &d, now);
+    return sq_windows_ingest(&a, &d, now);
 }
 
 
@@ -87,7 +87,7 @@ main(void)
     sq_win_init(&w);
 
     /* slot 60 s, short 5 min, long 1 h */
-    ok(sq_agg_init(&a, 60, 300, 3600, 5, 7200, 100) == 0, "store created");
+    ok(sq_windows_init(&a, 60, 300, 3600, 5, 7200, 100) == 0, "store created");
     is_int(a.nfine, 5, "5 fine slots");
     is_int(a.cslot, 300, "coarse slots of 5 min");
     is_int(a.ncoarse, 12, "12 coarse slots");
@@ -97,24 +97,24 @@ main(void)
 
     /* sequence: 1, 2, 4 (3 lost), 4 again (duplicate), 3 late */
 
-    is_int(feed("n1", 7, 1, s, 1, t0), SQ_AGG_ACCEPTED, "seq 1");
-    is_int(feed("n1", 7, 2, s, 1, t0), SQ_AGG_ACCEPTED, "seq 2");
-    is_int(feed("n1", 7, 4, s, 1, t0), SQ_AGG_ACCEPTED, "seq 4");
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 1");
+    is_int(feed("n1", 7, 2, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 2");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 4");
     is_int(a.stats.lost, 1, "seq 3 counted lost");
-    is_int(feed("n1", 7, 4, s, 1, t0), SQ_AGG_DUPLICATE, "seq 4 again");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_WINDOWS_DUPLICATE, "seq 4 again");
     is_int(a.stats.duplicate, 1, "duplicate counted");
-    is_int(feed("n1", 7, 3, s, 1, t0), SQ_AGG_ACCEPTED, "seq 3 late");
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 3 late");
     is_int(a.stats.reordered, 1, "counted reordered");
-    is_int(feed("n1", 7, 3, s, 1, t0), SQ_AGG_DUPLICATE, "seq 3 again");
-    is_int(feed("n2", 7, 1, s, 1, t0), SQ_AGG_ACCEPTED,
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_WINDOWS_DUPLICATE, "seq 3 again");
+    is_int(feed("n2", 7, 1, s, 1, t0), SQ_WINDOWS_ACCEPTED,
            "same pid on another node is another worker");
-    is_int(feed("n1", 7, 1, s, 1, t0), SQ_AGG_DUPLICATE,
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_WINDOWS_DUPLICATE,
            "seq 1 again, within the window: a duplicate");
     is_int(a.stats.restarts, 0, "within the window it is not a restart");
-    is_int(feed("n1", 8, 100, s, 1, t0), SQ_AGG_ACCEPTED, "new worker");
-    is_int(feed("n1", 8, 300, s, 1, t0), SQ_AGG_ACCEPTED, "big gap");
+    is_int(feed("n1", 8, 100, s, 1, t0), SQ_WINDOWS_ACCEPTED, "new worker");
+    is_int(feed("n1", 8, 300, s, 1, t0), SQ_WINDOWS_ACCEPTED, "big gap");
     is_int(a.stats.lost, 1 + 199, "199 more lost");
-    is_int(feed("n1", 8, 2, s, 1, t0), SQ_AGG_ACCEPTED, "restart");
+    is_int(feed("n1", 8, 2, s, 1, t0), SQ_WINDOWS_ACCEPTED, "restart");
     is_int(a.stats.restarts, 1, "restart counted");
 
     is_int(a.n, 1, "one series");
@@ -122,40 +122,40 @@ main(void)
 
     /* windows */
 
-    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, t0, &w);
     is_int(w.c[SQ_C_REQUESTS], 800, "short window has them");
     is_int(w.h[SQ_HIST_RT].total, 800, "and their histogram");
 
     feed("n1", 7, 10, s, 1, t0 + 240);
     sq_win_reset(&w);
-    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 240, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 240, &w);
     is_int(w.c[SQ_C_REQUESTS], 900, "4 min later: both in the short window");
 
     sq_win_reset(&w);
-    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 360, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 360, &w);
     is_int(w.c[SQ_C_REQUESTS], 100, "6 min later: the first minute left it");
     sq_win_reset(&w);
-    sq_agg_window(&a, a.all[0], SQ_WIN_LONG, t0 + 360, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_LONG, t0 + 360, &w);
     is_int(w.c[SQ_C_REQUESTS], 900, "long window still has all");
 
     sq_win_reset(&w);
-    sq_agg_window(&a, a.all[0], SQ_WIN_LONG, t0 + 3600 + 300, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_LONG, t0 + 3600 + 300, &w);
     is_int(w.c[SQ_C_REQUESTS], 0, "65 min later the long window is empty");
 
     /* minutes for the history store */
 
-    ok(sq_agg_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60) != NULL,
+    ok(sq_windows_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60) != NULL,
        "the minute at +4 min is there");
-    is_int(sq_agg_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60)
+    is_int(sq_windows_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60)
            ->c[SQ_C_REQUESTS], 100, "with its 100 requests");
-    ok(sq_agg_slot_at(&a, a.all[0], t0 + 120 - (t0 + 120) % 60) == NULL,
+    ok(sq_windows_slot_at(&a, a.all[0], t0 + 120 - (t0 + 120) % 60) == NULL,
        "no slot for a minute without traffic");
 
     /* a slot is recycled: the old minute does not leak into the new one */
 
     feed("n1", 7, 11, s, 1, t0 + 600);
     sq_win_reset(&w);
-    sq_agg_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 600, &w);
+    sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, t0 + 600, &w);
     is_int(w.c[SQ_C_REQUESTS], 100, "recycled slot holds only its minute");
 
     /* the series limit folds new series into _other */
@@ -174,7 +174,7 @@ main(void)
 
     /* expiry: everything idle longer than 2 h goes */
 
-    sq_agg_expire(&a, t0 + 600 + 7201);
+    sq_windows_expire(&a, t0 + 600 + 7201);
     is_int(a.n, 0, "idle series expired");
     is_int(a.nworkers, 0, "idle workers expired");
     is_int(a.stats.series_expired, 5, "5 expired");
@@ -182,8 +182,8 @@ main(void)
     /* an hour and more of minutes: finished slots are packed, and the
        windows and minutes read back from them are exact */
 
-    sq_agg_free(&a);
-    sq_agg_init(&a, 60, 300, 3600, 1000, 7200, 100);
+    sq_windows_free(&a);
+    sq_windows_init(&a, 60, 300, 3600, 1000, 7200, 100);
 
     {
         int64_t   m, base;
@@ -199,7 +199,7 @@ main(void)
         }
 
         sq_win_reset(&w);
-        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_SHORT, base + 69 * 60 + 40,
+        sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_SHORT, base + 69 * 60 + 40,
                       &w);
         is_int(w.c[SQ_C_REQUESTS], 2 * (66 + 67 + 68 + 69 + 70),
                "packed: the short window is the last five minutes");
@@ -208,7 +208,7 @@ main(void)
         is_int(w.h[SQ_HIST_RT].n, 5, "packed: five buckets");
 
         sq_win_reset(&w);
-        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
+        sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
                       &w);
         /* coarse slots of 5 min: minutes 10..69 */
         is_int(w.c[SQ_C_REQUESTS], 2 * (11 + 70) * 60 / 2,
@@ -217,14 +217,14 @@ main(void)
                "packed: ttfb too");
         is_int(w.c[SQ_C_5XX], 2 * 8, "packed: errors of minutes 14..63");
 
-        ok(sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60) != NULL
-           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
+        ok(sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60) != NULL
+           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
               ->c[SQ_C_REQUESTS] == 2 * 67
-           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
+           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
               ->h[0].n == 1,
            "packed: a finished minute read back whole");
-        ok(sq_agg_slot_at(&a, a.all[a.n - 1], base + 69 * 60) != NULL
-           && sq_agg_slot_at(&a, a.all[a.n - 1], base + 69 * 60)
+        ok(sq_windows_slot_at(&a, a.all[a.n - 1], base + 69 * 60) != NULL
+           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 69 * 60)
               ->c[SQ_C_REQUESTS] == 2 * 70,
            "packed: the minute being written");
 
@@ -233,13 +233,13 @@ main(void)
         sq_win_reset(&w);
         w.c[SQ_C_REQUESTS] = 1000;
         (void) sq_hist_add(&w.h[0], 900, 1000);
-        ok(sq_agg_add_slot(&a, "/pack", "JP", "", &w, base + 67 * 60,
+        ok(sq_windows_add_slot(&a, "/pack", "JP", "", &w, base + 67 * 60,
                            base + 69 * 60 + 40) == 0, "packed: add_slot");
-        is_int(sq_agg_slot_at(&a, a.all[a.n - 1], base + 67 * 60)
+        is_int(sq_windows_slot_at(&a, a.all[a.n - 1], base + 67 * 60)
                ->c[SQ_C_REQUESTS], 1000 + 2 * 68,
                "packed: merged into its minute");
         sq_win_reset(&w);
-        sq_agg_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
+        sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
                       &w);
         is_int(w.c[SQ_C_REQUESTS], 1000 + 2 * (11 + 70) * 60 / 2,
                "packed: and into its coarse slot");
@@ -247,7 +247,7 @@ main(void)
                "packed: histogram too");
     }
 
-    sq_agg_free(&a);
+    sq_windows_free(&a);
 
     /* the view: a fast, a slow and a failing region */
 
@@ -260,7 +260,7 @@ main(void)
     conf->journeys[0].steps[0] = strdup("cart");
     conf->journeys[0].steps[1] = strdup("checkout");
 
-    sq_agg_init(&a, 60, 300, 3600, 1000, 7200, 100);
+    sq_windows_init(&a, 60, 300, 3600, 1000, 7200, 100);
 
     fast = sq_hist_index(50000);        /* 50 ms */
     slow = sq_hist_index(2500000);      /* 2.5 s: frustrated */
@@ -334,7 +334,7 @@ main(void)
 
     sq_view_free(v);
 
-    sq_agg_free(&a);
+    sq_windows_free(&a);
     sq_conf_free(conf);
     sq_win_free(&w);
     msgpack_sbuffer_destroy(&sb);

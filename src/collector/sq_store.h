@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sq_agg.h"
+#include "sq_windows.h"
 
 
 /*
@@ -105,15 +105,15 @@ const char *sq_store_path(sq_store_t *st);
  * in one transaction, replacing rows of the same series and slot.
  * *written gets the number of rows, if not NULL.
  */
-int sq_store_write_slot(sq_store_t *st, const sq_agg_t *a, int64_t start,
+int sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
     int complete, size_t *written);
 
 /*
  * Loads the rollups of the last long window (slots ending after
  * now - long window, with the configured slot length) into the window
- * store with sq_agg_add_slot().  *loaded gets the number of rows.
+ * store with sq_windows_add_slot().  *loaded gets the number of rows.
  */
-int sq_store_load(sq_store_t *st, sq_agg_t *a, int64_t now, size_t *loaded);
+int sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded);
 
 /* deletes rollups and alert events older than before */
 int sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted);

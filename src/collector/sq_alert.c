@@ -721,7 +721,7 @@ sq_alert_evaluate(sq_alert_t *a, int64_t now)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
-    view = sq_view_build(&a->ctx->agg, a->ctx->conf, now);
+    view = sq_view_build(&a->ctx->windows, a->ctx->conf, now);
     if (view == NULL) {
         sq_log(SQ_LOG_ERROR, "alerts: out of memory");
         return;

@@ -129,7 +129,7 @@ sq_reload(sq_ctx_t *ctx)
         }
     }
 
-    if (sq_agg_configure(&ctx->agg, conf->slot, conf->short_window,
+    if (sq_windows_configure(&ctx->windows, conf->slot, conf->short_window,
                          conf->long_window, conf->max_series,
                          conf->series_ttl, conf->max_workers)
         != 0)
@@ -182,7 +182,7 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
 
     now = sq_now();
     sq_store_tick(ctx, now);
-    sq_agg_expire(&ctx->agg, now);
+    sq_windows_expire(&ctx->windows, now);
 }
 
 
@@ -301,7 +301,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    if (sq_agg_init(&ctx.agg, ctx.conf->slot, ctx.conf->short_window,
+    if (sq_windows_init(&ctx.windows, ctx.conf->slot, ctx.conf->short_window,
                     ctx.conf->long_window, ctx.conf->max_series,
                     ctx.conf->series_ttl, ctx.conf->max_workers)
         != 0)
@@ -385,8 +385,8 @@ done:
 
     sq_store_close(ctx.store);
 
-    if (ctx.agg.buckets) {
-        sq_agg_free(&ctx.agg);
+    if (ctx.windows.buckets) {
+        sq_windows_free(&ctx.windows);
     }
 
     sq_dgram_free(&ctx.dgram);

@@ -219,15 +219,15 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 {
     int       rc;
     int64_t   now;
-    sq_agg_t *a;
+    sq_windows_t *a;
 
-    a = &ctx->agg;
+    a = &ctx->windows;
     a->stats.bytes += len;
 
     rc = sq_decode(&ctx->dgram, buf, len);
 
     if (rc < 0) {
-        (void) sq_agg_ingest(a, &ctx->dgram, sq_now());
+        (void) sq_windows_ingest(a, &ctx->dgram, sq_now());
         return;
     }
 

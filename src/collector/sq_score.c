@@ -785,7 +785,7 @@ sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
 
 
 sq_view_t *
-sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
+sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 {
     int            k, created;
     double         q, ratio[SQ_NDIMS], rr, worst;
@@ -842,7 +842,7 @@ sq_view_build(const sq_agg_t *a, const sq_conf_t *conf, int64_t now)
 
         for (k = 0; k < 2; k++) {
             sq_win_init(&wins[2 * i + k]);
-            (void) sq_agg_window(a, se, k, now, &wins[2 * i + k]);
+            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
 
             if (ge) {
                 (void) sq_win_merge(&ge->w[k], &wins[2 * i + k]);

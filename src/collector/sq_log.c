@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sq_collector.h"
+#include "sq_status.h"
 
 
 int  sq_log_level = SQ_LOG_INFO;
@@ -53,4 +54,26 @@ sq_now(void)
     clock_gettime(CLOCK_REALTIME, &ts);
 
     return (int64_t) ts.tv_sec;
+}
+
+
+const char *
+sq_strerror(int status)
+{
+    static const char  *names[SQ_NSTATUS] = {
+        "success",
+        "out of memory",
+        "invalid argument or input",
+        "limit reached",
+        "duplicate",
+        "system call failed",
+        "database error",
+        "corrupt data"
+    };
+
+    if (status < 0 || status >= SQ_NSTATUS) {
+        return "unknown status";
+    }
+
+    return names[status];
 }

@@ -396,7 +396,7 @@ sq_http_quality(struct evhttp_request *req, void *data)
 
     now = sq_now();
 
-    view = sq_view_build(&ctx->agg, ctx->conf, now);
+    view = sq_view_build(&ctx->windows, ctx->conf, now);
     if (view == NULL) {
         evhttp_clear_headers(&args);
         evhttp_send_error(req, 500, "Internal Server Error");
@@ -517,12 +517,12 @@ sq_http_series(struct evhttp_request *req, void *data)
     now = sq_now();
     root = json_object();
     list = json_array();
-    n = ctx->agg.n + (ctx->agg.other ? 1 : 0);
+    n = ctx->windows.n + (ctx->windows.other ? 1 : 0);
 
     sq_win_init(&w);
 
     for (i = offset; i < n && i < offset + limit; i++) {
-        s = i < ctx->agg.n ? ctx->agg.all[i] : ctx->agg.other;
+        s = i < ctx->windows.n ? ctx->windows.all[i] : ctx->windows.other;
 
         o = json_object();
         json_object_set_new(o, "endpoint", json_string(s->endpoint));
@@ -543,7 +543,7 @@ sq_http_series(struct evhttp_request *req, void *data)
 
         for (k = 0; k < 2; k++) {
             sq_win_reset(&w);
-            (void) sq_agg_window(&ctx->agg, s, k, now, &w);
+            (void) sq_windows_window(&ctx->windows, s, k, now, &w);
             json_object_set_new(wins, k ? "long" : "short",
                                 json_pack("{s:I}", "requests",
                                           (json_int_t) w.c[SQ_C_REQUESTS]));
@@ -557,7 +557,7 @@ sq_http_series(struct evhttp_request *req, void *data)
 
     json_object_set_new(root, "generated_at", json_integer(now));
     json_object_set_new(root, "series_limit",
-                        json_integer(ctx->agg.max_series));
+                        json_integer(ctx->windows.max_series));
     json_object_set_new(root, "total", json_integer((json_int_t) n));
     json_object_set_new(root, "offset", json_integer((json_int_t) offset));
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
@@ -581,7 +581,7 @@ sq_http_healthz(struct evhttp_request *req, void *data)
     sq_http_json(req, 200, json_pack("{s:s,s:s,s:I,s:I}",
                  "status", "ok", "version", SQ_VERSION,
                  "uptime_seconds", (json_int_t) (sq_now() - ctx->started),
-                 "series", (json_int_t) ctx->agg.n));
+                 "series", (json_int_t) ctx->windows.n));
 }
 
 

@@ -13,7 +13,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "sq_agg.h"
+#include "sq_windows.h"
 #include "sq_config.h"
 #include "sq_decode.h"
 #include "sq_store.h"
@@ -40,7 +40,7 @@ typedef struct {
     sq_conf_t           *conf;
     const char          *conf_file;
 
-    sq_agg_t             agg;
+    sq_windows_t         windows;
     sq_store_t          *store;         /* NULL when storage is off */
     struct sq_alert_s   *alert;
     sq_dgram_t           dgram;

@@ -239,9 +239,9 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 {
     int                    k;
     uint64_t               rejected;
-    const sq_agg_stats_t  *as;
+    const sq_windows_stats_t  *as;
 
-    as = &ctx->agg.stats;
+    as = &ctx->windows.stats;
 
     sq_prom_head(b, F_BUILD);
     evbuffer_add_printf(b, "servqual_build_info{version=\"%s\"} 1\n",
@@ -293,10 +293,10 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
         (unsigned long long) as->segment_folded_requests,
         (unsigned long long) as->overflow_requests);
 
-    SQ_PROM_ONE(F_SERIES, ctx->agg.n + (ctx->agg.other ? 1 : 0));
-    SQ_PROM_ONE(F_SERIES_LIMIT, ctx->agg.max_series);
+    SQ_PROM_ONE(F_SERIES, ctx->windows.n + (ctx->windows.other ? 1 : 0));
+    SQ_PROM_ONE(F_SERIES_LIMIT, ctx->windows.max_series);
     SQ_PROM_ONE(F_EXPIRED, as->series_expired);
-    SQ_PROM_ONE(F_WORKERS, ctx->agg.nworkers);
+    SQ_PROM_ONE(F_WORKERS, ctx->windows.nworkers);
 
     sq_prom_head(b, F_RELOADS);
     evbuffer_add_printf(b,
@@ -307,7 +307,7 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 
     SQ_PROM_ONE(F_BYTES, as->bytes);
     SQ_PROM_ONE(F_UPDATES, as->series_updates);
-    SQ_PROM_ONE(F_MEMORY, sq_agg_memory(&ctx->agg));
+    SQ_PROM_ONE(F_MEMORY, sq_windows_memory(&ctx->windows));
 
     sq_alert_prom(ctx->alert, b);
 
@@ -521,10 +521,10 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
            pointers, are kept across parts */
 
         n = ctx->conf->metrics_series
-            ? ctx->agg.n + (ctx->agg.other ? 1 : 0) : 0;
+            ? ctx->windows.n + (ctx->windows.other ? 1 : 0) : 0;
 
         for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {
-            s = p->pos < ctx->agg.n ? ctx->agg.all[p->pos] : ctx->agg.other;
+            s = p->pos < ctx->windows.n ? ctx->windows.all[p->pos] : ctx->windows.other;
             sq_prom_one_series(b, p->family, s);
         }
 
@@ -539,7 +539,7 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
     }
 
     if (p->stage == 2 && p->view == NULL) {
-        p->view = sq_view_build(&ctx->agg, ctx->conf, p->now);
+        p->view = sq_view_build(&ctx->windows, ctx->conf, p->now);
 
         if (p->view == NULL) {
             p->stage = 3;

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "sq_agg.h"
+#include "sq_windows.h"
 #include "sq_config.h"
 
 
@@ -128,7 +128,7 @@ void sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
     const sq_win_t *regs, const char *const *names, size_t nregs,
     sq_win_score_t *ws);
 
-sq_view_t *sq_view_build(const sq_agg_t *a, const sq_conf_t *conf,
+sq_view_t *sq_view_build(const sq_windows_t *a, const sq_conf_t *conf,
     int64_t now);
 void sq_view_free(sq_view_t *v);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sq_agg.h"
+#include "sq_windows.h"
 
 
 const double  sq_prom_le[SQ_PROM_NLE] = {
@@ -44,7 +44,7 @@ typedef struct {
     (3 + 10 * SQ_WIRE_NCOUNTERS + 2 * (5 + 10 * 2 * SQ_HIST_BUCKETS))
 
 
-/* scratch: packing, merging finished slots, sq_agg_slot_at() */
+/* scratch: packing, merging finished slots, sq_windows_slot_at() */
 static unsigned char  sq_pbuf[SQ_PSLOT_MAX];
 static sq_hbin_t      sq_pbins[SQ_HIST_BUCKETS];
 static sq_slot_t      sq_tmp;
@@ -52,12 +52,12 @@ static sq_slot_t      sq_at;
 
 
 static uint32_t sq_hash(const char *p, size_t len, uint32_t h);
-static sq_series_t *sq_series_get(sq_agg_t *a, const sq_str_t *e,
+static sq_series_t *sq_series_get(sq_windows_t *a, const sq_str_t *e,
     const sq_str_t *r, const sq_str_t *g, int64_t now);
-static void sq_series_free(sq_agg_t *a, sq_series_t *s);
-static void sq_rings_free(sq_agg_t *a, sq_series_t *s);
-static int sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now);
-static int sq_rehash(sq_agg_t *a);
+static void sq_series_free(sq_windows_t *a, sq_series_t *s);
+static void sq_rings_free(sq_windows_t *a, sq_series_t *s);
+static int sq_seq_check(sq_windows_t *a, const sq_dgram_t *d, int64_t now);
+static int sq_rehash(sq_windows_t *a);
 static void sq_slot_free(sq_slot_t *sl);
 static void sq_slot_reset(sq_slot_t *sl, int64_t start);
 static void sq_slot_counters(sq_slot_t *sl, const uint64_t *c);
@@ -65,14 +65,14 @@ static int sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src);
 static uint32_t sq_pack(const sq_slot_t *sl);
 static int sq_unpack(const unsigned char *p, uint64_t *c, sq_hist_t *h);
 static int sq_unpack_slot(const unsigned char *p, sq_slot_t *sl);
-static const unsigned char *sq_ring_next(const sq_agg_t *a,
+static const unsigned char *sq_ring_next(const sq_windows_t *a,
     const unsigned char *p, sq_rslot_t *r);
-static void sq_ring_get(const sq_agg_t *a, const sq_series_t *s,
+static void sq_ring_get(const sq_windows_t *a, const sq_series_t *s,
     uint32_t pos, sq_rslot_t *r);
-static int sq_ring_set(const sq_agg_t *a, sq_series_t *s, uint32_t pos,
+static int sq_ring_set(const sq_windows_t *a, sq_series_t *s, uint32_t pos,
     int64_t start, uint32_t len);
-static int sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl);
-static sq_slot_t *sq_cur(sq_agg_t *a, sq_series_t *s, int64_t start);
+static int sq_put_finished(sq_windows_t *a, sq_series_t *s, sq_slot_t *sl);
+static sq_slot_t *sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start);
 
 
 static void
@@ -220,7 +220,7 @@ sq_pack(const sq_slot_t *sl)
 /* reads the ring entry at p into r; returns the next entry */
 
 static const unsigned char *
-sq_ring_next(const sq_agg_t *a, const unsigned char *p, sq_rslot_t *r)
+sq_ring_next(const sq_windows_t *a, const unsigned char *p, sq_rslot_t *r)
 {
     uint64_t  tag;
 
@@ -242,7 +242,7 @@ sq_ring_next(const sq_agg_t *a, const unsigned char *p, sq_rslot_t *r)
 
 
 static void
-sq_ring_get(const sq_agg_t *a, const sq_series_t *s, uint32_t pos,
+sq_ring_get(const sq_windows_t *a, const sq_series_t *s, uint32_t pos,
     sq_rslot_t *r)
 {
     uint32_t              i;
@@ -261,7 +261,7 @@ sq_ring_get(const sq_agg_t *a, const sq_series_t *s, uint32_t pos,
 /* the packed slot in sq_pbuf (len bytes) to ring position pos */
 
 static int
-sq_ring_set(const sq_agg_t *a, sq_series_t *s, uint32_t pos, int64_t start,
+sq_ring_set(const sq_windows_t *a, sq_series_t *s, uint32_t pos, int64_t start,
     uint32_t len)
 {
     size_t                off, olen, hlen, nlen, total;
@@ -383,7 +383,7 @@ sq_unpack_slot(const unsigned char *data, sq_slot_t *sl)
  */
 
 static int
-sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl)
+sq_put_finished(sq_windows_t *a, sq_series_t *s, sq_slot_t *sl)
 {
     int64_t     start, cstart;
     uint32_t    i, j, len;
@@ -450,7 +450,7 @@ sq_put_finished(sq_agg_t *a, sq_series_t *s, sq_slot_t *sl)
  */
 
 static sq_slot_t *
-sq_cur(sq_agg_t *a, sq_series_t *s, int64_t start)
+sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start)
 {
     sq_slot_t  *sl;
 
@@ -563,13 +563,13 @@ sq_win_merge(sq_win_t *dst, const sq_win_t *src)
 
 
 int
-sq_agg_init(sq_agg_t *a, int64_t slot, int64_t short_window,
+sq_windows_init(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers)
 {
     uint32_t  i, k;
 
-    memset(a, 0, sizeof(sq_agg_t));
+    memset(a, 0, sizeof(sq_windows_t));
 
     if (!sq_le_ready) {
         for (i = 0; i < SQ_HIST_BUCKETS; i++) {
@@ -592,17 +592,17 @@ sq_agg_init(sq_agg_t *a, int64_t slot, int64_t short_window,
     a->wbuckets = calloc(a->nwbuckets, sizeof(sq_worker_t *));
 
     if (a->buckets == NULL || a->wbuckets == NULL) {
-        sq_agg_free(a);
+        sq_windows_free(a);
         return -1;
     }
 
-    return sq_agg_configure(a, slot, short_window, long_window, max_series,
+    return sq_windows_configure(a, slot, short_window, long_window, max_series,
                             ttl, max_workers);
 }
 
 
 int
-sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
+sq_windows_configure(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers)
 {
@@ -657,7 +657,7 @@ sq_agg_configure(sq_agg_t *a, int64_t slot, int64_t short_window,
 
 
 void
-sq_agg_free(sq_agg_t *a)
+sq_windows_free(sq_windows_t *a)
 {
     uint32_t      i;
     sq_worker_t  *w, *next;
@@ -688,7 +688,7 @@ sq_agg_free(sq_agg_t *a)
 
 
 static void
-sq_rings_free(sq_agg_t *a, sq_series_t *s)
+sq_rings_free(sq_windows_t *a, sq_series_t *s)
 {
     free(s->rings);
     sq_slot_free(s->cur);
@@ -699,7 +699,7 @@ sq_rings_free(sq_agg_t *a, sq_series_t *s)
 
 
 static void
-sq_series_free(sq_agg_t *a, sq_series_t *s)
+sq_series_free(sq_windows_t *a, sq_series_t *s)
 {
     sq_series_t **pp;
 
@@ -727,7 +727,7 @@ sq_series_free(sq_agg_t *a, sq_series_t *s)
 
 
 static int
-sq_rehash(sq_agg_t *a)
+sq_rehash(sq_windows_t *a)
 {
     uint32_t      i, n;
     sq_series_t **b, *s, *next;
@@ -756,7 +756,7 @@ sq_rehash(sq_agg_t *a)
 
 
 static sq_series_t *
-sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
+sq_series_get(sq_windows_t *a, const sq_str_t *e, const sq_str_t *r,
     const sq_str_t *g, int64_t now)
 {
     char          *p;
@@ -867,7 +867,7 @@ sq_series_get(sq_agg_t *a, const sq_str_t *e, const sq_str_t *r,
 
 
 static int
-sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
+sq_seq_check(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 {
     uint32_t      h;
     uint64_t      shift;
@@ -888,13 +888,13 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
     if (w == NULL) {
         if (a->nworkers >= a->max_workers) {
             a->stats.workers_untracked++;
-            return SQ_AGG_ACCEPTED;
+            return SQ_WINDOWS_ACCEPTED;
         }
 
         w = calloc(1, sizeof(sq_worker_t));
         if (w == NULL) {
             a->stats.workers_untracked++;
-            return SQ_AGG_ACCEPTED;
+            return SQ_WINDOWS_ACCEPTED;
         }
 
         w->hash = h;
@@ -907,7 +907,7 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
         a->nworkers++;
 
         w->last_seen = now;
-        return SQ_AGG_ACCEPTED;
+        return SQ_WINDOWS_ACCEPTED;
     }
 
     w->last_seen = now;
@@ -925,19 +925,19 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
         }
 
         w->max_seq = d->seq;
-        return SQ_AGG_ACCEPTED;
+        return SQ_WINDOWS_ACCEPTED;
     }
 
     shift = w->max_seq - d->seq;
 
     if (shift < 64) {
         if (w->seen & (UINT64_C(1) << shift)) {
-            return SQ_AGG_DUPLICATE;
+            return SQ_WINDOWS_DUPLICATE;
         }
 
         w->seen |= UINT64_C(1) << shift;
         a->stats.reordered++;
-        return SQ_AGG_ACCEPTED;
+        return SQ_WINDOWS_ACCEPTED;
     }
 
     if (d->seq <= 64) {
@@ -945,12 +945,12 @@ sq_seq_check(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
         a->stats.restarts++;
         w->max_seq = d->seq;
         w->seen = ~UINT64_C(0);
-        return SQ_AGG_ACCEPTED;
+        return SQ_WINDOWS_ACCEPTED;
     }
 
     /* too old to tell from a duplicate */
 
-    return SQ_AGG_DUPLICATE;
+    return SQ_WINDOWS_DUPLICATE;
 }
 
 
@@ -997,7 +997,7 @@ sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k, const sq_dhist_t *o)
 
 
 int
-sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
+sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 {
     int            k, rc;
     int64_t        start;
@@ -1008,7 +1008,7 @@ sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
 
     rc = sq_seq_check(a, d, now);
 
-    if (rc == SQ_AGG_DUPLICATE) {
+    if (rc == SQ_WINDOWS_DUPLICATE) {
         a->stats.duplicate++;
         return rc;
     }
@@ -1051,12 +1051,12 @@ sq_agg_ingest(sq_agg_t *a, const sq_dgram_t *d, int64_t now)
         (void) sq_add_hist(sl, s, SQ_HIST_TTFB, &ds->hist[1]);
     }
 
-    return SQ_AGG_ACCEPTED;
+    return SQ_WINDOWS_ACCEPTED;
 }
 
 
 int
-sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
+sq_windows_add_slot(sq_windows_t *a, const char *endpoint, const char *region,
     const char *segment, const sq_win_t *w, int64_t start, int64_t now)
 {
     int           k;
@@ -1124,7 +1124,7 @@ sq_agg_add_slot(sq_agg_t *a, const char *endpoint, const char *region,
 
 
 int
-sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
+sq_windows_window(const sq_windows_t *a, const sq_series_t *s, int which,
     int64_t now, sq_win_t *out)
 {
     int64_t               width, oldest;
@@ -1172,7 +1172,7 @@ sq_agg_window(const sq_agg_t *a, const sq_series_t *s, int which,
 
 
 const sq_slot_t *
-sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
+sq_windows_slot_at(const sq_windows_t *a, const sq_series_t *s, int64_t start)
 {
     sq_rslot_t  r;
 
@@ -1201,7 +1201,7 @@ sq_agg_slot_at(const sq_agg_t *a, const sq_series_t *s, int64_t start)
 
 
 void
-sq_agg_expire(sq_agg_t *a, int64_t now)
+sq_windows_expire(sq_windows_t *a, int64_t now)
 {
     uint32_t      i;
     sq_worker_t **pp, *w;
@@ -1238,7 +1238,7 @@ sq_agg_expire(sq_agg_t *a, int64_t now)
 
 
 size_t
-sq_agg_memory(const sq_agg_t *a)
+sq_windows_memory(const sq_windows_t *a)
 {
     size_t        m;
     uint32_t      i;
