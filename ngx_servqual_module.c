@@ -8,15 +8,21 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <maxminddb.h>
 
 #include "ngx_http_servqual_module.h"
+#include "ngx_http_servqual_agg.h"
+#include "ngx_http_servqual_geo.h"
+#include "ngx_http_servqual_outcome.h"
+#include "ngx_http_servqual_send.h"
 
 
 #define NGX_HTTP_SERVQUAL_DEFAULT_PORT     5170
-#define NGX_HTTP_SERVQUAL_MIN_BUFFER       1024
-#define NGX_HTTP_SERVQUAL_MAX_BUFFER       65536
-#define NGX_HTTP_SERVQUAL_COMPRESS_MIN     1024
+#define NGX_HTTP_SERVQUAL_BOUNDS_LEN       sizeof("value must be between " \
+                                                  "-9223372036854775808 and " \
+                                                  "-9223372036854775808")
+
+#define ngx_http_servqual_in_bounds(b, n)                                    \
+    ((n) >= (b)->low && ((b)->high == -1 || (n) <= (b)->high))
 
 
 /* an endpoint name interned at configuration time, and its id */
@@ -32,17 +38,6 @@ static ngx_int_t ngx_http_servqual_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_servqual_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_servqual_log_handler(ngx_http_request_t *r);
-static void ngx_http_servqual_count(ngx_http_request_t *r,
-    ngx_http_servqual_series_t *s);
-static ngx_uint_t ngx_http_servqual_region(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf);
-static size_t ngx_http_servqual_geo_lookup(MMDB_s *mmdb,
-    struct sockaddr *sa, ngx_int_t kind, u_char *buf);
-static ngx_uint_t ngx_http_servqual_segment(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf);
-static size_t ngx_http_servqual_label(ngx_http_variable_value_t *v,
-    u_char *buf, size_t size);
-static ngx_uint_t ngx_http_servqual_compressible(ngx_str_t *type);
 static void ngx_http_servqual_flush_handler(ngx_event_t *ev);
 
 static void *ngx_http_servqual_create_main_conf(ngx_conf_t *cf);
@@ -56,12 +51,11 @@ static char *ngx_http_servqual_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_servqual_geoip2(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static void ngx_http_servqual_mmdb_cleanup(void *data);
 static char *ngx_http_servqual_region_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_servqual_segment_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_servqual_max_series(ngx_conf_t *cf, void *post,
+static char *ngx_http_servqual_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_servqual_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init(ngx_conf_t *cf);
@@ -69,8 +63,22 @@ static ngx_int_t ngx_http_servqual_init_process(ngx_cycle_t *cycle);
 static void ngx_http_servqual_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_post_t  ngx_http_servqual_max_series_post = {
-    ngx_http_servqual_max_series
+/* the numeric bounds of the directives and their parameters */
+
+static ngx_conf_num_bounds_t  ngx_http_servqual_max_series_bounds = {
+    ngx_http_servqual_check_bounds, 1, NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT
+};
+
+static ngx_conf_num_bounds_t  ngx_http_servqual_flush_bounds = {
+    ngx_http_servqual_check_bounds, 1, -1
+};
+
+static ngx_conf_num_bounds_t  ngx_http_servqual_buffer_bounds = {
+    ngx_http_servqual_check_bounds, 1024, 65536
+};
+
+static ngx_conf_num_bounds_t  ngx_http_servqual_segment_bounds = {
+    ngx_http_servqual_check_bounds, 1, NGX_HTTP_SERVQUAL_SEGMENTS
 };
 
 
@@ -123,7 +131,7 @@ static ngx_command_t  ngx_http_servqual_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_servqual_main_conf_t, max_series),
-      &ngx_http_servqual_max_series_post },
+      &ngx_http_servqual_max_series_bounds },
 
       ngx_null_command
 };
@@ -167,17 +175,6 @@ static ngx_http_servqual_worker_t       *ngx_http_servqual_worker;
 
 static ngx_str_t  ngx_http_servqual_other = ngx_string(SQ_WIRE_OTHER);
 static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
-static ngx_str_t  ngx_http_servqual_hsts =
-    ngx_string("Strict-Transport-Security");
-
-/* lookup paths as arrays: MMDB_get_value() would allocate one per call */
-
-static const char  *ngx_http_servqual_country_path[] =
-    { "country", "iso_code", NULL };
-static const char  *ngx_http_servqual_continent_path[] =
-    { "continent", "code", NULL };
-static const char  *ngx_http_servqual_subdivision_path[] =
-    { "subdivisions", "0", "iso_code", NULL };
 
 /*
  * The request's start and first-byte times live in one slot of the
@@ -291,462 +288,29 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
         ttfb = rt;
     }
 
-    region = ngx_http_servqual_region(r, w, lcf);
-    segment = ngx_http_servqual_segment(r, w, lcf);
+    /* without a database or a variable, every region is unknown */
+
+    region = (w->conf->mmdb || lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE)
+             ? ngx_http_servqual_region(r, w, lcf)
+             : NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
+
+    segment = (lcf->segment_index == NGX_CONF_UNSET)
+              ? NGX_HTTP_SERVQUAL_SEGMENT_NONE
+              : ngx_http_servqual_segment(r, w, lcf);
 
     s = ngx_http_servqual_agg_series(w, NGX_HTTP_SERVQUAL_KEY(lcf->endpoint,
                                                               region,
                                                               segment));
 
-    ngx_http_servqual_count(r, s);
+    ngx_http_servqual_outcome(r, s->counters);
 
-    ngx_http_servqual_agg_sample(w, s, NGX_HTTP_SERVQUAL_HIST_RT, rt);
-    ngx_http_servqual_agg_sample(w, s, NGX_HTTP_SERVQUAL_HIST_TTFB, ttfb);
+    ngx_http_servqual_agg_times(w, s, rt, ttfb);
 
     if (w->requests++ == 0 && !w->timer.timer_set) {
         ngx_add_timer(&w->timer, w->conf->flush);
     }
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_servqual_count(ngx_http_request_t *r, ngx_http_servqual_series_t *s)
-{
-    off_t                       body;
-    uint64_t                   *c;
-    ngx_uint_t                  status, i;
-    ngx_list_part_t            *part;
-    ngx_table_elt_t            *h;
-    ngx_connection_t           *conn;
-    ngx_http_upstream_state_t  *us;
-
-    c = s->counters;
-    conn = r->connection;
-
-    if (r->err_status) {
-        status = r->err_status;
-
-    } else if (r->headers_out.status) {
-        status = r->headers_out.status;
-
-    } else {
-        /* the client went away before a response was chosen */
-        status = NGX_HTTP_CLIENT_CLOSED_REQUEST;
-    }
-
-    c[SQ_C_REQUESTS]++;
-
-    if (status >= 100 && status < 600) {
-        c[SQ_C_1XX + status / 100 - 1]++;
-    }
-
-    if (status == NGX_HTTP_CLIENT_CLOSED_REQUEST || conn->error) {
-        c[SQ_C_ABORTED]++;
-    }
-
-    body = conn->sent - (off_t) r->header_size;
-
-    if (!r->header_only
-        && r->headers_out.content_length_n >= 0
-        && body < r->headers_out.content_length_n)
-    {
-        c[SQ_C_INCOMPLETE]++;
-    }
-
-    if (r->upstream_states) {
-        us = r->upstream_states->elts;
-
-        for (i = 0; i < r->upstream_states->nelts; i++) {
-            if (us[i].status == NGX_HTTP_GATEWAY_TIME_OUT) {
-                c[SQ_C_UPSTREAM_TIMEOUT]++;
-                break;
-            }
-
-            if (us[i].status == NGX_HTTP_BAD_GATEWAY) {
-                c[SQ_C_UPSTREAM_ERROR]++;
-                break;
-            }
-        }
-    }
-
-    c[SQ_C_BYTES] += (uint64_t) ngx_max(conn->sent, 0);
-
-    switch (r->http_version) {
-
-#ifdef NGX_HTTP_VERSION_30
-    case NGX_HTTP_VERSION_30:
-        c[SQ_C_HTTP_3]++;
-        break;
-#endif
-
-    case NGX_HTTP_VERSION_20:
-        c[SQ_C_HTTP_2]++;
-        break;
-
-    case NGX_HTTP_VERSION_11:
-        c[SQ_C_HTTP_11]++;
-        break;
-
-    default:
-        c[SQ_C_HTTP_10]++;
-        break;
-    }
-
-#if (NGX_HTTP_SSL)
-
-    if (conn->ssl) {
-
-        switch (SSL_version(conn->ssl->connection)) {
-
-#ifdef TLS1_3_VERSION
-        case TLS1_3_VERSION:
-            c[SQ_C_TLS_13]++;
-            break;
-#endif
-
-        case TLS1_2_VERSION:
-            c[SQ_C_TLS_12]++;
-            break;
-
-        case TLS1_1_VERSION:
-            c[SQ_C_TLS_11]++;
-            break;
-
-        default:
-            c[SQ_C_TLS_10]++;
-            break;
-        }
-
-        part = &r->headers_out.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash
-                && h[i].key.len == ngx_http_servqual_hsts.len
-                && ngx_strncasecmp(h[i].key.data,
-                                   ngx_http_servqual_hsts.data,
-                                   ngx_http_servqual_hsts.len) == 0)
-            {
-                c[SQ_C_HSTS]++;
-                break;
-            }
-        }
-
-    } else {
-        c[SQ_C_TLS_NONE]++;
-    }
-
-#else
-
-    (void) part;
-    (void) h;
-    c[SQ_C_TLS_NONE]++;
-
-#endif
-
-    /*
-     * compressible: a 2xx of a compressible type that was sent compressed
-     * or had at least 1 KiB of body to compress; the type is looked at
-     * last, when the cheap tests pass
-     */
-
-    if (status < 200 || status >= 300) {
-        return;
-    }
-
-    if (r->headers_out.content_encoding
-        && r->headers_out.content_encoding->hash
-        && r->headers_out.content_encoding->value.len)
-    {
-        if (ngx_http_servqual_compressible(&r->headers_out.content_type)) {
-            c[SQ_C_COMPRESSIBLE]++;
-            c[SQ_C_COMPRESSED]++;
-        }
-
-    } else if (ngx_max(body, r->headers_out.content_length_n)
-               >= NGX_HTTP_SERVQUAL_COMPRESS_MIN
-               && ngx_http_servqual_compressible(&r->headers_out.content_type))
-    {
-        c[SQ_C_COMPRESSIBLE]++;
-    }
-}
-
-
-static ngx_uint_t
-ngx_http_servqual_compressible(ngx_str_t *type)
-{
-    u_char  *p, *last;
-
-    /* text/..., */
-    if (type->len >= 5 && ngx_strncasecmp(type->data, (u_char *) "text/", 5)
-                          == 0)
-    {
-        return 1;
-    }
-
-    /* application/json, +json, +xml, javascript, image/svg+xml, ... */
-
-    last = type->data + type->len;
-
-    for (p = type->data; p < last && *p != ';'; p++) {
-
-        switch (*p | 0x20) {
-
-        case 'j':
-            if (last - p >= 4
-                && (ngx_strncasecmp(p, (u_char *) "json", 4) == 0
-                    || (last - p >= 10
-                        && ngx_strncasecmp(p, (u_char *) "javascript", 10)
-                           == 0)))
-            {
-                return 1;
-            }
-            break;
-
-        case 'x':
-            if (last - p >= 3 && ngx_strncasecmp(p, (u_char *) "xml", 3) == 0)
-            {
-                return 1;
-            }
-            break;
-        }
-    }
-
-    return 0;
-}
-
-
-static ngx_uint_t
-ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_loc_conf_t *lcf)
-{
-    u_char                     *addr;
-    size_t                      alen, len;
-    uint32_t                    h;
-    uint64_t                    a[2];
-    struct sockaddr            *sa;
-    ngx_http_servqual_geo_t    *e;
-    ngx_http_variable_value_t  *v;
-    u_char                      buf[SQ_WIRE_MAX_REGION];
-
-    if (lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
-        v = ngx_http_get_indexed_variable(r, lcf->region_index);
-
-        len = ngx_http_servqual_label(v, buf, SQ_WIRE_MAX_REGION);
-        if (len == 0) {
-            return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-        }
-
-        return ngx_http_servqual_region_id(w, buf, len);
-    }
-
-    if (w->conf->mmdb == NULL) {
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    /* the client address as realip left it */
-
-    sa = r->connection->sockaddr;
-
-    switch (sa->sa_family) {
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        addr = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-        alen = 16;
-        break;
-#endif
-
-    case AF_INET:
-        addr = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-        alen = 4;
-        break;
-
-    default:
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    /*
-     * a per-worker cache of lookups, direct mapped on the address, which
-     * is hashed and compared as two 64-bit words
-     */
-
-    a[0] = 0;
-    a[1] = 0;
-    ngx_memcpy(a, addr, alen);
-
-    h = (uint32_t) (((a[0] ^ (a[1] * 0x9e3779b97f4a7c15ULL)) + lcf->region)
-                    * 0x9e3779b97f4a7c15ULL >> 40);
-
-    e = &w->geo[h & (NGX_HTTP_SERVQUAL_GEO_CACHE - 1)];
-
-    if (e->kind != lcf->region + 1
-        || e->addr_len != alen
-        || e->addr[0] != a[0]
-        || e->addr[1] != a[1])
-    {
-        len = ngx_http_servqual_geo_lookup(w->conf->mmdb, sa, lcf->region,
-                                           buf);
-
-        e->region = (uint16_t) (len ? ngx_http_servqual_region_id(w, buf, len)
-                                    : NGX_HTTP_SERVQUAL_REGION_UNKNOWN);
-        e->kind = (u_char) (lcf->region + 1);
-        e->addr_len = (u_char) alen;
-        e->addr[0] = a[0];
-        e->addr[1] = a[1];
-    }
-
-    return e->region;
-}
-
-
-static size_t
-ngx_http_servqual_geo_lookup(MMDB_s *mmdb, struct sockaddr *sa,
-    ngx_int_t kind, u_char *buf)
-{
-    int                    rc;
-    u_char                *p;
-    size_t                 len;
-    MMDB_entry_data_s      data;
-    MMDB_lookup_result_s   res;
-
-    res = MMDB_lookup_sockaddr(mmdb, sa, &rc);
-
-    if (rc != MMDB_SUCCESS || !res.found_entry) {
-        return 0;
-    }
-
-    if (kind == NGX_HTTP_SERVQUAL_REGION_CONTINENT) {
-        rc = MMDB_aget_value(&res.entry, &data,
-                             ngx_http_servqual_continent_path);
-
-    } else {
-        rc = MMDB_aget_value(&res.entry, &data,
-                             ngx_http_servqual_country_path);
-    }
-
-    if (rc != MMDB_SUCCESS
-        || !data.has_data
-        || data.type != MMDB_DATA_TYPE_UTF8_STRING
-        || data.data_size == 0
-        || data.data_size > 3)
-    {
-        return 0;
-    }
-
-    p = ngx_cpymem(buf, data.utf8_string, data.data_size);
-
-    if (kind != NGX_HTTP_SERVQUAL_REGION_SUBDIVISION) {
-        return data.data_size;
-    }
-
-    /* ISO 3166-2: country, hyphen, subdivision code ("US-CA") */
-
-    rc = MMDB_aget_value(&res.entry, &data,
-                         ngx_http_servqual_subdivision_path);
-
-    if (rc == MMDB_SUCCESS
-        && data.has_data
-        && data.type == MMDB_DATA_TYPE_UTF8_STRING
-        && data.data_size > 0
-        && data.data_size <= 3)
-    {
-        *p++ = '-';
-        p = ngx_cpymem(p, data.utf8_string, data.data_size);
-    }
-
-    len = p - buf;
-
-    return len;
-}
-
-
-static ngx_uint_t
-ngx_http_servqual_segment(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
-{
-    size_t                      len;
-    ngx_uint_t                  i;
-    ngx_http_variable_value_t  *v;
-    u_char                      buf[SQ_WIRE_MAX_SEGMENT];
-
-    if (lcf->segment_index == NGX_CONF_UNSET) {
-        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
-    }
-
-    v = ngx_http_get_indexed_variable(r, lcf->segment_index);
-
-    len = ngx_http_servqual_label(v, buf, SQ_WIRE_MAX_SEGMENT);
-    if (len == 0) {
-        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
-    }
-
-    for (i = 0; i < w->nsegments; i++) {
-        if (w->segment_len[i] == len
-            && ngx_memcmp(w->segments[i], buf, len) == 0)
-        {
-            return i + 1;
-        }
-    }
-
-    if (w->nsegments < lcf->segment_max) {
-        ngx_memcpy(w->segments[w->nsegments], buf, len);
-        w->segment_len[w->nsegments] = (u_char) len;
-        return ++w->nsegments;
-    }
-
-    w->segment_overflow++;
-
-    return NGX_HTTP_SERVQUAL_SEGMENT_OTHER;
-}
-
-
-/*
- * A region or segment label: at most size bytes, anything outside
- * [A-Za-z0-9_.:-] replaced by "_", so label values stay printable.
- */
-
-static size_t
-ngx_http_servqual_label(ngx_http_variable_value_t *v, u_char *buf,
-    size_t size)
-{
-    u_char  ch;
-    size_t  i, len;
-
-    if (v == NULL || v->not_found || v->len == 0) {
-        return 0;
-    }
-
-    len = ngx_min(v->len, size);
-
-    for (i = 0; i < len; i++) {
-        ch = v->data[i];
-
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-            || (ch >= '0' && ch <= '9')
-            || ch == '_' || ch == '.' || ch == ':' || ch == '-')
-        {
-            buf[i] = ch;
-
-        } else {
-            buf[i] = '_';
-        }
-    }
-
-    return len;
 }
 
 
@@ -965,11 +529,11 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_servqual_main_conf_t *mcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value, s;
-    ngx_url_t   u;
-    ngx_msec_t  flush;
-    ngx_uint_t  i;
+    ngx_int_t               n;
+    ngx_str_t              *value, s;
+    ngx_url_t               u;
+    ngx_uint_t              i;
+    ngx_conf_num_bounds_t  *b;
 
     if (mcf->addr) {
         return "is duplicate";
@@ -1009,14 +573,16 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 6;
             s.data = value[i].data + 6;
 
-            flush = ngx_parse_time(&s, 0);
-            if (flush == (ngx_msec_t) NGX_ERROR || flush == 0) {
+            n = ngx_parse_time(&s, 0);
+            b = &ngx_http_servqual_flush_bounds;
+
+            if (n == NGX_ERROR || !ngx_http_servqual_in_bounds(b, n)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid flush time \"%V\"", &s);
                 return NGX_CONF_ERROR;
             }
 
-            mcf->flush = flush;
+            mcf->flush = (ngx_msec_t) n;
             continue;
         }
 
@@ -1025,18 +591,18 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 7;
             s.data = value[i].data + 7;
 
-            size = ngx_parse_size(&s);
-            if (size == NGX_ERROR
-                || size < NGX_HTTP_SERVQUAL_MIN_BUFFER
-                || size > NGX_HTTP_SERVQUAL_MAX_BUFFER)
-            {
+            n = ngx_parse_size(&s);
+            b = &ngx_http_servqual_buffer_bounds;
+
+            if (n == NGX_ERROR || !ngx_http_servqual_in_bounds(b, n)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid buffer size \"%V\", "
-                                   "it must be between 1k and 64k", &s);
+                                   "it must be between %ik and %ik",
+                                   &s, b->low / 1024, b->high / 1024);
                 return NGX_CONF_ERROR;
             }
 
-            mcf->buffer = size;
+            mcf->buffer = (size_t) n;
             continue;
         }
 
@@ -1111,70 +677,20 @@ ngx_http_servqual_geoip2(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_servqual_main_conf_t *mcf = conf;
 
-    int                  rc;
-    ngx_err_t            err;
-    ngx_str_t           *value, file;
-    ngx_pool_cleanup_t  *cln;
+    ngx_str_t  *value;
 
     if (mcf->mmdb) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    file = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    mcf->mmdb = ngx_pcalloc(cf->pool, sizeof(MMDB_s));
+    mcf->mmdb = ngx_http_servqual_geo_open(cf, &value[1]);
     if (mcf->mmdb == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    rc = MMDB_open((char *) file.data, MMDB_MODE_MMAP, mcf->mmdb);
-
-    if (rc != MMDB_SUCCESS) {
-        err = (rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR)
-              ? ngx_errno : 0;
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
-                           "MMDB_open(\"%V\") failed: %s",
-                           &file, MMDB_strerror(rc));
-        mcf->mmdb = NULL;
-        return NGX_CONF_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        MMDB_close(mcf->mmdb);
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_servqual_mmdb_cleanup;
-    cln->data = mcf->mmdb;
-
-    if (ngx_strstr(mcf->mmdb->metadata.database_type, "Country") == NULL
-        && ngx_strstr(mcf->mmdb->metadata.database_type, "City") == NULL
-        && ngx_strstr(mcf->mmdb->metadata.database_type, "Enterprise")
-           == NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"%V\" is a \"%s\" database, not a Country or "
-                           "City one: regions may come out \"unknown\"",
-                           &file, mcf->mmdb->metadata.database_type);
-    }
-
     return NGX_CONF_OK;
-}
-
-
-static void
-ngx_http_servqual_mmdb_cleanup(void *data)
-{
-    MMDB_s  *mmdb = data;
-
-    MMDB_close(mmdb);
 }
 
 
@@ -1183,7 +699,8 @@ ngx_http_servqual_region_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_servqual_loc_conf_t *lcf = conf;
 
-    ngx_str_t  *value, name;
+    ngx_str_t        *value, name;
+    ngx_conf_enum_t  *m;
 
     if (lcf->region != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -1191,19 +708,13 @@ ngx_http_servqual_region_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "country") == 0) {
-        lcf->region = NGX_HTTP_SERVQUAL_REGION_COUNTRY;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "continent") == 0) {
-        lcf->region = NGX_HTTP_SERVQUAL_REGION_CONTINENT;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "subdivision") == 0) {
-        lcf->region = NGX_HTTP_SERVQUAL_REGION_SUBDIVISION;
-        return NGX_CONF_OK;
+    for (m = ngx_http_servqual_region_modes; m->name.len; m++) {
+        if (m->name.len == value[1].len
+            && ngx_strcmp(m->name.data, value[1].data) == 0)
+        {
+            lcf->region = m->value;
+            return NGX_CONF_OK;
+        }
     }
 
     if (value[1].len < 2 || value[1].data[0] != '$') {
@@ -1259,11 +770,15 @@ ngx_http_servqual_segment_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 
         max = ngx_atoi(value[2].data + 4, value[2].len - 4);
 
-        if (max < 1 || max > NGX_HTTP_SERVQUAL_SEGMENTS) {
+        if (max == NGX_ERROR
+            || !ngx_http_servqual_in_bounds(&ngx_http_servqual_segment_bounds,
+                                            max))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid segment limit \"%V\", "
-                               "it must be between 1 and %d",
-                               &value[2], NGX_HTTP_SERVQUAL_SEGMENTS);
+                               "it must be between %i and %i", &value[2],
+                               ngx_http_servqual_segment_bounds.low,
+                               ngx_http_servqual_segment_bounds.high);
             return NGX_CONF_ERROR;
         }
 
@@ -1282,16 +797,42 @@ ngx_http_servqual_segment_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static char *
-ngx_http_servqual_max_series(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_uint_t  *np = data;
+/*
+ * The post handler of every numeric bound (ngx_conf_num_bounds_t, as
+ * gzip_comp_level's).  Unlike ngx_conf_check_num_bounds(), which logs
+ * the message itself, it returns it, so that nginx puts the directive's
+ * name before it.  The parameters of servqual_collector and
+ * servqual_segment are checked against their bounds where they are
+ * parsed, and the message names the parameter.
+ */
 
-    if (*np < 1 || *np > NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT) {
-        return "value must be between 1 and 262144";
+static char *
+ngx_http_servqual_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    u_char  *p;
+
+    if (ngx_http_servqual_in_bounds(bounds, *np)) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
+    p = ngx_pnalloc(cf->pool, NGX_HTTP_SERVQUAL_BOUNDS_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (bounds->high == -1) {
+        (void) ngx_sprintf(p, "value must be equal to or greater than %i%Z",
+                           bounds->low);
+
+    } else {
+        (void) ngx_sprintf(p, "value must be between %i and %i%Z",
+                           bounds->low, bounds->high);
+    }
+
+    return (char *) p;
 }
 
 
@@ -1390,13 +931,8 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
     w->conf = mcf;
     w->log = cycle->log;
 
-    w->geo = ngx_pcalloc(cycle->pool, NGX_HTTP_SERVQUAL_GEO_CACHE
-                                      * sizeof(ngx_http_servqual_geo_t));
-    if (w->geo == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_servqual_agg_init(w, cycle->pool) != NGX_OK
+    if (ngx_http_servqual_geo_init(w, cycle->pool) != NGX_OK
+        || ngx_http_servqual_agg_init(w, cycle->pool) != NGX_OK
         || ngx_http_servqual_send_init(w, cycle->pool) != NGX_OK)
     {
         return NGX_ERROR;

@@ -151,6 +151,8 @@ rejects('segment parameter', conf($coll, 'servqual_segment $arg_p 5;'),
 
 rejects('max_series 0', conf("$coll servqual_max_series 0;"),
         qr/"servqual_max_series" directive value must be between 1 and 262144/);
+rejects('max_series big', conf("$coll servqual_max_series 262145;"),
+        qr/"servqual_max_series" directive value must be between 1 and 262144/);
 rejects('max_series word', conf("$coll servqual_max_series many;"),
         qr/"servqual_max_series" directive invalid number/);
 

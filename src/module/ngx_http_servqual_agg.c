@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_servqual_module.h"
+#include "ngx_http_servqual_agg.h"
 
 
 /*
@@ -31,6 +32,9 @@
 
 static ngx_http_servqual_series_t *ngx_http_servqual_agg_lookup(
     ngx_http_servqual_worker_t *w, uint64_t key, ngx_uint_t limit);
+static ngx_inline void ngx_http_servqual_agg_sample(
+    ngx_http_servqual_worker_t *w, ngx_uint_t slot, ngx_uint_t kind,
+    uint64_t us);
 static int ngx_libc_cdecl ngx_http_servqual_cmp(const void *a,
     const void *b);
 
@@ -224,14 +228,25 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
 }
 
 
+/* a request's request time and time to first byte, in microseconds */
+
 void
-ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us)
+ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb)
+{
+    ngx_http_servqual_agg_sample(w, s - w->series, SQ_H_RT, rt);
+    ngx_http_servqual_agg_sample(w, s - w->series, SQ_H_TTFB, ttfb);
+}
+
+
+static ngx_inline void
+ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
+    ngx_uint_t kind, uint64_t us)
 {
     uint32_t                   key, i;
     ngx_http_servqual_cell_t  *cell;
 
-    key = NGX_HTTP_SERVQUAL_CELL_KEY(s - w->series, kind, sq_hist_index(us));
+    key = NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, sq_hist_index(us));
 
     for (i = (key * 2654435761u) & w->cells_mask;
          /* void */ ;
@@ -325,4 +340,80 @@ ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
 
     tp = ngx_timeofday();
     w->window_start = (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+ngx_uint_t
+ngx_http_servqual_segment(ngx_http_request_t *r,
+    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
+{
+    size_t                      len;
+    ngx_uint_t                  i;
+    ngx_http_variable_value_t  *v;
+    u_char                      buf[SQ_WIRE_MAX_SEGMENT];
+
+    if (lcf->segment_index == NGX_CONF_UNSET) {
+        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
+    }
+
+    v = ngx_http_get_indexed_variable(r, lcf->segment_index);
+
+    len = ngx_http_servqual_label(v, buf, SQ_WIRE_MAX_SEGMENT);
+    if (len == 0) {
+        return NGX_HTTP_SERVQUAL_SEGMENT_NONE;
+    }
+
+    for (i = 0; i < w->nsegments; i++) {
+        if (w->segment_len[i] == len
+            && ngx_memcmp(w->segments[i], buf, len) == 0)
+        {
+            return i + 1;
+        }
+    }
+
+    if (w->nsegments < lcf->segment_max) {
+        ngx_memcpy(w->segments[w->nsegments], buf, len);
+        w->segment_len[w->nsegments] = (u_char) len;
+        return ++w->nsegments;
+    }
+
+    w->segment_overflow++;
+
+    return NGX_HTTP_SERVQUAL_SEGMENT_OTHER;
+}
+
+
+/*
+ * A region or segment label: at most size bytes, anything outside
+ * [A-Za-z0-9_.:-] replaced by "_", so label values stay printable.
+ */
+
+size_t
+ngx_http_servqual_label(ngx_http_variable_value_t *v, u_char *buf,
+    size_t size)
+{
+    u_char  ch;
+    size_t  i, len;
+
+    if (v == NULL || v->not_found || v->len == 0) {
+        return 0;
+    }
+
+    len = ngx_min(v->len, size);
+
+    for (i = 0; i < len; i++) {
+        ch = v->data[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9')
+            || ch == '_' || ch == '.' || ch == ':' || ch == '-')
+        {
+            buf[i] = ch;
+
+        } else {
+            buf[i] = '_';
+        }
+    }
+
+    return len;
 }

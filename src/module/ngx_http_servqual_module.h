@@ -18,13 +18,29 @@
 #include "servqual_wire.h"
 
 
+/*
+ * The functions the module's files share are hidden in the shared
+ * object: calls between them bind directly, not through the PLT, and
+ * only ngx_http_servqual_module and nginx's module tables are exported.
+ * Rare paths that need a stack buffer are kept out of the hot ones with
+ * NGX_HTTP_SERVQUAL_NOINLINE.
+ */
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define NGX_HTTP_SERVQUAL_HIDDEN_BEGIN  _Pragma("GCC visibility push(hidden)")
+#define NGX_HTTP_SERVQUAL_HIDDEN_END    _Pragma("GCC visibility pop")
+#define NGX_HTTP_SERVQUAL_NOINLINE      __attribute__((noinline))
+#else
+#define NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
+#define NGX_HTTP_SERVQUAL_HIDDEN_END
+#define NGX_HTTP_SERVQUAL_NOINLINE
+#endif
+
+
 #define NGX_HTTP_SERVQUAL_REGION_COUNTRY      0
 #define NGX_HTTP_SERVQUAL_REGION_CONTINENT    1
 #define NGX_HTTP_SERVQUAL_REGION_SUBDIVISION  2
 #define NGX_HTTP_SERVQUAL_REGION_VARIABLE     3
-
-#define NGX_HTTP_SERVQUAL_HIST_RT             0
-#define NGX_HTTP_SERVQUAL_HIST_TTFB           1
 
 #define NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT    262144
 #define NGX_HTTP_SERVQUAL_OTHER_RESERVE       64
@@ -153,23 +169,6 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_servqual_module;
-
-
-ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
-    ngx_pool_t *pool);
-ngx_uint_t ngx_http_servqual_region_id(ngx_http_servqual_worker_t *w,
-    u_char *data, size_t len);
-ngx_http_servqual_series_t *ngx_http_servqual_agg_series(
-    ngx_http_servqual_worker_t *w, uint64_t key);
-void ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us);
-void ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w);
-ngx_uint_t ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w);
-
-ngx_int_t ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w,
-    ngx_pool_t *pool);
-void ngx_http_servqual_flush(ngx_http_servqual_worker_t *w);
-void ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w);
 
 
 #endif /* _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_ */

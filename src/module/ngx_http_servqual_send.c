@@ -11,6 +11,8 @@
 #include <msgpack.h>
 
 #include "ngx_http_servqual_module.h"
+#include "ngx_http_servqual_agg.h"
+#include "ngx_http_servqual_send.h"
 
 
 /*
@@ -42,6 +44,8 @@ typedef struct {
 static int ngx_http_servqual_write(void *data, const char *buf, size_t len);
 static void ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d);
 static void ngx_http_servqual_end(ngx_http_servqual_dgram_t *d);
+static void ngx_http_servqual_pack_key(ngx_http_servqual_dgram_t *d,
+    ngx_uint_t key);
 static void ngx_http_servqual_pack_str(ngx_http_servqual_dgram_t *d,
     u_char *p, size_t len);
 static u_char *ngx_http_servqual_array32(ngx_http_servqual_dgram_t *d);
@@ -55,6 +59,12 @@ static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
 static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
+
+
+/* the datagram map's keys, by SQ_K_* */
+static const char  *ngx_http_servqual_keys[SQ_WIRE_NKEYS] = {
+    SQ_WIRE_KEY_NAMES
+};
 
 
 ngx_int_t
@@ -112,7 +122,7 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
         ngx_http_servqual_series_head(&d, s, 1);
         d.requests += s->counters[SQ_C_REQUESTS];
 
-        for (kind = 0; kind < 2; kind++) {
+        for (kind = 0; kind < SQ_WIRE_NHISTS; kind++) {
 
             hist = ngx_http_servqual_array32(&d);
             npairs = 0;
@@ -132,7 +142,7 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
 
                     ngx_http_servqual_patch(hist, 2 * npairs);
 
-                    if (kind == NGX_HTTP_SERVQUAL_HIST_RT) {
+                    if (kind == SQ_H_RT) {
                         hist = ngx_http_servqual_array32(&d);
                         ngx_http_servqual_patch(hist, 0);
                     }
@@ -142,7 +152,7 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
 
                     ngx_http_servqual_series_head(&d, s, 0);
 
-                    if (kind == NGX_HTTP_SERVQUAL_HIST_TTFB) {
+                    if (kind == SQ_H_TTFB) {
                         hist = ngx_http_servqual_array32(&d);
                         ngx_http_servqual_patch(hist, 0);
                     }
@@ -186,43 +196,43 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
 
     tp = ngx_timeofday();
 
-    msgpack_pack_map(&d->pk, 11);
+    msgpack_pack_map(&d->pk, SQ_WIRE_NKEYS);
 
-    msgpack_pack_str_with_body(&d->pk, "v", 1);
+    ngx_http_servqual_pack_key(d, SQ_K_VERSION);
     msgpack_pack_uint32(&d->pk, SQ_WIRE_VERSION);
 
-    msgpack_pack_str_with_body(&d->pk, "node", 4);
+    ngx_http_servqual_pack_key(d, SQ_K_NODE);
     ngx_http_servqual_pack_str(d, w->conf->node.data, w->conf->node.len);
 
-    msgpack_pack_str_with_body(&d->pk, "pid", 3);
+    ngx_http_servqual_pack_key(d, SQ_K_PID);
     msgpack_pack_uint64(&d->pk, (uint64_t) ngx_pid);
 
-    msgpack_pack_str_with_body(&d->pk, "seq", 3);
+    ngx_http_servqual_pack_key(d, SQ_K_SEQ);
     msgpack_pack_uint64(&d->pk, ++w->seq);
 
-    msgpack_pack_str_with_body(&d->pk, "ws", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_WS);
     msgpack_pack_uint64(&d->pk, w->window_start);
 
-    msgpack_pack_str_with_body(&d->pk, "we", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_WE);
     msgpack_pack_uint64(&d->pk, (uint64_t) tp->sec * 1000 + tp->msec);
 
-    msgpack_pack_str_with_body(&d->pk, "dd", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_DD);
     msgpack_pack_uint64(&d->pk, w->dropped);
 
-    msgpack_pack_str_with_body(&d->pk, "dr", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_DR);
     msgpack_pack_uint64(&d->pk, w->dropped_requests);
 
     /* the overflow counts of the window travel in its first datagram */
 
-    msgpack_pack_str_with_body(&d->pk, "so", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_SO);
     msgpack_pack_uint64(&d->pk, w->series_overflow);
     w->series_overflow = 0;
 
-    msgpack_pack_str_with_body(&d->pk, "go", 2);
+    ngx_http_servqual_pack_key(d, SQ_K_GO);
     msgpack_pack_uint64(&d->pk, w->segment_overflow);
     w->segment_overflow = 0;
 
-    msgpack_pack_str_with_body(&d->pk, "s", 1);
+    ngx_http_servqual_pack_key(d, SQ_K_SERIES);
     d->series = ngx_http_servqual_array32(d);
 }
 
@@ -235,7 +245,10 @@ ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
 }
 
 
-/* endpoint, region and segment of a series, from their ids */
+/*
+ * endpoint, region and segment of a series, from their ids: the series
+ * fields before SQ_F_COUNTERS
+ */
 
 static void
 ngx_http_servqual_labels(ngx_http_servqual_worker_t *w,
@@ -246,23 +259,23 @@ ngx_http_servqual_labels(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_label_t  *region;
 
     endpoint = w->conf->endpoints.elts;
-    labels[0] = endpoint[NGX_HTTP_SERVQUAL_KEY_ENDPOINT(s->key)];
+    labels[SQ_F_ENDPOINT] = endpoint[NGX_HTTP_SERVQUAL_KEY_ENDPOINT(s->key)];
 
     region = &w->regions[NGX_HTTP_SERVQUAL_KEY_REGION(s->key)];
-    labels[1].len = region->len;
-    labels[1].data = region->data;
+    labels[SQ_F_REGION].len = region->len;
+    labels[SQ_F_REGION].data = region->data;
 
     seg = NGX_HTTP_SERVQUAL_KEY_SEGMENT(s->key);
 
     if (seg == NGX_HTTP_SERVQUAL_SEGMENT_NONE) {
-        ngx_str_set(&labels[2], "");
+        ngx_str_set(&labels[SQ_F_SEGMENT], "");
 
     } else if (seg == NGX_HTTP_SERVQUAL_SEGMENT_OTHER) {
-        ngx_str_set(&labels[2], SQ_WIRE_OTHER);
+        ngx_str_set(&labels[SQ_F_SEGMENT], SQ_WIRE_OTHER);
 
     } else {
-        labels[2].len = w->segment_len[seg - 1];
-        labels[2].data = w->segments[seg - 1];
+        labels[SQ_F_SEGMENT].len = w->segment_len[seg - 1];
+        labels[SQ_F_SEGMENT].data = w->segments[seg - 1];
     }
 }
 
@@ -276,13 +289,13 @@ ngx_http_servqual_head_size(ngx_http_servqual_worker_t *w,
     size_t      size;
     uint64_t    v;
     ngx_uint_t  i;
-    ngx_str_t   labels[3];
+    ngx_str_t   labels[SQ_F_COUNTERS];
 
     ngx_http_servqual_labels(w, s, labels);
 
     size = 1 + 3 + 5;      /* fixarray, counters' array16, array32 */
 
-    for (i = 0; i < 3; i++) {
+    for (i = SQ_F_ENDPOINT; i < SQ_F_COUNTERS; i++) {
         size += labels[i].len + (labels[i].len < 32 ? 1 : 2);
     }
 
@@ -301,7 +314,7 @@ ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     ngx_http_servqual_series_t *s, ngx_uint_t with_counters)
 {
     ngx_uint_t  i;
-    ngx_str_t   labels[3];
+    ngx_str_t   labels[SQ_F_COUNTERS];
 
     ngx_http_servqual_labels(d->w, s, labels);
 
@@ -309,7 +322,7 @@ ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
 
     msgpack_pack_array(&d->pk, SQ_WIRE_SERIES_FIELDS);
 
-    for (i = 0; i < 3; i++) {
+    for (i = SQ_F_ENDPOINT; i < SQ_F_COUNTERS; i++) {
         ngx_http_servqual_pack_str(d, labels[i].data, labels[i].len);
     }
 
@@ -318,6 +331,17 @@ ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     for (i = 0; i < SQ_WIRE_NCOUNTERS; i++) {
         msgpack_pack_uint64(&d->pk, with_counters ? s->counters[i] : 0);
     }
+}
+
+
+static void
+ngx_http_servqual_pack_key(ngx_http_servqual_dgram_t *d, ngx_uint_t key)
+{
+    const char  *name;
+
+    name = ngx_http_servqual_keys[key];
+
+    msgpack_pack_str_with_body(&d->pk, name, ngx_strlen(name));
 }
 
 
