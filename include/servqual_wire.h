@@ -72,6 +72,9 @@ enum {
 #define SQ_WIRE_KEY_NAMES                                                    \
     "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "s"
 
+/* the longest key, in bytes */
+#define SQ_WIRE_KEY_MAX       4
+
 
 /* the fields of a series array, in order */
 

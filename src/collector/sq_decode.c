@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "servqual_hist.h"
+#include "servqual_wire.h"
+#include "sq_status.h"
 #include "sq_decode.h"
 
 
@@ -39,18 +41,46 @@
 
 typedef const unsigned char  sq_byte_t;
 
-/* the header fields seen */
-enum {
-    F_NODE = 1, F_PID = 2, F_SEQ = 4, F_WS = 8, F_WE = 16, F_S = 32,
-    F_DD = 64, F_DR = 128, F_SO = 256, F_GO = 512,
-    F_REQUIRED = F_NODE | F_PID | F_SEQ | F_WS | F_WE | F_S
-};
+/* the keys of the datagram map seen, a bit per SQ_K_* */
+#define SQ_KEY_BIT(k)     (1u << (k))
+#define SQ_KEYS_REQUIRED                                                     \
+    (SQ_KEY_BIT(SQ_K_NODE) | SQ_KEY_BIT(SQ_K_PID) | SQ_KEY_BIT(SQ_K_SEQ)      \
+     | SQ_KEY_BIT(SQ_K_WS) | SQ_KEY_BIT(SQ_K_WE) | SQ_KEY_BIT(SQ_K_SERIES))
+
+/* the fast path did not take the datagram: the full check decides */
+#define SQ_DECODE_FULL    (-1)
+
 
 const char  *sq_reject_names[SQ_NREJECTS] = {
+    NULL,
     "too_large", "malformed", "truncated", "trailing_bytes", "too_deep",
     "not_a_map", "bad_version", "missing_field", "wrong_type", "oversized",
     "bad_label", "bad_histogram", "absurd_count", "bad_window",
     "inconsistent"
+};
+
+static const char  *sq_decode_errors[SQ_NREJECTS] = {
+    "a good datagram",
+    "larger than the largest datagram",
+    "not well-formed msgpack, or a key given twice",
+    "truncated",
+    "bytes after the datagram's map",
+    "nested too deeply",
+    "not a msgpack map",
+    "a format version this collector does not read",
+    "a required field is missing",
+    "a field of the wrong type",
+    "more elements than the format allows",
+    "a label that is empty, too long or not printable UTF-8",
+    "a histogram that is not ascending (bucket, count) pairs",
+    "a count or an id out of range",
+    "a window that ends before it starts or spans over an hour",
+    "counters that contradict each other"
+};
+
+/* the datagram map's keys, by SQ_K_*, NUL-padded */
+static const char  sq_key_names[SQ_WIRE_NKEYS][SQ_WIRE_KEY_MAX + 1] = {
+    SQ_WIRE_KEY_NAMES
 };
 
 
@@ -64,6 +94,10 @@ static const unsigned char  sq_label_class[256] = {
 };
 
 
+static inline int sq_decode_key(const sq_str_t *key, int hint);
+static int sq_decode_key_scan(const sq_str_t *key);
+static inline int sq_decode_key_is(const sq_str_t *key, const char *name);
+static uint64_t *sq_decode_uint_field(sq_dgram_t *d, int k);
 static int sq_prescan(const unsigned char *p, size_t len, uint32_t *top);
 static void sq_mp_skip(sq_byte_t **pp);
 static int sq_mp_uint(sq_byte_t **pp, sq_byte_t *end, uint64_t *v);
@@ -91,10 +125,10 @@ sq_dgram_init(sq_dgram_t *d)
 
     if (d->series == NULL || d->bins == NULL) {
         sq_dgram_free(d);
-        return -1;
+        return SQ_ERR_NOMEM;
     }
 
-    return 0;
+    return SQ_OK;
 }
 
 
@@ -108,9 +142,96 @@ sq_dgram_free(sq_dgram_t *d)
 }
 
 
+const char *
+sq_decode_strerror(int reason)
+{
+    if (reason < 0 || reason >= SQ_NREJECTS) {
+        return "an unknown decoding result";
+    }
+
+    return sq_decode_errors[reason];
+}
+
+
 /*
- * Returns -1 if the bytes hold exactly one well-formed object, else the
- * reason.  need counts the objects still expected at each open level.
+ * The SQ_K_* of a key; SQ_WIRE_NKEYS for a key this version does not
+ * know.  The module writes the keys in SQ_K_* order, so the key after the
+ * previous one (hint) is tried first.
+ */
+
+static inline int
+sq_decode_key(const sq_str_t *key, int hint)
+{
+    /* no name is empty, longer than SQ_WIRE_KEY_MAX or ends in a NUL */
+
+    if (key->len == 0 || key->len > SQ_WIRE_KEY_MAX
+        || key->ptr[key->len - 1] == '\0')
+    {
+        return SQ_WIRE_NKEYS;
+    }
+
+    if (hint < SQ_WIRE_NKEYS && sq_decode_key_is(key, sq_key_names[hint])) {
+        return hint;
+    }
+
+    return sq_decode_key_scan(key);
+}
+
+
+static int
+sq_decode_key_scan(const sq_str_t *key)
+{
+    int  k;
+
+    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
+        if (sq_decode_key_is(key, sq_key_names[k])) {
+            return k;
+        }
+    }
+
+    return SQ_WIRE_NKEYS;
+}
+
+
+/* name (NUL-padded) is the key: a key's last byte is not a NUL */
+
+static inline int
+sq_decode_key_is(const sq_str_t *key, const char *name)
+{
+    uint32_t  i;
+
+    for (i = 0; i < key->len; i++) {
+        if (name[i] != key->ptr[i]) {
+            return 0;
+        }
+    }
+
+    return name[i] == '\0';
+}
+
+
+/* where the header's unsigned integer of key k goes; NULL: not one */
+
+static uint64_t *
+sq_decode_uint_field(sq_dgram_t *d, int k)
+{
+    switch (k) {
+    case SQ_K_PID: return &d->pid;
+    case SQ_K_SEQ: return &d->seq;
+    case SQ_K_WS:  return &d->ws;
+    case SQ_K_WE:  return &d->we;
+    case SQ_K_DD:  return &d->dd;
+    case SQ_K_DR:  return &d->dr;
+    case SQ_K_SO:  return &d->so;
+    case SQ_K_GO:  return &d->go;
+    default:       return NULL;
+    }
+}
+
+
+/*
+ * Returns SQ_DECODE_OK if the bytes hold exactly one well-formed object,
+ * else the reason.  need counts the objects still expected at each open level.
  * The offsets of the first SQ_DECODE_TOP elements of the root container
  * (keys and values of the datagram's map) go to top[], so that the
  * decoder does not walk the series array to find the keys after it.
@@ -139,7 +260,7 @@ sq_prescan(const unsigned char *p, size_t len, uint32_t *top)
         }
 
         if (depth < 0) {
-            return pos == len ? -1 : SQ_REJ_TRAILING;
+            return pos == len ? SQ_DECODE_OK : SQ_REJ_TRAILING;
         }
 
         if (pos >= len) {
@@ -364,7 +485,7 @@ sq_mp_uint(sq_byte_t **pp, sq_byte_t *end, uint64_t *v)
     if (b <= 0x7f) {
         *v = b;
         *pp = p + 1;
-        return -1;
+        return SQ_DECODE_OK;
     }
 
     switch (b) {
@@ -409,7 +530,7 @@ sq_mp_uint(sq_byte_t **pp, sq_byte_t *end, uint64_t *v)
 
     *pp = p + 1 + w;
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -426,19 +547,19 @@ sq_mp_uint_short(sq_byte_t **pp, sq_byte_t *end, uint64_t *v)
         if (*p <= 0x7f) {
             *v = *p;
             *pp = p + 1;
-            return -1;
+            return SQ_DECODE_OK;
         }
 
         if (*p == 0xcc) {
             *v = p[1];
             *pp = p + 2;
-            return -1;
+            return SQ_DECODE_OK;
         }
 
         if (*p == 0xcd) {
             *v = ((uint64_t) p[1] << 8) | p[2];
             *pp = p + 3;
-            return -1;
+            return SQ_DECODE_OK;
         }
     }
 
@@ -502,7 +623,7 @@ sq_mp_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s)
     s->ptr = (const char *) p + hdr;
     *pp = p + hdr + s->len;
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -544,7 +665,7 @@ sq_mp_array(sq_byte_t **pp, sq_byte_t *end, uint32_t *n)
         return SQ_REJ_TYPE;
     }
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -621,7 +742,7 @@ sq_check_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
     const unsigned char  *p;
 
     rc = sq_mp_str(pp, end, s);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -664,7 +785,7 @@ sq_check_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
         }
     }
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -681,7 +802,7 @@ sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_byte_t  *p;
 
     rc = sq_mp_array(pp, end, &n);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -699,8 +820,8 @@ sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     total = 0;
 
     for (i = 0; i < n; i += 2) {
-        if (sq_mp_uint_short(&p, end, &d) >= 0
-            || sq_mp_uint_short(&p, end, &c) >= 0)
+        if (sq_mp_uint_short(&p, end, &d) != SQ_DECODE_OK
+            || sq_mp_uint_short(&p, end, &c) != SQ_DECODE_OK)
         {
             return SQ_REJ_TYPE;
         }
@@ -733,7 +854,7 @@ sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     h->total = total;
     *bins = b + n / 2;
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -747,7 +868,7 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     sq_byte_t  *p;
 
     rc = sq_mp_array(pp, end, &n);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -756,22 +877,22 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     }
 
     rc = sq_check_str(pp, end, &ds->endpoint, SQ_WIRE_MAX_ENDPOINT, 0);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
     rc = sq_check_str(pp, end, &ds->region, SQ_WIRE_MAX_REGION, 0);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
     rc = sq_check_str(pp, end, &ds->segment, SQ_WIRE_MAX_SEGMENT, 1);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
     rc = sq_mp_array(pp, end, &n);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -783,7 +904,7 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     p = *pp;
 
     for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        if (sq_mp_uint_short(&p, end, &c[k]) >= 0) {
+        if (sq_mp_uint_short(&p, end, &c[k]) != SQ_DECODE_OK) {
             return SQ_REJ_TYPE;
         }
 
@@ -815,19 +936,19 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
         return SQ_REJ_INCONSISTENT;
     }
 
-    rc = sq_check_hist(pp, end, &ds->hist[0], bins);
-    if (rc >= 0) {
+    rc = sq_check_hist(pp, end, &ds->hist[SQ_H_RT], bins);
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
-    rc = sq_check_hist(pp, end, &ds->hist[1], bins);
-    if (rc >= 0) {
+    rc = sq_check_hist(pp, end, &ds->hist[SQ_H_TTFB], bins);
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
     d->requests += c[SQ_C_REQUESTS];
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -842,8 +963,10 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
         return SQ_REJ_TRUNCATED;
     }
 
-    if (sq_decode_fast(d, (sq_byte_t *) buf, (sq_byte_t *) buf + len) == 0) {
-        return -1;
+    if (sq_decode_fast(d, (sq_byte_t *) buf, (sq_byte_t *) buf + len)
+        == SQ_DECODE_OK)
+    {
+        return SQ_DECODE_OK;
     }
 
     return sq_decode_full(d, buf, len);
@@ -866,7 +989,7 @@ sq_check_header(sq_dgram_t *d)
         return SQ_REJ_WINDOW;
     }
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 
@@ -877,15 +1000,15 @@ sq_check_header(sq_dgram_t *d)
  * by the typed reader the full check uses, unknown keys may only hold
  * scalars (so the nesting stays within SQ_DECODE_MAX_DEPTH), and the
  * map must end at the last byte.  Anything else, a rejection included,
- * returns -1 and the full check decides, so that the reason reported is
- * the one the pre-scan and the checks in their order find.
+ * returns SQ_DECODE_FULL and the full check decides, so that the reason
+ * reported is the one the pre-scan and the checks in their order find.
  */
 
 static int
 sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
 {
-    int         have_v;
-    uint32_t    i, j, nmap, seen, n, f;
+    int         k, hint;
+    uint32_t    i, j, nmap, seen, n;
     uint64_t    v, *dst;
     sq_str_t    key;
     sq_hbin_t  *bins;
@@ -896,7 +1019,7 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
 
     } else {
         /* a datagram's map has 10 keys or so; the rest, the full check */
-        return -1;
+        return SQ_DECODE_FULL;
     }
 
     d->dd = 0;
@@ -906,135 +1029,91 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
     d->nseries = 0;
     d->requests = 0;
 
-    have_v = 0;
     seen = 0;
+    hint = SQ_K_VERSION;
     bins = d->bins;
 
     for (i = 0; i < nmap; i++) {
-        if (sq_mp_str(&p, end, &key) >= 0) {
-            return -1;
+        if (sq_mp_str(&p, end, &key) != SQ_DECODE_OK) {
+            return SQ_DECODE_FULL;
         }
 
-        dst = NULL;
-        f = 0;
+        k = sq_decode_key(&key, hint);
 
-        switch (key.len) {
-
-        case 1:
-            if (key.ptr[0] == 'v') {
-                if (sq_mp_uint(&p, end, &v) >= 0 || v != SQ_WIRE_VERSION
-                    || have_v)
-                {
-                    return -1;
-                }
-
-                have_v = 1;
-                continue;
-            }
-
-            if (key.ptr[0] != 's') {
-                break;
-            }
-
-            if ((seen & F_S)
-                || sq_mp_array(&p, end, &n) >= 0
-                || n > SQ_WIRE_MAX_SERIES || n > SQ_DECODE_MAX_DSERIES)
-            {
-                return -1;
-            }
-
-            seen |= F_S;
-            d->nseries = n;
-
-            for (j = 0; j < n; j++) {
-                if (sq_check_series(d, &p, end, &d->series[j], &bins) >= 0) {
-                    return -1;
-                }
-            }
-
-            continue;
-
-        case 2:
-            if (memcmp(key.ptr, "ws", 2) == 0) {
-                f = F_WS;
-                dst = &d->ws;
-
-            } else if (memcmp(key.ptr, "we", 2) == 0) {
-                f = F_WE;
-                dst = &d->we;
-
-            } else if (memcmp(key.ptr, "dd", 2) == 0) {
-                f = F_DD;
-                dst = &d->dd;
-
-            } else if (memcmp(key.ptr, "dr", 2) == 0) {
-                f = F_DR;
-                dst = &d->dr;
-
-            } else if (memcmp(key.ptr, "so", 2) == 0) {
-                f = F_SO;
-                dst = &d->so;
-
-            } else if (memcmp(key.ptr, "go", 2) == 0) {
-                f = F_GO;
-                dst = &d->go;
-            }
-
-            break;
-
-        case 3:
-            if (memcmp(key.ptr, "pid", 3) == 0) {
-                f = F_PID;
-                dst = &d->pid;
-
-            } else if (memcmp(key.ptr, "seq", 3) == 0) {
-                f = F_SEQ;
-                dst = &d->seq;
-            }
-
-            break;
-
-        case 4:
-            if (memcmp(key.ptr, "node", 4) != 0) {
-                break;
-            }
-
-            if ((seen & F_NODE)
-                || sq_check_str(&p, end, &d->node, SQ_WIRE_MAX_NODE, 0)
-                   >= 0)
-            {
-                return -1;
-            }
-
-            seen |= F_NODE;
-            continue;
-        }
-
-        if (dst == NULL) {
+        if (k == SQ_WIRE_NKEYS) {
             /* an unknown key */
 
             if (sq_mp_skip_scalar(&p, end) == 0) {
-                return -1;
+                return SQ_DECODE_FULL;
             }
 
             continue;
         }
 
-        if ((seen & f) || sq_mp_uint(&p, end, dst) >= 0) {
-            return -1;
+        if (seen & SQ_KEY_BIT(k)) {
+            return SQ_DECODE_FULL;
         }
 
-        seen |= f;
+        seen |= SQ_KEY_BIT(k);
+        hint = k + 1;
+
+        switch (k) {
+
+        case SQ_K_VERSION:
+            if (sq_mp_uint(&p, end, &v) != SQ_DECODE_OK
+                || v != SQ_WIRE_VERSION)
+            {
+                return SQ_DECODE_FULL;
+            }
+
+            break;
+
+        case SQ_K_NODE:
+            if (sq_check_str(&p, end, &d->node, SQ_WIRE_MAX_NODE, 0)
+                != SQ_DECODE_OK)
+            {
+                return SQ_DECODE_FULL;
+            }
+
+            break;
+
+        case SQ_K_SERIES:
+            if (sq_mp_array(&p, end, &n) != SQ_DECODE_OK
+                || n > SQ_WIRE_MAX_SERIES || n > SQ_DECODE_MAX_DSERIES)
+            {
+                return SQ_DECODE_FULL;
+            }
+
+            d->nseries = n;
+
+            for (j = 0; j < n; j++) {
+                if (sq_check_series(d, &p, end, &d->series[j], &bins)
+                    != SQ_DECODE_OK)
+                {
+                    return SQ_DECODE_FULL;
+                }
+            }
+
+            break;
+
+        default:
+            dst = sq_decode_uint_field(d, k);
+
+            if (dst == NULL || sq_mp_uint(&p, end, dst) != SQ_DECODE_OK) {
+                return SQ_DECODE_FULL;
+            }
+        }
     }
 
-    if (p != end || !have_v
-        || (seen & F_REQUIRED) != F_REQUIRED
-        || sq_check_header(d) >= 0)
+    if (p != end
+        || (seen & (SQ_KEYS_REQUIRED | SQ_KEY_BIT(SQ_K_VERSION)))
+           != (SQ_KEYS_REQUIRED | SQ_KEY_BIT(SQ_K_VERSION))
+        || sq_check_header(d) != SQ_DECODE_OK)
     {
-        return -1;
+        return SQ_DECODE_FULL;
     }
 
-    return 0;
+    return SQ_DECODE_OK;
 }
 
 
@@ -1046,7 +1125,7 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
 static int
 sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
 {
-    int         rc, have_v, fast;
+    int         rc, k, hint, have_v, fast;
     uint32_t    i, j, nmap, seen, n, top[SQ_DECODE_TOP];
     uint64_t    v, *dst;
     sq_str_t    key;
@@ -1056,7 +1135,7 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
     end = (sq_byte_t *) buf + len;
 
     rc = sq_prescan((const unsigned char *) buf, len, top);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -1099,12 +1178,12 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
             p = (sq_byte_t *) buf + top[2 * i];
         }
 
-        if (sq_mp_str(&p, end, &key) >= 0) {
+        if (sq_mp_str(&p, end, &key) != SQ_DECODE_OK) {
             sq_mp_skip(&p);                  /* a key of another type */
 
-        } else if (key.len == 1 && key.ptr[0] == 'v') {
-            if (sq_mp_uint(&p, end, &v) >= 0 || v != SQ_WIRE_VERSION
-                || have_v)
+        } else if (sq_decode_key(&key, SQ_K_VERSION) == SQ_K_VERSION) {
+            if (sq_mp_uint(&p, end, &v) != SQ_DECODE_OK
+                || v != SQ_WIRE_VERSION || have_v)
             {
                 return SQ_REJ_VERSION;
             }
@@ -1123,6 +1202,7 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
     }
 
     seen = 0;
+    hint = SQ_K_VERSION;
     series = NULL;
     p = body;
 
@@ -1131,46 +1211,49 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
             p = (sq_byte_t *) buf + top[2 * i];
         }
 
-        if (sq_mp_str(&p, end, &key) >= 0) {
+        if (sq_mp_str(&p, end, &key) != SQ_DECODE_OK) {
             return SQ_REJ_TYPE;
         }
 
-        dst = NULL;
+        k = sq_decode_key(&key, hint);
 
-#define SQ_KEY(name) (key.len == sizeof(name) - 1                           \
-                      && memcmp(key.ptr, name, sizeof(name) - 1) == 0)
+        if (k < SQ_WIRE_NKEYS) {
+            hint = k + 1;
+        }
 
-        if (SQ_KEY("v")) {
+        switch (k) {
+
+        case SQ_K_VERSION:
             if (!fast) {
                 sq_mp_skip(&p);
             }
 
             continue;
 
-        } else if (SQ_KEY("node")) {
-            if (seen & F_NODE) {
+        case SQ_K_NODE:
+            if (seen & SQ_KEY_BIT(k)) {
                 return SQ_REJ_MALFORMED;
             }
 
-            seen |= F_NODE;
+            seen |= SQ_KEY_BIT(k);
 
             rc = sq_check_str(&p, end, &d->node, SQ_WIRE_MAX_NODE, 0);
-            if (rc >= 0) {
+            if (rc != SQ_DECODE_OK) {
                 return rc;
             }
 
             continue;
 
-        } else if (SQ_KEY("s")) {
-            if (seen & F_S) {
+        case SQ_K_SERIES:
+            if (seen & SQ_KEY_BIT(k)) {
                 return SQ_REJ_MALFORMED;
             }
 
-            seen |= F_S;
+            seen |= SQ_KEY_BIT(k);
             series = p;
 
             rc = sq_mp_array(&p, end, &n);
-            if (rc >= 0) {
+            if (rc != SQ_DECODE_OK) {
                 return rc;
             }
 
@@ -1187,39 +1270,7 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
 
             continue;
 
-        } else if (SQ_KEY("pid")) {
-            rc = F_PID;
-            dst = &d->pid;
-
-        } else if (SQ_KEY("seq")) {
-            rc = F_SEQ;
-            dst = &d->seq;
-
-        } else if (SQ_KEY("ws")) {
-            rc = F_WS;
-            dst = &d->ws;
-
-        } else if (SQ_KEY("we")) {
-            rc = F_WE;
-            dst = &d->we;
-
-        } else if (SQ_KEY("dd")) {
-            rc = F_DD;
-            dst = &d->dd;
-
-        } else if (SQ_KEY("dr")) {
-            rc = F_DR;
-            dst = &d->dr;
-
-        } else if (SQ_KEY("so")) {
-            rc = F_SO;
-            dst = &d->so;
-
-        } else if (SQ_KEY("go")) {
-            rc = F_GO;
-            dst = &d->go;
-
-        } else {
+        case SQ_WIRE_NKEYS:
             /* unknown keys are skipped, for additions within a version */
             if (!fast) {
                 sq_mp_skip(&p);
@@ -1228,28 +1279,28 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
             continue;
         }
 
-#undef SQ_KEY
+        dst = sq_decode_uint_field(d, k);
 
-        if (seen & (uint32_t) rc) {
+        if (dst == NULL || (seen & SQ_KEY_BIT(k))) {
             return SQ_REJ_MALFORMED;
         }
 
-        seen |= (uint32_t) rc;
+        seen |= SQ_KEY_BIT(k);
 
         rc = sq_mp_uint(&p, end, &v);
-        if (rc >= 0) {
+        if (rc != SQ_DECODE_OK) {
             return rc;
         }
 
         *dst = v;
     }
 
-    if ((seen & F_REQUIRED) != F_REQUIRED) {
+    if ((seen & SQ_KEYS_REQUIRED) != SQ_KEYS_REQUIRED) {
         return SQ_REJ_MISSING;
     }
 
     rc = sq_check_header(d);
-    if (rc >= 0) {
+    if (rc != SQ_DECODE_OK) {
         return rc;
     }
 
@@ -1264,12 +1315,12 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
         }
 
         rc = sq_check_series(d, &p, end, &d->series[j], &bins);
-        if (rc >= 0) {
+        if (rc != SQ_DECODE_OK) {
             return rc;
         }
     }
 
-    return -1;
+    return SQ_DECODE_OK;
 }
 
 

@@ -14,12 +14,18 @@
 
 #include "servqual_wire.h"
 #include "sq_hist.h"
+#include "sq_status.h"
 
 
-/* why a datagram was rejected; sq_reject_names[] are the metric labels */
+/*
+ * What sq_decode() found: SQ_DECODE_OK for a good datagram, else why it
+ * was rejected, from 1.  sq_reject_names[] are the reasons' metric labels
+ * (index SQ_DECODE_OK holds none), sq_decode_strerror() says them in words.
+ */
 
-enum {
-    SQ_REJ_TOO_LARGE = 0,
+typedef enum {
+    SQ_DECODE_OK = 0,
+    SQ_REJ_TOO_LARGE,
     SQ_REJ_MALFORMED,
     SQ_REJ_TRUNCATED,
     SQ_REJ_TRAILING,
@@ -35,7 +41,9 @@ enum {
     SQ_REJ_WINDOW,
     SQ_REJ_INCONSISTENT,
     SQ_NREJECTS
-};
+} sq_decode_status_t;
+
+#define SQ_REJ_FIRST          SQ_REJ_TOO_LARGE
 
 #define SQ_DECODE_MAX_DEPTH   6
 #define SQ_DECODE_MAX_COUNT   (UINT64_C(1) << 40)
@@ -62,7 +70,7 @@ typedef struct {
     sq_str_t                 region;
     sq_str_t                 segment;
     uint64_t                 c[SQ_WIRE_NCOUNTERS];
-    sq_dhist_t               hist[2];
+    sq_dhist_t               hist[SQ_WIRE_NHISTS];    /* by SQ_H_* */
 } sq_dseries_t;
 
 
@@ -84,17 +92,21 @@ typedef struct {
 } sq_dgram_t;
 
 
+/* the metric label of each reason, from SQ_REJ_FIRST */
 extern const char  *sq_reject_names[SQ_NREJECTS];
 
 
+/* SQ_OK, or SQ_ERR_NOMEM when the decoding arrays cannot be allocated */
 int sq_dgram_init(sq_dgram_t *d);
 void sq_dgram_free(sq_dgram_t *d);
 
 /*
- * Validates a datagram as a whole.  Returns -1 when it is good, else the
- * rejection reason; the decoded objects live until the next call.
+ * Validates a datagram as a whole and decodes it into d.  Returns
+ * SQ_DECODE_OK when it is good, else the rejection reason; the decoded
+ * series live in d until the next call.
  */
 int sq_decode(sq_dgram_t *d, const char *buf, size_t len);
+const char *sq_decode_strerror(int reason);
 
 /* the i-th series of a decoded datagram (valid until the next decode) */
 void sq_decode_series(const sq_dgram_t *d, uint32_t i, sq_dseries_t *s);

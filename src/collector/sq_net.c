@@ -226,7 +226,7 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 
     rc = sq_decode(&ctx->dgram, buf, len);
 
-    if (rc < 0) {
+    if (rc == SQ_DECODE_OK) {
         (void) sq_windows_ingest(a, &ctx->dgram, sq_now());
         return;
     }

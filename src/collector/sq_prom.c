@@ -253,7 +253,7 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 
     rejected = 0;
 
-    for (k = 0; k < SQ_NREJECTS; k++) {
+    for (k = SQ_REJ_FIRST; k < SQ_NREJECTS; k++) {
         rejected += as->rejected[k];
     }
 
@@ -267,7 +267,7 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 
     sq_prom_head(b, F_REJECTED);
 
-    for (k = 0; k < SQ_NREJECTS; k++) {
+    for (k = SQ_REJ_FIRST; k < SQ_NREJECTS; k++) {
         evbuffer_add_printf(b,
             "servqual_datagrams_rejected_total{reason=\"%s\"} %llu\n",
             sq_reject_names[k], (unsigned long long) as->rejected[k]);

@@ -49,7 +49,7 @@ dec_map(int nkeys, const char **keys, const char **svals,
         }
     }
 
-    t_str(&pk, "s");
+    t_str(&pk, t_keys[SQ_K_SERIES]);
 
     if (series_type) {
         msgpack_pack_str_with_body(&pk, "x", 1);
@@ -62,28 +62,101 @@ dec_map(int nkeys, const char **keys, const char **svals,
 }
 
 
+/*
+ * The header with every key, go = 5, and an unknown key "x" before the
+ * series holding an array (the fast path leaves those to the full check)
+ * or a scalar; dup repeats "pid".
+ */
+
+static int
+dec_keys(int unknown_array, int dup)
+{
+    int             k;
+    msgpack_packer  pk;
+
+    msgpack_sbuffer_clear(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, SQ_WIRE_NKEYS + 1 + (dup ? 1 : 0));
+
+    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
+        if (k == SQ_K_SERIES) {
+            t_str(&pk, "x");
+
+            if (unknown_array) {
+                msgpack_pack_array(&pk, 1);
+                msgpack_pack_uint64(&pk, 1);
+
+            } else {
+                msgpack_pack_uint64(&pk, 1);
+            }
+
+            if (dup) {
+                t_str(&pk, t_keys[SQ_K_PID]);
+                msgpack_pack_uint64(&pk, 43);
+            }
+        }
+
+        t_str(&pk, t_keys[k]);
+
+        switch (k) {
+
+        case SQ_K_NODE:
+            t_str(&pk, "web1");
+            break;
+
+        case SQ_K_SERIES:
+            msgpack_pack_array(&pk, 0);
+            break;
+
+        case SQ_K_WS:
+            msgpack_pack_uint64(&pk, 1000);
+            break;
+
+        case SQ_K_WE:
+            msgpack_pack_uint64(&pk, 2000);
+            break;
+
+        case SQ_K_GO:
+            msgpack_pack_uint64(&pk, 5);
+            break;
+
+        default:
+            msgpack_pack_uint64(&pk, 1 + k);
+            break;
+        }
+    }
+
+    return dec(sb.data, sb.size);
+}
+
+
 static const char *
 reason(int rc)
 {
-    return rc < 0 ? "accepted" : sq_reject_names[rc];
+    return rc == SQ_DECODE_OK ? "accepted" : sq_reject_names[rc];
 }
 
 
 int
 main(void)
 {
-    int          i, j, rc, crashed, counts[SQ_NREJECTS + 1];
+    int          i, j, rc, crashed, counts[SQ_NREJECTS];
     char        *buf;
     size_t       len;
     uint64_t     seed;
     t_series_t   s[2];
     sq_dseries_t ds;
 
-    static const char  *keys[] = { "v", "node", "pid", "seq", "ws", "we" };
+    const char         *keys[6];
     const char         *svals[6] = { NULL, "web1", NULL, NULL, NULL, NULL };
     uint64_t            uvals[6] = { 1, 0, 42, 7, 1000, 2000 };
 
-    sq_dgram_init(&d);
+    /* the minimal map's keys, in the order SQ_K_* has them */
+    for (i = 0; i < 6; i++) {
+        keys[i] = t_keys[SQ_K_VERSION + i];
+    }
+
+    is_int(sq_dgram_init(&d), SQ_OK, "sq_dgram_init: SQ_OK");
     msgpack_sbuffer_init(&sb);
 
     memset(s, 0, sizeof(s));
@@ -223,6 +296,63 @@ main(void)
     is_str(reason(dec(sb.data, sb.size)), "bad_label", "broken UTF-8");
     s[1].endpoint = "checkout";
 
+    /* the return convention: 0 for good, a named reason from 1 */
+
+    t_pack(&sb, "web1", 4242, 9, s, 2);
+    is_int(dec(sb.data, sb.size), SQ_DECODE_OK, "a good datagram: 0");
+    is_int(SQ_DECODE_OK, 0, "SQ_DECODE_OK is 0");
+    is_int(SQ_REJ_FIRST, 1, "reasons start at 1");
+    is_int(dec("", 0), SQ_REJ_TRUNCATED, "a rejection: its reason");
+
+    {
+        static const char  *labels[] = {
+            "too_large", "malformed", "truncated", "trailing_bytes",
+            "too_deep", "not_a_map", "bad_version", "missing_field",
+            "wrong_type", "oversized", "bad_label", "bad_histogram",
+            "absurd_count", "bad_window", "inconsistent"
+        };
+
+        is_int(SQ_NREJECTS - SQ_REJ_FIRST,
+               (int) (sizeof(labels) / sizeof(labels[0])),
+               "15 rejection reasons");
+
+        for (i = SQ_REJ_FIRST; i < SQ_NREJECTS; i++) {
+            is_str(sq_reject_names[i], labels[i - SQ_REJ_FIRST],
+                   "metric label of reason %d", i);
+        }
+    }
+
+    for (i = 0, j = 0; i < SQ_NREJECTS; i++) {
+        if (sq_decode_strerror(i) == NULL || sq_decode_strerror(i)[0] == '\0'
+            || (i > 0 && strcmp(sq_decode_strerror(i),
+                                sq_decode_strerror(i - 1)) == 0))
+        {
+            j++;
+        }
+    }
+
+    is_int(j, 0, "sq_decode_strerror: words for each result");
+    is_str(sq_decode_strerror(SQ_NREJECTS), "an unknown decoding result",
+           "sq_decode_strerror: out of range");
+    is_str(sq_decode_strerror(-1), "an unknown decoding result",
+           "sq_decode_strerror: negative");
+
+    /* every key of the header, by both paths; unknown keys skipped */
+
+    d.go = 0;
+    is_str(reason(dec_keys(0, 0)), "accepted", "every key (fast path)");
+    is_int(d.go, 5, "\"go\" decoded (fast path)");
+    is_int(d.pid, 1 + SQ_K_PID, "\"pid\" decoded (fast path)");
+    is_int(d.so, 1 + SQ_K_SO, "\"so\" decoded (fast path)");
+
+    d.go = 0;
+    is_str(reason(dec_keys(1, 0)), "accepted", "every key (full check)");
+    is_int(d.go, 5, "\"go\" decoded (full check)");
+    is_int(d.dr, 1 + SQ_K_DR, "\"dr\" decoded (full check)");
+
+    is_str(reason(dec_keys(0, 1)), "malformed", "a key twice (fast path)");
+    is_str(reason(dec_keys(1, 1)), "malformed", "a key twice (full check)");
+
     /* random bytes and mutations of a valid datagram */
 
     t_pack(&sb, "web1", 4242, 9, s, 2);
@@ -263,13 +393,14 @@ main(void)
 
         rc = dec(buf, len);
 
-        if (rc < -1 || rc >= SQ_NREJECTS) {
+        if (rc < SQ_DECODE_OK || rc >= SQ_NREJECTS) {
             crashed++;
+            continue;
         }
 
-        counts[rc + 1]++;
+        counts[rc]++;
 
-        if (rc < 0) {
+        if (rc == SQ_DECODE_OK) {
             /* what is accepted is fully readable */
             for (j = 0; j < (int) d.nseries; j++) {
                 sq_decode_series(&d, (uint32_t) j, &ds);
@@ -278,10 +409,11 @@ main(void)
     }
 
     is_int(crashed, 0, "200000 hostile inputs: a reason for each");
-    ok(counts[0] > 0, "some mutations still valid (%d)", counts[0]);
+    ok(counts[SQ_DECODE_OK] > 0, "some mutations still valid (%d)",
+       counts[SQ_DECODE_OK]);
 
-    for (i = 0; i < SQ_NREJECTS; i++) {
-        printf("# %-16s %d\n", sq_reject_names[i], counts[i + 1]);
+    for (i = SQ_REJ_FIRST; i < SQ_NREJECTS; i++) {
+        printf("# %-16s %d\n", sq_reject_names[i], counts[i]);
     }
 
     free(buf);

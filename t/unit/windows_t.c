@@ -28,7 +28,7 @@ feed(const char *node, uint64_t pid, uint64_t seq, t_series_t *s,
 {
     t_pack(&sb, node, pid, seq, s, n);
 
-    if (sq_decode(&d, sb.data, sb.size) >= 0) {
+    if (sq_decode(&d, sb.data, sb.size) != SQ_DECODE_OK) {
         return -1;
     }
 

@@ -27,6 +27,10 @@ typedef struct {
 } t_series_t;
 
 
+/* the datagram map's keys, by SQ_K_* */
+static const char  *t_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
+
+
 static void
 t_str(msgpack_packer *pk, const char *s)
 {
@@ -34,37 +38,60 @@ t_str(msgpack_packer *pk, const char *s)
 }
 
 
+/* a datagram of n series; header fields not given here are 0 */
+
 static void
 t_pack(msgpack_sbuffer *sb, const char *node, uint64_t pid, uint64_t seq,
     const t_series_t *s, uint32_t n)
 {
-    uint32_t        i, k, prev;
+    uint32_t        i, k, b, prev;
     msgpack_packer  pk;
 
     msgpack_sbuffer_clear(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 
-    msgpack_pack_map(&pk, 10);
-    t_str(&pk, "v");
-    msgpack_pack_uint64(&pk, SQ_WIRE_VERSION);
-    t_str(&pk, "node");
-    t_str(&pk, node);
-    t_str(&pk, "pid");
-    msgpack_pack_uint64(&pk, pid);
-    t_str(&pk, "seq");
-    msgpack_pack_uint64(&pk, seq);
-    t_str(&pk, "ws");
-    msgpack_pack_uint64(&pk, 1700000000000ULL);
-    t_str(&pk, "we");
-    msgpack_pack_uint64(&pk, 1700000001000ULL);
-    t_str(&pk, "dd");
-    msgpack_pack_uint64(&pk, 0);
-    t_str(&pk, "dr");
-    msgpack_pack_uint64(&pk, 0);
-    t_str(&pk, "so");
-    msgpack_pack_uint64(&pk, 0);
-    t_str(&pk, "s");
-    msgpack_pack_array(&pk, n);
+    msgpack_pack_map(&pk, SQ_WIRE_NKEYS);
+
+    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
+        t_str(&pk, t_keys[k]);
+
+        switch (k) {
+
+        case SQ_K_VERSION:
+            msgpack_pack_uint64(&pk, SQ_WIRE_VERSION);
+            break;
+
+        case SQ_K_NODE:
+            t_str(&pk, node);
+            break;
+
+        case SQ_K_PID:
+            msgpack_pack_uint64(&pk, pid);
+            break;
+
+        case SQ_K_SEQ:
+            msgpack_pack_uint64(&pk, seq);
+            break;
+
+        case SQ_K_WS:
+            msgpack_pack_uint64(&pk, 1700000000000ULL);
+            break;
+
+        case SQ_K_WE:
+            msgpack_pack_uint64(&pk, 1700000001000ULL);
+            break;
+
+        case SQ_K_SERIES:
+            msgpack_pack_array(&pk, n);
+            break;
+
+        default:
+            msgpack_pack_uint64(&pk, 0);
+            break;
+        }
+    }
+
+    /* the series array is the map's last value */
 
     for (i = 0; i < n; i++) {
         msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
@@ -77,9 +104,7 @@ t_pack(msgpack_sbuffer *sb, const char *node, uint64_t pid, uint64_t seq,
             msgpack_pack_uint64(&pk, s[i].c[k]);
         }
 
-        for (k = 0; k < 2; k++) {
-            uint32_t  b;
-
+        for (k = 0; k < SQ_WIRE_NHISTS; k++) {
             msgpack_pack_array(&pk, 2 * s[i].nbuckets);
             prev = 0;
 
