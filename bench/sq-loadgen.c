@@ -41,6 +41,10 @@ typedef struct {
 } sq_lg_worker_t;
 
 
+/* the datagram map's keys, by SQ_K_* */
+static const char  *sq_lg_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
+
+
 static double
 sq_lg_now(void)
 {
@@ -73,33 +77,52 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
     msgpack_sbuffer_init(&w->sb);
     msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
 
-    msgpack_pack_map(&pk, 10);
-    sq_lg_str(&pk, "v");
-    msgpack_pack_uint8(&pk, SQ_WIRE_VERSION);
-    sq_lg_str(&pk, "node");
-    snprintf(name, sizeof(name), "load%u", id / 64);
-    sq_lg_str(&pk, name);
-    sq_lg_str(&pk, "pid");
-    msgpack_pack_uint32(&pk, 1000 + id % 64);
-    sq_lg_str(&pk, "seq");
+    msgpack_pack_map(&pk, SQ_WIRE_NKEYS);
 
-    /* a fixed-width uint32, patched before each send */
-    w->seq_off = w->sb.size + 1;
-    msgpack_sbuffer_write(&w->sb, "\xce\0\0\0\0", 5);
-    w->seq = 0;
+    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
+        sq_lg_str(&pk, sq_lg_keys[k]);
 
-    sq_lg_str(&pk, "ws");
-    msgpack_pack_uint64(&pk, 1700000000000ULL);
-    sq_lg_str(&pk, "we");
-    msgpack_pack_uint64(&pk, 1700000001000ULL);
-    sq_lg_str(&pk, "dd");
-    msgpack_pack_uint8(&pk, 0);
-    sq_lg_str(&pk, "dr");
-    msgpack_pack_uint8(&pk, 0);
-    sq_lg_str(&pk, "so");
-    msgpack_pack_uint8(&pk, 0);
-    sq_lg_str(&pk, "s");
-    msgpack_pack_array(&pk, nseries);
+        switch (k) {
+
+        case SQ_K_VERSION:
+            msgpack_pack_uint8(&pk, SQ_WIRE_VERSION);
+            break;
+
+        case SQ_K_NODE:
+            snprintf(name, sizeof(name), "load%u", id / 64);
+            sq_lg_str(&pk, name);
+            break;
+
+        case SQ_K_PID:
+            msgpack_pack_uint32(&pk, 1000 + id % 64);
+            break;
+
+        case SQ_K_SEQ:
+            /* a fixed-width uint32, patched before each send */
+            w->seq_off = w->sb.size + 1;
+            msgpack_sbuffer_write(&w->sb, "\xce\0\0\0\0", 5);
+            w->seq = 0;
+            break;
+
+        case SQ_K_WS:
+            msgpack_pack_uint64(&pk, 1700000000000ULL);
+            break;
+
+        case SQ_K_WE:
+            msgpack_pack_uint64(&pk, 1700000001000ULL);
+            break;
+
+        case SQ_K_SERIES:
+            msgpack_pack_array(&pk, nseries);
+            break;
+
+        default:
+            msgpack_pack_uint8(&pk, 0);
+            break;
+        }
+    }
+
+    /* the series array is the map's last value */
 
     bucket[0] = sq_hist_index(2000);
     bucket[1] = sq_hist_index(15000);
@@ -136,7 +159,7 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
             }
         }
 
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < SQ_WIRE_NHISTS; k++) {
             msgpack_pack_array(&pk, 8);
             prev = 0;
 

@@ -49,9 +49,9 @@
 
 
 /*
- * The keys of the datagram map, in the order the module writes them.
- * SQ_WIRE_KEY_NAMES is indexed by the SQ_K_* enum; the Perl test helpers
- * read both from this file.
+ * The keys of the datagram map, in the order the module writes them; the
+ * series array, SQ_K_SERIES, comes last.  SQ_WIRE_KEY_NAMES is indexed by
+ * the SQ_K_* enum; the Perl test helpers read both from this file.
  */
 
 enum {
@@ -74,6 +74,10 @@ enum {
 
 /* the longest key, in bytes */
 #define SQ_WIRE_KEY_MAX       4
+
+_Static_assert(sizeof((const char *[]) { SQ_WIRE_KEY_NAMES })
+               == SQ_WIRE_NKEYS * sizeof(const char *),
+               "SQ_WIRE_KEY_NAMES: one name per SQ_K_*");
 
 
 /* the fields of a series array, in order */
@@ -135,6 +139,10 @@ enum {
     "upstream_timeouts", "bytes_sent", "tls_none", "tls_1_0", "tls_1_1",     \
     "tls_1_2", "tls_1_3", "http_1_0", "http_1_1", "http_2", "http_3",        \
     "compressible", "compressed", "hsts"
+
+_Static_assert(sizeof((const char *[]) { SQ_WIRE_COUNTER_NAMES })
+               == SQ_WIRE_NCOUNTERS * sizeof(const char *),
+               "SQ_WIRE_COUNTER_NAMES: one name per SQ_C_*");
 
 
 #endif /* _SERVQUAL_WIRE_H_INCLUDED_ */

@@ -17,6 +17,28 @@ use SQTest;
 use SQWire qw(encode_datagram doc_vectors);
 
 
+# the keys as include/servqual_wire.h names them: the SQ_K_* enum, ended
+# by its count SQ_WIRE_NKEYS, and SQ_WIRE_KEY_NAMES in the same order
+
+my $hdr = do {
+    local $/;
+    open my $f, '<', "$FindBin::Bin/../include/servqual_wire.h" or die $!;
+    <$f>;
+};
+my ($kenum) = $hdr =~ /enum\s*\{([^}]*\bSQ_WIRE_NKEYS\b[^}]*)\}/;
+my @kids = ($kenum // '') =~ /^\s*(SQ_\w+)/mg;
+my ($knames) = $hdr =~ /#define\s+SQ_WIRE_KEY_NAMES((?:.*\\\n)*.*)/;
+my @keys = ($knames // '') =~ /"([^"]*)"/g;
+my ($kmax) = $hdr =~ /#define\s+SQ_WIRE_KEY_MAX\s+(\d+)/;
+
+is pop(@kids), 'SQ_WIRE_NKEYS', 'the key enum ends in its count';
+is scalar(@keys), scalar(@kids), 'a name for each SQ_K_*';
+is $kids[-1], 'SQ_K_SERIES', 'the series array is the last key';
+is_deeply [sort keys %{ { map { $_ => 1 } @keys } }], [sort @keys],
+          'the key names are distinct';
+is((sort { $b <=> $a } map { length } @keys)[0], $kmax,
+   'SQ_WIRE_KEY_MAX is the longest key');
+
 my @vectors = doc_vectors();
 is scalar(@vectors), 2, 'docs/wire-format.md has two test vectors';
 
@@ -114,6 +136,8 @@ is $canonical, scalar(@raw), "every datagram is canonically encoded";
 if ($ENV{SQ_DEBUG}) { open my $f, ">", "/tmp/raw.hex" or die; print $f unpack("H*", $_), "\n", unpack("H*", encode_datagram(%{ decode_datagram($_) })), "\n" for @raw }
 
 is_deeply [map { datagram_problems($_) } @d], [], 'all conform';
+is_deeply [grep { join(' ', sort keys %$_) ne join(' ', sort @keys) } @d], [],
+          'each datagram has exactly the keys of SQ_WIRE_KEY_NAMES';
 is_deeply [seq_gaps(@d)], [], 'consecutive sequence numbers';
 
 ($t) = sum_datagrams(@d);
