@@ -194,6 +194,13 @@ sq_prom_esc(struct evbuffer *b, const char *s)
 {
     const char  *p;
 
+    /* most names need no escaping: one copy */
+
+    if (strpbrk(s, "\\\"\n") == NULL) {
+        evbuffer_add(b, s, strlen(s));
+        return;
+    }
+
     for (p = s; *p; p++) {
         if (*p == '\\' || *p == '"') {
             evbuffer_add_printf(b, "\\%c", *p);
