@@ -89,6 +89,8 @@ static int sq_alert_restore_one(void *data, const sq_alert_event_t *ev);
 static int sq_alert_history_one(void *data, const sq_alert_event_t *ev);
 static int sq_alert_scope_of(const sq_alert_event_t *ev);
 static int sq_alert_dim_of(const char *name);
+static int sq_alert_info_of(const sq_alert_event_t *ev,
+    sq_alert_info_t *in);
 
 
 int
@@ -562,57 +564,89 @@ sq_alert_dim_of(const char *name)
 }
 
 
+/* an alert as the store recorded it; -1 if a field is missing */
+
 static int
-sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
+sq_alert_info_of(const sq_alert_event_t *ev, sq_alert_info_t *in)
 {
-    int            d, scope, sev, i;
-    uint32_t       h;
-    sq_item_t     *it;
-    sq_restore_t  *rs = data;
+    int  i;
 
-    d = sq_alert_dim_of(ev->dimension);
-    sev = strcmp(ev->severity, "critical") == 0 ? SQ_SEV_CRITICAL
-                                                : SQ_SEV_WARNING;
+    memset(in, 0, sizeof(sq_alert_info_t));
 
-    if (d < 0 || ev->endpoint == NULL || ev->region == NULL
-        || ev->segment == NULL)
+    if (ev->dimension == NULL || ev->endpoint == NULL || ev->region == NULL
+        || ev->segment == NULL || ev->status == NULL || ev->severity == NULL)
     {
-        return 0;
+        return -1;
     }
 
-    scope = sq_alert_scope_of(ev);
-    h = sq_alert_hash(scope, ev->endpoint, ev->region, ev->segment, d);
+    in->dim = sq_alert_dim_of(ev->dimension);
 
-    /* newest first: the first event of a key and severity decides */
-
-    it = sq_alert_find(rs->a, h, scope, ev->endpoint, ev->region,
-                       ev->segment, d);
-
-    if (it) {
-        return 0;
+    if (in->dim < 0) {
+        return -1;
     }
 
-    it = sq_alert_add(rs->a, h, scope, ev->endpoint, ev->region,
-                      ev->segment, d);
-    if (it == NULL) {
-        return 1;
-    }
-
-    it->info.severity = strcmp(ev->status, "firing") == 0 ? sev : SQ_SEV_NONE;
-    it->info.since = ev->since;
-    it->info.value = ev->value;
-    it->info.adequate = ev->adequate;
-    it->info.desired = ev->desired;
-    it->info.msa = ev->msa;
-    it->info.labels = ev->labels ? strdup(ev->labels) : NULL;
+    in->scope = sq_alert_scope_of(ev);
+    in->severity = strcmp(ev->severity, "critical") == 0 ? SQ_SEV_CRITICAL
+                                                         : SQ_SEV_WARNING;
+    in->since = ev->since;
+    in->value = ev->value;
+    in->adequate = ev->adequate;
+    in->desired = ev->desired;
+    in->msa = ev->msa;
+    in->endpoint = ev->endpoint;
+    in->region = ev->region;
+    in->segment = ev->segment;
 
     for (i = 0; i < SQ_NINDICATORS; i++) {
         if (ev->indicator && strcmp(ev->indicator, sq_indicator_names[i])
                              == 0)
         {
-            it->info.indicator = i;
+            in->indicator = i;
         }
     }
+
+    return 0;
+}
+
+
+static int
+sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
+{
+    uint32_t          h;
+    sq_item_t        *it;
+    sq_restore_t     *rs = data;
+    sq_alert_info_t   in;
+
+    if (sq_alert_info_of(ev, &in) != 0) {
+        return 0;
+    }
+
+    h = sq_alert_hash(in.scope, in.endpoint, in.region, in.segment, in.dim);
+
+    /* newest first: the first event of a key and severity decides */
+
+    it = sq_alert_find(rs->a, h, in.scope, in.endpoint, in.region,
+                       in.segment, in.dim);
+
+    if (it) {
+        return 0;
+    }
+
+    it = sq_alert_add(rs->a, h, in.scope, in.endpoint, in.region,
+                      in.segment, in.dim);
+    if (it == NULL) {
+        return 1;
+    }
+
+    it->info.severity = strcmp(ev->status, "firing") == 0 ? in.severity
+                                                          : SQ_SEV_NONE;
+    it->info.indicator = in.indicator;
+    it->info.since = in.since;
+    it->info.value = in.value;
+    it->info.adequate = in.adequate;
+    it->info.desired = in.desired;
+    it->info.msa = in.msa;
+    it->info.labels = ev->labels ? strdup(ev->labels) : NULL;
 
     return 0;
 }
@@ -803,45 +837,15 @@ typedef struct {
 static int
 sq_alert_history_one(void *data, const sq_alert_event_t *ev)
 {
-    int               d, sev, resolved;
     json_t           *o, *labels, *owner;
     sq_hist_walk_t   *hw = data;
-    sq_alert_info_t   it;
+    sq_alert_info_t   in;
 
-    d = sq_alert_dim_of(ev->dimension ? ev->dimension : "");
-
-    if (d < 0 || ev->endpoint == NULL || ev->region == NULL
-        || ev->segment == NULL || ev->status == NULL || ev->severity == NULL)
-    {
+    if (sq_alert_info_of(ev, &in) != 0) {
         return 0;
     }
 
-    sev = strcmp(ev->severity, "critical") == 0 ? SQ_SEV_CRITICAL
-                                                : SQ_SEV_WARNING;
-    resolved = strcmp(ev->status, "resolved") == 0;
-
-    memset(&it, 0, sizeof(it));
-    it.scope = sq_alert_scope_of(ev);
-    it.dim = d;
-    it.severity = sev;
-    it.since = ev->since;
-    it.value = ev->value;
-    it.adequate = ev->adequate;
-    it.desired = ev->desired;
-    it.msa = ev->msa;
-    it.endpoint = ev->endpoint;
-    it.region = ev->region;
-    it.segment = ev->segment;
-
-    for (d = 0; d < SQ_NINDICATORS; d++) {
-        if (ev->indicator && strcmp(ev->indicator, sq_indicator_names[d])
-                             == 0)
-        {
-            it.indicator = d;
-        }
-    }
-
-    o = sq_json_alert(&it, resolved, ev->time);
+    o = sq_json_alert(&in, strcmp(ev->status, "resolved") == 0, ev->time);
 
     if (ev->labels) {
         owner = json_loads(ev->labels, 0, NULL);

@@ -22,7 +22,6 @@ static const char  *sq_reserved[] = {
 };
 
 
-
 static void sq_json_alert_id(char *buf, size_t len, int scope,
     const char *e, const char *r, const char *g, const char *dim,
     int severity, int64_t since);

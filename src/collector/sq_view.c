@@ -39,17 +39,16 @@ struct sq_group_s {
 
 
 typedef struct {
-    sq_group_t  **b;
-    uint32_t      nb;
-    sq_group_t   *list;           /* every group, through sibling-free
-                                     chain "all" */
+    sq_group_t      **b;
+    uint32_t          nb;
 } sq_gmap_t;
 
 
+/* a view being built */
 
 typedef struct {
-    sq_view_t    *v;
-    size_t        cap;
+    sq_view_t        *v;
+    size_t            cap;        /* rows allocated */
     const sq_conf_t  *conf;
 } sq_builder_t;
 
@@ -69,6 +68,8 @@ static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
 static void sq_row_labels(const sq_conf_t *conf, const char *e,
     const char *r, const char *g, const sq_label_t **labels,
     size_t *nlabels);
+static sq_row_t *sq_view_keyed_row(sq_builder_t *bd, int scope,
+    const char *e, const char *r, const char *g);
 static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
 static void sq_view_free(sq_view_t *v);
@@ -106,7 +107,6 @@ sq_gmap_init(sq_gmap_t *m, uint32_t n)
     }
 
     m->b = calloc(m->nb, sizeof(sq_group_t *));
-    m->list = NULL;
 
     return m->b ? 0 : -1;
 }
@@ -496,19 +496,19 @@ sq_view_ms(void)
 sq_view_t *
 sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 {
-    int             k, created;
-    size_t          cap;
-    uint32_t        i, n;
-    sq_win_t       *wins, glob[2];
-    sq_row_t       *row;
-    sq_view_t      *v;
-    sq_gmap_t       ep, er, rg;
-    sq_group_t     *ge, *gr, *gg, *s;
-    sq_where_t      where;
-    sq_series_t    *se;
-    sq_builder_t    bd;
-    sq_baseline_t  *base, one;
-    struct timespec t0, t1;
+    int               k, created;
+    size_t            cap;
+    uint32_t          i, n;
+    sq_win_t         *wins, glob[2];
+    sq_row_t         *row;
+    sq_view_t        *v;
+    sq_gmap_t         ep, er, rg;
+    sq_group_t       *ge, *gr, *gg, *s;
+    sq_where_t        where;
+    sq_series_t      *se;
+    sq_builder_t      bd;
+    sq_baseline_t    *base, one;
+    struct timespec   t0, t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
