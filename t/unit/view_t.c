@@ -10,6 +10,7 @@
    with; the history's scoring (sq_score_slot) agrees with the view's. */
 
 #include <math.h>
+#include <stdint.h>
 
 #include "tap.h"
 #include "wire.h"
@@ -134,6 +135,18 @@ main(void)
     sq_view_stale(&pub);
     rc = sq_view_tick(&pub, &a, conf, t0 + 61, 0, &built);
     ok(built && pub.builds == 4, "made stale (a reload): a new view");
+
+    /* the cost guard holds a change back; an alert evaluation does not
+       wait for it */
+
+    pub.next_ms = INT64_MAX;
+    mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
+    feed(3, s, 1, t0 + 62);
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 62, 0, &built);
+    ok(!built && pub.builds == 4, "within the guard: no build yet");
+    rc = sq_view_tick(&pub, &a, conf, t0 + 62, 1, &built);
+    ok(built && pub.builds == 5, "forced: built");
 
     /* the held view is whole, also once its configuration is gone */
 
