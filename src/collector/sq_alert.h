@@ -13,10 +13,12 @@
 #include <jansson.h>
 
 #include "sq_score.h"
+#include "sq_view.h"
+#include "sq_sink.h"
 
 
 /*
- * Alerts.  Every alerts.interval the scored table is walked; each
+ * Alerts.  Every alerts.interval the latest scored view is walked; each
  * (row, dimension) is judged on its short and long windows:
  *
  *   critical  below the zone in both windows (the SRE Workbook's
@@ -29,21 +31,59 @@
  * An insufficient window never fires and ends what is firing.  A change
  * of severity is two transitions: the old alert resolves, the new one
  * fires.  Transitions go to the log, the history store, Alertmanager
- * (API v2) and a JSON webhook; sends never block, and are retried with
- * backoff from a bounded queue.
+ * (API v2) and a JSON webhook through the sinks (sq_sink.c).
  */
 
 #define SQ_SEV_NONE      0
 #define SQ_SEV_WARNING   1
 #define SQ_SEV_CRITICAL  2
 
+enum {
+    SQ_SINK_ALERTMANAGER = 0,
+    SQ_SINK_WEBHOOK,
+    SQ_NSINKS
+};
+
 
 typedef struct sq_alert_s  sq_alert_t;
 
-struct evbuffer;
+
+/* one alert, firing or in a transition */
+
+typedef struct {
+    int            scope;
+    int            dim;
+    int            severity;
+    int            indicator;
+    int64_t        since;
+    double         value;
+    double         adequate;
+    double         desired;
+    double         msa;
+    char          *labels;        /* owner labels, a JSON object, or NULL */
+    const char    *endpoint;
+    const char    *region;
+    const char    *segment;
+} sq_alert_info_t;
+
+
+/* the counts of /metrics */
+
+typedef struct {
+    uint64_t       firing[3];                 /* by severity */
+    uint64_t       transitions[3][2];         /* severity, resolved */
+    uint64_t       notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
+    uint64_t       queued[SQ_NSINKS];
+    uint64_t       evaluations;
+    double         eval_seconds;              /* the last evaluation */
+} sq_alert_stats_t;
+
+
+struct sq_ctx_s;
 
 
 extern const char  *sq_severity_names[3];
+extern const char  *sq_sink_names[SQ_NSINKS];
 
 
 /*
@@ -54,26 +94,31 @@ extern const char  *sq_severity_names[3];
 int sq_alert_next(int cur, const sq_dim_score_t *s, const sq_dim_score_t *l,
     double warn_z);
 
+/* the hash of an alert's key, also in its id */
+uint32_t sq_alert_hash(int scope, const char *e, const char *r,
+    const char *g, int dim);
+
 /*
- * Starts the evaluation timer and the sinks of ctx->conf.alerts (ctx is
- * the collector's sq_ctx_t); the alerts that were firing when the store's
- * history ends are taken up again.
+ * The alerts of the collector ctx, their evaluation timer and the sinks
+ * of ctx->conf->alerts; the alerts that were firing when the store's
+ * history ends are taken up again.  Each evaluation first has the view
+ * ticked (a new one if anything changed), so that alerts judge the
+ * traffic as it is at the evaluation.
  */
-sq_alert_t *sq_alert_new(void *ctx);
+sq_alert_t *sq_alert_new(struct sq_ctx_s *ctx);
 
 /* a reload: new interval, thresholds and sinks */
 void sq_alert_configure(sq_alert_t *a);
 
-/* one evaluation now (the timer calls it) */
-void sq_alert_evaluate(sq_alert_t *a, int64_t now);
+/* one evaluation of view v at now */
+void sq_alert_evaluate(sq_alert_t *a, const sq_view_t *v, int64_t now);
 
 void sq_alert_free(sq_alert_t *a);
 
 /* /api/v1/alerts: {"firing": [...], "history": [...]} */
 json_t *sq_alert_json(sq_alert_t *a);
 
-/* the alert families of /metrics */
-void sq_alert_prom(sq_alert_t *a, struct evbuffer *b);
+void sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st);
 
 
 #endif /* _SQ_ALERT_H_INCLUDED_ */

@@ -17,6 +17,7 @@
 #include "sq_config.h"
 #include "sq_decode.h"
 #include "sq_store.h"
+#include "sq_view.h"
 
 
 #define SQ_VERSION  "0.1.0"
@@ -35,14 +36,18 @@ typedef struct {
 } sq_listener_t;
 
 
-typedef struct {
+typedef struct sq_alert_s  sq_alert_t;
+
+
+typedef struct sq_ctx_s {
     struct event_base   *base;
     sq_conf_t           *conf;
     const char          *conf_file;
 
     sq_windows_t         windows;
     sq_store_t          *store;         /* NULL when storage is off */
-    struct sq_alert_s   *alert;
+    sq_alert_t          *alert;
+    sq_view_pub_t        views;         /* the latest scored view */
     sq_dgram_t           dgram;
     char                *buf;
 
@@ -56,6 +61,7 @@ typedef struct {
     struct event        *sigterm;
     struct event        *sigint;
     struct event        *timer;
+    struct event        *view_timer;
 
     int64_t              started;
     uint64_t             reloads_ok;
@@ -80,21 +86,10 @@ void sq_net_close(sq_listener_t *l, size_t n);
 int sq_net_start(sq_ctx_t *ctx);
 void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
 
-int sq_http_open(sq_ctx_t *ctx, const char *addr);
-void sq_http_close(sq_ctx_t *ctx);
-
 int sq_store_start(sq_ctx_t *ctx);
 void sq_store_tick(sq_ctx_t *ctx, int64_t now);
 void sq_store_stop(sq_ctx_t *ctx);
 void sq_store_http_history(struct evhttp_request *req, void *data);
-
-struct evbuffer;
-typedef struct sq_prom_s  sq_prom_t;
-
-void sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
-sq_prom_t *sq_prom_open(sq_ctx_t *ctx, int64_t now);
-int sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget);
-void sq_prom_close(sq_prom_t *p);
 
 
 #endif /* _SQ_COLLECTOR_H_INCLUDED_ */

@@ -15,19 +15,20 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
-#include "sq_score.h"
+#include "sq_http.h"
+#include "sq_json.h"
+#include "sq_prom.h"
+#include "sq_status.h"
+#include "sq_view.h"
 
 
 /*
- * The HTTP API: /metrics, /api/v1/quality, /api/v1/series, /healthz.
- * docs/api.md documents the JSON.
+ * The HTTP API: routes and request handling.  docs/api.md documents the
+ * JSON; sq_json.c encodes it.
  */
 
-static void sq_http_metrics(struct evhttp_request *req, void *data);
-static void sq_http_metrics_part(struct evhttp_connection *evcon,
-    void *data);
-static void sq_http_metrics_closed(struct evhttp_connection *evcon,
-    void *data);
+#define SQ_HTTP_LIMIT      1000
+#define SQ_HTTP_LIMIT_MAX  100000
 
 
 /*
@@ -39,11 +40,19 @@ static void sq_http_metrics_closed(struct evhttp_connection *evcon,
 
 #define SQ_HTTP_PART  500
 
+
 typedef struct {
     sq_prom_t                  *prom;
     struct evhttp_request      *req;
     struct evhttp_connection   *evcon;
 } sq_http_stream_t;
+
+
+static void sq_http_metrics(struct evhttp_request *req, void *data);
+static void sq_http_metrics_part(struct evhttp_connection *evcon,
+    void *data);
+static void sq_http_metrics_closed(struct evhttp_connection *evcon,
+    void *data);
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
@@ -52,15 +61,9 @@ static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
 static void sq_http_json(struct evhttp_request *req, int code,
     json_t *json);
-static json_t *sq_num(double v);
-static json_t *sq_json_window(const sq_win_score_t *ws, int dim);
 static int sq_http_get(struct evhttp_request *req);
 static int sq_http_page(struct evkeyvalq *args, size_t *offset,
     size_t *limit);
-
-
-#define SQ_HTTP_LIMIT      1000
-#define SQ_HTTP_LIMIT_MAX  100000
 
 
 /* ?offset=N&limit=M: pages of rows, so a big table never has to be
@@ -81,7 +84,7 @@ sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
         *offset = strtoul(v, &end, 10);
 
         if (*v == '\0' || *end != '\0' || *v == '-') {
-            return -1;
+            return SQ_ERR_INVALID;
         }
     }
 
@@ -93,18 +96,11 @@ sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
         if (*v == '\0' || *end != '\0' || *v == '-' || *limit == 0
             || *limit > SQ_HTTP_LIMIT_MAX)
         {
-            return -1;
+            return SQ_ERR_INVALID;
         }
     }
 
-    return 0;
-}
-
-
-static json_t *
-sq_num(double v)
-{
-    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+    return SQ_OK;
 }
 
 
@@ -116,14 +112,14 @@ sq_http_get(struct evhttp_request *req)
     cmd = evhttp_request_get_command(req);
 
     if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
-        return 0;
+        return SQ_OK;
     }
 
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                       "GET, HEAD");
     evhttp_send_error(req, 405, "Method Not Allowed");
 
-    return -1;
+    return SQ_ERR_INVALID;
 }
 
 
@@ -263,79 +259,16 @@ sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
 }
 
 
-static json_t *
-sq_json_window(const sq_win_score_t *ws, int dim)
-{
-    int                    d;
-    json_t                *w, *dims, *o, *lat;
-    const sq_dim_score_t  *ds;
-
-    w = json_object();
-    dims = json_object();
-    lat = json_object();
-
-    json_object_set_new(w, "requests", json_integer(ws->requests));
-    json_object_set_new(lat, "p50", sq_num(ws->p50));
-    json_object_set_new(lat, "p75", sq_num(ws->p75));
-    json_object_set_new(lat, "p95", sq_num(ws->p95));
-    json_object_set_new(lat, "p99", sq_num(ws->p99));
-    json_object_set_new(w, "latency_seconds", lat);
-    json_object_set_new(w, "index", sq_num(ws->index));
-    json_object_set_new(w, "state", json_string(sq_state_names[ws->state]));
-
-    for (d = 0; d < SQ_NDIMS; d++) {
-        if (dim >= 0 && d != dim) {
-            continue;
-        }
-
-        ds = &ws->dim[d];
-        o = json_object();
-
-        json_object_set_new(o, "indicator",
-                            json_string(sq_indicator_names[ds->indicator]));
-        json_object_set_new(o, "value", sq_num(ds->value));
-        json_object_set_new(o, "adequate", sq_num(ds->adequate));
-        json_object_set_new(o, "desired", sq_num(ds->desired));
-        json_object_set_new(o, "state", json_string(
-                                sq_state_names[ds->state]));
-
-        if (ds->state == SQ_STATE_INSUFFICIENT) {
-            json_object_set_new(o, "z", json_null());
-            json_object_set_new(o, "msa", json_null());
-            json_object_set_new(o, "mss", json_null());
-
-        } else {
-            json_object_set_new(o, "z", sq_num(ds->z));
-            json_object_set_new(o, "msa", sq_num(ds->msa));
-            json_object_set_new(o, "mss", sq_num(ds->mss));
-        }
-
-        json_object_set_new(o, "weight", sq_num(ds->weight));
-        json_object_set_new(o, "requests", json_integer(ds->requests));
-        json_object_set_new(o, "min_requests",
-                            json_integer(ds->min_requests));
-
-        json_object_set_new(dims, sq_dim_names[d], o);
-    }
-
-    json_object_set_new(w, "dimensions", dims);
-
-    return w;
-}
-
-
 static void
 sq_http_quality(struct evhttp_request *req, void *data)
 {
-    int                 dim, win, k, scope;
-    size_t              i, l, offset, limit, total;
-    json_t             *root, *rows, *row, *wins, *labels, *windows;
-    int64_t             now;
+    int                 dim, win, scope;
+    size_t              i, offset, limit, total;
+    json_t             *root, *rows, *windows;
     sq_ctx_t           *ctx = data;
-    sq_view_t          *view;
     const char         *q, *fe, *fr, *fg, *fd, *fs, *fw;
     const sq_row_t     *r;
-    const sq_label_t   *lab;
+    const sq_view_t    *view;
     struct evkeyvalq    args;
 
     ctx->http_requests++;
@@ -394,9 +327,9 @@ sq_http_quality(struct evhttp_request *req, void *data)
         return;
     }
 
-    now = sq_now();
+    /* the latest view: a request never scores */
 
-    view = sq_view_build(&ctx->windows, ctx->conf, now);
+    view = sq_view_latest(&ctx->views);
     if (view == NULL) {
         evhttp_clear_headers(&args);
         evhttp_send_error(req, 500, "Internal Server Error");
@@ -407,7 +340,7 @@ sq_http_quality(struct evhttp_request *req, void *data)
     rows = json_array();
     windows = json_object();
 
-    json_object_set_new(root, "generated_at", json_integer(now));
+    json_object_set_new(root, "generated_at", json_integer(view->now));
     json_object_set_new(windows, "short",
                         json_integer(ctx->conf->short_window));
     json_object_set_new(windows, "long",
@@ -431,40 +364,7 @@ sq_http_quality(struct evhttp_request *req, void *data)
             continue;
         }
 
-        row = json_object();
-        json_object_set_new(row, "scope",
-                            json_string(sq_scope_names[r->scope]));
-        json_object_set_new(row, r->scope == SQ_SCOPE_JOURNEY
-                                 ? "journey" : "endpoint",
-                            json_string(r->endpoint));
-        json_object_set_new(row, "region", json_string(r->region));
-        json_object_set_new(row, "segment", json_string(r->segment));
-
-        labels = json_object();
-        lab = r->labels;
-
-        for (l = 0; l < r->nlabels; l++) {
-            if (lab[l].key && lab[l].value) {
-                json_object_set_new(labels, lab[l].key,
-                                    json_string(lab[l].value));
-            }
-        }
-
-        json_object_set_new(row, "labels", labels);
-
-        wins = json_object();
-
-        for (k = 0; k < 2; k++) {
-            if (win >= 0 && win != k) {
-                continue;
-            }
-
-            json_object_set_new(wins, k ? "long" : "short",
-                                sq_json_window(&r->w[k], dim));
-        }
-
-        json_object_set_new(row, "windows", wins);
-        json_array_append_new(rows, row);
+        json_array_append_new(rows, sq_json_row(r, dim, win));
     }
 
     json_object_set_new(root, "total", json_integer((json_int_t) total));
@@ -472,7 +372,6 @@ sq_http_quality(struct evhttp_request *req, void *data)
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "rows", rows);
 
-    sq_view_free(view);
     evhttp_clear_headers(&args);
 
     sq_http_json(req, 200, root);
@@ -570,7 +469,8 @@ sq_http_series(struct evhttp_request *req, void *data)
 static void
 sq_http_healthz(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t  *ctx = data;
+    sq_ctx_t         *ctx = data;
+    const sq_view_t  *v;
 
     ctx->http_requests++;
 
@@ -578,10 +478,15 @@ sq_http_healthz(struct evhttp_request *req, void *data)
         return;
     }
 
+    /* the series of the latest view, as /metrics and the scores count */
+
+    v = sq_view_latest(&ctx->views);
+
     sq_http_json(req, 200, json_pack("{s:s,s:s,s:I,s:I}",
                  "status", "ok", "version", SQ_VERSION,
                  "uptime_seconds", (json_int_t) (sq_now() - ctx->started),
-                 "series", (json_int_t) ctx->windows.n));
+                 "series", (json_int_t) (v ? v->store.series
+                                           : ctx->windows.n)));
 }
 
 
@@ -661,7 +566,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
 
     if (strlen(addr) >= sizeof(host)) {
         sq_log(SQ_LOG_ERROR, "invalid HTTP address \"%s\"", addr);
-        return -1;
+        return SQ_ERR_INVALID;
     }
 
     strcpy(host, addr);
@@ -669,7 +574,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
 
     if (port == NULL) {
         sq_log(SQ_LOG_ERROR, "HTTP address \"%s\" needs a port", addr);
-        return -1;
+        return SQ_ERR_INVALID;
     }
 
     *port++ = '\0';
@@ -681,7 +586,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
 
     http = evhttp_new(ctx->base);
     if (http == NULL) {
-        return -1;
+        return SQ_ERR_NOMEM;
     }
 
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD
@@ -705,12 +610,12 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     if (ctx->http_sock == NULL) {
         sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\"", addr);
         evhttp_free(http);
-        return -1;
+        return SQ_ERR_IO;
     }
 
     ctx->http = http;
 
-    return 0;
+    return SQ_OK;
 }
 
 

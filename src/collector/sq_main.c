@@ -15,16 +15,22 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_http.h"
 #include "sq_rules.h"
+#include "sq_status.h"
+#include "sq_view.h"
 
 
 #define SQ_DEFAULT_CONF  "/etc/servqual/servqual-collector.yaml"
 #define SQ_TICK          1
+#define SQ_VIEW_TICK_MS  250        /* the scored view's tick */
 
 
 static void sq_usage(FILE *f);
 static void sq_on_signal(evutil_socket_t sig, short what, void *data);
 static void sq_on_timer(evutil_socket_t fd, short what, void *data);
+static void sq_on_view_timer(evutil_socket_t fd, short what, void *data);
+static void sq_view_update(sq_ctx_t *ctx, int force);
 static void sq_reload(sq_ctx_t *ctx);
 static int sq_same_ingest(const sq_conf_t *a, const sq_conf_t *b);
 
@@ -147,6 +153,11 @@ sq_reload(sq_ctx_t *ctx)
         sq_alert_configure(ctx->alert);
     }
 
+    /* the new levels at once: the old view's labels and zones are gone */
+
+    sq_view_stale(&ctx->views);
+    sq_view_update(ctx, 1);
+
     sq_log(SQ_LOG_INFO, "reloaded \"%s\"", ctx->conf_file);
 
     return;
@@ -186,14 +197,41 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
 }
 
 
+/*
+ * The view's tick: a new scored view when the windows changed since the
+ * last one, at most every SQ_VIEW_TICK_MS and within the cost guard of
+ * sq_view_tick(); alerts, /metrics, the API and the dashboard read it.
+ */
+
+static void
+sq_view_update(sq_ctx_t *ctx, int force)
+{
+    int  built;
+
+    if (sq_view_tick(&ctx->views, &ctx->windows, ctx->conf, sq_now(), force,
+                     &built)
+        != SQ_OK)
+    {
+        sq_log(SQ_LOG_ERROR, "cannot build the scored view: out of memory");
+    }
+}
+
+
+static void
+sq_on_view_timer(evutil_socket_t fd, short what, void *data)
+{
+    sq_view_update(data, 0);
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int              c, test, rules, rc;
+    int              c, test, rules, rc, built;
     char             err[600];
     sq_ctx_t         ctx;
     const char      *file;
-    struct timeval   tv;
+    struct timeval   tv, vtv;
 
     static const struct option  longopts[] = {
         { "prometheus-rules", no_argument, NULL, 'R' },
@@ -320,6 +358,15 @@ main(int argc, char **argv)
         goto done;
     }
 
+    /* the first view, of what the store gave back */
+
+    if (sq_view_tick(&ctx.views, &ctx.windows, ctx.conf, sq_now(), 1, &built)
+        != SQ_OK)
+    {
+        sq_log(SQ_LOG_ERROR, "out of memory");
+        goto done;
+    }
+
     if (sq_http_open(&ctx, ctx.conf->http) != 0) {
         goto done;
     }
@@ -328,16 +375,21 @@ main(int argc, char **argv)
     ctx.sigterm = evsignal_new(ctx.base, SIGTERM, sq_on_signal, &ctx);
     ctx.sigint = evsignal_new(ctx.base, SIGINT, sq_on_signal, &ctx);
     ctx.timer = event_new(ctx.base, -1, EV_PERSIST, sq_on_timer, &ctx);
+    ctx.view_timer = event_new(ctx.base, -1, EV_PERSIST, sq_on_view_timer,
+                               &ctx);
 
     tv.tv_sec = SQ_TICK;
     tv.tv_usec = 0;
+    vtv.tv_sec = 0;
+    vtv.tv_usec = SQ_VIEW_TICK_MS * 1000;
 
     if (ctx.sighup == NULL || ctx.sigterm == NULL || ctx.sigint == NULL
-        || ctx.timer == NULL
+        || ctx.timer == NULL || ctx.view_timer == NULL
         || event_add(ctx.sighup, NULL) != 0
         || event_add(ctx.sigterm, NULL) != 0
         || event_add(ctx.sigint, NULL) != 0
-        || event_add(ctx.timer, &tv) != 0)
+        || event_add(ctx.timer, &tv) != 0
+        || event_add(ctx.view_timer, &vtv) != 0)
     {
         sq_log(SQ_LOG_ERROR, "cannot set up signals and timers");
         goto done;
@@ -376,8 +428,13 @@ done:
         event_free(ctx.timer);
     }
 
+    if (ctx.view_timer) {
+        event_free(ctx.view_timer);
+    }
+
     sq_alert_free(ctx.alert);
     sq_http_close(&ctx);
+    sq_view_pub_free(&ctx.views);
 
     if (ctx.listeners) {
         sq_net_close(ctx.listeners, ctx.nlisteners);

@@ -12,14 +12,18 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_prom.h"
 #include "sq_score.h"
+#include "sq_sink.h"
+#include "sq_view.h"
 
 
 /*
  * /metrics in the Prometheus text format, built family by family, each
  * with its # HELP and # TYPE.  Per-series counters and histograms are
  * totals since the series was first seen; scores are gauges of the
- * short and the long window.
+ * short and the long window, read from the view the stream holds, as
+ * are the window store's counters (the moment the scores are of).
  */
 
 typedef struct {
@@ -33,7 +37,9 @@ enum {
     F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
     F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
-    F_MEMORY, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
+    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING,
+    F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
+    F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
     F_SENT, F_DURATION, F_TTFB, F_VALUE, F_Z, F_ADEQUATE, F_DESIRED,
     F_STATE, F_INDEX, F_WREQUESTS, F_NFAMILIES
 };
@@ -76,6 +82,22 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Series entries merged from accepted datagrams." },
     { "servqual_window_memory_bytes", "gauge",
       "Memory held by series and their windows." },
+    { "servqual_view_builds_total", "counter",
+      "Scored views built (one a tick at most, when anything changed)." },
+    { "servqual_view_build_seconds", "gauge",
+      "Duration of the last scored view's build." },
+    { "servqual_alerts_firing", "gauge",
+      "alerts firing now" },
+    { "servqual_alert_transitions_total", "counter",
+      "alerts fired and resolved" },
+    { "servqual_alert_notifications_total", "counter",
+      "notifications to the alert sinks, by result" },
+    { "servqual_alert_notifications_queued", "gauge",
+      "notifications waiting to be sent" },
+    { "servqual_alert_evaluations_total", "counter",
+      "alert evaluations" },
+    { "servqual_alert_evaluation_seconds", "gauge",
+      "duration of the last alert evaluation" },
     { "servqual_requests_total", "counter",
       "Requests observed by nginx, per series." },
     { "servqual_responses_total", "counter",
@@ -151,7 +173,8 @@ static void sq_prom_series(struct evbuffer *b, const char *metric,
 static void sq_prom_row(struct evbuffer *b, const char *metric,
     const sq_row_t *row, int w, const char *dim, const char *extra,
     double v);
-static void sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
+static void sq_prom_health(sq_prom_t *p, struct evbuffer *b);
+static void sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b);
 static void sq_prom_one_series(struct evbuffer *b, int f,
     const sq_series_t *s);
 static void sq_prom_one_row(struct evbuffer *b, int f, const sq_row_t *row);
@@ -170,6 +193,13 @@ static void
 sq_prom_esc(struct evbuffer *b, const char *s)
 {
     const char  *p;
+
+    /* most names need no escaping: one copy */
+
+    if (strpbrk(s, "\\\"\n") == NULL) {
+        evbuffer_add(b, s, strlen(s));
+        return;
+    }
 
     for (p = s; *p; p++) {
         if (*p == '\\' || *p == '"') {
@@ -230,18 +260,24 @@ struct sq_prom_s {
     int         stage;
     int         family;
     size_t      pos;
-    sq_view_t  *view;
+    sq_view_t  *view;      /* retained: held while the stream lasts */
 };
 
 
 static void
-sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
+sq_prom_health(sq_prom_t *p, struct evbuffer *b)
 {
-    int                    k;
-    uint64_t               rejected;
+    int                        k;
+    int64_t                    now;
+    uint64_t                   rejected;
+    sq_ctx_t                  *ctx;
+    const sq_view_t           *v;
     const sq_windows_stats_t  *as;
 
-    as = &ctx->windows.stats;
+    ctx = p->ctx;
+    now = p->now;
+    v = p->view;
+    as = &v->store.stats;
 
     sq_prom_head(b, F_BUILD);
     evbuffer_add_printf(b, "servqual_build_info{version=\"%s\"} 1\n",
@@ -293,10 +329,10 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
         (unsigned long long) as->segment_folded_requests,
         (unsigned long long) as->overflow_requests);
 
-    SQ_PROM_ONE(F_SERIES, ctx->windows.n + (ctx->windows.other ? 1 : 0));
-    SQ_PROM_ONE(F_SERIES_LIMIT, ctx->windows.max_series);
+    SQ_PROM_ONE(F_SERIES, v->store.series + v->store.other);
+    SQ_PROM_ONE(F_SERIES_LIMIT, v->store.max_series);
     SQ_PROM_ONE(F_EXPIRED, as->series_expired);
-    SQ_PROM_ONE(F_WORKERS, ctx->windows.nworkers);
+    SQ_PROM_ONE(F_WORKERS, v->store.workers);
 
     sq_prom_head(b, F_RELOADS);
     evbuffer_add_printf(b,
@@ -307,11 +343,76 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
 
     SQ_PROM_ONE(F_BYTES, as->bytes);
     SQ_PROM_ONE(F_UPDATES, as->series_updates);
-    SQ_PROM_ONE(F_MEMORY, sq_windows_memory(&ctx->windows));
+    SQ_PROM_ONE(F_MEMORY, v->store.memory);
+    SQ_PROM_ONE(F_VIEW_BUILDS, v->gen);
 
-    sq_alert_prom(ctx->alert, b);
+    sq_prom_head(b, F_VIEW_SECONDS);
+    evbuffer_add_printf(b, "servqual_view_build_seconds %.6f\n", v->seconds);
+
+    sq_prom_alerts(ctx, b);
 
 #undef SQ_PROM_ONE
+}
+
+
+static void
+sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b)
+{
+    int               sev, k, r;
+    sq_alert_stats_t  st;
+
+    if (ctx->alert == NULL) {
+        return;
+    }
+
+    sq_alert_stats(ctx->alert, &st);
+
+    sq_prom_head(b, F_ALERTS_FIRING);
+
+    for (sev = SQ_SEV_WARNING; sev <= SQ_SEV_CRITICAL; sev++) {
+        evbuffer_add_printf(b, "servqual_alerts_firing{severity=\"%s\"} "
+                            "%llu\n", sq_severity_names[sev],
+                            (unsigned long long) st.firing[sev]);
+    }
+
+    sq_prom_head(b, F_ALERT_TRANSITIONS);
+
+    for (sev = SQ_SEV_WARNING; sev <= SQ_SEV_CRITICAL; sev++) {
+        for (r = 0; r < 2; r++) {
+            evbuffer_add_printf(b, "servqual_alert_transitions_total{"
+                                "severity=\"%s\",status=\"%s\"} %llu\n",
+                                sq_severity_names[sev],
+                                r ? "resolved" : "firing",
+                                (unsigned long long) st.transitions[sev][r]);
+        }
+    }
+
+    sq_prom_head(b, F_ALERT_NOTES);
+
+    for (k = 0; k < SQ_NSINKS; k++) {
+        for (r = 0; r < SQ_NOTE_NRESULTS; r++) {
+            evbuffer_add_printf(b, "servqual_alert_notifications_total{"
+                                "sink=\"%s\",result=\"%s\"} %llu\n",
+                                sq_sink_names[k], sq_note_names[r],
+                                (unsigned long long) st.notes[k][r]);
+        }
+    }
+
+    sq_prom_head(b, F_ALERT_QUEUED);
+
+    for (k = 0; k < SQ_NSINKS; k++) {
+        evbuffer_add_printf(b, "servqual_alert_notifications_queued{"
+                            "sink=\"%s\"} %llu\n", sq_sink_names[k],
+                            (unsigned long long) st.queued[k]);
+    }
+
+    sq_prom_head(b, F_ALERT_EVALS);
+    evbuffer_add_printf(b, "servqual_alert_evaluations_total %llu\n",
+                        (unsigned long long) st.evaluations);
+
+    sq_prom_head(b, F_ALERT_EVAL_SECONDS);
+    evbuffer_add_printf(b, "servqual_alert_evaluation_seconds %.6f\n",
+                        st.eval_seconds);
 }
 
 
@@ -483,6 +584,14 @@ sq_prom_open(sq_ctx_t *ctx, int64_t now)
 
     p->ctx = ctx;
     p->now = now;
+    p->view = sq_view_retain(sq_view_latest(&ctx->views));
+
+    if (p->view == NULL) {
+        /* no view before the first tick: the collector builds one at
+           start, so only out of memory gets here */
+        free(p);
+        return NULL;
+    }
 
     return p;
 }
@@ -490,8 +599,8 @@ sq_prom_open(sq_ctx_t *ctx, int64_t now)
 
 /*
  * Appends the next part of /metrics, about budget series or rows, to b.
- * Returns 1 while there is more, 0 at the end.  The scores are computed
- * once, when the first score family starts.
+ * Returns 1 while there is more, 0 at the end.  Nothing is scored here:
+ * the rows are the held view's.
  */
 
 int
@@ -506,7 +615,7 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
     done = 0;
 
     if (p->stage == 0) {
-        sq_prom_health(ctx, b, p->now);
+        sq_prom_health(p, b);
         p->stage = 1;
         p->family = F_REQUESTS;
         p->pos = 0;
@@ -524,7 +633,8 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
             ? ctx->windows.n + (ctx->windows.other ? 1 : 0) : 0;
 
         for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {
-            s = p->pos < ctx->windows.n ? ctx->windows.all[p->pos] : ctx->windows.other;
+            s = p->pos < ctx->windows.n ? ctx->windows.all[p->pos]
+                                        : ctx->windows.other;
             sq_prom_one_series(b, p->family, s);
         }
 
@@ -535,15 +645,6 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
                 p->stage = 2;
                 p->family = F_VALUE;
             }
-        }
-    }
-
-    if (p->stage == 2 && p->view == NULL) {
-        p->view = sq_view_build(&ctx->windows, ctx->conf, p->now);
-
-        if (p->view == NULL) {
-            p->stage = 3;
-            return 0;
         }
     }
 
@@ -579,7 +680,7 @@ void
 sq_prom_close(sq_prom_t *p)
 {
     if (p) {
-        sq_view_free(p->view);
+        sq_view_release(p->view);
         free(p);
     }
 }

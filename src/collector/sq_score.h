@@ -17,7 +17,9 @@
 
 /*
  * Scoring: one indicator per SERVQUAL dimension, placed against its zone
- * of tolerance.  docs/dimensions.md defines each indicator.
+ * of tolerance.  docs/dimensions.md defines each indicator.  The maths
+ * only: which windows are scored, and against which baseline, is the
+ * view's business (sq_view.c) and the history's.
  */
 
 enum {
@@ -28,14 +30,7 @@ enum {
     SQ_NSTATES
 };
 
-enum {
-    SQ_SCOPE_SERIES = 0,
-    SQ_SCOPE_ENDPOINT,
-    SQ_SCOPE_REGION,
-    SQ_SCOPE_JOURNEY,
-    SQ_NSCOPES
-};
-
+/* a row's key part that is a rollup over all values */
 #define SQ_ALL  "*"
 
 /* z is clamped to this range in the index, so one dimension cannot
@@ -72,27 +67,63 @@ typedef struct {
 } sq_win_score_t;
 
 
-typedef struct {
-    int              scope;
-    const char      *endpoint;  /* the journey's name for a journey */
-    const char      *region;
-    const char      *segment;
-    const void      *labels;   /* sq_label_t of the matching override */
-    size_t           nlabels;
-    sq_win_score_t   w[2];
-} sq_row_t;
-
+/* what a window is the traffic of: NULL for all (a rollup) */
 
 typedef struct {
-    int64_t          now;
-    sq_row_t        *rows;
-    size_t           n;
-    char            *strings;  /* the names the rows point to */
-} sq_view_t;
+    const char          *endpoint;
+    const char          *region;
+    const char          *segment;
+    const sq_journey_t  *journey;
+} sq_where_t;
+
+
+/*
+ * The empathy baseline: the request time of h against the rest of the
+ * traffic, all minus self (self holds h), at the empathy quantile of
+ * the window's endpoint and journey in this region.  A window judged
+ * against several (an endpoint against each of its regions) takes the
+ * worst served one.
+ */
+
+typedef struct {
+    const sq_hist_t     *h;
+    const sq_hist_t     *all;
+    const sq_hist_t     *self;
+    const char          *region;
+} sq_baseline_t;
 
 
 extern const char  *sq_state_names[SQ_NSTATES];
-extern const char  *sq_scope_names[SQ_NSCOPES];
+
+
+/*
+ * The one scoring entry point: every dimension of window w of where,
+ * the empathy indicator against base[0..nbase - 1], the latency
+ * quantiles and the index.  The view scores each row through it, the
+ * history each stored slot.
+ */
+void sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
+    const sq_win_t *w, const sq_baseline_t *base, size_t nbase,
+    sq_win_score_t *ws);
+
+/*
+ * A journey's reliability, the product of its steps' success ratios
+ * (steps[0..n - 1], in where's region), in place of ws's own; the index
+ * is computed again.
+ */
+void sq_score_journey(const sq_conf_t *conf, const sq_where_t *where,
+    const sq_win_t *steps, size_t n, sq_win_score_t *ws);
+
+/*
+ * The history's form of sq_score_window(): w the selected traffic of
+ * endpoint e, region r and segment g (NULL for all); ep the endpoint's
+ * traffic over all regions and segments, regs[] its regions' (all
+ * segments), named by names[], for the empathy indicator.
+ */
+void sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
+    const char *g, const sq_win_t *w, const sq_win_t *ep,
+    const sq_win_t *regs, const char *const *names, size_t nregs,
+    sq_win_score_t *ws);
 
 
 /* places a value: z, MSA, MSS and the state (not insufficient) */
@@ -100,11 +131,14 @@ void sq_place(sq_dim_score_t *d);
 
 /*
  * Scores one dimension of a window.  ratio is the empathy indicator's
- * value, computed by the caller from the region and endpoint quantiles
- * (NAN if not available).
+ * value (NAN if not available).
  */
 void sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
     sq_dim_score_t *out);
+
+/* the empathy ratio of one baseline at quantile q, NAN below min */
+double sq_score_ratio(const sq_hist_t *h, const sq_hist_t *all,
+    const sq_hist_t *self, double q, uint64_t min);
 
 /* the Apdex of a histogram with threshold t seconds; aborts frustrated */
 double sq_apdex(const sq_hist_t *h, double t, uint64_t aborted);
@@ -115,22 +149,6 @@ void sq_score_index(sq_win_score_t *ws);
 /* journeys: reliability is the product of the steps' success ratios */
 double sq_journey_reliability(const sq_win_t *steps, size_t n,
     uint64_t min_requests, uint64_t *requests);
-
-/*
- * Scores a stored slot (the history API) as sq_view_build() scores a
- * window: w the selected traffic of endpoint e, region r and segment g
- * (NULL for all); ep the endpoint's traffic over all regions and
- * segments, regs[] its regions' (all segments), named by names[], for
- * the empathy indicator.
- */
-void sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
-    const char *g, const sq_win_t *w, const sq_win_t *ep,
-    const sq_win_t *regs, const char *const *names, size_t nregs,
-    sq_win_score_t *ws);
-
-sq_view_t *sq_view_build(const sq_windows_t *a, const sq_conf_t *conf,
-    int64_t now);
-void sq_view_free(sq_view_t *v);
 
 
 #endif /* _SQ_SCORE_H_INCLUDED_ */

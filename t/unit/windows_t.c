@@ -15,6 +15,7 @@
 #include "wire.h"
 #include "sq_windows.h"
 #include "sq_score.h"
+#include "sq_view.h"
 
 
 static sq_windows_t         a;
@@ -332,7 +333,7 @@ main(void)
            1000.0 / 1200, 1e-12,
            "journey in BR: Apdex of merged steps (1000 + 0) / 1200");
 
-    sq_view_free(v);
+    sq_view_release(v);
 
     sq_windows_free(&a);
     sq_conf_free(conf);

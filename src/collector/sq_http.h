@@ -1,0 +1,26 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_HTTP_H_INCLUDED_
+#define _SQ_HTTP_H_INCLUDED_
+
+
+#include "sq_collector.h"
+
+
+/*
+ * The HTTP API: /metrics, /api/v1/quality, /api/v1/series,
+ * /api/v1/alerts, /api/v1/history, /healthz and the dashboard.  The
+ * scores come from the latest view (ctx->views): no request scores.
+ */
+
+/* listens on addr ("host:port", "[v6]:port"); SQ_OK or SQ_ERR_IO */
+int sq_http_open(sq_ctx_t *ctx, const char *addr);
+void sq_http_close(sq_ctx_t *ctx);
+
+
+#endif /* _SQ_HTTP_H_INCLUDED_ */

@@ -1,0 +1,442 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "sq_json.h"
+
+
+/* label names an owner label cannot take */
+static const char  *sq_reserved[] = {
+    "alertname", "severity", "endpoint", "region", "segment", "dimension",
+    "journey", NULL
+};
+
+
+static void sq_json_alert_id(char *buf, size_t len, int scope,
+    const char *e, const char *r, const char *g, const char *dim,
+    int severity, int64_t since);
+static void sq_json_rfc3339(char *buf, size_t len, int64_t t);
+
+
+json_t *
+sq_json_num(double v)
+{
+    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
+
+
+json_t *
+sq_json_window(const sq_win_score_t *ws, int dim)
+{
+    int                    d;
+    json_t                *w, *dims, *o, *lat;
+    const sq_dim_score_t  *ds;
+
+    w = json_object();
+    dims = json_object();
+    lat = json_object();
+
+    json_object_set_new(w, "requests", json_integer(ws->requests));
+    json_object_set_new(lat, "p50", sq_json_num(ws->p50));
+    json_object_set_new(lat, "p75", sq_json_num(ws->p75));
+    json_object_set_new(lat, "p95", sq_json_num(ws->p95));
+    json_object_set_new(lat, "p99", sq_json_num(ws->p99));
+    json_object_set_new(w, "latency_seconds", lat);
+    json_object_set_new(w, "index", sq_json_num(ws->index));
+    json_object_set_new(w, "state", json_string(sq_state_names[ws->state]));
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        if (dim >= 0 && d != dim) {
+            continue;
+        }
+
+        ds = &ws->dim[d];
+        o = json_object();
+
+        json_object_set_new(o, "indicator",
+                            json_string(sq_indicator_names[ds->indicator]));
+        json_object_set_new(o, "value", sq_json_num(ds->value));
+        json_object_set_new(o, "adequate", sq_json_num(ds->adequate));
+        json_object_set_new(o, "desired", sq_json_num(ds->desired));
+        json_object_set_new(o, "state", json_string(
+                                sq_state_names[ds->state]));
+
+        if (ds->state == SQ_STATE_INSUFFICIENT) {
+            json_object_set_new(o, "z", json_null());
+            json_object_set_new(o, "msa", json_null());
+            json_object_set_new(o, "mss", json_null());
+
+        } else {
+            json_object_set_new(o, "z", sq_json_num(ds->z));
+            json_object_set_new(o, "msa", sq_json_num(ds->msa));
+            json_object_set_new(o, "mss", sq_json_num(ds->mss));
+        }
+
+        json_object_set_new(o, "weight", sq_json_num(ds->weight));
+        json_object_set_new(o, "requests", json_integer(ds->requests));
+        json_object_set_new(o, "min_requests",
+                            json_integer(ds->min_requests));
+
+        json_object_set_new(dims, sq_dim_names[d], o);
+    }
+
+    json_object_set_new(w, "dimensions", dims);
+
+    return w;
+}
+
+
+json_t *
+sq_json_row(const sq_row_t *r, int dim, int win)
+{
+    int                k;
+    size_t             l;
+    json_t            *row, *labels, *wins;
+    const sq_label_t  *lab;
+
+    row = json_object();
+    json_object_set_new(row, "scope", json_string(sq_scope_names[r->scope]));
+    json_object_set_new(row, r->scope == SQ_SCOPE_JOURNEY
+                             ? "journey" : "endpoint",
+                        json_string(r->endpoint));
+    json_object_set_new(row, "region", json_string(r->region));
+    json_object_set_new(row, "segment", json_string(r->segment));
+
+    labels = json_object();
+    lab = r->labels;
+
+    for (l = 0; l < r->nlabels; l++) {
+        if (lab[l].key && lab[l].value) {
+            json_object_set_new(labels, lab[l].key,
+                                json_string(lab[l].value));
+        }
+    }
+
+    json_object_set_new(row, "labels", labels);
+
+    wins = json_object();
+
+    for (k = 0; k < 2; k++) {
+        if (win >= 0 && win != k) {
+            continue;
+        }
+
+        json_object_set_new(wins, k ? "long" : "short",
+                            sq_json_window(&r->w[k], dim));
+    }
+
+    json_object_set_new(row, "windows", wins);
+
+    return row;
+}
+
+
+json_t *
+sq_json_point(int64_t t, const sq_win_score_t *ws)
+{
+    int                    d;
+    json_t                *pt, *dims, *o;
+    const sq_dim_score_t  *ds;
+
+    pt = json_object();
+    dims = json_object();
+
+    json_object_set_new(pt, "t", json_integer(t));
+    json_object_set_new(pt, "requests", json_integer(ws->requests));
+    json_object_set_new(pt, "index", sq_json_num(ws->index));
+    json_object_set_new(pt, "state", json_string(sq_state_names[ws->state]));
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        ds = &ws->dim[d];
+        o = json_object();
+
+        json_object_set_new(o, "value", sq_json_num(ds->value));
+        json_object_set_new(o, "z", ds->state == SQ_STATE_INSUFFICIENT
+                                    ? json_null() : sq_json_num(ds->z));
+        json_object_set_new(o, "state",
+                            json_string(sq_state_names[ds->state]));
+        json_object_set_new(dims, sq_dim_names[d], o);
+    }
+
+    json_object_set_new(pt, "dimensions", dims);
+
+    return pt;
+}
+
+
+char *
+sq_json_owner_labels(const sq_label_t *labels, size_t n)
+{
+    int                i;
+    char              *s;
+    size_t             l;
+    json_t            *o;
+    const sq_label_t  *lab;
+
+    o = json_object();
+    lab = labels;
+
+    for (l = 0; l < n; l++) {
+        if (lab[l].key == NULL || lab[l].value == NULL) {
+            continue;
+        }
+
+        for (i = 0; sq_reserved[i]; i++) {
+            if (strcmp(lab[l].key, sq_reserved[i]) == 0) {
+                break;
+            }
+        }
+
+        if (sq_reserved[i] == NULL) {
+            json_object_set_new(o, lab[l].key, json_string(lab[l].value));
+        }
+    }
+
+    s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+
+    return s;
+}
+
+
+/* the same alert gets the same id, also when read back from the store */
+
+static void
+sq_json_alert_id(char *buf, size_t len, int scope, const char *e, const char *r,
+    const char *g, const char *dim, int severity, int64_t since)
+{
+    int  d;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        if (strcmp(dim, sq_dim_names[d]) == 0) {
+            break;
+        }
+    }
+
+    snprintf(buf, len, "%08x%c-%lld", sq_alert_hash(scope, e, r, g, d),
+             severity == SQ_SEV_CRITICAL ? 'c' : 'w', (long long) since);
+}
+
+
+static void
+sq_json_rfc3339(char *buf, size_t len, int64_t t)
+{
+    time_t     tt;
+    struct tm  tm;
+
+    tt = (time_t) t;
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+
+void
+sq_json_alert_summary(char *buf, size_t len, const sq_alert_info_t *it)
+{
+    char  ts[32], where[512];
+
+    if (it->scope == SQ_SCOPE_JOURNEY) {
+        snprintf(where, sizeof(where), "journey %s%s%s", it->endpoint,
+                 strcmp(it->region, SQ_ALL) ? " in " : "",
+                 strcmp(it->region, SQ_ALL) ? it->region : "");
+
+    } else if (it->scope == SQ_SCOPE_REGION) {
+        snprintf(where, sizeof(where), "all endpoints in %s", it->region);
+
+    } else if (it->scope == SQ_SCOPE_ENDPOINT) {
+        snprintf(where, sizeof(where), "%s in all regions", it->endpoint);
+
+    } else {
+        snprintf(where, sizeof(where), "%s in %s%s%s%s", it->endpoint,
+                 it->region, it->segment[0] ? " (" : "", it->segment,
+                 it->segment[0] ? ")" : "");
+    }
+
+    sq_json_rfc3339(ts, sizeof(ts), it->since);
+
+    snprintf(buf, len, "%s is %s the adequate level on %s since %s", where,
+             it->severity == SQ_SEV_CRITICAL ? "below" : "close to",
+             sq_dim_names[it->dim], ts);
+}
+
+
+/* the alert object of /api/v1/alerts and of the webhook's labels */
+
+json_t *
+sq_json_alert(const sq_alert_info_t *it, int resolved, int64_t ends_at)
+{
+    char    id[64];
+    json_t  *o, *labels, *owner;
+
+    labels = json_object();
+    json_object_set_new(labels, "alertname", json_string(
+        it->severity == SQ_SEV_CRITICAL ? "ServqualBelowZone"
+                                        : "ServqualZoneWarning"));
+    json_object_set_new(labels, "endpoint", json_string(it->endpoint));
+    json_object_set_new(labels, "region", json_string(it->region));
+    json_object_set_new(labels, "segment", json_string(it->segment));
+    json_object_set_new(labels, "dimension",
+                        json_string(sq_dim_names[it->dim]));
+
+    if (it->scope == SQ_SCOPE_JOURNEY) {
+        json_object_set_new(labels, "journey", json_string(it->endpoint));
+    }
+
+    owner = it->labels ? json_loads(it->labels, 0, NULL) : NULL;
+
+    if (owner) {
+        json_object_update_missing(labels, owner);
+        json_decref(owner);
+    }
+
+    sq_json_alert_id(id, sizeof(id), it->scope, it->endpoint, it->region,
+                it->segment, sq_dim_names[it->dim], it->severity, it->since);
+
+    o = json_object();
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "status", json_string(resolved ? "resolved"
+                                                          : "firing"));
+    json_object_set_new(o, "severity",
+                        json_string(sq_severity_names[it->severity]));
+    json_object_set_new(o, "labels", labels);
+    json_object_set_new(o, "indicator",
+                        json_string(sq_indicator_names[it->indicator]));
+    json_object_set_new(o, "value", sq_json_num(it->value));
+    json_object_set_new(o, "adequate", sq_json_num(it->adequate));
+    json_object_set_new(o, "desired", sq_json_num(it->desired));
+    json_object_set_new(o, "msa", sq_json_num(it->msa));
+    json_object_set_new(o, "since", json_integer(it->since));
+
+    if (resolved) {
+        json_object_set_new(o, "ends_at", json_integer(ends_at));
+    }
+
+    return o;
+}
+
+
+/* one alert for Alertmanager's POST /api/v2/alerts */
+
+json_t *
+sq_json_alert_am(const sq_alert_info_t *it, int resolved, int64_t now,
+    const sq_conf_t *conf)
+{
+    char                    ts[32], buf[1024], url[512];
+    json_t                 *o, *labels, *ann, *src, *v;
+    int64_t                 ttl;
+    const char             *k;
+    const sq_alert_conf_t  *ac;
+
+    ac = &conf->alerts;
+    src = sq_json_alert(it, resolved, now);
+
+    /* Prometheus' label rules: no empty values, names [a-zA-Z_]\w* */
+
+    labels = json_object();
+    json_object_set_new(labels, "severity",
+                        json_string(sq_severity_names[it->severity]));
+
+    json_object_foreach(json_object_get(src, "labels"), k, v) {
+        if (json_string_length(v) == 0
+            || strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_") != strlen(k)
+            || (k[0] >= '0' && k[0] <= '9'))
+        {
+            continue;
+        }
+
+        json_object_set(labels, k, v);
+    }
+
+    ann = json_object();
+    sq_json_alert_summary(buf, sizeof(buf), it);
+    json_object_set_new(ann, "summary", json_string(buf));
+
+    snprintf(buf, sizeof(buf), "%.6g", it->value);
+    json_object_set_new(ann, "value", json_string(buf));
+    snprintf(buf, sizeof(buf), "%.6g", it->adequate);
+    json_object_set_new(ann, "adequate", json_string(buf));
+    snprintf(buf, sizeof(buf), "%.6g", it->desired);
+    json_object_set_new(ann, "desired", json_string(buf));
+    snprintf(buf, sizeof(buf), "%.6g", it->msa);
+    json_object_set_new(ann, "msa", json_string(buf));
+    json_object_set_new(ann, "indicator",
+                        json_string(sq_indicator_names[it->indicator]));
+
+    o = json_object();
+    json_object_set_new(o, "labels", labels);
+    json_object_set_new(o, "annotations", ann);
+
+    sq_json_rfc3339(ts, sizeof(ts), it->since);
+    json_object_set_new(o, "startsAt", json_string(ts));
+
+    /*
+     * While firing, endsAt is far enough ahead for the next resend to
+     * come first (as Prometheus: 4 x the longer of interval and resend);
+     * a collector that dies lets the alert expire there.
+     */
+
+    ttl = 4 * (ac->resend > ac->interval ? ac->resend : ac->interval);
+    sq_json_rfc3339(ts, sizeof(ts), resolved ? now : now + ttl);
+    json_object_set_new(o, "endsAt", json_string(ts));
+
+    if (ac->generator_url) {
+        json_object_set_new(o, "generatorURL",
+                            json_string(ac->generator_url));
+
+    } else {
+        snprintf(url, sizeof(url), "http://%s/", conf->http);
+        json_object_set_new(o, "generatorURL", json_string(url));
+    }
+
+    json_decref(src);
+
+    return o;
+}
+
+
+/* the webhook's body: one transition */
+
+json_t *
+sq_json_alert_hook(const sq_alert_info_t *it, int resolved, int64_t now,
+    const sq_conf_t *conf)
+{
+    char     ts[32];
+    json_t  *am, *o, *src;
+
+    am = sq_json_alert_am(it, resolved, now, conf);
+    src = sq_json_alert(it, resolved, now);
+
+    o = json_object();
+    json_object_set_new(o, "id", json_incref(json_object_get(src, "id")));
+    json_object_set_new(o, "status", json_string(resolved ? "resolved"
+                                                          : "firing"));
+    json_object_set_new(o, "severity",
+                        json_string(sq_severity_names[it->severity]));
+    json_object_set(o, "labels", json_object_get(src, "labels"));
+    json_object_set(o, "annotations", json_object_get(am, "annotations"));
+    json_object_set(o, "startsAt", json_object_get(am, "startsAt"));
+
+    if (resolved) {
+        sq_json_rfc3339(ts, sizeof(ts), now);
+        json_object_set_new(o, "endsAt", json_string(ts));
+
+    } else {
+        json_object_set_new(o, "endsAt", json_null());
+    }
+
+    json_decref(am);
+    json_decref(src);
+
+    return o;
+}

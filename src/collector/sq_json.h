@@ -1,0 +1,60 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_JSON_H_INCLUDED_
+#define _SQ_JSON_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "sq_config.h"
+#include "sq_score.h"
+#include "sq_view.h"
+#include "sq_alert.h"
+
+
+/*
+ * The JSON encodings shared by the API (/api/v1/quality, /api/v1/alerts,
+ * /api/v1/history) and the alert sinks.  docs/api.md documents them.
+ * Each returns a new reference, or NULL when out of memory.
+ */
+
+/* a number, null for NAN and infinities */
+json_t *sq_json_num(double v);
+
+/* a scored window of /api/v1/quality, one dimension or all (dim < 0) */
+json_t *sq_json_window(const sq_win_score_t *ws, int dim);
+
+/* a row of /api/v1/quality, one window or both (win < 0) */
+json_t *sq_json_row(const sq_row_t *r, int dim, int win);
+
+/* a point of /api/v1/history: a stored slot starting at t, scored */
+json_t *sq_json_point(int64_t t, const sq_win_score_t *ws);
+
+/* labels as a JSON object's text, without the reserved names (malloc) */
+char *sq_json_owner_labels(const sq_label_t *labels, size_t n);
+
+/* "checkout in BR is below the adequate level on ... since ..." */
+void sq_json_alert_summary(char *buf, size_t len,
+    const sq_alert_info_t *it);
+
+/* an alert of /api/v1/alerts, also the webhook's labels */
+json_t *sq_json_alert(const sq_alert_info_t *it, int resolved,
+    int64_t ends_at);
+
+/* an alert for Alertmanager's POST /api/v2/alerts */
+json_t *sq_json_alert_am(const sq_alert_info_t *it, int resolved,
+    int64_t now, const sq_conf_t *conf);
+
+/* the webhook's body: one transition */
+json_t *sq_json_alert_hook(const sq_alert_info_t *it, int resolved,
+    int64_t now, const sq_conf_t *conf);
+
+
+#endif /* _SQ_JSON_H_INCLUDED_ */

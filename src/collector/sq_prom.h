@@ -1,0 +1,41 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_PROM_H_INCLUDED_
+#define _SQ_PROM_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/buffer.h>
+
+#include "sq_collector.h"
+
+
+/*
+ * /metrics in the Prometheus text format, written in parts: a stream
+ * holds the view that was the latest when it was opened (retained) and
+ * walks the series by index, so that parts written over several loop
+ * iterations stay valid while new views replace it and series expire.
+ */
+
+typedef struct sq_prom_s  sq_prom_t;
+
+
+/* a new stream; NULL: out of memory */
+sq_prom_t *sq_prom_open(sq_ctx_t *ctx, int64_t now);
+
+/* appends about budget series or rows to b; 1 while there is more */
+int sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget);
+
+void sq_prom_close(sq_prom_t *p);
+
+/* the whole text at once */
+void sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
+
+
+#endif /* _SQ_PROM_H_INCLUDED_ */

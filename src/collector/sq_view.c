@@ -1,0 +1,834 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sq_status.h"
+#include "sq_view.h"
+
+
+/*
+ * A view is the scored table at one moment: every series, every endpoint
+ * over all regions and segments, every region over all endpoints, and
+ * every journey (over all regions and per region), each for the short
+ * and the long window.  Rollups are exact merges of the series' windows.
+ */
+
+/* a build takes at most 1 / SQ_VIEW_GUARD of the loop's time */
+#define SQ_VIEW_GUARD  5
+
+
+typedef struct sq_group_s  sq_group_t;
+
+struct sq_group_s {
+    sq_group_t   *next;           /* hash chain */
+    sq_group_t   *sibling;        /* the next region of an endpoint */
+    sq_group_t   *regions;        /* an endpoint's (endpoint, region)s */
+    const char   *k1;
+    const char   *k2;
+    uint32_t      hash;
+    sq_win_t      w[2];
+};
+
+
+typedef struct {
+    sq_group_t      **b;
+    uint32_t          nb;
+} sq_gmap_t;
+
+
+/* a view being built */
+
+typedef struct {
+    sq_view_t        *v;
+    size_t            cap;        /* rows allocated */
+    const sq_conf_t  *conf;
+} sq_builder_t;
+
+
+const char  *sq_scope_names[SQ_NSCOPES] = {
+    "series", "endpoint", "region", "journey"
+};
+
+
+static uint32_t sq_ghash(const char *k1, const char *k2);
+static int sq_gmap_init(sq_gmap_t *m, uint32_t n);
+static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
+    const char *k2, int *created);
+static void sq_gmap_free(sq_gmap_t *m);
+static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
+    const char *r, const char *g, const sq_label_t *labels, size_t nlabels);
+static void sq_row_labels(const sq_conf_t *conf, const char *e,
+    const char *r, const char *g, const sq_label_t **labels,
+    size_t *nlabels);
+static sq_row_t *sq_view_keyed_row(sq_builder_t *bd, int scope,
+    const char *e, const char *r, const char *g);
+static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
+    sq_gmap_t *ep, sq_gmap_t *er);
+static void sq_view_free(sq_view_t *v);
+static int64_t sq_view_ms(void);
+
+
+static uint32_t
+sq_ghash(const char *k1, const char *k2)
+{
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    for ( /* void */ ; *k1; k1++) {
+        h = (h ^ (unsigned char) *k1) * 16777619u;
+    }
+
+    h = (h ^ 0xff) * 16777619u;
+
+    for ( /* void */ ; k2 && *k2; k2++) {
+        h = (h ^ (unsigned char) *k2) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static int
+sq_gmap_init(sq_gmap_t *m, uint32_t n)
+{
+    m->nb = 64;
+
+    while (m->nb < n) {
+        m->nb *= 2;
+    }
+
+    m->b = calloc(m->nb, sizeof(sq_group_t *));
+
+    return m->b ? 0 : -1;
+}
+
+
+static sq_group_t *
+sq_gmap_get(sq_gmap_t *m, const char *k1, const char *k2, int *created)
+{
+    uint32_t     h;
+    sq_group_t  *g;
+
+    h = sq_ghash(k1, k2);
+
+    for (g = m->b[h & (m->nb - 1)]; g; g = g->next) {
+        if (g->hash == h && strcmp(g->k1, k1) == 0
+            && (k2 == NULL || strcmp(g->k2, k2) == 0))
+        {
+            *created = 0;
+            return g;
+        }
+    }
+
+    g = calloc(1, sizeof(sq_group_t));
+    if (g == NULL) {
+        return NULL;
+    }
+
+    g->hash = h;
+    g->k1 = k1;
+    g->k2 = k2;
+    sq_win_init(&g->w[0]);
+    sq_win_init(&g->w[1]);
+
+    g->next = m->b[h & (m->nb - 1)];
+    m->b[h & (m->nb - 1)] = g;
+
+    *created = 1;
+
+    return g;
+}
+
+
+static void
+sq_gmap_free(sq_gmap_t *m)
+{
+    uint32_t     i;
+    sq_group_t  *g, *next;
+
+    for (i = 0; i < m->nb && m->b; i++) {
+        for (g = m->b[i]; g; g = next) {
+            next = g->next;
+            sq_win_free(&g->w[0]);
+            sq_win_free(&g->w[1]);
+            free(g);
+        }
+    }
+
+    free(m->b);
+}
+
+
+/*
+ * A row, with its names and labels copied into one allocation that the
+ * view owns: it outlives the configuration the labels came from.
+ */
+
+static sq_row_t *
+sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
+    const char *g, const sq_label_t *labels, size_t nlabels)
+{
+    char        *p;
+    size_t       n, i;
+    sq_row_t    *rows, *row;
+    sq_view_t   *v;
+    sq_label_t  *lab;
+
+    v = bd->v;
+
+    if (v->n == bd->cap) {
+        n = bd->cap ? bd->cap * 2 : 256;
+        rows = realloc(v->rows, n * sizeof(sq_row_t));
+
+        if (rows == NULL) {
+            return NULL;
+        }
+
+        v->rows = rows;
+        bd->cap = n;
+    }
+
+    n = nlabels * sizeof(sq_label_t) + strlen(e) + strlen(r) + strlen(g)
+        + 3;
+
+    for (i = 0; i < nlabels; i++) {
+        n += (labels[i].key ? strlen(labels[i].key) + 1 : 0)
+             + (labels[i].value ? strlen(labels[i].value) + 1 : 0);
+    }
+
+    lab = malloc(n);
+    if (lab == NULL) {
+        return NULL;
+    }
+
+    p = (char *) (lab + nlabels);
+
+    row = &v->rows[v->n++];
+    memset(row, 0, sizeof(sq_row_t));
+    row->scope = scope;
+    row->labels = nlabels ? lab : NULL;
+    row->nlabels = nlabels;
+
+    for (i = 0; i < nlabels; i++) {
+        lab[i].key = NULL;
+        lab[i].value = NULL;
+
+        if (labels[i].key) {
+            lab[i].key = p;
+            p = stpcpy(p, labels[i].key) + 1;
+        }
+
+        if (labels[i].value) {
+            lab[i].value = p;
+            p = stpcpy(p, labels[i].value) + 1;
+        }
+    }
+
+    row->endpoint = p;
+    p = stpcpy(p, e) + 1;
+    row->region = p;
+    p = stpcpy(p, r) + 1;
+    row->segment = p;
+    strcpy(p, g);
+
+    return row;
+}
+
+
+/*
+ * The most specific override with labels.  (The override matcher shared
+ * with the configuration takes this loop's place.)
+ */
+
+static void
+sq_row_labels(const sq_conf_t *conf, const char *e, const char *r,
+    const char *g, const sq_label_t **labels, size_t *nlabels)
+{
+    size_t                i;
+    const sq_override_t  *o;
+
+    *labels = NULL;
+    *nlabels = 0;
+
+    e = strcmp(e, SQ_ALL) ? e : NULL;
+    r = strcmp(r, SQ_ALL) ? r : NULL;
+    g = strcmp(g, SQ_ALL) ? g : NULL;
+
+    for (i = 0; i < conf->noverrides; i++) {
+        o = &conf->overrides[i];
+
+        if ((o->endpoint && (e == NULL || strcmp(o->endpoint, e)))
+            || (o->region && (r == NULL || strcmp(o->region, r)))
+            || (o->segment && (g == NULL || strcmp(o->segment, g)))
+            || o->nlabels == 0)
+        {
+            continue;
+        }
+
+        *labels = o->labels;
+        *nlabels = o->nlabels;
+    }
+}
+
+
+static sq_row_t *
+sq_view_keyed_row(sq_builder_t *bd, int scope, const char *e, const char *r,
+    const char *g)
+{
+    size_t             n;
+    const sq_label_t  *labels;
+
+    sq_row_labels(bd->conf, e, r, g, &labels, &n);
+
+    return sq_view_row(bd, scope, e, r, g, labels, n);
+}
+
+
+/*
+ * A journey over all regions and in each region any of its steps was
+ * seen in.  Reliability is the product of the steps' success ratios;
+ * empathy of a region is its traffic against the journey's in all
+ * regions, and over all regions the worst served region.
+ */
+
+static int
+sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
+    sq_gmap_t *er)
+{
+    int             created, k, rc;
+    size_t          i, j, nregions, rcap;
+    sq_win_t        all[2], *reg, *steps;
+    sq_row_t       *row;
+    sq_where_t      where;
+    sq_group_t     *g, *s;
+    const char    **regions, **tmp;
+    sq_baseline_t  *base;
+
+    regions = NULL;
+    nregions = 0;
+    rcap = 0;
+    reg = NULL;
+    steps = NULL;
+    base = NULL;
+    rc = SQ_ERR_NOMEM;
+
+    sq_win_init(&all[0]);
+    sq_win_init(&all[1]);
+
+    /* the regions any step was seen in */
+
+    for (i = 0; i < jn->nsteps; i++) {
+        g = sq_gmap_get(ep, jn->steps[i], NULL, &created);
+        if (g == NULL) {
+            goto cleanup;
+        }
+
+        for (s = g->regions; s; s = s->sibling) {
+            for (j = 0; j < nregions; j++) {
+                if (strcmp(regions[j], s->k2) == 0) {
+                    break;
+                }
+            }
+
+            if (j < nregions) {
+                continue;
+            }
+
+            if (nregions == rcap) {
+                rcap = rcap ? rcap * 2 : 16;
+                tmp = realloc(regions, rcap * sizeof(char *));
+                if (tmp == NULL) {
+                    goto cleanup;
+                }
+
+                regions = tmp;
+            }
+
+            regions[nregions++] = s->k2;
+        }
+    }
+
+    /* steps[k * nsteps + i]; reg[k * nregions + j] */
+
+    steps = calloc(2 * jn->nsteps + 1, sizeof(sq_win_t));
+    reg = calloc(2 * nregions + 1, sizeof(sq_win_t));
+    base = calloc(nregions + 1, sizeof(sq_baseline_t));
+
+    if (steps == NULL || reg == NULL || base == NULL) {
+        goto cleanup;
+    }
+
+    for (i = 0; i < 2 * jn->nsteps; i++) {
+        sq_win_init(&steps[i]);
+    }
+
+    for (j = 0; j < 2 * nregions; j++) {
+        sq_win_init(&reg[j]);
+    }
+
+    /* the journey's traffic in each region, and over all */
+
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < jn->nsteps; i++) {
+            g = sq_gmap_get(ep, jn->steps[i], NULL, &created);
+
+            if (g) {
+                (void) sq_win_merge(&steps[k * jn->nsteps + i], &g->w[k]);
+                (void) sq_win_merge(&all[k], &g->w[k]);
+            }
+        }
+
+        for (j = 0; j < nregions; j++) {
+            for (i = 0; i < jn->nsteps; i++) {
+                g = sq_gmap_get(er, jn->steps[i], regions[j], &created);
+
+                if (g) {
+                    (void) sq_win_merge(&reg[k * nregions + j], &g->w[k]);
+                }
+            }
+        }
+    }
+
+    /* over all regions: empathy is the worst served region */
+
+    row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, SQ_ALL, SQ_ALL,
+                      jn->labels, jn->nlabels);
+    if (row == NULL) {
+        goto cleanup;
+    }
+
+    where.endpoint = NULL;
+    where.region = NULL;
+    where.segment = NULL;
+    where.journey = jn;
+
+    for (k = 0; k < 2; k++) {
+        for (j = 0; j < nregions; j++) {
+            base[j].h = &reg[k * nregions + j].h[SQ_HIST_RT];
+            base[j].all = &all[k].h[SQ_HIST_RT];
+            base[j].self = base[j].h;
+            base[j].region = regions[j];
+        }
+
+        sq_score_window(bd->conf, &where, &all[k], base, nregions,
+                        &row->w[k]);
+        sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
+                         jn->nsteps, &row->w[k]);
+    }
+
+    /* per region */
+
+    for (j = 0; j < nregions; j++) {
+        row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, regions[j],
+                          SQ_ALL, jn->labels, jn->nlabels);
+        if (row == NULL) {
+            goto cleanup;
+        }
+
+        where.region = regions[j];
+
+        for (k = 0; k < 2; k++) {
+            for (i = 0; i < jn->nsteps; i++) {
+                sq_win_reset(&steps[k * jn->nsteps + i]);
+                g = sq_gmap_get(er, jn->steps[i], regions[j], &created);
+
+                if (g) {
+                    (void) sq_win_merge(&steps[k * jn->nsteps + i],
+                                        &g->w[k]);
+                }
+            }
+
+            base[0].h = &reg[k * nregions + j].h[SQ_HIST_RT];
+            base[0].all = &all[k].h[SQ_HIST_RT];
+            base[0].self = base[0].h;
+            base[0].region = regions[j];
+
+            sq_score_window(bd->conf, &where, &reg[k * nregions + j], base,
+                            1, &row->w[k]);
+            sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
+                             jn->nsteps, &row->w[k]);
+        }
+    }
+
+    rc = SQ_OK;
+
+cleanup:
+
+    for (i = 0; steps && i < 2 * jn->nsteps; i++) {
+        sq_win_free(&steps[i]);
+    }
+
+    for (j = 0; reg && j < 2 * nregions; j++) {
+        sq_win_free(&reg[j]);
+    }
+
+    sq_win_free(&all[0]);
+    sq_win_free(&all[1]);
+    free(steps);
+    free(reg);
+    free(base);
+    free(regions);
+
+    return rc;
+}
+
+
+static int64_t
+sq_view_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+sq_view_t *
+sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
+{
+    int               k, created;
+    size_t            cap;
+    uint32_t          i, n;
+    sq_win_t         *wins, glob[2];
+    sq_row_t         *row;
+    sq_view_t        *v;
+    sq_gmap_t         ep, er, rg;
+    sq_group_t       *ge, *gr, *gg, *s;
+    sq_where_t        where;
+    sq_series_t      *se;
+    sq_builder_t      bd;
+    sq_baseline_t    *base, one;
+    struct timespec   t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    v = calloc(1, sizeof(sq_view_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->now = now;
+    v->refs = 1;
+    v->store.stats = a->stats;
+    v->store.series = a->n;
+    v->store.other = a->other ? 1 : 0;
+    v->store.workers = a->nworkers;
+    v->store.max_series = a->max_series;
+    v->store.memory = sq_windows_memory(a);
+
+    bd.v = v;
+    bd.cap = 0;
+    bd.conf = conf;
+    base = NULL;
+    cap = 0;
+
+    /* the series, and the one past the series limit */
+
+    n = a->n + (a->other ? 1 : 0);
+
+    wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
+
+    ep.b = NULL;
+    ep.nb = 0;
+    er.b = NULL;
+    er.nb = 0;
+    rg.b = NULL;
+    rg.nb = 0;
+
+    if (wins == NULL
+        || sq_gmap_init(&ep, a->n / 4) != 0
+        || sq_gmap_init(&er, a->n / 2) != 0
+        || sq_gmap_init(&rg, 256) != 0)
+    {
+        free(wins);
+        sq_gmap_free(&ep);
+        sq_gmap_free(&er);
+        free(v);
+        return NULL;
+    }
+
+    sq_win_init(&glob[0]);
+    sq_win_init(&glob[1]);
+
+    /* the windows of every series, and their rollups */
+
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
+
+        ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
+        gr = sq_gmap_get(&rg, se->region, NULL, &created);
+        gg = sq_gmap_get(&er, se->endpoint, se->region, &created);
+
+        if (gg && created && ge) {
+            gg->sibling = ge->regions;
+            ge->regions = gg;
+        }
+
+        for (k = 0; k < 2; k++) {
+            sq_win_init(&wins[2 * i + k]);
+            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+
+            if (ge) {
+                (void) sq_win_merge(&ge->w[k], &wins[2 * i + k]);
+            }
+
+            if (gr) {
+                (void) sq_win_merge(&gr->w[k], &wins[2 * i + k]);
+            }
+
+            if (gg) {
+                (void) sq_win_merge(&gg->w[k], &wins[2 * i + k]);
+            }
+
+            (void) sq_win_merge(&glob[k], &wins[2 * i + k]);
+        }
+    }
+
+    /* series: empathy is the series' quantile over its endpoint's */
+
+    where.journey = NULL;
+
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
+
+        row = sq_view_keyed_row(&bd, SQ_SCOPE_SERIES, se->endpoint,
+                                se->region, se->segment);
+        if (row == NULL) {
+            goto done;
+        }
+
+        ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
+        gg = sq_gmap_get(&er, se->endpoint, se->region, &created);
+
+        where.endpoint = se->endpoint;
+        where.region = se->region;
+        where.segment = se->segment;
+
+        for (k = 0; k < 2; k++) {
+            one.h = &wins[2 * i + k].h[SQ_HIST_RT];
+            one.all = ge ? &ge->w[k].h[SQ_HIST_RT] : NULL;
+            one.self = gg ? &gg->w[k].h[SQ_HIST_RT] : NULL;
+            one.region = se->region;
+
+            sq_score_window(conf, &where, &wins[2 * i + k], &one,
+                            ge && gg ? 1 : 0, &row->w[k]);
+        }
+    }
+
+    /* endpoints: empathy is the worst region against all regions */
+
+    where.region = NULL;
+    where.segment = NULL;
+
+    for (i = 0; i < ep.nb; i++) {
+        for (ge = ep.b[i]; ge; ge = ge->next) {
+            row = sq_view_keyed_row(&bd, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL,
+                                    SQ_ALL);
+            if (row == NULL) {
+                goto done;
+            }
+
+            where.endpoint = ge->k1;
+
+            for (k = 0; k < 2; k++) {
+                n = 0;
+
+                for (s = ge->regions; s; s = s->sibling) {
+                    n++;
+                }
+
+                if (n > cap) {
+                    free(base);
+                    cap = n;
+                    base = malloc(cap * sizeof(sq_baseline_t));
+
+                    if (base == NULL) {
+                        cap = 0;
+                        goto done;
+                    }
+                }
+
+                n = 0;
+
+                for (s = ge->regions; s; s = s->sibling) {
+                    base[n].h = &s->w[k].h[SQ_HIST_RT];
+                    base[n].all = &ge->w[k].h[SQ_HIST_RT];
+                    base[n].self = base[n].h;
+                    base[n].region = s->k2;
+                    n++;
+                }
+
+                sq_score_window(conf, &where, &ge->w[k], base, n,
+                                &row->w[k]);
+            }
+        }
+    }
+
+    /* regions over all endpoints: against all regions */
+
+    where.endpoint = NULL;
+
+    for (i = 0; i < rg.nb; i++) {
+        for (gr = rg.b[i]; gr; gr = gr->next) {
+            row = sq_view_keyed_row(&bd, SQ_SCOPE_REGION, SQ_ALL, gr->k1,
+                                    SQ_ALL);
+            if (row == NULL) {
+                goto done;
+            }
+
+            where.region = gr->k1;
+
+            for (k = 0; k < 2; k++) {
+                one.h = &gr->w[k].h[SQ_HIST_RT];
+                one.all = &glob[k].h[SQ_HIST_RT];
+                one.self = one.h;
+                one.region = gr->k1;
+
+                sq_score_window(conf, &where, &gr->w[k], &one, 1,
+                                &row->w[k]);
+            }
+        }
+    }
+
+    for (i = 0; i < conf->njourneys; i++) {
+        if (sq_view_journey(&bd, &conf->journeys[i], &ep, &er) != SQ_OK) {
+            break;
+        }
+    }
+
+done:
+
+    n = a->n + (a->other ? 1 : 0);
+
+    for (i = 0; i < 2 * n; i++) {
+        sq_win_free(&wins[i]);
+    }
+
+    free(wins);
+    free(base);
+    sq_win_free(&glob[0]);
+    sq_win_free(&glob[1]);
+    sq_gmap_free(&ep);
+    sq_gmap_free(&er);
+    sq_gmap_free(&rg);
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    v->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    return v;
+}
+
+
+sq_view_t *
+sq_view_retain(sq_view_t *v)
+{
+    if (v) {
+        v->refs++;
+    }
+
+    return v;
+}
+
+
+void
+sq_view_release(sq_view_t *v)
+{
+    if (v && --v->refs == 0) {
+        sq_view_free(v);
+    }
+}
+
+
+static void
+sq_view_free(sq_view_t *v)
+{
+    size_t  i;
+
+    for (i = 0; i < v->n; i++) {
+        /* one allocation a row: the labels, then the names */
+        free(v->rows[i].nlabels ? (void *) v->rows[i].labels
+                                : (void *) v->rows[i].endpoint);
+    }
+
+    free(v->rows);
+    free(v);
+}
+
+
+int
+sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
+    int64_t now, int force, int *built)
+{
+    int64_t     ms, slot;
+    uint32_t    series;
+    sq_view_t  *v;
+
+    *built = 0;
+    ms = sq_view_ms();
+    slot = a->slot ? now / a->slot : now;
+    series = a->n + (a->other ? 1 : 0);
+
+    if (p->latest && !p->stale && slot == p->slot && series == p->series
+        && memcmp(&p->stats, &a->stats, sizeof(sq_windows_stats_t)) == 0)
+    {
+        return SQ_OK;
+    }
+
+    if (!force && p->latest && ms < p->next_ms) {
+        return SQ_OK;
+    }
+
+    v = sq_view_build(a, conf, now);
+    if (v == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    v->gen = ++p->builds;
+    p->seconds = v->seconds;
+    p->next_ms = sq_view_ms() + (int64_t) (v->seconds * 1000)
+                 * (SQ_VIEW_GUARD - 1);
+    p->slot = slot;
+    p->series = series;
+    p->stats = a->stats;
+    p->stale = 0;
+
+    /* the hand-off: readers that hold the old one keep it */
+
+    sq_view_release(p->latest);
+    p->latest = v;
+    *built = 1;
+
+    return SQ_OK;
+}
+
+
+void
+sq_view_stale(sq_view_pub_t *p)
+{
+    p->stale = 1;
+}
+
+
+sq_view_t *
+sq_view_latest(sq_view_pub_t *p)
+{
+    return p->latest;
+}
+
+
+void
+sq_view_pub_free(sq_view_pub_t *p)
+{
+    sq_view_release(p->latest);
+    p->latest = NULL;
+}

@@ -1,0 +1,118 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_VIEW_H_INCLUDED_
+#define _SQ_VIEW_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sq_windows.h"
+#include "sq_config.h"
+#include "sq_score.h"
+
+
+/*
+ * The scored view: the whole scored table at one moment, built once per
+ * tick and read by alerts, /metrics, the API and the dashboard.  A view
+ * is immutable once built and owns everything it points to (names,
+ * labels, the window store's counters at that moment), so a reader that
+ * holds it (a /metrics answer streamed over several loop iterations)
+ * keeps it valid while newer views replace it and the configuration is
+ * reloaded: sq_view_retain() and sq_view_release() count its holders.
+ */
+
+enum {
+    SQ_SCOPE_SERIES = 0,
+    SQ_SCOPE_ENDPOINT,
+    SQ_SCOPE_REGION,
+    SQ_SCOPE_JOURNEY,
+    SQ_NSCOPES
+};
+
+
+typedef struct {
+    int                  scope;
+    const char          *endpoint;  /* the journey's name for a journey */
+    const char          *region;
+    const char          *segment;
+    const sq_label_t    *labels;    /* of the matching override, copied */
+    size_t               nlabels;
+    sq_win_score_t       w[2];
+} sq_row_t;
+
+
+/* the window store at the moment the view was built */
+
+typedef struct {
+    sq_windows_stats_t   stats;
+    uint32_t             series;    /* live series, _other not included */
+    uint32_t             other;     /* 1 when _other is live */
+    uint32_t             workers;
+    uint64_t             max_series;
+    size_t               memory;
+} sq_view_store_t;
+
+
+typedef struct {
+    int64_t              now;
+    uint64_t             gen;       /* the build's number, from 1 */
+    double               seconds;   /* how long the build took */
+    sq_row_t            *rows;
+    size_t               n;
+    sq_view_store_t      store;
+    unsigned             refs;
+} sq_view_t;
+
+
+/*
+ * Where the latest view is handed over: one tick builds it (when the
+ * windows or the configuration changed), every reader takes the latest.
+ */
+
+typedef struct {
+    sq_view_t           *latest;
+    uint64_t             builds;
+    double               seconds;   /* the last build's duration */
+    int64_t              next_ms;   /* no build before (the cost guard) */
+    int64_t              slot;      /* the slot of the last build */
+    uint32_t             series;    /* and the store then */
+    sq_windows_stats_t   stats;
+    unsigned             stale:1;   /* a reload: rebuild whatever else */
+} sq_view_pub_t;
+
+
+extern const char  *sq_scope_names[SQ_NSCOPES];
+
+
+/* a new view of the windows at now, one holder; NULL: out of memory */
+sq_view_t *sq_view_build(const sq_windows_t *a, const sq_conf_t *conf,
+    int64_t now);
+sq_view_t *sq_view_retain(sq_view_t *v);
+void sq_view_release(sq_view_t *v);
+
+/*
+ * The tick: builds and publishes a new view when the windows changed (a
+ * datagram counted, a series expired, a slot rolled over) or the view
+ * was made stale, and the cost guard allows (a build takes at most a
+ * fifth of the loop; force: the guard does not apply).  Returns SQ_OK
+ * (*built tells whether a view was built) or SQ_ERR_NOMEM.
+ */
+int sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a,
+    const sq_conf_t *conf, int64_t now, int force, int *built);
+
+/* the next tick builds a new view (a reload) */
+void sq_view_stale(sq_view_pub_t *p);
+
+/* the latest view, NULL before the first build; not retained */
+sq_view_t *sq_view_latest(sq_view_pub_t *p);
+
+void sq_view_pub_free(sq_view_pub_t *p);
+
+
+#endif /* _SQ_VIEW_H_INCLUDED_ */

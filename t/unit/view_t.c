@@ -1,0 +1,214 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+/* The view's hand-off: a tick builds only when the windows changed, a
+   held view outlives the next one and the configuration it was built
+   with; the history's scoring (sq_score_slot) agrees with the view's. */
+
+#include <math.h>
+#include <stdint.h>
+
+#include "tap.h"
+#include "wire.h"
+#include "sq_windows.h"
+#include "sq_score.h"
+#include "sq_status.h"
+#include "sq_view.h"
+
+
+static sq_windows_t     a;
+static sq_dgram_t       d;
+static msgpack_sbuffer  sb;
+
+
+static int
+feed(uint64_t seq, t_series_t *s, uint32_t n, int64_t now)
+{
+    t_pack(&sb, "n1", 1, seq, s, n);
+
+    if (sq_decode(&d, sb.data, sb.size) >= 0) {
+        return -1;
+    }
+
+    return sq_windows_ingest(&a, &d, now);
+}
+
+
+static void
+mk(t_series_t *s, const char *e, const char *r, uint64_t req,
+    uint32_t bucket)
+{
+    memset(s, 0, sizeof(*s));
+    s->endpoint = e;
+    s->region = r;
+    s->segment = "";
+    s->c[SQ_C_REQUESTS] = req;
+    s->c[SQ_C_2XX] = req;
+    s->nbuckets = 1;
+    s->bucket[0] = bucket;
+    s->count[0] = req;
+}
+
+
+static const sq_row_t *
+find(const sq_view_t *v, int scope, const char *e, const char *r)
+{
+    size_t  i;
+
+    for (i = 0; i < v->n; i++) {
+        if (v->rows[i].scope == scope && strcmp(v->rows[i].endpoint, e) == 0
+            && strcmp(v->rows[i].region, r) == 0)
+        {
+            return &v->rows[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+main(void)
+{
+    int              built, rc;
+    int64_t          t0;
+    uint32_t         i;
+    sq_win_t         regs[2], ep;
+    sq_conf_t       *conf;
+    sq_view_t       *held, *v;
+    t_series_t       s[2];
+    const char      *names[2];
+    sq_view_pub_t    pub;
+    sq_win_score_t   ws;
+    const sq_row_t  *row;
+
+    msgpack_sbuffer_init(&sb);
+    sq_dgram_init(&d);
+    memset(&pub, 0, sizeof(pub));
+
+    t0 = 1800000000;
+
+    conf = sq_conf_default();
+    conf->noverrides = 1;
+    conf->overrides = calloc(1, sizeof(sq_override_t));
+    conf->overrides[0].endpoint = strdup("checkout");
+    conf->overrides[0].nlabels = 1;
+    conf->overrides[0].labels = calloc(1, sizeof(sq_label_t));
+    conf->overrides[0].labels[0].key = strdup("team");
+    conf->overrides[0].labels[0].value = strdup("payments");
+
+    sq_windows_init(&a, 60, 300, 3600, 1000, 7200, 100);
+
+    mk(&s[0], "checkout", "US", 1000, sq_hist_index(50000));
+    mk(&s[1], "checkout", "BR", 200, sq_hist_index(2500000));
+    feed(1, s, 2, t0);
+
+    /* the tick builds when something changed, and only then */
+
+    rc = sq_view_tick(&pub, &a, conf, t0, 0, &built);
+    ok(rc == SQ_OK && built && pub.builds == 1, "the first tick builds");
+    ok(sq_view_latest(&pub) && sq_view_latest(&pub)->gen == 1,
+       "the latest view is build 1");
+
+    rc = sq_view_tick(&pub, &a, conf, t0, 0, &built);
+    ok(rc == SQ_OK && !built && pub.builds == 1, "nothing changed: no build");
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 1, 1, &built);
+    ok(!built && pub.builds == 1, "nor when forced, within the slot");
+
+    held = sq_view_retain(sq_view_latest(&pub));
+
+    mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
+    feed(2, s, 1, t0 + 2);
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 2, 0, &built);
+    ok(rc == SQ_OK && built && pub.builds == 2, "a datagram: a new view");
+    ok(sq_view_latest(&pub) != held, "handed over");
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 60, 0, &built);
+    ok(built && pub.builds == 3, "a slot rolled over: a new view");
+
+    sq_view_stale(&pub);
+    rc = sq_view_tick(&pub, &a, conf, t0 + 61, 0, &built);
+    ok(built && pub.builds == 4, "made stale (a reload): a new view");
+
+    /* the cost guard holds a change back; an alert evaluation does not
+       wait for it */
+
+    pub.next_ms = INT64_MAX;
+    mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
+    feed(3, s, 1, t0 + 62);
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 62, 0, &built);
+    ok(!built && pub.builds == 4, "within the guard: no build yet");
+    rc = sq_view_tick(&pub, &a, conf, t0 + 62, 1, &built);
+    ok(built && pub.builds == 5, "forced: built");
+
+    /* the held view is whole, also once its configuration is gone */
+
+    v = sq_view_build(&a, conf, t0 + 2);
+    sq_conf_free(conf);
+    conf = sq_conf_default();
+
+    row = find(held, SQ_SCOPE_SERIES, "checkout", "US");
+    is_int(row ? row->w[SQ_WIN_SHORT].requests : 0, 1000,
+           "the held view still has its counts");
+    ok(row && row->nlabels == 1 && strcmp(row->labels[0].key, "team") == 0
+       && strcmp(row->labels[0].value, "payments") == 0,
+       "and its own copy of the override's labels");
+    is_int(held->store.stats.accepted, 1, "and the store's counters then");
+    sq_view_release(held);
+
+    row = find(v, SQ_SCOPE_ENDPOINT, "checkout", SQ_ALL);
+    ok(row && row->nlabels == 1, "the endpoint row has the labels too");
+
+    /* the history's entry point scores as the view does */
+
+    names[0] = "US";
+    names[1] = "BR";
+    sq_win_init(&ep);
+
+    for (i = 0; i < 2; i++) {
+        sq_win_init(&regs[i]);
+    }
+
+    for (i = 0; i < a.n; i++) {
+        sq_windows_window(&a, a.all[i], SQ_WIN_SHORT, t0 + 2,
+                          &regs[strcmp(a.all[i]->region, "US") ? 1 : 0]);
+        sq_windows_window(&a, a.all[i], SQ_WIN_SHORT, t0 + 2, &ep);
+    }
+
+    sq_score_slot(conf, "checkout", NULL, NULL, &ep, &ep, regs, names, 2,
+                  &ws);
+
+    ok(row && ws.dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
+       "history: the endpoint's worst region is served far worse");
+    is_num(ws.dim[SQ_DIM_EMPATHY].value,
+           row ? row->w[SQ_WIN_SHORT].dim[SQ_DIM_EMPATHY].value : -1, 1e-12,
+           "history and view: the same empathy");
+    is_num(ws.index, row ? row->w[SQ_WIN_SHORT].index : -1, 1e-12,
+           "and the same index");
+
+    sq_score_slot(conf, "checkout", "BR", NULL, &regs[1], &ep, regs, names,
+                  2, &ws);
+    row = find(v, SQ_SCOPE_SERIES, "checkout", "BR");
+    is_num(ws.dim[SQ_DIM_EMPATHY].value,
+           row ? row->w[SQ_WIN_SHORT].dim[SQ_DIM_EMPATHY].value : -1, 1e-12,
+           "a region: the same empathy as its series row");
+
+    sq_view_release(v);
+    sq_win_free(&ep);
+    sq_win_free(&regs[0]);
+    sq_win_free(&regs[1]);
+    sq_view_pub_free(&pub);
+    sq_conf_free(conf);
+    sq_windows_free(&a);
+    sq_dgram_free(&d);
+    msgpack_sbuffer_destroy(&sb);
+
+    return done_testing();
+}
