@@ -12,7 +12,11 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 
-use SQTest;
+use SQHttp qw(http_get http_abort);
+use SQNginx qw(start_nginx error_log);
+use SQProc qw(prefix free_port);
+use SQUpstream qw(start_upstream);
+use SQWire qw(sum_datagrams series_total hist_total udp_listener);
 
 
 my $udp = udp_listener();

@@ -14,11 +14,13 @@ use lib "$FindBin::Bin/lib";
 use IO::Socket::UNIX;
 use Socket qw(SOCK_DGRAM);
 use SQCollector;
+use SQProc qw(free_udp_port);
+use SQWire qw(msgpack_pack);
 use Test::More;
 
 my $c = SQCollector->new;
 my $sock = "$c->{dir}/ingest.sock";
-$c->{udp} = SQCollector::free_port('udp');
+$c->{udp} = free_udp_port();
 $c->write_conf('');
 # a second ingest socket, unix, which can carry oversized datagrams
 {
@@ -88,7 +90,7 @@ my %crafted = (
     truncated      => substr($valid, 0, length($valid) - 5),
     trailing_bytes => $valid . "\x00",
     too_deep       => ("\x91" x 40) . "\x01",
-    not_a_map      => $SQCollector::MP->pack([ 1, 2, 3 ]),
+    not_a_map      => msgpack_pack([ 1, 2, 3 ]),
     bad_version    => SQCollector::datagram(extra => { v => 2 }),
     missing_field  => SQCollector::datagram(without => [ 'seq' ]),
     wrong_type     => SQCollector::datagram(extra => { pid => 'abc' }),

@@ -1,9 +1,9 @@
 package SQAlert;
 
 # Helpers for the alert tests: traffic for a good and a bad region sent
-# to the collector while a condition is polled, a tiny HTTP listener that
-# keeps what is posted to it (the webhook), and a real Alertmanager on
-# loopback.
+# to a collector (an SQCollector) while a condition is polled, a tiny
+# HTTP listener that keeps what is posted to it (the webhook), and a real
+# Alertmanager on loopback.
 
 use strict;
 use warnings;
@@ -15,7 +15,8 @@ use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(sleep time);
 
-use SQCollector;
+use SQProc qw(free_port);
+use SQWire qw(datagram series);
 
 our $SEQ = 0;
 
@@ -25,13 +26,13 @@ sub traffic {
     my @s;
     for my $r (sort keys %regions) {
         my ($n, $bad, $lat, $ep) = @{ $regions{$r} };
-        push @s, SQCollector::series(endpoint => $ep // 'checkout',
+        push @s, series(endpoint => $ep // 'checkout',
             region => $r, latencies => [ ($lat // 0.04) x $n ],
             counters => { status_2xx => $n - $bad, status_5xx => $bad,
                           upstream_errors => $bad, tls_1_3 => $n });
     }
-    $c->send(SQCollector::datagram(node => 'alert-test', pid => 4242,
-                                   seq => ++$SEQ, series => \@s));
+    $c->send(datagram(node => 'alert-test', pid => 4242, seq => ++$SEQ,
+                      series => \@s));
 }
 
 # sends traffic every 0.1 s (the mix from $mix->()) until $cond->() is
@@ -129,7 +130,7 @@ sub alertmanager {
     my $bin = '/usr/bin/prometheus-alertmanager';
     return undef unless -x $bin;
     my $dir = tempdir(CLEANUP => 1);
-    my $port = SQCollector::free_port('tcp');
+    my $port = free_port();
     open my $f, '>', "$dir/am.yml" or die $!;
     print $f "route:\n  receiver: none\nreceivers:\n  - name: none\n";
     close $f;
