@@ -9,7 +9,9 @@ package SQBlocks;
 #   --- error_like
 #   invalid value "foo" in "servqual" directive
 #
-# and a runner turns each block into assertions.  A section header may
+# and a runner turns each block into assertions: check_config_blocks
+# (nginx -t), check_traffic_blocks (requests to the running nginx, then
+# what its datagrams count).  A section header may
 # carry its value inline ("--- mmdb: GeoIP2-City-Test"); "--- name eval"
 # (or "--- name eval: ...") evaluates the section's text as Perl and
 # keeps the result.
@@ -22,10 +24,12 @@ use Exporter qw(import);
 use Test::More ();
 
 use SQGeo qw(maxmind_test_db);
+use SQHttp qw(http_get http_abort);
 use SQNginx qw(nginx_test_config);
+use SQWire qw(hist_total series_total sum_datagrams);
 
 
-our @EXPORT_OK = qw(blocks check_config_blocks);
+our @EXPORT_OK = qw(blocks check_config_blocks check_traffic_blocks);
 
 
 # blocks($fh): the blocks read from $fh (default: the caller's DATA), a
@@ -143,6 +147,94 @@ sub _wrap {
         }
     }
 EOF
+}
+
+
+# check_traffic_blocks($listener, %opts, @blocks): for each block, send
+# its requests to the running nginx, collect the datagrams that count
+# them (SQWire::Listener->recv_requests) and check the totals.  Sections:
+#
+#   requests   one request per line, "xN" repeats it:
+#                GET /path [Name: value] [xN] [=> status | name]
+#                ABORT /path [after=seconds] [xN]
+#                CURL curl arguments ("curl -sk --max-time 10 -o
+#                     /dev/null" before them; opts vars substitute
+#                     %%NAME%% in them)
+#              "=> status | name" asserts the response's status
+#   expect     one total per line, "what [filters] = n | name":
+#                what     a counter name, or a histogram (rt, ttfb)
+#                filters  endpoint=E region=R segment=S, and lo=us hi=us
+#                         for a histogram (digits may hold "_")
+#              as SQWire's series_total and hist_total count them.
+#   opts vars => { NAME => value }
+
+my $EXPECT = qr/^\s*(\w+)((?:\s+\w+=\S+)*)\s*=\s*(\d+)\s*\|\s*(.+?)\s*$/;
+
+sub check_traffic_blocks {
+    my ($listener, @rest) = @_;
+
+    my %o;
+    %o = %{ shift @rest } if ref $rest[0] eq 'HASH';
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    for my $b (@rest) {
+        my $n = 0;
+
+        for my $line (split /\n/, $b->{requests} // '') {
+            next if $line =~ /^\s*(#.*)?$/;
+            $n += _send($line, $o{vars} // {}, $b->{name});
+        }
+
+        my ($t) = sum_datagrams($listener->recv_requests($n));
+
+        for my $line (split /\n/, $b->{expect} // '') {
+            next if $line =~ /^\s*(#.*)?$/;
+            my ($what, $f, $want, $name) = $line =~ $EXPECT
+                or croak "block \"$b->{name}\": bad expect line: $line";
+            my %f = map { split /=/, $_, 2 } split ' ', $f;
+            s/_//g for grep { defined } @f{qw(lo hi)};
+            my $got = (grep { $_ eq $what } SQWire::wire_hists())
+                      ? hist_total($t, $what, %f)
+                      : series_total($t, $what, %f);
+            Test::More::is($got, $want, $name);
+        }
+    }
+}
+
+
+# one request line: sends it (times xN), returns the number sent
+
+sub _send {
+    my ($line, $vars, $block) = @_;
+
+    my $times = $line =~ s/\s+x(\d+)\b// ? $1 : 1;
+    my ($want, $name);
+    ($want, $name) = ($1, $2) if $line =~ s/\s*=>\s*(\d{3})\s*\|\s*(.+?)\s*$//;
+
+    if ($line =~ /^\s*CURL\s+(.+?)\s*$/) {
+        (my $args = $1) =~ s{%%(\w+)%%}{
+            $vars->{$1} // croak "no value for %%$1%%"
+        }ge;
+        system("curl -sk --max-time 10 -o /dev/null $args") for 1 .. $times;
+        return $times;
+    }
+
+    if ($line =~ /^\s*ABORT\s+(\S+)(?:\s+after=([\d.]+))?\s*$/) {
+        http_abort($1, defined $2 ? (after => $2) : ()) for 1 .. $times;
+        return $times;
+    }
+
+    my ($path, $hdr) = $line =~ /^\s*GET\s+(\S+)((?:\s+[\w-]+:\s*\S+)*)\s*$/
+        or croak "block \"$block\": bad request line: $line";
+    my %h = $hdr =~ /([\w-]+):\s*(\S+)/g;
+
+    for (1 .. $times) {
+        my ($st) = http_get($path, %h ? (headers => \%h) : ());
+        Test::More::is($st, $want, $name) if defined $want;
+    }
+
+    return $times;
 }
 
 
