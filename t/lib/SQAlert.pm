@@ -10,12 +10,12 @@ use warnings;
 
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(sleep time);
 
-use SQProc qw(free_port);
+use SQProc qw(free_port owner_process);
+use SQUpstream qw(start_upstream);
 use SQWire qw(datagram series);
 
 our $SEQ = 0;
@@ -66,47 +66,22 @@ sub firing {
     return undef;
 }
 
-# ---- the webhook: a forked listener appending each body as a line
+# ---- the webhook: a test backend (SQUpstream) that appends each body
+#      posted to /hook to a file, a line each
 
 sub webhook {
-    my ($class, %a) = @_;
+    my ($class) = @_;
     my $dir = tempdir(CLEANUP => 1);
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-        LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "listen: $!";
-    my $self = bless { file => "$dir/posts", port => $srv->sockport,
-                       owner => $$ }, $class;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        while (my $cl = $srv->accept) {
-            my ($head, $buf) = ('', '');
-            while ($head !~ /\r\n\r\n/) {
-                my $n = sysread($cl, $buf, 4096);
-                last unless $n;
-                $head .= $buf;
-            }
-            my ($h, $body) = split /\r\n\r\n/, $head, 2;
-            $body //= '';
-            my ($len) = $h =~ /^content-length:\s*(\d+)/mi;
-            while (defined $len && length($body) < $len) {
-                my $n = sysread($cl, $buf, $len - length $body);
-                last unless $n;
-                $body .= $buf;
-            }
-            my ($path) = $h =~ /^POST (\S+)/;
-            if (open my $f, '>>', $self->{file}) {
-                print $f encode_json({ path => $path // '',
-                                       body => $body }), "\n";
-                close $f;
-            }
-            print $cl "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                    . "Connection: close\r\n\r\n";
-            close $cl;
+    my $file = "$dir/posts";
+    my $up = start_upstream('/hook' => sub {
+        my ($method, $path, $h, $body) = @_;
+        if (open my $f, '>>', $file) {
+            print $f encode_json({ path => $path, body => $body }), "\n";
+            close $f;
         }
-        POSIX::_exit(0);
-    }
-    close $srv;
-    $self->{pid} = $pid;
-    return $self;
+        return (200, {}, '');
+    });
+    return bless { file => $file, port => $up->port, up => $up }, $class;
 }
 
 sub url { my ($self) = @_; return "http://127.0.0.1:$self->{port}/hook" }
@@ -169,6 +144,7 @@ sub am_alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    $self->{up}->stop if $self->{up} && owner_process();
     if ($self->{pid} && $self->{owner} == $$) {
         kill 'TERM', $self->{pid};
         waitpid($self->{pid}, 0);

@@ -17,7 +17,7 @@ use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(sleep time);
 
-use SQProc qw(free_port free_udp_port);
+use SQProc qw(free_port free_udp_port read_file);
 use SQWire qw(datagram series);
 
 our @EXPORT_OK = qw(collector_conf);
@@ -147,20 +147,19 @@ sub DESTROY {
 
 sub log_text {
     my ($self) = @_;
-    open my $f, '<', $self->{log} or return '';
-    local $/;
-    return <$f>;
+    return read_file($self->{log});
 }
+
+# ->wait_for(sub { ... }, $timeout): poll until the sub returns true (a
+# sub that dies counts as false); 1, or 0 after $timeout (default 20 s)
 
 sub wait_for {
     my ($self, $cond, $timeout) = @_;
-    my $t = time + ($timeout || 20);
-    while (time < $t) {
-        my $ok = eval { $cond->() };
-        return 1 if $ok;
-        sleep 0.05;
-    }
-    return 0;
+    return eval {
+        SQProc::wait_for($timeout || 20, 'the collector',
+                         sub { eval { $cond->() } });
+        1;
+    } ? 1 : 0;
 }
 
 sub socket {

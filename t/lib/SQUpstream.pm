@@ -166,6 +166,7 @@ sub stop {
     my ($self) = @_;
 
     my $pid = delete $self->{pid} or return;
+    return unless grep { $_ == $pid } @UPSTREAMS;     # gone at exit
     kill 'TERM', -$pid;
     waitpid $pid, 0;
     @UPSTREAMS = grep { $_ != $pid } @UPSTREAMS;
