@@ -213,6 +213,12 @@ subtest 'mmdb builder' => sub {
     make_mmdb($mmdb);
     ok -s $mmdb, 'database written';
 
+    my $gone = prefix() . '/gone.mmdb';
+    ok !eval { nginx_conf(http => 'servqual_geoip2 %%MMDB%%;',
+                          mmdb => $gone); 1 },
+       'a database given for %%MMDB%% must exist';
+    ok !-e $gone, 'and is not generated in its place';
+
     my @r = mmdb_regions();
     is scalar(@r), 6, 'six countries';
     is_deeply [sort map { $_->{continent} } @r], [qw(AF AS EU NA OC SA)],

@@ -108,9 +108,10 @@ EOF
 
 # Placeholders: %%PORT%% (nginx's TCP port), %%UDP_PORT%% (opts udp_port,
 # else the last udp_listener's port), %%UNIX_SOCK%% (opts unix_sock, else
-# the last unix_listener's path), %%PREFIX%%, %%MMDB%% (opts mmdb, else
-# <prefix>/test.mmdb, built by make_mmdb when missing), %%MODULE%% and any
-# %%NAME%% given in vars.  An unknown placeholder is an error.
+# the last unix_listener's path), %%PREFIX%%, %%MMDB%% (opts mmdb, which
+# must exist, else <prefix>/test.mmdb, built by make_mmdb when missing),
+# %%MODULE%% and any %%NAME%% given in vars.  An unknown placeholder is an
+# error.
 
 sub _substitute {
     my ($text, $o) = @_;
@@ -125,8 +126,11 @@ sub _substitute {
     $v{UDP_PORT} = $o->{udp_port} // SQWire::last_udp_port();
     $v{UNIX_SOCK} = $o->{unix_sock} // SQWire::last_unix_path();
 
-    if ($text =~ /%%MMDB%%/) {
-        $v{MMDB} = $o->{mmdb} // prefix() . '/test.mmdb';
+    if ($text =~ /%%MMDB%%/ && defined $o->{mmdb}) {
+        croak "no database $o->{mmdb}" unless -f $o->{mmdb};
+        $v{MMDB} = $o->{mmdb};
+    } elsif ($text =~ /%%MMDB%%/) {
+        $v{MMDB} = prefix() . '/test.mmdb';
         make_mmdb($v{MMDB}) unless -f $v{MMDB};
     }
 
