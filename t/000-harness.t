@@ -17,7 +17,21 @@ use Socket qw(SOCK_DGRAM);
 use Test::More;
 use Time::HiRes qw(time);
 
-use SQTest;
+use SQBlocks qw(blocks);
+use SQCollector qw(collector_conf);
+use SQGeo qw(mmdb_regions mmdb_unknown_ips make_mmdb mmdb_lookup);
+use SQHttp qw(http_get http_abort);
+use SQNginx qw(nginx_conf start_nginx nginx_test_config reload_nginx
+               stop_nginx nginx_port master_pid worker_pids error_log_mark
+               wait_for_log no_error_in_log);
+use SQProc qw(prefix pid_alive read_file repo_root);
+use SQUpstream qw(start_upstream);
+use SQWire qw(wire_keys wire_key wire_field wire_hists wire_const
+              counter_index datagram series encode_datagram
+              counter_names sq_hist_index sq_hist_lower sq_hist_upper
+              sq_hist_buckets decode_datagram datagram_problems decode_hist
+              sum_datagrams series_total hist_total seq_gaps udp_listener
+              unix_listener);
 
 
 # --- histogram port: the C scheme's invariants --------------------------
@@ -132,13 +146,78 @@ subtest 'udp and unix listeners' => sub {
 };
 
 
+# --- the wire format's names, read from servqual_wire.h ------------------
+
+subtest 'wire names from the header' => sub {
+    my $h = read_file(repo_root() . '/include/servqual_wire.h');
+    my ($table) = $h =~ /#define\s+SQ_WIRE_KEY_NAMES((?:.*\\\n)*.*)/;
+    my @names = $table =~ /"([^"]+)"/g;
+
+    is_deeply [wire_keys()], \@names, 'keys: SQ_WIRE_KEY_NAMES, in order';
+    is scalar(wire_keys()), wire_const('SQ_WIRE_NKEYS'),
+       'as many as SQ_WIRE_NKEYS counts';
+    is wire_key('SQ_K_SEQ'), $names[3], 'SQ_K_SEQ names the fourth key';
+    ok !eval { wire_key('SQ_K_NOPE'); 1 }, 'an unknown key id dies';
+    is wire_field('SQ_F_COUNTERS'), 3, 'counters are series field 3';
+    is wire_const('SQ_WIRE_SERIES_FIELDS'), 6, 'six series fields';
+    is_deeply [wire_hists()], [qw(rt ttfb)], 'SQ_H_RT, then SQ_H_TTFB';
+    is counter_index('SQ_C_5XX'), 5, 'SQ_C_5XX is counter 5';
+
+    my $bytes = datagram(node => 'n', pid => 7, seq => 3, series => [
+        series(endpoint => '/a', region => 'US', latencies => [0.1, 0.2],
+               counters => { status_2xx => 2 }) ]);
+    my $m = decode_datagram($bytes);
+    is_deeply [datagram_problems($m)], [], 'a built datagram conforms';
+    is_deeply [sort keys %$m], [sort @names], 'with every key';
+    is $m->{ wire_key('SQ_K_SEQ') }, 3, 'seq as given';
+    my $e = encode_datagram(%$m);
+    is_deeply decode_datagram($e), $m, 'canonical encoding round trip';
+    is encode_datagram(%{ decode_datagram($e) }), $e, 'and stable';
+    my ($t) = sum_datagrams($m);
+    is series_total($t, 'status_2xx'), 2, 'counters by name';
+    is hist_total($t, 'ttfb'), 2, 'ttfb from the latencies';
+};
+
+
+# --- the collector fixture and test blocks --------------------------------
+
+subtest 'collector fixture' => sub {
+    my $y = collector_conf(windows => 'fast', min_requests => 20,
+                           extra => "limits:\n  max_series: 3\n",
+                           alerts => { interval => '1s' });
+    like $y, qr/^windows: \{ slot: 1s, short: 3s, long: 12s \}$/m,
+         'fast windows';
+    is scalar(() = $y =~ /^  \w+: +\{ min_requests: 20 \}$/mg), 5,
+       'min_requests for the five dimensions';
+    like $y, qr/^limits:\n  max_series: 3\nalerts:\n  interval: 1s\n\z/m,
+         'extra, then alerts';
+    is collector_conf(), '', 'nothing by default';
+};
+
+subtest 'test blocks' => sub {
+    my $text = join "\n", '# a comment', '=== one', '--- http: a;',
+        '--- location', 'b;', 'c;', '', '=== two',
+        q{--- http eval: 'x' x 3}, '';
+    open my $fh, '<', \$text or die;
+    my @b = blocks($fh);
+    is_deeply \@b, [ { name => 'one', http => 'a;', location => "b;\nc;" },
+                     { name => 'two', http => 'xxx' } ], 'parsed';
+};
+
+
 # --- MaxMind DB -----------------------------------------------------------
 
-my $mmdb = SQTest::prefix() . '/test.mmdb';
+my $mmdb = prefix() . '/test.mmdb';
 
 subtest 'mmdb builder' => sub {
     make_mmdb($mmdb);
     ok -s $mmdb, 'database written';
+
+    my $gone = prefix() . '/gone.mmdb';
+    ok !eval { nginx_conf(http => 'servqual_geoip2 %%MMDB%%;',
+                          mmdb => $gone); 1 },
+       'a database given for %%MMDB%% must exist';
+    ok !-e $gone, 'and is not generated in its place';
 
     my @r = mmdb_regions();
     is scalar(@r), 6, 'six countries';
@@ -164,7 +243,7 @@ subtest 'mmdb builder' => sub {
         is mmdb_lookup($mmdb, $_, qw(country iso_code)), undef,
            "$_ unknown" for mmdb_unknown_ips();
 
-        my $cdb = SQTest::prefix() . '/country.mmdb';
+        my $cdb = prefix() . '/country.mmdb';
         make_mmdb($cdb, type => 'GeoIP2-Country');
         is mmdb_lookup($cdb, '10.4.0.7', qw(country iso_code)), 'JP',
            'country database';
@@ -284,6 +363,6 @@ no_error_in_log('no [error] since the last reload', since => $mark);
 
 my $master = master_pid();
 stop_nginx();
-ok !-d "/proc/$master" || SQTest::_alive($master) == 0, 'nginx stopped';
+ok !-d "/proc/$master" || pid_alive($master) == 0, 'nginx stopped';
 
 done_testing;

@@ -13,7 +13,10 @@ use lib "$FindBin::Bin/lib";
 use Socket qw(inet_pton AF_INET AF_INET6);
 use Test::More;
 
-use SQTest;
+use SQGeo qw(mmdb_regions mmdb_unknown_ips);
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx no_error_in_log);
+use SQWire qw(sum_datagrams series_total hist_total seq_gaps udp_listener);
 
 
 my $udp = udp_listener();

@@ -13,8 +13,12 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 
-use SQTest;
-use SQWire qw(encode_datagram doc_vectors);
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx stop_nginx no_error_in_log);
+use SQUpstream qw(start_upstream);
+use SQWire qw(sq_hist_lower sq_hist_upper encode_datagram doc_vectors
+              decode_datagram datagram_problems sum_datagrams series_total
+              hist_total seq_gaps udp_listener);
 
 
 # the keys as include/servqual_wire.h names them: the SQ_K_* enum, ended

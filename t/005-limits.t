@@ -13,7 +13,9 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 
-use SQTest;
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx stop_nginx no_error_in_log);
+use SQWire qw(sum_datagrams series_total udp_listener);
 
 
 my $udp = udp_listener();

@@ -13,7 +13,12 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 
-use SQTest;
+use SQGeo qw(mmdb_regions);
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx reload_nginx stop_nginx worker_pids
+               no_error_in_log);
+use SQProc qw(prefix);
+use SQWire qw(sum_datagrams series_total seq_gaps unix_listener);
 
 
 my $sock = unix_listener();

@@ -14,7 +14,10 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-use SQTest;
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx stop_nginx error_log_mark error_log_since);
+use SQProc qw(prefix free_udp_port);
+use SQWire qw(sum_datagrams series_total udp_listener unix_listener);
 
 
 sub traffic {

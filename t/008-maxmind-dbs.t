@@ -13,12 +13,16 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 
-use SQTest;
+use SQGeo qw(maxmind_test_db);
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx stop_nginx no_error_in_log);
+use SQWire qw(sum_datagrams series_total udp_listener);
 
 
-my $dir = repo_root() . '/../shared/mmdb';
-plan skip_all => "MaxMind's test databases are not beside the repository"
-    unless -f "$dir/GeoIP2-City-Test.mmdb";
+# t/mmdb/, each asserted present first
+my %path = map { $_ => maxmind_test_db($_) }
+    qw(GeoIP2-City-Test GeoIP2-Country-Test GeoLite2-City-Test
+       GeoLite2-Country-Test GeoIP2-City-Test-Broken-Double-Format);
 
 my $udp = udp_listener();
 
@@ -30,9 +34,10 @@ my %clients = (                 # from MaxMind's GeoIP2-City-Test.json
     '2a02:cf40::1'   => [qw(NO EU NO)],
 );
 
-for my $db ('GeoIP2-City-Test', 'GeoIP2-Country-Test', 'GeoLite2-City-Test')
+for my $db (qw(GeoIP2-City-Test GeoIP2-Country-Test GeoLite2-City-Test
+                GeoLite2-Country-Test))
 {
-    start_nginx(<<'EOF', mmdb => "$dir/$db.mmdb");
+    start_nginx(<<'EOF', mmdb => $path{$db});
         servqual_collector 127.0.0.1:%%UDP_PORT%% flush=100ms;
         servqual_geoip2 %%MMDB%%;
 
@@ -82,7 +87,8 @@ EOF
 # a database with a corrupt data section: nginx starts, the corrupt
 # record's other fields are still read, every request is counted
 
-start_nginx(<<'EOF', mmdb => "$dir/GeoIP2-City-Test-Broken-Double-Format.mmdb");
+my $broken = $path{'GeoIP2-City-Test-Broken-Double-Format'};
+start_nginx(<<'EOF', mmdb => $broken);
     servqual_collector 127.0.0.1:%%UDP_PORT%% flush=100ms;
     servqual_geoip2 %%MMDB%%;
 

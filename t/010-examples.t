@@ -18,7 +18,9 @@ use JSON::PP ();
 use Test::More;
 
 use SQCollector;
-use SQTest;
+use SQGeo qw(make_mmdb);
+use SQNginx qw(nginx_test_config);
+use SQProc qw(repo_root prefix);
 
 
 my $root = repo_root();
@@ -92,9 +94,7 @@ push @exprs, map { $_->{query} } grep { ($_->{type} // '') eq 'query' }
              @{ $dash->{templating}{list} // [] };
 ok @exprs >= 10, scalar(@exprs) . ' queries';
 
-my $c = SQCollector->new(conf => "dimensions:\n"
-    . join('', map { "  $_: { min_requests: 1 }\n" }
-               qw(reliability responsiveness assurance empathy tangibles)));
+my $c = SQCollector->new(min_requests => 1);
 $c->start;
 $c->send(SQCollector::datagram(node => 'n', pid => 1, seq => 1, series => [
     SQCollector::series(endpoint => 'home', region => 'US',

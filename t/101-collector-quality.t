@@ -15,13 +15,7 @@ use File::Temp qw(tempfile);
 use SQCollector;
 use Test::More;
 
-my $c = SQCollector->new(conf => <<'YAML');
-dimensions:
-  reliability:    { min_requests: 50 }
-  responsiveness: { min_requests: 50 }
-  assurance:      { min_requests: 50 }
-  empathy:        { min_requests: 50 }
-  tangibles:      { min_requests: 50 }
+my $c = SQCollector->new(min_requests => 50, extra => <<'YAML');
 overrides:
   - segment: premium
     dimensions:

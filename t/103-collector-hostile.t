@@ -14,11 +14,13 @@ use lib "$FindBin::Bin/lib";
 use IO::Socket::UNIX;
 use Socket qw(SOCK_DGRAM);
 use SQCollector;
+use SQProc qw(free_udp_port);
+use SQWire qw(msgpack_pack wire_const wire_key);
 use Test::More;
 
 my $c = SQCollector->new;
 my $sock = "$c->{dir}/ingest.sock";
-$c->{udp} = SQCollector::free_port('udp');
+$c->{udp} = free_udp_port();
 $c->write_conf('');
 # a second ingest socket, unix, which can carry oversized datagrams
 {
@@ -88,10 +90,13 @@ my %crafted = (
     truncated      => substr($valid, 0, length($valid) - 5),
     trailing_bytes => $valid . "\x00",
     too_deep       => ("\x91" x 40) . "\x01",
-    not_a_map      => $SQCollector::MP->pack([ 1, 2, 3 ]),
-    bad_version    => SQCollector::datagram(extra => { v => 2 }),
-    missing_field  => SQCollector::datagram(without => [ 'seq' ]),
-    wrong_type     => SQCollector::datagram(extra => { pid => 'abc' }),
+    not_a_map      => msgpack_pack([ 1, 2, 3 ]),
+    bad_version    => SQCollector::datagram(extra => {
+        wire_key('SQ_K_VERSION') => wire_const('SQ_WIRE_VERSION') + 1 }),
+    missing_field  => SQCollector::datagram(without => [
+        wire_key('SQ_K_SEQ') ]),
+    wrong_type     => SQCollector::datagram(extra => {
+        wire_key('SQ_K_PID') => 'abc' }),
     oversized      => SQCollector::datagram(node => 'x' x 100),
     bad_label      => SQCollector::datagram(series => [
         SQCollector::series(endpoint => "a\nb", region => 'US',
@@ -103,7 +108,8 @@ my %crafted = (
         SQCollector::series(endpoint => 'h', region => 'US',
             counters => { requests => 1 }, hist => [ 10, 1 << 45 ]) ]),
     bad_window     => SQCollector::datagram(extra => {
-        ws => 2_000_000_000_000, we => 1_000_000_000_000 }),
+        wire_key('SQ_K_WS') => 2_000_000_000_000,
+        wire_key('SQ_K_WE') => 1_000_000_000_000 }),
     inconsistent   => SQCollector::datagram(series => [
         SQCollector::series(endpoint => 'h', region => 'US',
             latencies => [ 1 ], counters => { status_5xx => 5 }) ]),

@@ -12,10 +12,7 @@ use lib "$FindBin::Bin/lib";
 use SQCollector;
 use Test::More;
 
-my $c = SQCollector->new(conf => <<'YAML');
-limits:
-  max_series: 3
-YAML
+my $c = SQCollector->new(extra => "limits:\n  max_series: 3\n");
 $c->start;
 
 my $seq = 0;

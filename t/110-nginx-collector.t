@@ -16,17 +16,13 @@ use POSIX ();
 use Test::More;
 
 use SQCollector;
-use SQTest;
+use SQGeo qw(mmdb_regions);
+use SQHttp qw(http_get);
+use SQNginx qw(start_nginx no_error_in_log);
+use SQUpstream qw(start_upstream);
 
 
-my $c = SQCollector->new(conf => <<'YAML');
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-YAML
+my $c = SQCollector->new(min_requests => 20);
 $c->start;
 
 my %r = map { $_->{country} => $_ } mmdb_regions();

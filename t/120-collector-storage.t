@@ -17,15 +17,8 @@ use SQCollector;
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $c = SQCollector->new(conf => <<'YAML');
-windows: { slot: 2s, short: 2m, long: 10m }
-dimensions:
-  reliability:    { min_requests: 10 }
-  responsiveness: { min_requests: 10 }
-  assurance:      { min_requests: 10 }
-  empathy:        { min_requests: 10 }
-  tangibles:      { min_requests: 10 }
-YAML
+my $c = SQCollector->new(windows => '{ slot: 2s, short: 2m, long: 10m }',
+                         min_requests => 10);
 $c->start;
 
 my $seq = 0;

@@ -22,26 +22,18 @@ use SQCollector;
 my $am = SQAlert->alertmanager;
 my $hook = SQAlert->webhook;
 
-my $am_conf = $am ? "  alertmanager:\n    url: " . $am->am_url
-                    . "\n    resend: 2s\n" : '';
-
-my $c = SQCollector->new(conf => <<"YAML");
-windows: { slot: 1s, short: 3s, long: 12s }
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
+my $c = SQCollector->new(windows => 'fast', min_requests => 20,
+    extra => <<'YAML',
 overrides:
   - endpoint: checkout
     labels: { team: payments, runbook: "https://wiki.example/checkout" }
-alerts:
-  interval: 1s
-  webhook:
-    url: ${\ $hook->url }
-$am_conf
 YAML
+    alerts => {
+        interval => '1s',
+        webhook  => '{ url: "' . $hook->url . '" }',
+        $am ? (alertmanager => '{ url: "' . $am->am_url
+                               . '", resend: 2s }') : (),
+    });
 $c->start;
 
 my %good = (US => [ 10, 0 ], BR => [ 10, 0 ]);

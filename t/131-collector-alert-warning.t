@@ -16,17 +16,8 @@ use Test::More;
 use SQAlert;
 use SQCollector;
 
-my $c = SQCollector->new(conf => <<'YAML');
-windows: { slot: 1s, short: 3s, long: 12s }
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-alerts:
-  interval: 1s
-YAML
+my $c = SQCollector->new(windows => 'fast', min_requests => 20,
+                         alerts => { interval => '1s' });
 $c->start;
 
 # per datagram: [requests, failures, latency]; BR mixes fast requests

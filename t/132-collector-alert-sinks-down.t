@@ -18,28 +18,22 @@ use Time::HiRes qw(time);
 
 use SQAlert;
 use SQCollector;
+use SQProc qw(free_port);
 
-my $closed = SQCollector::free_port('tcp');
+my $closed = free_port();
 my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
     Listen => 64, ReuseAddr => 1) or die "listen: $!";
 
-my $c = SQCollector->new(conf => <<"YAML");
-windows: { slot: 1s, short: 3s, long: 12s }
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-alerts:
-  interval: 1s
-  timeout: 1s
-  attempts: 2
-  backoff_max: 1s
-  queue: 3
-  alertmanager: { url: "http://127.0.0.1:$closed", resend: 1s }
-  webhook: { url: "http://127.0.0.1:${\ $silent->sockport }/hook" }
-YAML
+my $c = SQCollector->new(windows => 'fast', min_requests => 20, alerts => {
+    interval     => '1s',
+    timeout      => '1s',
+    attempts     => 2,
+    backoff_max  => '1s',
+    queue        => 3,
+    alertmanager => qq{{ url: "http://127.0.0.1:$closed", resend: 1s }},
+    webhook      => '{ url: "http://127.0.0.1:' . $silent->sockport
+                    . '/hook" }',
+});
 $c->start;
 
 my $sent = 0;

@@ -16,17 +16,8 @@ use Test::More;
 use SQAlert;
 use SQCollector;
 
-my $c = SQCollector->new(conf => <<'YAML');
-windows: { slot: 1s, short: 3s, long: 12s }
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-alerts:
-  interval: 1s
-YAML
+my $c = SQCollector->new(windows => 'fast', min_requests => 20,
+                         alerts => { interval => '1s' });
 $c->start;
 
 my %bad = (US => [ 10, 0 ], BR => [ 30, 15 ]);
@@ -67,19 +58,11 @@ like($c->log_text, qr/alert taken up: critical series/,
 # a reload with other alert settings and a webhook keeps the alert
 
 my $hook = SQAlert->webhook;
-$c->write_conf(<<"YAML");
-windows: { slot: 1s, short: 3s, long: 12s }
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-alerts:
-  interval: 2s
-  timeout: 2s
-  webhook: { url: "${\ $hook->url }" }
-YAML
+$c->write_conf(windows => 'fast', min_requests => 20, alerts => {
+    interval => '2s',
+    timeout  => '2s',
+    webhook  => '{ url: "' . $hook->url . '" }',
+});
 $c->signal('HUP');
 ok($c->wait_for(sub {
     ($c->metric($c->get('/metrics')->{content},

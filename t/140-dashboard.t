@@ -26,16 +26,7 @@ use SQCollector;
 my $chromium = $ENV{CHROMIUM_BIN} // '/usr/bin/chromium';
 plan skip_all => "no $chromium" unless -x $chromium;
 
-my $c = SQCollector->new(conf => <<'YAML');
-dimensions:
-  reliability:    { min_requests: 20 }
-  responsiveness: { min_requests: 20 }
-  assurance:      { min_requests: 20 }
-  empathy:        { min_requests: 20 }
-  tangibles:      { min_requests: 20 }
-alerts:
-  interval: 1s
-YAML
+my $c = SQCollector->new(min_requests => 20, alerts => { interval => '1s' });
 $c->start;
 
 # checkout: fast in the US and Germany, slow and failing in Brazil

@@ -20,7 +20,7 @@ use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-use SQTest qw(repo_root);
+use SQProc qw(repo_root);
 
 
 for my $p ([5170, 'udp'], [9170, 'tcp'], [8080, 'tcp'], [8081, 'tcp'],

@@ -1,21 +1,22 @@
 package SQAlert;
 
 # Helpers for the alert tests: traffic for a good and a bad region sent
-# to the collector while a condition is polled, a tiny HTTP listener that
-# keeps what is posted to it (the webhook), and a real Alertmanager on
-# loopback.
+# to a collector (an SQCollector) while a condition is polled, a tiny
+# HTTP listener that keeps what is posted to it (the webhook), and a real
+# Alertmanager on loopback.
 
 use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(sleep time);
 
-use SQCollector;
+use SQProc qw(free_port owner_process);
+use SQUpstream qw(start_upstream);
+use SQWire qw(datagram series);
 
 our $SEQ = 0;
 
@@ -25,13 +26,13 @@ sub traffic {
     my @s;
     for my $r (sort keys %regions) {
         my ($n, $bad, $lat, $ep) = @{ $regions{$r} };
-        push @s, SQCollector::series(endpoint => $ep // 'checkout',
+        push @s, series(endpoint => $ep // 'checkout',
             region => $r, latencies => [ ($lat // 0.04) x $n ],
             counters => { status_2xx => $n - $bad, status_5xx => $bad,
                           upstream_errors => $bad, tls_1_3 => $n });
     }
-    $c->send(SQCollector::datagram(node => 'alert-test', pid => 4242,
-                                   seq => ++$SEQ, series => \@s));
+    $c->send(datagram(node => 'alert-test', pid => 4242, seq => ++$SEQ,
+                      series => \@s));
 }
 
 # sends traffic every 0.1 s (the mix from $mix->()) until $cond->() is
@@ -65,47 +66,22 @@ sub firing {
     return undef;
 }
 
-# ---- the webhook: a forked listener appending each body as a line
+# ---- the webhook: a test backend (SQUpstream) that appends each body
+#      posted to /hook to a file, a line each
 
 sub webhook {
-    my ($class, %a) = @_;
+    my ($class) = @_;
     my $dir = tempdir(CLEANUP => 1);
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-        LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "listen: $!";
-    my $self = bless { file => "$dir/posts", port => $srv->sockport,
-                       owner => $$ }, $class;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        while (my $cl = $srv->accept) {
-            my ($head, $buf) = ('', '');
-            while ($head !~ /\r\n\r\n/) {
-                my $n = sysread($cl, $buf, 4096);
-                last unless $n;
-                $head .= $buf;
-            }
-            my ($h, $body) = split /\r\n\r\n/, $head, 2;
-            $body //= '';
-            my ($len) = $h =~ /^content-length:\s*(\d+)/mi;
-            while (defined $len && length($body) < $len) {
-                my $n = sysread($cl, $buf, $len - length $body);
-                last unless $n;
-                $body .= $buf;
-            }
-            my ($path) = $h =~ /^POST (\S+)/;
-            if (open my $f, '>>', $self->{file}) {
-                print $f encode_json({ path => $path // '',
-                                       body => $body }), "\n";
-                close $f;
-            }
-            print $cl "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                    . "Connection: close\r\n\r\n";
-            close $cl;
+    my $file = "$dir/posts";
+    my $up = start_upstream('/hook' => sub {
+        my ($method, $path, $h, $body) = @_;
+        if (open my $f, '>>', $file) {
+            print $f encode_json({ path => $path, body => $body }), "\n";
+            close $f;
         }
-        POSIX::_exit(0);
-    }
-    close $srv;
-    $self->{pid} = $pid;
-    return $self;
+        return (200, {}, '');
+    });
+    return bless { file => $file, port => $up->port, up => $up }, $class;
 }
 
 sub url { my ($self) = @_; return "http://127.0.0.1:$self->{port}/hook" }
@@ -129,7 +105,7 @@ sub alertmanager {
     my $bin = '/usr/bin/prometheus-alertmanager';
     return undef unless -x $bin;
     my $dir = tempdir(CLEANUP => 1);
-    my $port = SQCollector::free_port('tcp');
+    my $port = free_port();
     open my $f, '>', "$dir/am.yml" or die $!;
     print $f "route:\n  receiver: none\nreceivers:\n  - name: none\n";
     close $f;
@@ -168,6 +144,7 @@ sub am_alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    $self->{up}->stop if $self->{up} && owner_process();
     if ($self->{pid} && $self->{owner} == $$) {
         kill 'TERM', $self->{pid};
         waitpid($self->{pid}, 0);

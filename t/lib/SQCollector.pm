@@ -1,14 +1,15 @@
 package SQCollector;
 
-# Helpers for the collector's end-to-end tests: start the real
-# servqual-collector on free loopback ports with a temporary directory and
-# config, build datagrams as include/servqual_wire.h defines them, send
-# them, and read the HTTP API back.
+# The real servqual-collector under test: its configuration (one
+# standard fixture with overridable parts), start, signals and stop on
+# free loopback ports with a temporary directory, sending it datagrams
+# (built by SQWire, which SQCollector::datagram and SQCollector::series
+# are), and its HTTP API, metrics and log read back.
 
 use strict;
 use warnings;
 
-use Data::MessagePack;
+use Exporter qw(import);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -16,87 +17,70 @@ use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(sleep time);
 
-our @COUNTERS = qw(requests status_1xx status_2xx status_3xx status_4xx
-    status_5xx client_aborts body_incomplete upstream_errors
-    upstream_timeouts bytes_sent tls_none tls_1_0 tls_1_1 tls_1_2 tls_1_3
-    http_1_0 http_1_1 http_2 http_3 compressible compressed hsts);
+use SQProc qw(free_port free_udp_port read_file);
+use SQWire qw(datagram series);
 
-our $MP = Data::MessagePack->new->prefer_integer(1)->utf8(1);
+our @EXPORT_OK = qw(collector_conf);
 
-sub free_port {
-    my ($proto) = @_;
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-        Proto => $proto || 'tcp', ($proto && $proto eq 'udp')
-            ? () : (Listen => 1, ReuseAddr => 1))
-        or die "cannot bind: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
-# the bucket index of a value in microseconds (include/servqual_hist.h)
-sub hist_index {
-    my ($v) = @_;
-    $v = int($v);
-    return $v if $v < 128;
-    $v = 0xffffffff if $v > 0xffffffff;
-    my $e = 0;
-    $e++ while ($v >> ($e + 1));
-    return (($e - 6) << 6) + ($v >> ($e - 6));
-}
+# collector_conf(%parts): the standard test configuration, the YAML that
+# write_conf puts after the listen and storage sections:
+#   windows       'fast' (1 s slots, 3 s and 12 s windows) or a flow map
+#                 such as '{ slot: 2s, short: 2m, long: 10m }'
+#   min_requests  min_requests of every dimension
+#   extra         YAML text put after those (overrides, journeys, ...)
+#   alerts        { key => value } under alerts:, values as YAML text,
+#                 e.g. { interval => '1s', webhook => '{ url: "..." }' }
+#   tail          YAML text put last
 
-# a sparse histogram [d0, c0, d1, c1, ...] from values in seconds
-sub histogram {
-    my (@seconds) = @_;
-    my %b;
-    $b{hist_index($_ * 1e6)}++ for @seconds;
-    my ($prev, @out) = (0);
-    for my $i (sort { $a <=> $b } keys %b) {
-        push @out, (@out ? $i - $prev : $i), $b{$i};
-        $prev = $i;
+my @DIMENSIONS = qw(reliability responsiveness assurance empathy tangibles);
+
+sub collector_conf {
+    my (%p) = @_;
+    my $y = '';
+    if (defined $p{windows}) {
+        my $w = $p{windows} eq 'fast' ? '{ slot: 1s, short: 3s, long: 12s }'
+                                      : $p{windows};
+        $y .= "windows: $w\n";
     }
-    return \@out;
+    if (defined $p{min_requests}) {
+        $y .= "dimensions:\n";
+        $y .= sprintf "  %-15s { min_requests: %d }\n", "$_:",
+                      $p{min_requests} for @DIMENSIONS;
+    }
+    $y .= $p{extra} // '';
+    if ($p{alerts}) {
+        $y .= "alerts:\n";
+        $y .= "  $_: $p{alerts}{$_}\n" for sort keys %{ $p{alerts} };
+    }
+    return $y . ($p{tail} // '');
 }
 
-# one series: counters by name (requests defaults to the latencies given)
-sub series {
-    my (%a) = @_;
-    my @lat = @{ $a{latencies} || [] };
-    my %c = (requests => scalar(@lat), %{ $a{counters} || {} });
-    return [ $a{endpoint}, $a{region}, $a{segment} // '',
-             [ map { $c{$_} // 0 } @COUNTERS ],
-             $a{hist} || histogram(@lat),
-             $a{ttfb_hist} || histogram(@{ $a{ttfb} || \@lat }) ];
-}
-
-sub datagram {
-    my (%a) = @_;
-    my $now = int(time * 1000);
-    my %m = (v => 1, node => $a{node} // 'test', pid => $a{pid} // 1000,
-             seq => $a{seq} // 1, ws => $now - 1000, we => $now,
-             dd => $a{dd} // 0, dr => $a{dr} // 0, so => 0, go => 0,
-             s => $a{series} || []);
-    $m{$_} = $a{extra}{$_} for keys %{ $a{extra} || {} };
-    delete $m{$_} for @{ $a{without} || [] };
-    return $MP->pack(\%m);
-}
+# SQCollector->new(conf => YAML) or SQCollector->new(%parts): a collector
+# (not started) whose configuration is the YAML given, or collector_conf
+# of the parts.
 
 sub new {
     my ($class, %a) = @_;
-    my $self = bless { %a }, $class;
+    my $conf = exists $a{conf} ? delete $a{conf} : collector_conf(%a);
+    my $self = bless {}, $class;
     $self->{bin} = $ENV{SERVQUAL_COLLECTOR} || 'build/servqual-collector';
     $self->{dir} = tempdir(CLEANUP => 1);
-    $self->{udp} = free_port('udp');
-    $self->{http} = free_port('tcp');
+    $self->{udp} = free_udp_port();
+    $self->{http} = free_port();
     $self->{conf} = "$self->{dir}/servqual-collector.yaml";
     $self->{log} = "$self->{dir}/collector.log";
     $self->{ua} = HTTP::Tiny->new(timeout => 30);
-    $self->write_conf($a{conf} // '');
+    $self->write_conf($conf // '');
     return $self;
 }
 
+# ->write_conf(YAML) or ->write_conf(%parts): (re)write the configuration
+# file: listen and storage, then the YAML given or collector_conf(%parts).
+
 sub write_conf {
-    my ($self, $extra) = @_;
+    my ($self, @a) = @_;
+    my $extra = @a == 1 ? $a[0] : collector_conf(@a);
     open my $f, '>', $self->{conf} or die "$self->{conf}: $!";
     print $f "listen:\n  ingest: udp://127.0.0.1:$self->{udp}\n"
            . "  http: 127.0.0.1:$self->{http}\n"
@@ -163,20 +147,19 @@ sub DESTROY {
 
 sub log_text {
     my ($self) = @_;
-    open my $f, '<', $self->{log} or return '';
-    local $/;
-    return <$f>;
+    return read_file($self->{log});
 }
+
+# ->wait_for(sub { ... }, $timeout): poll until the sub returns true (a
+# sub that dies counts as false); 1, or 0 after $timeout (default 20 s)
 
 sub wait_for {
     my ($self, $cond, $timeout) = @_;
-    my $t = time + ($timeout || 20);
-    while (time < $t) {
-        my $ok = eval { $cond->() };
-        return 1 if $ok;
-        sleep 0.05;
-    }
-    return 0;
+    return eval {
+        SQProc::wait_for($timeout || 20, 'the collector',
+                         sub { eval { $cond->() } });
+        1;
+    } ? 1 : 0;
 }
 
 sub socket {

@@ -1,16 +1,22 @@
 package SQGeo;
 
-# A MaxMind DB with a few countries on every continent, IPv4 and IPv6, in
-# the GeoIP2 record layout, built with MaxMind::DB::Writer (Debian package
-# libmaxmind-db-writer-perl).  The tests and the `make run` demo use it.
+# MaxMind databases for the tests: one with a few countries on every
+# continent, IPv4 and IPv6, in the GeoIP2 record layout, built with
+# MaxMind::DB::Writer (Debian package libmaxmind-db-writer-perl), which
+# the tests and the `make run` demo use; MaxMind's own test databases
+# kept in t/mmdb/; and lookups with libmaxminddb's mmdblookup.
 
 use strict;
 use warnings;
 
 use Carp qw(croak);
+use Cwd qw(abs_path);
 use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Spec;
 
-our @EXPORT_OK = qw(mmdb_regions mmdb_unknown_ips make_mmdb);
+our @EXPORT_OK = qw(mmdb_regions mmdb_unknown_ips make_mmdb mmdb_lookup
+                    maxmind_test_db);
 
 
 # The regions of the test database, IPv4 and IPv6.  Addresses outside
@@ -120,6 +126,49 @@ sub make_mmdb {
     return $path;
 }
 
+
+# mmdb_lookup($path, $ip, @keys): a value from the database with
+# libmaxminddb's mmdblookup (Debian package mmdb-bin), e.g.
+# mmdb_lookup($db, '10.1.0.7', qw(country iso_code)); undef when the
+# address is not in it or has no such key.  Dies when mmdblookup fails
+# otherwise (missing, bad file).
+
+sub mmdb_lookup {
+    my ($path, $ip, @keys) = @_;
+
+    my $bin = $ENV{MMDBLOOKUP_BIN} // 'mmdblookup';
+    require SQProc;
+    my ($rc, $out) = SQProc::run_cmd($bin, '--file', $path, '--ip', $ip,
+                                     @keys);
+
+    return undef
+        if $out =~ /Could not find an entry|lookup path does not match/;
+    croak "mmdblookup failed ($rc): $out" if $rc != 0;
+    return undef if $out !~ /\S/;
+    return $1 if $out =~ /"((?:[^"\\]|\\.)*)"\s*<utf8_string>/;
+    return $1 if $out =~ /^\s*(\d+)\s*<uint/m;
+    return $out;
+}
+
+
+# maxmind_test_db($name): the path of one of MaxMind's test databases in
+# t/mmdb/ (e.g. 'GeoIP2-City-Test'), after a test that asserts the file
+# is there, so no test passes because a database is missing.
+
+sub maxmind_test_db {
+    my ($name) = @_;
+
+    my $dir = abs_path(File::Spec->catdir(dirname(__FILE__), '..', 'mmdb'));
+    my $path = "$dir/$name.mmdb";
+
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok(-f $path && -s _, "MaxMind test database $name.mmdb "
+                                     . 'is in t/mmdb')
+        or Test::More::diag("missing: $path");
+
+    return $path;
+}
 
 
 1;
