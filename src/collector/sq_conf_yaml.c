@@ -5,7 +5,6 @@
  */
 
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,15 +15,6 @@
 
 #include "sq_conf_zone.h"
 #include "sq_conf_yaml.h"
-
-
-/*
- * A field is found at base + offset, as nginx finds a directive's field
- * in its module's conf.  Pointers are stored with memcpy(): the field
- * is of the element type, not char *.
- */
-
-#define sq_conf_field(base, off, type)  ((type *) (void *) ((base) + (off)))
 
 
 static void sq_conf_path(char *buf, const char *prefix, const char *key);
@@ -201,6 +191,8 @@ sq_conf_path(char *buf, const char *prefix, const char *key)
     }
 }
 
+
+/* a list's array: the field is of the element type, not char * */
 
 static void
 sq_conf_ptr_set(char *base, size_t off, void *p)

@@ -29,6 +29,9 @@
 
 #define sq_conf_days(n)   ((n) * 86400.0)
 
+/* a key's field, at base + offset as nginx finds a directive's */
+#define sq_conf_field(base, off, type)  ((type *) (void *) ((base) + (off)))
+
 
 typedef struct sq_conf_key_s    sq_conf_key_t;
 typedef struct sq_conf_table_s  sq_conf_table_t;

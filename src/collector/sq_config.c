@@ -359,7 +359,6 @@ sq_conf_set_indicator(sq_conf_reader_t *rd, const sq_conf_key_t *k,
     int          i;
     const char  *s;
 
-
     if (sq_conf_expect(rd, node, YAML_SCALAR_NODE, path) != SQ_OK) {
         return SQ_ERR_INVALID;
     }
@@ -378,7 +377,7 @@ sq_conf_set_indicator(sq_conf_reader_t *rd, const sq_conf_key_t *k,
         return SQ_ERR_INVALID;
     }
 
-    memcpy(base + k->offset, &i, sizeof(int));
+    *sq_conf_field(base, k->offset, int) = i;
 
     return SQ_OK;
 }
@@ -390,10 +389,9 @@ static int
 sq_conf_set_labels(sq_conf_reader_t *rd, const sq_conf_key_t *k,
     yaml_node_t *node, char *base, const char *path)
 {
-    size_t            cnt;
+    size_t           *count, cnt;
     sq_label_t      **field;
     sq_conf_labels_t  l;
-
 
     if (sq_conf_expect(rd, node, YAML_MAPPING_NODE, path) != SQ_OK) {
         return SQ_ERR_INVALID;
@@ -410,11 +408,12 @@ sq_conf_set_labels(sq_conf_reader_t *rd, const sq_conf_key_t *k,
 
     (void) sq_conf_walk(rd, node, &sq_labels_table, (char *) &l, path);
 
-    field = (sq_label_t **) (void *) (base + k->offset);
+    field = sq_conf_field(base, k->offset, sq_label_t *);
+    count = sq_conf_field(base, k->aux, size_t);
 
-    sq_labels_free(*field, *(size_t *) (void *) (base + k->aux));
+    sq_labels_free(*field, *count);
     *field = l.labels;
-    memcpy(base + k->aux, &l.nlabels, sizeof(size_t));
+    *count = l.nlabels;
 
     return SQ_OK;
 }
@@ -427,7 +426,7 @@ sq_conf_label(sq_conf_reader_t *rd, yaml_node_t *key, yaml_node_t *value,
     sq_label_t        *label;
     sq_conf_labels_t  *l;
 
-    l = (sq_conf_labels_t *) (void *) base;
+    l = sq_conf_field(base, 0, sq_conf_labels_t);
 
     if (sq_conf_expect(rd, key, YAML_SCALAR_NODE, path) != SQ_OK
         || sq_conf_expect(rd, value, YAML_SCALAR_NODE, path) != SQ_OK)
@@ -456,7 +455,7 @@ sq_conf_dim_mark(const sq_conf_key_t *k, yaml_node_t *node, char *base)
 {
     sq_dim_conf_t  *d;
 
-    d = (sq_dim_conf_t *) (void *) base;
+    d = sq_conf_field(base, 0, sq_dim_conf_t);
     d->set |= k->flag;
 
     if (k->flag & (SQ_SET_ADEQUATE | SQ_SET_DESIRED)) {
@@ -472,7 +471,7 @@ sq_conf_check_windows(sq_conf_reader_t *rd, yaml_node_t *node, char *base,
     int         line;
     sq_conf_t  *conf;
 
-    conf = (sq_conf_t *) (void *) base;
+    conf = sq_conf_field(base, 0, sq_conf_t);
     line = sq_conf_line(node);
 
     if (conf->short_window % conf->slot != 0
@@ -498,7 +497,7 @@ sq_conf_check_override(sq_conf_reader_t *rd, yaml_node_t *node, char *base,
 {
     sq_override_t  *o;
 
-    o = (sq_override_t *) (void *) base;
+    o = sq_conf_field(base, 0, sq_override_t);
     o->index = (int) index;
     o->line = sq_conf_line(node);
     o->nmatch = (o->endpoint != NULL) + (o->region != NULL)
@@ -520,7 +519,7 @@ sq_conf_check_journey(sq_conf_reader_t *rd, yaml_node_t *node, char *base,
     size_t         j;
     sq_journey_t  *jn, *first;
 
-    jn = (sq_journey_t *) (void *) base;
+    jn = sq_conf_field(base, 0, sq_journey_t);
     first = jn - index;
     jn->line = sq_conf_line(node);
 
