@@ -534,6 +534,7 @@ static int
 sq_conf_strv_store(sq_conf_reader_t *rd, const sq_conf_key_t *k,
     yaml_node_t *node, char *base, const char *path, int address)
 {
+    int           rc;
     char        **list, ***field, *s;
     size_t        i, cnt, n, *count;
     yaml_node_t  *item;
@@ -541,19 +542,27 @@ sq_conf_strv_store(sq_conf_reader_t *rd, const sq_conf_key_t *k,
     field = sq_conf_field(base, k->offset, char **);
     count = sq_conf_field(base, k->aux, size_t);
 
+    rc = SQ_OK;
+
     if (address && node->type == YAML_SCALAR_NODE) {
         cnt = 1;
 
     } else if (node->type == YAML_SEQUENCE_NODE) {
         cnt = sq_conf_nitems(node);
 
-    } else if (address) {
-        sq_conf_error(rd, sq_conf_line(node), path,
-                      "must be an address or a list of addresses");
-        return SQ_ERR_INVALID;
-
     } else {
-        return sq_conf_expect(rd, node, YAML_SEQUENCE_NODE, path);
+        /* stored empty all the same: a check can tell it was given */
+
+        if (address) {
+            sq_conf_error(rd, sq_conf_line(node), path,
+                          "must be an address or a list of addresses");
+
+        } else {
+            (void) sq_conf_expect(rd, node, YAML_SEQUENCE_NODE, path);
+        }
+
+        cnt = 0;
+        rc = SQ_ERR_INVALID;
     }
 
     list = calloc(cnt ? cnt : 1, sizeof(char *));
@@ -568,6 +577,7 @@ sq_conf_strv_store(sq_conf_reader_t *rd, const sq_conf_key_t *k,
         s = sq_conf_strdup(rd, item, path);
 
         if (s == NULL) {
+            rc = SQ_ERR_INVALID;
             continue;
         }
 
@@ -578,6 +588,7 @@ sq_conf_strv_store(sq_conf_reader_t *rd, const sq_conf_key_t *k,
         {
             sq_conf_error(rd, sq_conf_line(item), path, "invalid address "
                           "\"%s\" (udp://HOST:PORT or unix:/PATH)", s);
+            rc = SQ_ERR_INVALID;
         }
     }
 
@@ -594,7 +605,7 @@ sq_conf_strv_store(sq_conf_reader_t *rd, const sq_conf_key_t *k,
         return SQ_ERR_INVALID;
     }
 
-    return SQ_OK;
+    return rc;
 }
 
 

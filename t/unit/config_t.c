@@ -331,6 +331,20 @@ test_repeated(void)
     free(errors);
     sq_conf_free(conf);
 
+    /* steps that are not a list: said once */
+
+    conf = load(
+        "journeys:\n"                                /* 1 */
+        "  - name: buy\n"                            /* 2 */
+        "    steps: cart\n",                         /* 3 */
+        &errors);
+
+    ok(conf == NULL && has(errors, 3, "journeys[0].steps: must be a list"),
+       "steps must be a list");
+    is_int(count_lines(errors), 1, "and nothing more: %s", errors);
+    free(errors);
+    sq_conf_free(conf);
+
     /* mistakes in the stock setters, all reported at once */
 
     conf = load(
