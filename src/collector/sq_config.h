@@ -13,92 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-
-enum {
-    SQ_DIM_RELIABILITY = 0,
-    SQ_DIM_RESPONSIVENESS,
-    SQ_DIM_ASSURANCE,
-    SQ_DIM_EMPATHY,
-    SQ_DIM_TANGIBLES,
-    SQ_NDIMS
-};
-
-
-enum {
-    SQ_IND_SUCCESS_RATIO = 0,     /* reliability */
-    SQ_IND_APDEX,                 /* responsiveness */
-    SQ_IND_TTFB_QUANTILE,         /* responsiveness */
-    SQ_IND_TLS_SHARE,             /* assurance */
-    SQ_IND_HSTS_SHARE,            /* assurance */
-    SQ_IND_LATENCY_RATIO,         /* empathy */
-    SQ_IND_INTACT_SHARE,          /* tangibles */
-    SQ_NINDICATORS
-};
-
-
-/* what an indicator's levels are measured in */
-
-enum {
-    SQ_UNIT_SHARE = 0,            /* 0..1, higher is better */
-    SQ_UNIT_SECONDS,              /* lower is better */
-    SQ_UNIT_RATIO                 /* >= 1, lower is better */
-};
-
-
-/* bits of sq_dim_conf_t.set: which fields a layer sets */
-
-#define SQ_SET_INDICATOR   0x01
-#define SQ_SET_ADEQUATE    0x02
-#define SQ_SET_DESIRED     0x04
-#define SQ_SET_WEIGHT      0x08
-#define SQ_SET_MIN         0x10
-#define SQ_SET_APDEX_T     0x20
-#define SQ_SET_QUANTILE    0x40
-
-
-typedef struct {
-    int        indicator;
-    double     adequate;
-    double     desired;
-    double     weight;
-    uint64_t   min_requests;
-    double     apdex_t;           /* seconds */
-    double     quantile;          /* ttfb_quantile, latency_ratio */
-    unsigned   set;
-    int        akind;             /* how adequate/desired were written */
-    int        dkind;
-    int        line;              /* where adequate/desired were set */
-} sq_dim_conf_t;
-
-
-typedef struct {
-    char      *key;
-    char      *value;
-} sq_label_t;
-
-
-typedef struct {
-    char           *endpoint;     /* NULL matches any */
-    char           *region;
-    char           *segment;
-    int             nmatch;
-    int             index;        /* in the file */
-    int             line;
-    sq_dim_conf_t   dims[SQ_NDIMS];
-    sq_label_t     *labels;
-    size_t          nlabels;
-} sq_override_t;
-
-
-typedef struct {
-    char           *name;
-    char          **steps;
-    size_t          nsteps;
-    int             line;
-    sq_dim_conf_t   dims[SQ_NDIMS];
-    sq_label_t     *labels;
-    size_t          nlabels;
-} sq_journey_t;
+#include "sq_status.h"
+#include "sq_conf_zone.h"
 
 
 /* alerts: evaluation and sinks (sq_alert.c) */
@@ -154,35 +70,30 @@ typedef struct {
 } sq_conf_t;
 
 
-extern const char  *sq_dim_names[SQ_NDIMS];
-extern const char  *sq_indicator_names[SQ_NINDICATORS];
-
-
 /*
  * Loads and validates a config file.  Returns NULL on error after writing
  * every error found, one a line "FILE:LINE: KEY: message", to err.
  */
 sq_conf_t *sq_conf_load(const char *file, FILE *err);
 
-/* the built-in defaults, as with an empty file */
+/* the built-in defaults, the same as an empty file; NULL: out of memory */
 sq_conf_t *sq_conf_default(void);
 
 void sq_conf_free(sq_conf_t *conf);
 
-int sq_indicator_unit(int indicator);
-int sq_indicator_dim(int indicator);
-
 /*
  * The effective settings of a dimension for a row: defaults, then the
  * global dimensions section, then each matching override, least specific
- * first.  NULL endpoint/region/segment means the row is a rollup over all.
+ * first, then the journey's own.  NULL endpoint/region/segment means the
+ * row is a rollup over all.
  */
 void sq_conf_effective(const sq_conf_t *conf, int dim, const char *endpoint,
     const char *region, const char *segment, const sq_journey_t *journey,
     sq_dim_conf_t *out);
 
-/* parses "90s", "5m", "1h", "2d", "250ms"; seconds, -1 on error */
-double sq_parse_duration(const char *s);
+/* starts an iteration over the overrides of conf that apply to a row */
+void sq_conf_overrides(const sq_conf_t *conf, sq_override_iter_t *it,
+    const char *endpoint, const char *region, const char *segment);
 
 
 #endif /* _SQ_CONFIG_H_INCLUDED_ */

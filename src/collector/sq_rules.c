@@ -41,7 +41,6 @@ static void sq_rules_dur(char *buf, size_t size, int64_t s);
 static void sq_rules_sel(char *buf, size_t size, const sq_override_t *o);
 static int sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
     const char *sel, const char *w, FILE *err);
-static int sq_rules_covers(const sq_override_t *a, const sq_override_t *b);
 static void sq_rules_esc(char *out, size_t size, const char *s);
 
 
@@ -116,24 +115,6 @@ sq_rules_sel(char *buf, size_t size, const sq_override_t *o)
             return;
         }
     }
-}
-
-
-/* whether every series b matches is matched by a too (a is wider) */
-
-static int
-sq_rules_covers(const sq_override_t *a, const sq_override_t *b)
-{
-    if (a == NULL) {
-        return 1;
-    }
-
-    return (a->endpoint == NULL
-            || (b->endpoint && strcmp(a->endpoint, b->endpoint) == 0))
-           && (a->region == NULL
-               || (b->region && strcmp(a->region, b->region) == 0))
-           && (a->segment == NULL
-               || (b->segment && strcmp(a->segment, b->segment) == 0));
 }
 
 
@@ -229,19 +210,20 @@ sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
 int
 sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
 {
-    int           d, k, rc, sev;
-    char          ws[32], wl[32], e_short[4096], e_long[4096], cmp[8];
-    char          lab[256];
-    double        level;
-    size_t        i, j, n;
-    sq_layer_t   *layers, *l;
-    const char   *unit;
+    int                   d, k, rc, sev;
+    char                  ws[32], wl[32], e_short[4096], e_long[4096];
+    char                  cmp[8], lab[256];
+    double                level;
+    size_t                i, j, n;
+    sq_layer_t           *layers, *l;
+    const char           *unit;
+    const sq_override_t  *m;
 
     static const char  *sevs[] = { "critical", "warning" };
 
     layers = calloc(conf->noverrides + 1, sizeof(sq_layer_t));
     if (layers == NULL) {
-        return -1;
+        return SQ_ERR_NOMEM;
     }
 
     sq_rules_dur(ws, sizeof(ws), conf->short_window);
@@ -267,7 +249,7 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
         conf->file ? " -c " : "", conf->file ? conf->file : "",
         ws, wl, (int) (SQ_RULES_WARN * 100), ws, ws, wl, wl);
 
-    rc = 0;
+    rc = SQ_OK;
 
     for (d = 0; d < SQ_NDIMS; d++) {
 
@@ -300,7 +282,7 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
             k = sq_rules_expr(e_short, sizeof(e_short), &l->dc, l->sel, ws,
                               err);
             if (k < 0) {
-                rc = -1;
+                rc = SQ_ERR_INVALID;
                 continue;
             }
 
@@ -339,11 +321,13 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
                 /* series that a more specific override judges instead */
 
                 for (j = 0; j < n; j++) {
-                    if (j == i || layers[j].o == NULL
-                        || (l->o && layers[j].o->nmatch < l->o->nmatch)
-                        || (l->o && layers[j].o->nmatch == l->o->nmatch
-                            && layers[j].o->line <= l->o->line)
-                        || !sq_rules_covers(l->o, layers[j].o))
+                    m = layers[j].o;
+
+                    if (j == i || m == NULL
+                        || (l->o && sq_override_cmp(m, l->o) <= 0)
+                        || (l->o && !sq_override_matches(l->o, m->endpoint,
+                                                         m->region,
+                                                         m->segment)))
                     {
                         continue;
                     }

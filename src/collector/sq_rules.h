@@ -17,8 +17,8 @@
 /*
  * Prints Prometheus recording and alerting rules that compute the zones
  * of the config in PromQL over the metrics of any number of collectors.
- * Returns 0, or -1 when an indicator cannot be expressed with the
- * exported buckets (said on err).
+ * Returns SQ_OK; SQ_ERR_INVALID when an indicator cannot be expressed
+ * with the exported buckets (said on err), SQ_ERR_NOMEM.
  */
 int sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err);
 
