@@ -244,38 +244,27 @@ sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
 }
 
 
-/*
- * The most specific override with labels.  (The override matcher shared
- * with the configuration takes this loop's place.)
- */
+/* the labels of the most specific matching override that has labels */
 
 static void
 sq_row_labels(const sq_conf_t *conf, const char *e, const char *r,
     const char *g, const sq_label_t **labels, size_t *nlabels)
 {
-    size_t                i;
+    sq_override_iter_t    it;
     const sq_override_t  *o;
 
     *labels = NULL;
     *nlabels = 0;
 
-    e = strcmp(e, SQ_ALL) ? e : NULL;
-    r = strcmp(r, SQ_ALL) ? r : NULL;
-    g = strcmp(g, SQ_ALL) ? g : NULL;
+    sq_conf_overrides(conf, &it, strcmp(e, SQ_ALL) ? e : NULL,
+                      strcmp(r, SQ_ALL) ? r : NULL,
+                      strcmp(g, SQ_ALL) ? g : NULL);
 
-    for (i = 0; i < conf->noverrides; i++) {
-        o = &conf->overrides[i];
-
-        if ((o->endpoint && (e == NULL || strcmp(o->endpoint, e)))
-            || (o->region && (r == NULL || strcmp(o->region, r)))
-            || (o->segment && (g == NULL || strcmp(o->segment, g)))
-            || o->nlabels == 0)
-        {
-            continue;
+    while ((o = sq_override_next(&it)) != NULL) {
+        if (o->nlabels) {
+            *labels = o->labels;
+            *nlabels = o->nlabels;
         }
-
-        *labels = o->labels;
-        *nlabels = o->nlabels;
     }
 }
 
