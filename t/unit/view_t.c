@@ -30,7 +30,7 @@ feed(uint64_t seq, t_series_t *s, uint32_t n, int64_t now)
 {
     t_pack(&sb, "n1", 1, seq, s, n);
 
-    if (sq_decode(&d, sb.data, sb.size) >= 0) {
+    if (sq_decode(&d, sb.data, sb.size) != SQ_DECODE_OK) {
         return -1;
     }
 
