@@ -42,6 +42,7 @@ typedef struct {
 
     sq_windows_t         windows;
     sq_store_t          *store;         /* NULL when storage is off */
+    struct sq_persist_s *persist;       /* its timetable (sq_persist.c) */
     struct sq_alert_s   *alert;
     sq_dgram_t           dgram;
     char                *buf;
@@ -83,9 +84,6 @@ void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
 int sq_http_open(sq_ctx_t *ctx, const char *addr);
 void sq_http_close(sq_ctx_t *ctx);
 
-int sq_store_start(sq_ctx_t *ctx);
-void sq_store_tick(sq_ctx_t *ctx, int64_t now);
-void sq_store_stop(sq_ctx_t *ctx);
 void sq_store_http_history(struct evhttp_request *req, void *data);
 
 struct evbuffer;

@@ -15,6 +15,7 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_persist.h"
 #include "sq_rules.h"
 
 
@@ -181,7 +182,7 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
     sq_ctx_t  *ctx = data;
 
     now = sq_now();
-    sq_store_tick(ctx, now);
+    sq_persist_tick(ctx, now);
     sq_windows_expire(&ctx->windows, now);
 }
 
@@ -316,7 +317,7 @@ main(int argc, char **argv)
 
     /* the windows from the store before the first datagram is read */
 
-    if (sq_store_start(&ctx) != 0) {
+    if (sq_persist_start(&ctx) != SQ_OK) {
         goto done;
     }
 
@@ -355,7 +356,7 @@ main(int argc, char **argv)
 
     event_base_dispatch(ctx.base);
 
-    sq_store_stop(&ctx);
+    sq_persist_stop(&ctx);
     rc = 0;
 
 done:
@@ -383,7 +384,8 @@ done:
         sq_net_close(ctx.listeners, ctx.nlisteners);
     }
 
-    sq_store_close(ctx.store);
+    /* after a failed start: nothing written yet, the store closed */
+    sq_persist_stop(&ctx);
 
     if (ctx.windows.buckets) {
         sq_windows_free(&ctx.windows);

@@ -278,9 +278,9 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
     evbuffer_add_printf(b, "%s %llu\n", sq_families[fam].name,               \
                         (unsigned long long) (val))
 
-    SQ_PROM_ONE(F_LOST, as->lost);
-    SQ_PROM_ONE(F_REORDERED, as->reordered);
-    SQ_PROM_ONE(F_RESTARTS, as->restarts);
+    SQ_PROM_ONE(F_LOST, ctx->windows.workers.lost);
+    SQ_PROM_ONE(F_REORDERED, ctx->windows.workers.reordered);
+    SQ_PROM_ONE(F_RESTARTS, ctx->windows.workers.restarts);
     SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
     SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
 
@@ -296,7 +296,7 @@ sq_prom_health(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
     SQ_PROM_ONE(F_SERIES, ctx->windows.n + (ctx->windows.other ? 1 : 0));
     SQ_PROM_ONE(F_SERIES_LIMIT, ctx->windows.max_series);
     SQ_PROM_ONE(F_EXPIRED, as->series_expired);
-    SQ_PROM_ONE(F_WORKERS, ctx->windows.nworkers);
+    SQ_PROM_ONE(F_WORKERS, ctx->windows.workers.n);
 
     sq_prom_head(b, F_RELOADS);
     evbuffer_add_printf(b,
@@ -379,7 +379,7 @@ sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
                  sq_families[f].name);
 
         for (j = 0; j < SQ_PROM_NLE; j++) {
-            cum += s->le[k][j];
+            cum += s->metrics.h[k].le[j];
             snprintf(extra, sizeof(extra), ",le=\"%g\"",
                      sq_prom_le[j]);
             snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
@@ -387,17 +387,17 @@ sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
         }
 
         snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->count[k]);
+                 (unsigned long long) s->metrics.h[k].count);
         sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
 
         snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
-        snprintf(v, sizeof(v), "%.9g", s->sum[k]);
+        snprintf(v, sizeof(v), "%.9g", s->metrics.h[k].sum);
         sq_prom_series(b, name, s, NULL, v);
 
         snprintf(name, sizeof(name), "%s_count",
                  sq_families[f].name);
         snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->count[k]);
+                 (unsigned long long) s->metrics.h[k].count);
         sq_prom_series(b, name, s, NULL, v);
         break;
     }
