@@ -21,9 +21,6 @@ typedef struct {
 } sq_unpacked_t;
 
 
-static unsigned char *sq_put_varint(unsigned char *p, uint64_t v);
-static int sq_get_varint(const unsigned char **pp, const unsigned char *end,
-    uint64_t *v);
 static int sq_slot_decode(const unsigned char *p, size_t len,
     sq_unpacked_t *u);
 
@@ -124,8 +121,8 @@ sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src)
 
 /* the packed form */
 
-static unsigned char *
-sq_put_varint(unsigned char *p, uint64_t v)
+unsigned char *
+sq_varint_put(unsigned char *p, uint64_t v)
 {
     while (v >= 0x80) {
         *p++ = (unsigned char) (v | 0x80);
@@ -138,8 +135,8 @@ sq_put_varint(unsigned char *p, uint64_t v)
 }
 
 
-static int
-sq_get_varint(const unsigned char **pp, const unsigned char *end,
+int
+sq_varint_get(const unsigned char **pp, const unsigned char *end,
     uint64_t *v)
 {
     int                   shift;
@@ -181,23 +178,23 @@ sq_slot_pack(const sq_slot_t *sl, unsigned char *buf)
         }
     }
 
-    p = sq_put_varint(buf, map);
+    p = sq_varint_put(buf, map);
 
     for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
         if (map & (UINT64_C(1) << k)) {
-            p = sq_put_varint(p, (k == SQ_C_BYTES) ? sl->bytes : sl->c[k]);
+            p = sq_varint_put(p, (k == SQ_C_BYTES) ? sl->bytes : sl->c[k]);
         }
     }
 
     for (k = 0; k < 2; k++) {
         h = &sl->h[k];
-        p = sq_put_varint(p, h->n);
+        p = sq_varint_put(p, h->n);
         prev = 0;
 
         for (i = 0; i < h->n; i++) {
             idx = sq_hbin_idx(h->bins[i]);
-            p = sq_put_varint(p, idx - prev);
-            p = sq_put_varint(p, sq_hbin_count(h->bins[i]));
+            p = sq_varint_put(p, idx - prev);
+            p = sq_varint_put(p, sq_hbin_count(h->bins[i]));
             prev = idx;
         }
     }
@@ -218,7 +215,7 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
 
     end = p + len;
 
-    if (sq_get_varint(&p, end, &map) != SQ_OK
+    if (sq_varint_get(&p, end, &map) != SQ_OK
         || (map >> SQ_WIRE_NCOUNTERS) != 0)
     {
         return SQ_ERR_CORRUPT;
@@ -228,14 +225,14 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
         u->c[k] = 0;
 
         if ((map & (UINT64_C(1) << k))
-            && sq_get_varint(&p, end, &u->c[k]) != SQ_OK)
+            && sq_varint_get(&p, end, &u->c[k]) != SQ_OK)
         {
             return SQ_ERR_CORRUPT;
         }
     }
 
     for (k = 0; k < 2; k++) {
-        if (sq_get_varint(&p, end, &n) != SQ_OK || n > SQ_HIST_BUCKETS) {
+        if (sq_varint_get(&p, end, &n) != SQ_OK || n > SQ_HIST_BUCKETS) {
             return SQ_ERR_CORRUPT;
         }
 
@@ -244,8 +241,8 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
         m = 0;
 
         for (i = 0; i < n; i++) {
-            if (sq_get_varint(&p, end, &d) != SQ_OK
-                || sq_get_varint(&p, end, &cnt) != SQ_OK
+            if (sq_varint_get(&p, end, &d) != SQ_OK
+                || sq_varint_get(&p, end, &cnt) != SQ_OK
                 || (i > 0 && d == 0)
                 || d >= SQ_HIST_BUCKETS - idx
                 || cnt > SQ_HBIN_COUNT_MAX)

@@ -84,6 +84,15 @@ size_t sq_slot_pack(const sq_slot_t *sl, unsigned char *buf);
 int sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl);
 int sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w);
 
+/*
+ * The varint of the packed form, also for framing around it: put writes
+ * at most 10 bytes and returns the end; get reads one before end:
+ * SQ_OK or SQ_ERR_CORRUPT.
+ */
+unsigned char *sq_varint_put(unsigned char *p, uint64_t v);
+int sq_varint_get(const unsigned char **pp, const unsigned char *end,
+    uint64_t *v);
+
 void sq_win_init(sq_win_t *w);
 void sq_win_free(sq_win_t *w);
 void sq_win_reset(sq_win_t *w);

@@ -149,8 +149,6 @@ static int sq_store_prepare(sq_store_t *st);
 static void sq_store_ids_clear(sq_store_t *st);
 static int sq_store_series_id(sq_store_t *st, const char *e, const char *r,
     const char *g, int64_t *id);
-static int sq_legacy_varint(const unsigned char **p, const unsigned char *end,
-    uint64_t *v);
 static int sq_legacy_counters(const void *blob, int len, sq_slot_t *sl);
 static int sq_legacy_hist(const void *blob, int len, sq_hist_t *h);
 static int sq_store_put(sq_store_t *st, const sq_series_t *s,
@@ -288,37 +286,12 @@ failed:
 
 /*
  * The legacy reader of version 1's BLOBs, for the migration to version 2
- * only: sequences of unsigned LEB128 varints,
+ * only: sequences of unsigned LEB128 varints (sq_varint_get()),
  *
  *   counters   n, then n counters in the order of servqual_wire.h
  *              (the first SQ_WIRE_NCOUNTERS taken, the rest skipped)
  *   rt, ttfb   n, then n pairs (bucket index delta, count)
  */
-
-static int
-sq_legacy_varint(const unsigned char **p, const unsigned char *end,
-    uint64_t *v)
-{
-    int                   shift;
-    uint64_t              r;
-    const unsigned char  *q;
-
-    r = 0;
-    shift = 0;
-
-    for (q = *p; q < end && shift < 64; q++, shift += 7) {
-        r |= (uint64_t) (*q & 0x7f) << shift;
-
-        if ((*q & 0x80) == 0) {
-            *p = q + 1;
-            *v = r;
-            return SQ_OK;
-        }
-    }
-
-    return SQ_ERR_CORRUPT;
-}
-
 
 static int
 sq_legacy_counters(const void *blob, int len, sq_slot_t *sl)
@@ -330,12 +303,12 @@ sq_legacy_counters(const void *blob, int len, sq_slot_t *sl)
     end = p + len;
     memset(c, 0, sizeof(c));
 
-    if (sq_legacy_varint(&p, end, &n) != SQ_OK) {
+    if (sq_varint_get(&p, end, &n) != SQ_OK) {
         return SQ_ERR_CORRUPT;
     }
 
     for (i = 0; i < n; i++) {
-        if (sq_legacy_varint(&p, end, &v) != SQ_OK) {
+        if (sq_varint_get(&p, end, &v) != SQ_OK) {
             return SQ_ERR_CORRUPT;
         }
 
@@ -360,13 +333,13 @@ sq_legacy_hist(const void *blob, int len, sq_hist_t *h)
     end = p + len;
     idx = 0;
 
-    if (sq_legacy_varint(&p, end, &n) != SQ_OK) {
+    if (sq_varint_get(&p, end, &n) != SQ_OK) {
         return SQ_ERR_CORRUPT;
     }
 
     for (i = 0; i < n; i++) {
-        if (sq_legacy_varint(&p, end, &d) != SQ_OK
-            || sq_legacy_varint(&p, end, &c) != SQ_OK)
+        if (sq_varint_get(&p, end, &d) != SQ_OK
+            || sq_varint_get(&p, end, &c) != SQ_OK)
         {
             return SQ_ERR_CORRUPT;
         }

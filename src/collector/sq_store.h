@@ -112,6 +112,7 @@ int sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
  * Loads the rollups of the last long window (slots ending after
  * now - long window, with the configured slot length) into the window
  * store with sq_windows_add_slot().  *loaded gets the number of rows.
+ * A row that cannot be read back stops the load: SQ_ERR_CORRUPT.
  */
 int sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded);
 
@@ -120,7 +121,8 @@ int sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted);
 
 /*
  * The rollups of every series of endpoint with start in [from, to),
- * oldest first, one callback per row.
+ * oldest first, one callback per row (the history API, sq_history.c).
+ * A row that cannot be read back stops the walk: SQ_ERR_CORRUPT.
  */
 int sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
     int64_t to, sq_store_row_pt cb, void *data);

@@ -34,8 +34,7 @@ static sq_series_t *sq_series_get(sq_windows_t *a, const sq_str_t *e,
 static void sq_series_free(sq_windows_t *a, sq_series_t *s);
 static void sq_rings_free(sq_windows_t *a, sq_series_t *s);
 static int sq_rehash(sq_windows_t *a);
-static unsigned char *sq_put_varint(unsigned char *p, uint64_t v);
-static uint64_t sq_get_varint(const unsigned char **pp);
+static uint64_t sq_ring_varint(const unsigned char **pp);
 static const unsigned char *sq_ring_next(const sq_windows_t *a,
     const unsigned char *p, sq_rslot_t *r);
 static void sq_ring_get(const sq_windows_t *a, const sq_series_t *s,
@@ -51,36 +50,15 @@ static int sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k,
     const sq_dhist_t *o);
 
 
-static unsigned char *
-sq_put_varint(unsigned char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (unsigned char) (v | 0x80);
-        v >>= 7;
-    }
-
-    *p++ = (unsigned char) v;
-
-    return p;
-}
-
+/* a varint of the ring's own framing, written by this file */
 
 static uint64_t
-sq_get_varint(const unsigned char **pp)
+sq_ring_varint(const unsigned char **pp)
 {
-    int                   shift;
-    uint64_t              v;
-    const unsigned char  *p;
+    uint64_t  v;
 
-    p = *pp;
     v = 0;
-
-    for (shift = 0; *p & 0x80; shift += 7) {
-        v |= (uint64_t) (*p++ & 0x7f) << shift;
-    }
-
-    v |= (uint64_t) *p++ << shift;
-    *pp = p;
+    (void) sq_varint_get(pp, *pp + 10, &v);
 
     return v;
 }
@@ -93,7 +71,7 @@ sq_ring_next(const sq_windows_t *a, const unsigned char *p, sq_rslot_t *r)
 {
     uint64_t  tag;
 
-    tag = sq_get_varint(&p);
+    tag = sq_ring_varint(&p);
 
     if (tag == 0) {
         r->start = -1;
@@ -103,7 +81,7 @@ sq_ring_next(const sq_windows_t *a, const unsigned char *p, sq_rslot_t *r)
     }
 
     r->start = (int64_t) (tag - 1) * a->slot;
-    r->len = (uint32_t) sq_get_varint(&p);
+    r->len = (uint32_t) sq_ring_varint(&p);
     r->data = p;
 
     return p + r->len;
@@ -148,8 +126,8 @@ sq_ring_set(const sq_windows_t *a, sq_series_t *s, uint32_t pos, int64_t start,
     off = (size_t) (p - s->rings);
     olen = (size_t) (sq_ring_next(a, p, &r) - p);
 
-    h = sq_put_varint(hdr, (uint64_t) (start / a->slot) + 1);
-    h = sq_put_varint(h, len);
+    h = sq_varint_put(hdr, (uint64_t) (start / a->slot) + 1);
+    h = sq_varint_put(h, len);
     hlen = (size_t) (h - hdr);
     nlen = hlen + len;
     total = s->rings_len - olen + nlen;
