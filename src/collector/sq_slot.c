@@ -23,16 +23,30 @@ typedef struct {
 
 static int sq_slot_decode(const unsigned char *p, size_t len,
     sq_unpacked_t *u);
+static int sq_hists_merge(sq_hist_t *dst, const sq_hist_t *src);
+
+
+/* both histograms, rt and ttfb: SQ_OK or SQ_ERR_NOMEM */
+
+static int
+sq_hists_merge(sq_hist_t *dst, const sq_hist_t *src)
+{
+    if (sq_hist_merge(&dst[0], &src[0]) != SQ_OK
+        || sq_hist_merge(&dst[1], &src[1]) != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    return SQ_OK;
+}
 
 
 void
 sq_slot_init(sq_slot_t *sl, int64_t start)
 {
-    sl->start = start;
-    sl->bytes = 0;
-    memset(sl->c, 0, sizeof(sl->c));
     sq_hist_init(&sl->h[0]);
     sq_hist_init(&sl->h[1]);
+    sq_slot_reset(sl, start);
 }
 
 
@@ -94,13 +108,7 @@ sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src)
 
     dst->bytes += src->bytes;
 
-    if (sq_hist_merge(&dst->h[0], &src->h[0]) != SQ_OK
-        || sq_hist_merge(&dst->h[1], &src->h[1]) != SQ_OK)
-    {
-        return SQ_ERR_NOMEM;
-    }
-
-    return SQ_OK;
+    return sq_hists_merge(dst->h, src->h);
 }
 
 
@@ -109,13 +117,7 @@ sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src)
 {
     sq_slot_add_counters(dst, src->c);
 
-    if (sq_hist_merge(&dst->h[0], &src->h[0]) != SQ_OK
-        || sq_hist_merge(&dst->h[1], &src->h[1]) != SQ_OK)
-    {
-        return SQ_ERR_NOMEM;
-    }
-
-    return SQ_OK;
+    return sq_hists_merge(dst->h, src->h);
 }
 
 
@@ -279,11 +281,7 @@ sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl)
     if (rc == SQ_OK) {
         sq_slot_add_counters(sl, u.c);
 
-        if (sq_hist_merge(&sl->h[0], &u.h[0]) != SQ_OK
-            || sq_hist_merge(&sl->h[1], &u.h[1]) != SQ_OK)
-        {
-            rc = SQ_ERR_NOMEM;
-        }
+        rc = sq_hists_merge(sl->h, u.h);
     }
 
     return rc;
@@ -303,11 +301,7 @@ sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w)
             w->c[k] += u.c[k];
         }
 
-        if (sq_hist_merge(&w->h[0], &u.h[0]) != SQ_OK
-            || sq_hist_merge(&w->h[1], &u.h[1]) != SQ_OK)
-        {
-            rc = SQ_ERR_NOMEM;
-        }
+        rc = sq_hists_merge(w->h, u.h);
     }
 
     return rc;
@@ -319,9 +313,9 @@ sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w)
 void
 sq_win_init(sq_win_t *w)
 {
-    memset(w->c, 0, sizeof(w->c));
     sq_hist_init(&w->h[0]);
     sq_hist_init(&w->h[1]);
+    sq_win_reset(w);
 }
 
 
@@ -351,13 +345,7 @@ sq_win_merge(sq_win_t *dst, const sq_win_t *src)
         dst->c[k] += src->c[k];
     }
 
-    if (sq_hist_merge(&dst->h[0], &src->h[0]) != SQ_OK
-        || sq_hist_merge(&dst->h[1], &src->h[1]) != SQ_OK)
-    {
-        return SQ_ERR_NOMEM;
-    }
-
-    return SQ_OK;
+    return sq_hists_merge(dst->h, src->h);
 }
 
 
@@ -370,11 +358,5 @@ sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src)
         dst->c[k] += (k == SQ_C_BYTES) ? src->bytes : src->c[k];
     }
 
-    if (sq_hist_merge(&dst->h[0], &src->h[0]) != SQ_OK
-        || sq_hist_merge(&dst->h[1], &src->h[1]) != SQ_OK)
-    {
-        return SQ_ERR_NOMEM;
-    }
-
-    return SQ_OK;
+    return sq_hists_merge(dst->h, src->h);
 }
