@@ -90,7 +90,10 @@ main(void)
     sq_slot_init(&sl, 0);
 
     /* slot 60 s, short 5 min, long 1 h */
-    ok(sq_windows_init(&a, 60, 300, 3600, 5, 7200, 100) == 0, "store created");
+    is_int(sq_windows_init(&a, 60, 30, 3600, 5, 7200, 100), SQ_ERR_INVALID,
+           "a short window shorter than a slot is refused");
+    ok(sq_windows_init(&a, 60, 300, 3600, 5, 7200, 100) == SQ_OK,
+       "store created");
     is_int(a.nfine, 5, "5 fine slots");
     is_int(a.cslot, 300, "coarse slots of 5 min");
     is_int(a.ncoarse, 12, "12 coarse slots");
