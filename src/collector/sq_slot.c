@@ -11,18 +11,8 @@
 #include "sq_slot.h"
 
 
-/* a packed slot read back, before it is added anywhere (on the stack:
-   32 KiB, no allocation per slot read) */
-
-typedef struct {
-    uint64_t    c[SQ_WIRE_NCOUNTERS];
-    sq_hist_t   h[2];             /* views of bins */
-    sq_hbin_t   bins[2][SQ_HIST_BUCKETS];
-} sq_unpacked_t;
-
-
-static int sq_slot_decode(const unsigned char *p, size_t len,
-    sq_unpacked_t *u);
+static int sq_slot_decode(const unsigned char *p, size_t len, uint64_t *c,
+    sq_hist_t *h);
 static int sq_hists_merge(sq_hist_t *dst, const sq_hist_t *src);
 
 
@@ -123,44 +113,6 @@ sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src)
 
 /* the packed form */
 
-unsigned char *
-sq_varint_put(unsigned char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (unsigned char) (v | 0x80);
-        v >>= 7;
-    }
-
-    *p++ = (unsigned char) v;
-
-    return p;
-}
-
-
-int
-sq_varint_get(const unsigned char **pp, const unsigned char *end,
-    uint64_t *v)
-{
-    int                   shift;
-    uint64_t              r;
-    const unsigned char  *p;
-
-    r = 0;
-
-    for (p = *pp, shift = 0; p < end && shift < 64; p++, shift += 7) {
-        r |= (uint64_t) (*p & 0x7f) << shift;
-
-        if ((*p & 0x80) == 0) {
-            *pp = p + 1;
-            *v = r;
-            return SQ_OK;
-        }
-    }
-
-    return SQ_ERR_CORRUPT;
-}
-
-
 size_t
 sq_slot_pack(const sq_slot_t *sl, unsigned char *buf)
 {
@@ -205,14 +157,12 @@ sq_slot_pack(const sq_slot_t *sl, unsigned char *buf)
 }
 
 
-/* reads and checks a whole packed slot, adding nothing anywhere */
-
-static int
-sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
+int
+sq_slot_check(const unsigned char *p, size_t len)
 {
     int                   k;
-    uint32_t              i, m;
-    uint64_t              map, n, d, cnt, idx, total;
+    uint32_t              i;
+    uint64_t              map, n, d, v, idx;
     const unsigned char  *end;
 
     end = p + len;
@@ -223,12 +173,8 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
         return SQ_ERR_CORRUPT;
     }
 
-    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        u->c[k] = 0;
-
-        if ((map & (UINT64_C(1) << k))
-            && sq_varint_get(&p, end, &u->c[k]) != SQ_OK)
-        {
+    for ( /* void */ ; map; map &= map - 1) {
+        if (sq_varint_get(&p, end, &v) != SQ_OK) {
             return SQ_ERR_CORRUPT;
         }
     }
@@ -238,32 +184,72 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
             return SQ_ERR_CORRUPT;
         }
 
-        idx = 0;
-        total = 0;
-        m = 0;
-
-        for (i = 0; i < n; i++) {
+        for (i = 0, idx = 0; i < n; i++) {
             if (sq_varint_get(&p, end, &d) != SQ_OK
-                || sq_varint_get(&p, end, &cnt) != SQ_OK
+                || sq_varint_get(&p, end, &v) != SQ_OK
                 || (i > 0 && d == 0)
                 || d >= SQ_HIST_BUCKETS - idx
-                || cnt > SQ_HBIN_COUNT_MAX)
+                || v > SQ_HBIN_COUNT_MAX)
             {
                 return SQ_ERR_CORRUPT;
             }
 
             idx += d;
+        }
+    }
 
-            if (cnt) {
-                u->bins[k][m++] = sq_hbin(idx, cnt);
-                total += cnt;
+    return p == end ? SQ_OK : SQ_ERR_CORRUPT;
+}
+
+
+/*
+ * Adds a packed slot's counters to c and its histograms to h[2].  The
+ * bytes are trusted (see sq_slot_check()), so every varint is read
+ * without bounds; that the walk ends at p + len is checked last.
+ */
+
+static int
+sq_slot_decode(const unsigned char *p, size_t len, uint64_t *c, sq_hist_t *h)
+{
+    int                   k;
+    uint32_t              i, m, n, idx;
+    uint64_t              map, v, total;
+    sq_hist_t             view;
+    sq_hbin_t             bins[SQ_HIST_BUCKETS];
+    const unsigned char  *end;
+
+    end = p + len;
+    map = sq_varint_read(&p);
+
+    for (k = 0; map; k++, map >>= 1) {
+        if (map & 1) {
+            c[k] += sq_varint_read(&p);
+        }
+    }
+
+    for (k = 0; k < 2; k++) {
+        n = (uint32_t) sq_varint_read(&p);
+        idx = 0;
+        total = 0;
+
+        for (i = 0, m = 0; i < n; i++) {
+            idx += (uint32_t) sq_varint_read(&p);
+            v = sq_varint_read(&p);
+
+            if (v) {
+                bins[m++] = sq_hbin(idx, v);
+                total += v;
             }
         }
 
-        u->h[k].bins = u->bins[k];
-        u->h[k].n = m;
-        u->h[k].cap = m;
-        u->h[k].total = total;
+        view.bins = bins;
+        view.n = m;
+        view.cap = m;
+        view.total = total;
+
+        if (sq_hist_merge(&h[k], &view) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
     }
 
     return p == end ? SQ_OK : SQ_ERR_CORRUPT;
@@ -273,16 +259,14 @@ sq_slot_decode(const unsigned char *p, size_t len, sq_unpacked_t *u)
 int
 sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl)
 {
-    int            rc;
-    sq_unpacked_t  u;
+    int       rc;
+    uint64_t  c[SQ_WIRE_NCOUNTERS];
 
-    rc = sq_slot_decode(p, len, &u);
+    memset(c, 0, sizeof(c));
 
-    if (rc == SQ_OK) {
-        sq_slot_add_counters(sl, u.c);
+    rc = sq_slot_decode(p, len, c, sl->h);
 
-        rc = sq_hists_merge(sl->h, u.h);
-    }
+    sq_slot_add_counters(sl, c);
 
     return rc;
 }
@@ -291,20 +275,7 @@ sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl)
 int
 sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w)
 {
-    int            k, rc;
-    sq_unpacked_t  u;
-
-    rc = sq_slot_decode(p, len, &u);
-
-    if (rc == SQ_OK) {
-        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-            w->c[k] += u.c[k];
-        }
-
-        rc = sq_hists_merge(w->h, u.h);
-    }
-
-    return rc;
+    return sq_slot_decode(p, len, w->c, w->h);
 }
 
 

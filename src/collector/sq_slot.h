@@ -14,6 +14,7 @@
 
 #include "servqual_wire.h"
 #include "sq_hist.h"
+#include "sq_status.h"
 
 
 /*
@@ -78,20 +79,88 @@ int sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src);
 size_t sq_slot_pack(const sq_slot_t *sl, unsigned char *buf);
 
 /*
- * Adds a packed slot of len bytes to sl or to w: SQ_OK, SQ_ERR_CORRUPT
- * (nothing added) or SQ_ERR_NOMEM.
+ * SQ_OK if p holds one whole, well-formed packed slot of len bytes, else
+ * SQ_ERR_CORRUPT: bytes from outside (a database row) are checked with it
+ * before they are unpacked.
+ */
+int sq_slot_check(const unsigned char *p, size_t len);
+
+/*
+ * Adds a packed slot of len bytes to sl or to w: SQ_OK or SQ_ERR_NOMEM
+ * (SQ_ERR_CORRUPT if the slot did not end at p + len).  The bytes must
+ * come from sq_slot_pack() or have passed sq_slot_check().
  */
 int sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl);
 int sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w);
 
 /*
  * The varint of the packed form, also for framing around it: put writes
- * at most 10 bytes and returns the end; get reads one before end:
- * SQ_OK or SQ_ERR_CORRUPT.
+ * at most 10 bytes and returns the end; get reads one before end, checked:
+ * SQ_OK or SQ_ERR_CORRUPT; read reads one from bytes known to be whole
+ * (written by this process, or checked).  Inline: every window read
+ * walks them.
  */
-unsigned char *sq_varint_put(unsigned char *p, uint64_t v);
-int sq_varint_get(const unsigned char **pp, const unsigned char *end,
-    uint64_t *v);
+
+static inline unsigned char *
+sq_varint_put(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char) (v | 0x80);
+        v >>= 7;
+    }
+
+    *p++ = (unsigned char) v;
+
+    return p;
+}
+
+
+static inline int
+sq_varint_get(const unsigned char **pp, const unsigned char *end,
+    uint64_t *v)
+{
+    int                   shift;
+    uint64_t              r;
+    const unsigned char  *p, *last;
+
+    p = *pp;
+    last = (end - p > 10) ? p + 10 : end;     /* 10 bytes hold 64 bits */
+    r = 0;
+
+    for (shift = 0; p < last; shift += 7) {
+        r |= (uint64_t) (*p & 0x7f) << shift;
+
+        if (*p++ < 0x80) {
+            *pp = p;
+            *v = r;
+            return SQ_OK;
+        }
+    }
+
+    return SQ_ERR_CORRUPT;
+}
+
+
+static inline uint64_t
+sq_varint_read(const unsigned char **pp)
+{
+    int                   shift;
+    uint64_t              v;
+    const unsigned char  *p;
+
+    p = *pp;
+    v = 0;
+
+    for (shift = 0; *p & 0x80; shift += 7) {
+        v |= (uint64_t) (*p++ & 0x7f) << shift;
+    }
+
+    v |= (uint64_t) *p++ << shift;
+    *pp = p;
+
+    return v;
+}
+
 
 void sq_win_init(sq_win_t *w);
 void sq_win_free(sq_win_t *w);

@@ -939,10 +939,11 @@ failed:
 int
 sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded)
 {
-    int            rc, ret;
-    size_t         n;
-    int64_t        t;
-    sqlite3_stmt  *s;
+    int                   rc, ret;
+    size_t                n, len;
+    int64_t               t;
+    sqlite3_stmt         *s;
+    const unsigned char  *blob;
 
     n = 0;
     ret = SQ_OK;
@@ -970,8 +971,14 @@ sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded)
 
         sq_slot_reset(&st->slot, t);
 
-        ret = sq_slot_unpack(sqlite3_column_blob(s, 4),
-                             (size_t) sqlite3_column_bytes(s, 4), &st->slot);
+        blob = sqlite3_column_blob(s, 4);
+        len = (size_t) sqlite3_column_bytes(s, 4);
+
+        ret = sq_slot_check(blob, len);
+
+        if (ret == SQ_OK) {
+            ret = sq_slot_unpack(blob, len, &st->slot);
+        }
 
         if (ret != SQ_OK) {
             snprintf(st->err, sizeof(st->err), "%s: a rollup of %s is "
@@ -1055,10 +1062,12 @@ int
 sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
     int64_t to, sq_store_row_pt cb, void *data)
 {
-    int             rc, ret;
-    sq_win_t        w;
-    sqlite3_stmt   *s;
-    sq_store_row_t  row;
+    int                   rc, ret;
+    size_t                len;
+    sq_win_t              w;
+    sqlite3_stmt         *s;
+    sq_store_row_t        row;
+    const unsigned char  *blob;
 
     if (sqlite3_prepare_v2(st->db,
             "SELECT s.region, s.segment, r.t, r.secs, r.slot "
@@ -1081,8 +1090,14 @@ sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         sq_win_reset(&w);
 
-        ret = sq_slot_unpack_win(sqlite3_column_blob(s, 4),
-                                 (size_t) sqlite3_column_bytes(s, 4), &w);
+        blob = sqlite3_column_blob(s, 4);
+        len = (size_t) sqlite3_column_bytes(s, 4);
+
+        ret = sq_slot_check(blob, len);
+
+        if (ret == SQ_OK) {
+            ret = sq_slot_unpack_win(blob, len, &w);
+        }
 
         if (ret != SQ_OK) {
             snprintf(st->err, sizeof(st->err), "%s: a rollup of %s is "

@@ -34,7 +34,6 @@ static sq_series_t *sq_series_get(sq_windows_t *a, const sq_str_t *e,
 static void sq_series_free(sq_windows_t *a, sq_series_t *s);
 static void sq_rings_free(sq_windows_t *a, sq_series_t *s);
 static int sq_rehash(sq_windows_t *a);
-static uint64_t sq_ring_varint(const unsigned char **pp);
 static const unsigned char *sq_ring_next(const sq_windows_t *a,
     const unsigned char *p, sq_rslot_t *r);
 static void sq_ring_get(const sq_windows_t *a, const sq_series_t *s,
@@ -50,20 +49,6 @@ static int sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k,
     const sq_dhist_t *o);
 
 
-/* a varint of the ring's own framing, written by this file */
-
-static uint64_t
-sq_ring_varint(const unsigned char **pp)
-{
-    uint64_t  v;
-
-    v = 0;
-    (void) sq_varint_get(pp, *pp + 10, &v);
-
-    return v;
-}
-
-
 /* reads the ring entry at p into r; returns the next entry */
 
 static const unsigned char *
@@ -71,7 +56,7 @@ sq_ring_next(const sq_windows_t *a, const unsigned char *p, sq_rslot_t *r)
 {
     uint64_t  tag;
 
-    tag = sq_ring_varint(&p);
+    tag = sq_varint_read(&p);
 
     if (tag == 0) {
         r->start = -1;
@@ -81,7 +66,7 @@ sq_ring_next(const sq_windows_t *a, const unsigned char *p, sq_rslot_t *r)
     }
 
     r->start = (int64_t) (tag - 1) * a->slot;
-    r->len = (uint32_t) sq_ring_varint(&p);
+    r->len = (uint32_t) sq_varint_read(&p);
     r->data = p;
 
     return p + r->len;

@@ -6,7 +6,7 @@
 
 
 /* The slot's one packed form: round trips, widest values, damaged input
-   refused whole; and a series' Prometheus histograms. */
+   refused by the check; and a series' Prometheus histograms. */
 
 #include <stdint.h>
 
@@ -98,22 +98,25 @@ main(void)
        "into a window as well");
 
     /* damaged: every truncation, a trailing byte, unknown counters,
-       buckets out of the scheme or out of order; nothing is added */
+       buckets out of the scheme or out of order */
 
-    sq_slot_reset(&back, 60);
+    ok(sq_slot_check(buf, len) == SQ_OK, "a packed slot passes the check");
+
     bad = 0;
 
     for (i = 0; i < len; i++) {
-        bad += sq_slot_unpack(buf, i, &back) != SQ_ERR_CORRUPT;
+        bad += sq_slot_check(buf, i) != SQ_ERR_CORRUPT;
     }
 
     is_int(bad, 0, "every truncation is refused");
 
     memcpy(dmg, buf, len);
     dmg[len] = 0;
-    ok(sq_slot_unpack(dmg, len + 1, &back) == SQ_ERR_CORRUPT,
+    ok(sq_slot_check(dmg, len + 1) == SQ_ERR_CORRUPT,
        "a trailing byte is refused");
-    ok(sq_slot_empty(&back) && back.bytes == 0, "and nothing was added");
+    sq_slot_reset(&back, 60);
+    ok(sq_slot_unpack(dmg, len + 1, &back) == SQ_ERR_CORRUPT,
+       "and unpacking notices it too");
 
     dmg[0] = 0x80;
     dmg[1] = 0x80;
@@ -121,7 +124,7 @@ main(void)
     dmg[3] = 0x40;              /* bit 27: no such counter */
     dmg[4] = 0;
     dmg[5] = 0;
-    ok(sq_slot_unpack(dmg, 6, &back) == SQ_ERR_CORRUPT,
+    ok(sq_slot_check(dmg, 6) == SQ_ERR_CORRUPT,
        "an unknown counter is refused");
 
     dmg[0] = 0;                 /* no counters */
@@ -130,7 +133,7 @@ main(void)
     dmg[3] = SQ_HIST_BUCKETS >> 7;
     dmg[4] = 1;
     dmg[5] = 0;
-    ok(sq_slot_unpack(dmg, 6, &back) == SQ_ERR_CORRUPT,
+    ok(sq_slot_check(dmg, 6) == SQ_ERR_CORRUPT,
        "a bucket past the scheme is refused");
 
     dmg[1] = 2;                 /* two bins, the second at the same index */
@@ -139,9 +142,12 @@ main(void)
     dmg[4] = 0;
     dmg[5] = 1;
     dmg[6] = 0;
-    ok(sq_slot_unpack(dmg, 7, &back) == SQ_ERR_CORRUPT,
+    ok(sq_slot_check(dmg, 7) == SQ_ERR_CORRUPT,
        "a bucket twice is refused");
-    ok(sq_slot_empty(&back), "nothing added");
+
+    memset(dmg, 0xff, 12);      /* a varint longer than 64 bits */
+    ok(sq_slot_check(dmg, 12) == SQ_ERR_CORRUPT,
+       "a runaway varint is refused");
 
     /* the widest slot fits SQ_SLOT_PACKED_MAX */
 
@@ -164,8 +170,9 @@ main(void)
     ok(len <= SQ_SLOT_PACKED_MAX, "the widest slot fits (%zu of %d)", len,
        (int) SQ_SLOT_PACKED_MAX);
     sq_slot_reset(&back, 60);
-    ok(sq_slot_unpack(buf, len, &back) == SQ_OK && same(&sl, &back),
-       "and reads back whole");
+    ok(sq_slot_check(buf, len) == SQ_OK
+       && sq_slot_unpack(buf, len, &back) == SQ_OK && same(&sl, &back),
+       "and passes the check and reads back whole");
 
     /* Prometheus histograms: le buckets, count, sum */
 
