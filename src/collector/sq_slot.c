@@ -73,15 +73,15 @@ sq_slot_add_counters(sq_slot_t *sl, const uint64_t *c)
     int       k;
     uint64_t  v;
 
-    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        if (k == SQ_C_BYTES) {
-            sl->bytes += c[k];
-            continue;
-        }
+    /* one pass without branches over all, then bytes in 64 bits */
 
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
         v = (uint64_t) sl->c[k] + c[k];
-        sl->c[k] = (v > UINT32_MAX || v < c[k]) ? UINT32_MAX : (uint32_t) v;
+        sl->c[k] = (v < c[k] || v > UINT32_MAX) ? UINT32_MAX : (uint32_t) v;
     }
+
+    sl->bytes += c[SQ_C_BYTES];
+    sl->c[SQ_C_BYTES] = 0;
 }
 
 
@@ -118,26 +118,21 @@ sq_slot_pack(const sq_slot_t *sl, unsigned char *buf)
 {
     int               k;
     uint32_t          i, idx, prev;
-    uint64_t          map, v;
+    uint64_t          map, m;
     unsigned char    *p;
     const sq_hist_t  *h;
 
-    map = 0;
+    map = sl->bytes ? UINT64_C(1) << SQ_C_BYTES : 0;
 
     for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        v = (k == SQ_C_BYTES) ? sl->bytes : sl->c[k];
-
-        if (v) {
-            map |= UINT64_C(1) << k;
-        }
+        map |= (uint64_t) (sl->c[k] != 0) << k;
     }
 
     p = sq_varint_put(buf, map);
 
-    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        if (map & (UINT64_C(1) << k)) {
-            p = sq_varint_put(p, (k == SQ_C_BYTES) ? sl->bytes : sl->c[k]);
-        }
+    for (m = map; m; m &= m - 1) {
+        k = __builtin_ctzll(m);
+        p = sq_varint_put(p, (k == SQ_C_BYTES) ? sl->bytes : sl->c[k]);
     }
 
     for (k = 0; k < 2; k++) {

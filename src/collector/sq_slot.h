@@ -45,7 +45,8 @@
     (10 + 10 * SQ_WIRE_NCOUNTERS + 2 * (10 + 20 * SQ_HIST_BUCKETS))
 
 
-/* a slot keeps its counters in 32 bits (saturating), bytes in 64 */
+/* a slot keeps its counters in 32 bits (saturating), bytes in 64 (bytes;
+   c[SQ_C_BYTES] stays 0) */
 
 typedef struct {
     int64_t     start;            /* seconds since the epoch */
