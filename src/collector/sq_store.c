@@ -153,6 +153,8 @@ static int sq_legacy_counters(const void *blob, int len, sq_slot_t *sl);
 static int sq_legacy_hist(const void *blob, int len, sq_hist_t *h);
 static int sq_store_put(sq_store_t *st, const sq_series_t *s,
     const sq_slot_t *sl, int64_t secs, int complete);
+static int sq_store_column_slot(sqlite3_stmt *s, int col,
+    const unsigned char **p, size_t *len);
 static void sq_bind_str(sqlite3_stmt *s, int i, const char *v);
 static void sq_bind_num(sqlite3_stmt *s, int i, double v);
 static double sq_col_num(sqlite3_stmt *s, int i);
@@ -871,6 +873,19 @@ sq_store_put(sq_store_t *st, const sq_series_t *s, const sq_slot_t *sl,
 }
 
 
+/* the packed slot in column col of a row read back, checked */
+
+static int
+sq_store_column_slot(sqlite3_stmt *s, int col, const unsigned char **p,
+    size_t *len)
+{
+    *p = sqlite3_column_blob(s, col);
+    *len = (size_t) sqlite3_column_bytes(s, col);
+
+    return sq_slot_check(*p, *len);
+}
+
+
 int
 sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
     int complete, size_t *written)
@@ -971,10 +986,7 @@ sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded)
 
         sq_slot_reset(&st->slot, t);
 
-        blob = sqlite3_column_blob(s, 4);
-        len = (size_t) sqlite3_column_bytes(s, 4);
-
-        ret = sq_slot_check(blob, len);
+        ret = sq_store_column_slot(s, 4, &blob, &len);
 
         if (ret == SQ_OK) {
             ret = sq_slot_unpack(blob, len, &st->slot);
@@ -1090,10 +1102,7 @@ sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         sq_win_reset(&w);
 
-        blob = sqlite3_column_blob(s, 4);
-        len = (size_t) sqlite3_column_bytes(s, 4);
-
-        ret = sq_slot_check(blob, len);
+        ret = sq_store_column_slot(s, 4, &blob, &len);
 
         if (ret == SQ_OK) {
             ret = sq_slot_unpack_win(blob, len, &w);
