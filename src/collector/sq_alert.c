@@ -295,7 +295,7 @@ sq_alert_record(sq_alert_t *a, const sq_item_t *it, int resolved,
         ev.since = in->since;
         ev.labels = in->labels;
 
-        if (sq_store_alert_event(a->ctx->store, &ev) != SQ_STORE_OK) {
+        if (sq_store_alert_event(a->ctx->store, &ev) != SQ_OK) {
             sq_log(SQ_LOG_ERROR, "cannot record an alert transition: %s",
                    sq_store_strerror(a->ctx->store));
         }
@@ -668,7 +668,7 @@ sq_alert_restore(sq_alert_t *a)
 
     if (sq_store_alert_history(a->ctx->store, 0, SQ_ALERT_RESTORE,
                                sq_alert_restore_one, &rs)
-        != SQ_STORE_OK)
+        != SQ_OK)
     {
         sq_log(SQ_LOG_ERROR, "cannot read the alert history: %s",
                sq_store_strerror(a->ctx->store));
@@ -895,7 +895,7 @@ sq_alert_json(sq_alert_t *a)
 
         if (sq_store_alert_history(a->ctx->store, 0, max,
                                    sq_alert_history_one, &hw)
-            != SQ_STORE_OK)
+            != SQ_OK)
         {
             sq_log(SQ_LOG_ERROR, "cannot read the alert history: %s",
                    sq_store_strerror(a->ctx->store));

@@ -46,6 +46,7 @@ typedef struct sq_ctx_s {
 
     sq_windows_t         windows;
     sq_store_t          *store;         /* NULL when storage is off */
+    struct sq_persist_s *persist;       /* its timetable (sq_persist.c) */
     sq_alert_t          *alert;
     sq_view_pub_t        views;         /* the latest scored view */
     sq_dgram_t           dgram;
@@ -86,9 +87,6 @@ void sq_net_close(sq_listener_t *l, size_t n);
 int sq_net_start(sq_ctx_t *ctx);
 void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
 
-int sq_store_start(sq_ctx_t *ctx);
-void sq_store_tick(sq_ctx_t *ctx, int64_t now);
-void sq_store_stop(sq_ctx_t *ctx);
 void sq_store_http_history(struct evhttp_request *req, void *data);
 
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sq_status.h"
 #include "sq_hist.h"
 
 
@@ -61,11 +62,11 @@ sq_hist_reserve(sq_hist_t *h, uint32_t n)
     sq_hbin_t  *bins;
 
     if (n <= h->cap) {
-        return 0;
+        return SQ_OK;
     }
 
     if (n > SQ_HIST_BUCKETS) {
-        return -1;
+        return SQ_ERR_INVALID;
     }
 
     cap = h->cap ? h->cap : 4;
@@ -80,13 +81,13 @@ sq_hist_reserve(sq_hist_t *h, uint32_t n)
 
     bins = realloc(h->bins, cap * sizeof(sq_hbin_t));
     if (bins == NULL) {
-        return -1;
+        return SQ_ERR_NOMEM;
     }
 
     h->bins = bins;
     h->cap = cap;
 
-    return 0;
+    return SQ_OK;
 }
 
 
@@ -96,7 +97,7 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
     uint32_t  lo, hi, mid;
 
     if (idx >= SQ_HIST_BUCKETS || count == 0) {
-        return idx >= SQ_HIST_BUCKETS ? -1 : 0;
+        return idx >= SQ_HIST_BUCKETS ? SQ_ERR_INVALID : SQ_OK;
     }
 
     /* appending in order is the common case */
@@ -122,12 +123,12 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
         if (lo < h->n && sq_hbin_idx(h->bins[lo]) == idx) {
             h->bins[lo] = sq_hbin_add(h->bins[lo], count);
             h->total += count;
-            return 0;
+            return SQ_OK;
         }
     }
 
-    if (sq_hist_reserve(h, h->n + 1) != 0) {
-        return -1;
+    if (sq_hist_reserve(h, h->n + 1) != SQ_OK) {
+        return SQ_ERR_NOMEM;
     }
 
     memmove(&h->bins[lo + 1], &h->bins[lo], (h->n - lo) * sizeof(sq_hbin_t));
@@ -137,7 +138,7 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
     h->n++;
     h->total += count;
 
-    return 0;
+    return SQ_OK;
 }
 
 
@@ -150,7 +151,7 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     const sq_hbin_t  *sb;
 
     if (src->n == 0) {
-        return 0;
+        return SQ_OK;
     }
 
     /*
@@ -182,7 +183,7 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
 
     if (j == sn) {
         dst->total += src->total;
-        return 0;
+        return SQ_OK;
     }
 
     sb += j;
@@ -203,10 +204,10 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
         }
     }
 
-    if (sq_hist_reserve(dst, n) != 0) {
+    if (sq_hist_reserve(dst, n) != SQ_OK) {
         /* the buckets merged so far stay, and their total */
         dst->total += added;
-        return -1;
+        return SQ_ERR_NOMEM;
     }
 
     a = dst->bins;
@@ -233,7 +234,7 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     dst->n = n;
     dst->total += src->total;
 
-    return 0;
+    return SQ_OK;
 }
 
 

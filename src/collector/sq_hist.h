@@ -45,6 +45,11 @@ typedef struct {
 void sq_hist_init(sq_hist_t *h);
 void sq_hist_free(sq_hist_t *h);
 void sq_hist_reset(sq_hist_t *h);
+
+/*
+ * SQ_OK, SQ_ERR_INVALID (a bucket index out of the scheme) or
+ * SQ_ERR_NOMEM (sq_status.h)
+ */
 int sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count);
 int sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src);
 int sq_hist_copy(sq_hist_t *dst, const sq_hist_t *src);

@@ -59,8 +59,6 @@ static void sq_http_healthz(struct evhttp_request *req, void *data);
 static void sq_http_alerts(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
-static void sq_http_json(struct evhttp_request *req, int code,
-    json_t *json);
 static int sq_http_get(struct evhttp_request *req);
 static int sq_http_page(struct evkeyvalq *args, size_t *offset,
     size_t *limit);
@@ -123,10 +121,11 @@ sq_http_get(struct evhttp_request *req)
 }
 
 
-static void
+void
 sq_http_json(struct evhttp_request *req, int code, json_t *json)
 {
     char             *s;
+    const char       *reason;
     struct evbuffer  *b;
 
     s = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(10))
@@ -151,7 +150,21 @@ sq_http_json(struct evhttp_request *req, int code, json_t *json)
 
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "Content-Type", "application/json");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : "Bad Request", b);
+    switch (code) {
+    case 200:
+        reason = "OK";
+        break;
+    case 400:
+        reason = "Bad Request";
+        break;
+    case 503:
+        reason = "Service Unavailable";
+        break;
+    default:
+        reason = "Internal Server Error";
+    }
+
+    evhttp_send_reply(req, code, reason, b);
     evbuffer_free(b);
 }
 

@@ -9,6 +9,9 @@
 #define _SQ_HTTP_H_INCLUDED_
 
 
+#include <jansson.h>
+#include <event2/http.h>
+
 #include "sq_collector.h"
 
 
@@ -21,6 +24,9 @@
 /* listens on addr ("host:port", "[v6]:port"); SQ_OK or SQ_ERR_IO */
 int sq_http_open(sq_ctx_t *ctx, const char *addr);
 void sq_http_close(sq_ctx_t *ctx);
+
+/* answers with json (taken over) as application/json, status code */
+void sq_http_json(struct evhttp_request *req, int code, json_t *json);
 
 
 #endif /* _SQ_HTTP_H_INCLUDED_ */

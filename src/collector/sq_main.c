@@ -16,6 +16,7 @@
 #include "sq_collector.h"
 #include "sq_alert.h"
 #include "sq_http.h"
+#include "sq_persist.h"
 #include "sq_rules.h"
 #include "sq_status.h"
 #include "sq_view.h"
@@ -192,7 +193,7 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
     sq_ctx_t  *ctx = data;
 
     now = sq_now();
-    sq_store_tick(ctx, now);
+    sq_persist_tick(ctx, now);
     sq_windows_expire(&ctx->windows, now);
 }
 
@@ -299,7 +300,7 @@ main(int argc, char **argv)
     if (test) {
         if (ctx.conf != NULL && strcmp(ctx.conf->storage_path, "off") != 0
             && sq_store_check(ctx.conf->storage_path, err, sizeof(err))
-               != SQ_STORE_OK)
+               != SQ_OK)
         {
             fprintf(stderr, "servqual-collector: storage.path: %s\n", err);
             sq_conf_free(ctx.conf);
@@ -354,7 +355,7 @@ main(int argc, char **argv)
 
     /* the windows from the store before the first datagram is read */
 
-    if (sq_store_start(&ctx) != 0) {
+    if (sq_persist_start(&ctx) != SQ_OK) {
         goto done;
     }
 
@@ -407,7 +408,7 @@ main(int argc, char **argv)
 
     event_base_dispatch(ctx.base);
 
-    sq_store_stop(&ctx);
+    sq_persist_stop(&ctx);
     rc = 0;
 
 done:
@@ -440,7 +441,8 @@ done:
         sq_net_close(ctx.listeners, ctx.nlisteners);
     }
 
-    sq_store_close(ctx.store);
+    /* after a failed start: nothing written yet, the store closed */
+    sq_persist_stop(&ctx);
 
     if (ctx.windows.buckets) {
         sq_windows_free(&ctx.windows);

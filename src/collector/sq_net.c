@@ -217,9 +217,9 @@ sq_net_close(sq_listener_t *l, size_t n)
 void
 sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 {
-    int       rc;
-    int64_t   now;
-    sq_windows_t *a;
+    int            rc;
+    int64_t        now;
+    sq_windows_t  *a;
 
     a = &ctx->windows;
     a->stats.bytes += len;

@@ -314,9 +314,9 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     evbuffer_add_printf(b, "%s %llu\n", sq_families[fam].name,               \
                         (unsigned long long) (val))
 
-    SQ_PROM_ONE(F_LOST, as->lost);
-    SQ_PROM_ONE(F_REORDERED, as->reordered);
-    SQ_PROM_ONE(F_RESTARTS, as->restarts);
+    SQ_PROM_ONE(F_LOST, v->store.lost);
+    SQ_PROM_ONE(F_REORDERED, v->store.reordered);
+    SQ_PROM_ONE(F_RESTARTS, v->store.restarts);
     SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
     SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
 
@@ -473,14 +473,14 @@ sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
 
     case F_DURATION:
     case F_TTFB:
-        k = (f == F_DURATION) ? SQ_HIST_RT : SQ_HIST_TTFB;
+        k = (f == F_DURATION) ? SQ_H_RT : SQ_H_TTFB;
         cum = 0;
 
         snprintf(name, sizeof(name), "%s_bucket",
                  sq_families[f].name);
 
         for (j = 0; j < SQ_PROM_NLE; j++) {
-            cum += s->le[k][j];
+            cum += s->metrics.h[k].le[j];
             snprintf(extra, sizeof(extra), ",le=\"%g\"",
                      sq_prom_le[j]);
             snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
@@ -488,17 +488,17 @@ sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
         }
 
         snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->count[k]);
+                 (unsigned long long) s->metrics.h[k].count);
         sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
 
         snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
-        snprintf(v, sizeof(v), "%.9g", s->sum[k]);
+        snprintf(v, sizeof(v), "%.9g", s->metrics.h[k].sum);
         sq_prom_series(b, name, s, NULL, v);
 
         snprintf(name, sizeof(name), "%s_count",
                  sq_families[f].name);
         snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->count[k]);
+                 (unsigned long long) s->metrics.h[k].count);
         sq_prom_series(b, name, s, NULL, v);
         break;
     }

@@ -122,15 +122,15 @@ sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
         break;
 
     case SQ_IND_APDEX:
-        out->requests = w->h[SQ_HIST_RT].total;
-        v = sq_apdex(&w->h[SQ_HIST_RT], dc->apdex_t, c[SQ_C_ABORTED]);
+        out->requests = w->h[SQ_H_RT].total;
+        v = sq_apdex(&w->h[SQ_H_RT], dc->apdex_t, c[SQ_C_ABORTED]);
         break;
 
     case SQ_IND_TTFB_QUANTILE:
-        out->requests = w->h[SQ_HIST_TTFB].total;
+        out->requests = w->h[SQ_H_TTFB].total;
 
-        if (w->h[SQ_HIST_TTFB].total) {
-            v = sq_hist_quantile(&w->h[SQ_HIST_TTFB], dc->quantile) / 1e6;
+        if (w->h[SQ_H_TTFB].total) {
+            v = sq_hist_quantile(&w->h[SQ_H_TTFB], dc->quantile) / 1e6;
         }
 
         break;
@@ -150,7 +150,7 @@ sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
         break;
 
     case SQ_IND_LATENCY_RATIO:
-        out->requests = w->h[SQ_HIST_RT].total;
+        out->requests = w->h[SQ_H_RT].total;
         v = ratio;
         break;
 
@@ -310,11 +310,11 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     ws->requests = w->c[SQ_C_REQUESTS];
     memcpy(ws->c, w->c, sizeof(ws->c));
 
-    if (w->h[SQ_HIST_RT].total) {
-        ws->p50 = sq_hist_quantile(&w->h[SQ_HIST_RT], 0.5) / 1e6;
-        ws->p75 = sq_hist_quantile(&w->h[SQ_HIST_RT], 0.75) / 1e6;
-        ws->p95 = sq_hist_quantile(&w->h[SQ_HIST_RT], 0.95) / 1e6;
-        ws->p99 = sq_hist_quantile(&w->h[SQ_HIST_RT], 0.99) / 1e6;
+    if (w->h[SQ_H_RT].total) {
+        ws->p50 = sq_hist_quantile(&w->h[SQ_H_RT], 0.5) / 1e6;
+        ws->p75 = sq_hist_quantile(&w->h[SQ_H_RT], 0.75) / 1e6;
+        ws->p95 = sq_hist_quantile(&w->h[SQ_H_RT], 0.95) / 1e6;
+        ws->p99 = sq_hist_quantile(&w->h[SQ_H_RT], 0.99) / 1e6;
 
     } else {
         ws->p50 = NAN;
@@ -357,42 +357,4 @@ sq_score_journey(const sq_conf_t *conf, const sq_where_t *where,
     }
 
     sq_score_index(ws);
-}
-
-
-void
-sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
-    const char *g, const sq_win_t *w, const sq_win_t *ep,
-    const sq_win_t *regs, const char *const *names, size_t nregs,
-    sq_win_score_t *ws)
-{
-    size_t          i, n;
-    sq_where_t      where;
-    sq_baseline_t  *base;
-
-    base = nregs ? calloc(nregs, sizeof(sq_baseline_t)) : NULL;
-    n = 0;
-
-    for (i = 0; base && i < nregs; i++) {
-        if (r && strcmp(r, names[i]) != 0) {
-            continue;
-        }
-
-        base[n].h = r ? &w->h[SQ_HIST_RT] : &regs[i].h[SQ_HIST_RT];
-        base[n].all = &ep->h[SQ_HIST_RT];
-        base[n].self = &regs[i].h[SQ_HIST_RT];
-        base[n].region = names[i];
-        n++;
-    }
-
-    where.endpoint = e;
-    where.region = r;
-    where.segment = g;
-    where.journey = NULL;
-
-    /* out of memory: scored without the empathy baseline */
-
-    sq_score_window(conf, &where, w, base, n, ws);
-
-    free(base);
 }

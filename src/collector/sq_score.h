@@ -114,18 +114,6 @@ void sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
 void sq_score_journey(const sq_conf_t *conf, const sq_where_t *where,
     const sq_win_t *steps, size_t n, sq_win_score_t *ws);
 
-/*
- * The history's form of sq_score_window(): w the selected traffic of
- * endpoint e, region r and segment g (NULL for all); ep the endpoint's
- * traffic over all regions and segments, regs[] its regions' (all
- * segments), named by names[], for the empathy indicator.
- */
-void sq_score_slot(const sq_conf_t *conf, const char *e, const char *r,
-    const char *g, const sq_win_t *w, const sq_win_t *ep,
-    const sq_win_t *regs, const char *const *names, size_t nregs,
-    sq_win_score_t *ws);
-
-
 /* places a value: z, MSA, MSS and the state (not insufficient) */
 void sq_place(sq_dim_score_t *d);
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sq_status.h"
 #include "sq_windows.h"
 
 
@@ -21,20 +22,20 @@
  * default) and every alert transition.  The schema carries its version
  * in PRAGMA user_version and is migrated forward on open.
  *
- * Rollups are written once a slot is over, all series in one
- * transaction, from the collector's timer; at exit the current, partial
- * slot is written too.  Rows are keyed by (series, slot start) and
- * replaced, so a partial slot loaded back at start and completed later is
- * written once, merged.
+ * A rollup is the packed slot of sq_slot.h, the bytes the window
+ * store's rings hold.  Rollups are written once a slot is over, all
+ * series in one transaction (sq_persist.c decides when); at exit the
+ * current, partial slot is written too.  Rows are keyed by (series, slot
+ * start) and replaced, so a partial slot loaded back at start and
+ * completed later is written once, merged.
  *
- * Every function returns SQ_STORE_OK or SQ_STORE_ERROR; the reason of the
- * last error is in sq_store_strerror().
+ * Every function that can fail returns SQ_OK or a status of sq_status.h
+ * (SQ_ERR_STORE for the database's own errors, SQ_ERR_CORRUPT for a row
+ * that cannot be read back, SQ_ERR_NOMEM); sq_store_strerror() has the
+ * reason of the last error, with the file's name.
  */
 
-#define SQ_STORE_OK      0
-#define SQ_STORE_ERROR  -1
-
-#define SQ_STORE_SCHEMA  1
+#define SQ_STORE_SCHEMA  2
 
 
 typedef struct sq_store_s  sq_store_t;
@@ -68,23 +69,18 @@ typedef struct {
 typedef int (*sq_store_alert_pt)(void *data, const sq_alert_event_t *ev);
 
 
-/*
- * One slot read back for /api/v1/history: the selected series merged,
- * and for the empathy indicator the endpoint's traffic over all regions
- * and segments and each region's over all segments.
- */
+/* one rollup read back: a series of the endpoint asked for, one slot */
 
 typedef struct {
+    const char        *region;
+    const char        *segment;
     int64_t            start;         /* epoch seconds */
     int64_t            secs;          /* slot length */
-    const sq_win_t    *win;           /* the selection */
-    const sq_win_t    *endpoint;
-    const sq_win_t    *regions;       /* nregions windows, with names */
-    const char *const *names;
-    size_t             nregions;
-} sq_store_point_t;
+    const sq_win_t    *win;
+} sq_store_row_t;
 
-typedef int (*sq_store_point_pt)(void *data, const sq_store_point_t *p);
+/* the row lives until the callback returns; non-zero stops the walk */
+typedef int (*sq_store_row_pt)(void *data, const sq_store_row_t *row);
 
 
 /*
@@ -94,7 +90,8 @@ typedef int (*sq_store_point_pt)(void *data, const sq_store_point_t *p);
 sq_store_t *sq_store_open(const char *path, char *err, size_t len);
 void sq_store_close(sq_store_t *st);
 
-/* checks that path can be opened and migrated, for -t; 0 or -1 + err */
+/* checks that path can be opened and migrated, for -t: SQ_OK, or
+   SQ_ERR_STORE and the reason in err */
 int sq_store_check(const char *path, char *err, size_t len);
 
 const char *sq_store_strerror(sq_store_t *st);
@@ -112,6 +109,7 @@ int sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
  * Loads the rollups of the last long window (slots ending after
  * now - long window, with the configured slot length) into the window
  * store with sq_windows_add_slot().  *loaded gets the number of rows.
+ * A row that cannot be read back stops the load: SQ_ERR_CORRUPT.
  */
 int sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded);
 
@@ -119,13 +117,12 @@ int sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded);
 int sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted);
 
 /*
- * The rollups of the series that match endpoint, region and segment
- * (NULL or "*" for a region or segment matches all, merged) with start
- * in [from, to), oldest first, one callback per slot.
+ * The rollups of every series of endpoint with start in [from, to),
+ * oldest first, one callback per row (the history API, sq_history.c).
+ * A row that cannot be read back stops the walk: SQ_ERR_CORRUPT.
  */
-int sq_store_history(sq_store_t *st, const char *endpoint,
-    const char *region, const char *segment, int64_t from, int64_t to,
-    sq_store_point_pt cb, void *data);
+int sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
+    int64_t to, sq_store_row_pt cb, void *data);
 
 /* records one alert transition */
 int sq_store_alert_event(sq_store_t *st, const sq_alert_event_t *ev);

@@ -402,8 +402,8 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
 
     for (k = 0; k < 2; k++) {
         for (j = 0; j < nregions; j++) {
-            base[j].h = &reg[k * nregions + j].h[SQ_HIST_RT];
-            base[j].all = &all[k].h[SQ_HIST_RT];
+            base[j].h = &reg[k * nregions + j].h[SQ_H_RT];
+            base[j].all = &all[k].h[SQ_H_RT];
             base[j].self = base[j].h;
             base[j].region = regions[j];
         }
@@ -436,8 +436,8 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
                 }
             }
 
-            base[0].h = &reg[k * nregions + j].h[SQ_HIST_RT];
-            base[0].all = &all[k].h[SQ_HIST_RT];
+            base[0].h = &reg[k * nregions + j].h[SQ_H_RT];
+            base[0].all = &all[k].h[SQ_H_RT];
             base[0].self = base[0].h;
             base[0].region = regions[j];
 
@@ -511,7 +511,10 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     v->store.stats = a->stats;
     v->store.series = a->n;
     v->store.other = a->other ? 1 : 0;
-    v->store.workers = a->nworkers;
+    v->store.workers = a->workers.n;
+    v->store.lost = a->workers.lost;
+    v->store.reordered = a->workers.reordered;
+    v->store.restarts = a->workers.restarts;
     v->store.max_series = a->max_series;
     v->store.memory = sq_windows_memory(a);
 
@@ -604,9 +607,9 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         where.segment = se->segment;
 
         for (k = 0; k < 2; k++) {
-            one.h = &wins[2 * i + k].h[SQ_HIST_RT];
-            one.all = ge ? &ge->w[k].h[SQ_HIST_RT] : NULL;
-            one.self = gg ? &gg->w[k].h[SQ_HIST_RT] : NULL;
+            one.h = &wins[2 * i + k].h[SQ_H_RT];
+            one.all = ge ? &ge->w[k].h[SQ_H_RT] : NULL;
+            one.self = gg ? &gg->w[k].h[SQ_H_RT] : NULL;
             one.region = se->region;
 
             sq_score_window(conf, &where, &wins[2 * i + k], &one,
@@ -650,8 +653,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                 n = 0;
 
                 for (s = ge->regions; s; s = s->sibling) {
-                    base[n].h = &s->w[k].h[SQ_HIST_RT];
-                    base[n].all = &ge->w[k].h[SQ_HIST_RT];
+                    base[n].h = &s->w[k].h[SQ_H_RT];
+                    base[n].all = &ge->w[k].h[SQ_H_RT];
                     base[n].self = base[n].h;
                     base[n].region = s->k2;
                     n++;
@@ -678,8 +681,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
             where.region = gr->k1;
 
             for (k = 0; k < 2; k++) {
-                one.h = &gr->w[k].h[SQ_HIST_RT];
-                one.all = &glob[k].h[SQ_HIST_RT];
+                one.h = &gr->w[k].h[SQ_H_RT];
+                one.all = &glob[k].h[SQ_H_RT];
                 one.self = one.h;
                 one.region = gr->k1;
 

@@ -51,6 +51,9 @@ typedef struct {
 
 typedef struct {
     sq_windows_stats_t   stats;
+    uint64_t             lost;      /* the workers' sequence gaps */
+    uint64_t             reordered;
+    uint64_t             restarts;
     uint32_t             series;    /* live series, _other not included */
     uint32_t             other;     /* 1 when _other is live */
     uint32_t             workers;

@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 #include "servqual_wire.h"
-#include "sq_hist.h"
 #include "sq_decode.h"
+#include "sq_metrics.h"
+#include "sq_slot.h"
+#include "sq_workers.h"
 
 
 /*
@@ -25,41 +27,23 @@
  * A window is the exact merge of the slots it covers.
  *
  * Only the minute being written (cur) is a full sq_slot_t.  When a series
- * moves on to the next minute, the finished one is packed (varints: the
- * non-zero counters and the histogram's bucket deltas and counts) into
- * the fine ring, and merged into the packed coarse slot of its period;
- * so a datagram touches one slot, and an hour of a series is about a
- * dozen packed slots of a few dozen bytes.  A series' packed slots, both
- * rings, share one allocation (rings), rewritten when a slot is.
+ * moves on to the next minute, the finished one is packed (sq_slot.h, the
+ * one packed form, also the history store's) into the fine ring, and
+ * merged into the packed coarse slot of its period; so a datagram touches
+ * one slot, and an hour of a series is about a dozen packed slots of a
+ * few dozen bytes.  A series' packed slots, both rings, share one
+ * allocation (rings), rewritten when a slot is.
  *
  * The fine slots are whole minutes by default: the per-minute rollups of
  * the history store are exactly the fine slots, and a window can be
  * rebuilt from stored minutes with sq_windows_add_slot().
+ *
+ * Sequence tracking per sending worker is sq_workers.h; a series'
+ * lifetime Prometheus histograms are sq_metrics.h.
  */
-
-#define SQ_PROM_NLE  12
 
 #define SQ_WIN_SHORT  0
 #define SQ_WIN_LONG   1
-
-#define SQ_HIST_RT    0
-#define SQ_HIST_TTFB  1
-
-
-typedef struct {
-    uint64_t    c[SQ_WIRE_NCOUNTERS];
-    sq_hist_t   h[2];
-} sq_win_t;
-
-
-/* a slot keeps its counters in 32 bits (saturating), bytes in 64 */
-
-typedef struct {
-    int64_t     start;            /* seconds since the epoch */
-    uint64_t    bytes;
-    uint32_t    c[SQ_WIRE_NCOUNTERS];
-    sq_hist_t   h[2];
-} sq_slot_t;
 
 
 typedef struct sq_series_s  sq_series_t;
@@ -77,9 +61,7 @@ struct sq_series_s {
     int64_t        first_seen;
     int64_t        last_seen;
     uint64_t       total[SQ_WIRE_NCOUNTERS];   /* since first seen */
-    uint64_t       le[2][SQ_PROM_NLE];         /* Prometheus buckets */
-    double         sum[2];                     /* seconds */
-    uint64_t       count[2];
+    sq_metrics_t   metrics;                    /* Prometheus histograms */
     sq_slot_t     *cur;           /* the fine slot being written */
     unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
     uint32_t       rings_len;
@@ -87,26 +69,10 @@ struct sq_series_s {
 };
 
 
-typedef struct sq_worker_s  sq_worker_t;
-
-struct sq_worker_s {
-    sq_worker_t   *next;
-    uint32_t       hash;
-    uint32_t       pid;
-    uint64_t       max_seq;
-    uint64_t       seen;          /* bit i: max_seq - i arrived */
-    int64_t        last_seen;
-    char           node[SQ_WIRE_MAX_NODE + 1];
-};
-
-
 typedef struct {
     uint64_t       accepted;
     uint64_t       rejected[SQ_NREJECTS];
     uint64_t       duplicate;
-    uint64_t       lost;          /* sequence gaps */
-    uint64_t       reordered;     /* arrived after their gap was counted */
-    uint64_t       restarts;      /* a worker's sequence started over */
     uint64_t       source_dropped;
     uint64_t       source_dropped_requests;
     uint64_t       requests;
@@ -115,7 +81,6 @@ typedef struct {
     uint64_t       segment_folded_requests;    /* "go" from the module */
     uint64_t       overflow_requests;          /* past limits.max_series */
     uint64_t       series_expired;
-    uint64_t       workers_untracked;
     uint64_t       bytes;
 } sq_windows_stats_t;
 
@@ -129,7 +94,6 @@ typedef struct {
     int64_t        long_window;
     uint64_t       max_series;
     int64_t        ttl;
-    uint64_t       max_workers;
 
     sq_series_t  **buckets;
     uint32_t       nbuckets;
@@ -138,19 +102,16 @@ typedef struct {
     uint32_t       cap;
     sq_series_t   *other;
 
-    sq_worker_t  **wbuckets;
-    uint32_t       nwbuckets;
-    uint32_t       nworkers;
+    sq_workers_t   workers;       /* sequence tracking per worker */
+
+    sq_slot_t      merged;        /* work space: a slot merged with a */
+    unsigned char *packed;        /* packed one, and its packed form */
 
     sq_windows_stats_t stats;
 } sq_windows_t;
 
 
-/* the result of sq_windows_ingest() */
-#define SQ_WINDOWS_ACCEPTED   0
-#define SQ_WINDOWS_DUPLICATE  1
-
-
+/* SQ_OK, SQ_ERR_NOMEM or SQ_ERR_INVALID (windows shorter than a slot) */
 int sq_windows_init(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers);
@@ -159,45 +120,45 @@ void sq_windows_free(sq_windows_t *a);
 /*
  * Takes new limits (a reload).  The windows are kept when the slot sizes
  * do not change; otherwise the rings are rebuilt and the windows start
- * over, while lifetime totals stay.
+ * over, while lifetime totals stay.  SQ_OK, SQ_ERR_NOMEM, SQ_ERR_INVALID.
  */
 int sq_windows_configure(sq_windows_t *a, int64_t slot, int64_t short_window,
     int64_t long_window, uint64_t max_series, int64_t ttl,
     uint64_t max_workers);
 
-/* merges a decoded, validated datagram; SQ_WINDOWS_ACCEPTED or _DUPLICATE */
+/*
+ * Merges a decoded, validated datagram: SQ_OK, or SQ_ERR_DUPLICATE when
+ * its worker sent it before (nothing merged).
+ */
 int sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now);
 
-/* adds a whole fine slot to a series, e.g. a minute from the store */
-int sq_windows_add_slot(sq_windows_t *a, const char *endpoint, const char *region,
-    const char *segment, const sq_win_t *w, int64_t start, int64_t now);
+/*
+ * Adds a whole fine slot (sl->start) to a series, e.g. a minute from the
+ * store: SQ_OK or SQ_ERR_NOMEM.  A slot past the long window is ignored.
+ */
+int sq_windows_add_slot(sq_windows_t *a, const char *endpoint,
+    const char *region, const char *segment, const sq_slot_t *sl,
+    int64_t now);
 
 /* merges the short or long window of a series as of now into out */
 int sq_windows_window(const sq_windows_t *a, const sq_series_t *s, int which,
     int64_t now, sq_win_t *out);
 
 /*
- * The fine slot of a series that starts at start (a multiple of
- * windows.slot), or NULL: for the history store, which writes each
- * series' completed minutes from here once the minute is over.  A slot
- * already packed is unpacked into a buffer of the window store: the
- * pointer is good until the next call.
+ * Fills out (reset first) with the fine slot of a series that starts at
+ * start (a multiple of windows.slot): for the history store, which
+ * writes each series' completed minutes from here once the minute is
+ * over.  A series without that minute gives an empty slot
+ * (sq_slot_empty()).  SQ_OK, SQ_ERR_INVALID (start not on a slot) or
+ * SQ_ERR_NOMEM.
  */
-const sq_slot_t *sq_windows_slot_at(const sq_windows_t *a, const sq_series_t *s,
-    int64_t start);
+int sq_windows_slot(const sq_windows_t *a, const sq_series_t *s,
+    int64_t start, sq_slot_t *out);
 
 /* drops series and workers idle longer than their time to live */
 void sq_windows_expire(sq_windows_t *a, int64_t now);
 
 size_t sq_windows_memory(const sq_windows_t *a);
-
-void sq_win_init(sq_win_t *w);
-void sq_win_free(sq_win_t *w);
-void sq_win_reset(sq_win_t *w);
-int sq_win_merge(sq_win_t *dst, const sq_win_t *src);
-int sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src);
-
-extern const double  sq_prom_le[SQ_PROM_NLE];
 
 
 #endif /* _SQ_WINDOWS_H_INCLUDED_ */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "tap.h"
+#include "sq_status.h"
 #include "sq_hist.h"
 
 
@@ -153,7 +154,9 @@ main(void)
     is_int(once.n, 2, "two distinct buckets");
     is_int(sq_hbin_count(once.bins[1]), 5, "bucket 100 holds 5");
     is_int(sq_hbin_idx(once.bins[0]), 50, "kept in order");
-    ok(sq_hist_add(&once, SQ_HIST_BUCKETS, 1) != 0, "unknown bucket refused");
+    is_int(sq_hist_add(&once, SQ_HIST_BUCKETS, 1), SQ_ERR_INVALID,
+           "unknown bucket refused");
+    is_int(sq_hist_add(&once, 7, 0), SQ_OK, "a count of 0: nothing to do");
 
     sq_hist_copy(&once, &merged);
     is_int(once.total, N, "copy has every value");

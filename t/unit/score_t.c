@@ -30,9 +30,9 @@ dc_set(sq_dim_conf_t *dc, int ind, double a, double d, uint64_t min)
 static void
 add_lat(sq_win_t *w, double seconds, uint64_t n)
 {
-    sq_hist_add(&w->h[SQ_HIST_RT], sq_hist_index((uint64_t) (seconds * 1e6)),
+    sq_hist_add(&w->h[SQ_H_RT], sq_hist_index((uint64_t) (seconds * 1e6)),
                 n);
-    sq_hist_add(&w->h[SQ_HIST_TTFB],
+    sq_hist_add(&w->h[SQ_H_TTFB],
                 sq_hist_index((uint64_t) (seconds * 1e6 / 2)), n);
 }
 
@@ -97,15 +97,15 @@ main(void)
     add_lat(&w, 3.0, 10);
     w.c[SQ_C_REQUESTS] = 100;
 
-    is_num(sq_apdex(&w.h[SQ_HIST_RT], 0.5, 0), 0.75, 1e-12,
+    is_num(sq_apdex(&w.h[SQ_H_RT], 0.5, 0), 0.75, 1e-12,
            "Apdex (60 + 30 / 2) / 100");
-    is_num(sq_apdex(&w.h[SQ_HIST_RT], 0.5, 15), 0.725, 1e-12,
+    is_num(sq_apdex(&w.h[SQ_H_RT], 0.5, 15), 0.725, 1e-12,
            "15 aborts: 5 more frustrated, taken from tolerating");
-    is_num(sq_apdex(&w.h[SQ_HIST_RT], 0.5, 50), 0.5, 1e-12,
+    is_num(sq_apdex(&w.h[SQ_H_RT], 0.5, 50), 0.5, 1e-12,
            "50 aborts: all tolerating and 10 satisfied frustrated");
-    is_num(sq_apdex(&w.h[SQ_HIST_RT], 0.5, 5), 0.75, 1e-12,
+    is_num(sq_apdex(&w.h[SQ_H_RT], 0.5, 5), 0.75, 1e-12,
            "aborts fewer than the frustrated change nothing");
-    is_num(sq_apdex(&w.h[SQ_HIST_RT], 0.3, 0), 0.6 + 0.15, 1e-12,
+    is_num(sq_apdex(&w.h[SQ_H_RT], 0.3, 0), 0.6 + 0.15, 1e-12,
            "T = 0.3 s: 1 s is tolerating (<= 4T)");
 
     dc_set(&dc, SQ_IND_APDEX, 0.85, 0.94, 100);
@@ -157,7 +157,7 @@ main(void)
 
     /* empathy: the ratio the view computes, lower is better */
 
-    sq_hist_add(&w.h[SQ_HIST_RT], 100, 1000);
+    sq_hist_add(&w.h[SQ_H_RT], 100, 1000);
     dc_set(&dc, SQ_IND_LATENCY_RATIO, 2.0, 1.25, 100);
     sq_score_dim(&dc, &w, 1.5, &s);
     is_num(s.z, 2.0 / 3, 1e-9, "ratio 1.5: z = (1.5 - 2) / (1.25 - 2)");

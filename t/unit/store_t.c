@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include <sqlite3.h>
+
+#include "sq_history.h"
 #include "sq_store.h"
 
 
@@ -28,7 +31,7 @@ typedef struct {
 
 
 static int
-on_point(void *data, const sq_store_point_t *p)
+on_point(void *data, const sq_history_point_t *p)
 {
     hsum_t  *h = data;
 
@@ -57,15 +60,16 @@ on_alert(void *data, const sq_alert_event_t *ev)
 
 
 static void
-mkwin(sq_win_t *w, uint64_t n, uint64_t c5xx, uint32_t idx)
+mkslot(sq_slot_t *sl, int64_t start, uint64_t n, uint64_t c5xx,
+    uint32_t idx)
 {
-    sq_win_init(w);
-    w->c[SQ_C_REQUESTS] = n;
-    w->c[SQ_C_5XX] = c5xx;
-    w->c[SQ_C_BYTES] = n * 1000;
-    sq_hist_add(&w->h[0], idx, n);
-    sq_hist_add(&w->h[0], idx + 300, 1);
-    sq_hist_add(&w->h[1], idx, n);
+    sq_slot_reset(sl, start);
+    sl->c[SQ_C_REQUESTS] = n;
+    sl->c[SQ_C_5XX] = c5xx;
+    sl->bytes = n * 1000;
+    sq_hist_add(&sl->h[0], idx, n);
+    sq_hist_add(&sl->h[0], idx + 300, 1);
+    sq_hist_add(&sl->h[1], idx, n);
 }
 
 
@@ -78,7 +82,8 @@ main(void)
     size_t            n;
     int64_t           t0, now;
     hsum_t            h;
-    sq_windows_t          a, b;
+    sq_slot_t         sl;
+    sq_windows_t      a, b;
     sq_win_t          w, lw;
     sq_store_t       *st;
     sq_alert_event_t  ev;
@@ -100,29 +105,27 @@ main(void)
     now = t0 + 30;
 
     sq_windows_init(&a, 60, 300, 3600, 100, 7200, 100);
-    mkwin(&w, 100, 3, 500);
-    ok(sq_windows_add_slot(&a, "checkout", "US", "", &w, t0, now) == 0,
+    sq_slot_init(&sl, 0);
+    mkslot(&sl, t0, 100, 3, 500);
+    ok(sq_windows_add_slot(&a, "checkout", "US", "", &sl, now) == SQ_OK,
        "a slot in the window store");
-    sq_win_free(&w);
-    mkwin(&w, 50, 0, 600);
-    sq_windows_add_slot(&a, "checkout", "BR", "premium", &w, t0, now);
-    sq_win_free(&w);
+    mkslot(&sl, t0, 50, 0, 600);
+    sq_windows_add_slot(&a, "checkout", "BR", "premium", &sl, now);
 
-    ok(sq_store_write_slot(st, &a, t0, 0, &n) == SQ_STORE_OK,
+    ok(sq_store_write_slot(st, &a, t0, 0, &n) == SQ_OK,
        "the partial slot written");
     is_int(n, 2, "two rollups");
 
     /* more of the same slot: written again, replaced, not added */
 
-    mkwin(&w, 10, 1, 500);
-    sq_windows_add_slot(&a, "checkout", "US", "", &w, t0, now);
-    sq_win_free(&w);
-    ok(sq_store_write_slot(st, &a, t0, 1, &n) == SQ_STORE_OK,
+    mkslot(&sl, t0, 10, 1, 500);
+    sq_windows_add_slot(&a, "checkout", "US", "", &sl, now);
+    ok(sq_store_write_slot(st, &a, t0, 1, &n) == SQ_OK,
        "the complete slot written");
 
     memset(&h, 0, sizeof(h));
-    ok(sq_store_history(st, "checkout", NULL, NULL, t0, t0 + 60, on_point,
-                        &h) == SQ_STORE_OK, "history read");
+    ok(sq_history_points(st, "checkout", NULL, NULL, t0, t0 + 60, on_point,
+                        &h) == SQ_OK, "history read");
     is_int(h.n, 1, "one point");
     is_int(h.requests, 160, "160 requests: the slot replaced, not added");
     is_int(h.rt, 163, "histogram counts round trip");
@@ -130,18 +133,18 @@ main(void)
     is_int(h.nregions, 2, "two regions for empathy");
 
     memset(&h, 0, sizeof(h));
-    sq_store_history(st, "checkout", "BR", "*", 0, t0 + 60, on_point, &h);
+    sq_history_points(st, "checkout", "BR", "*", 0, t0 + 60, on_point, &h);
     is_int(h.requests, 50, "one region selected");
 
     memset(&h, 0, sizeof(h));
-    sq_store_history(st, "checkout", "US", "premium", 0, t0 + 60, on_point,
+    sq_history_points(st, "checkout", "US", "premium", 0, t0 + 60, on_point,
                      &h);
     is_int(h.n, 0, "no such segment: no points");
 
     /* reload into a fresh window store */
 
     sq_windows_init(&b, 60, 300, 3600, 100, 7200, 100);
-    ok(sq_store_load(st, &b, now, &n) == SQ_STORE_OK, "loaded");
+    ok(sq_store_load(st, &b, now, &n) == SQ_OK, "loaded");
     is_int(n, 2, "two rollups loaded");
     is_int(b.n, 2, "two series");
 
@@ -171,6 +174,7 @@ main(void)
     is_int(n, 0, "nothing older than the long window");
     sq_windows_free(&b);
     sq_windows_free(&a);
+    sq_slot_free(&sl);
 
     /* alert events */
 
@@ -190,7 +194,7 @@ main(void)
     ev.since = t0;
     ev.labels = "{\"team\":\"payments\"}";
 
-    ok(sq_store_alert_event(st, &ev) == SQ_STORE_OK, "alert recorded");
+    ok(sq_store_alert_event(st, &ev) == SQ_OK, "alert recorded");
     ev.time = t0 + 60;
     ev.journey = "purchase";
     ev.value = NAN;
@@ -211,11 +215,11 @@ main(void)
 
     /* retention */
 
-    ok(sq_store_expire(st, t0 + 61, &n) == SQ_STORE_OK, "expired");
+    ok(sq_store_expire(st, t0 + 61, &n) == SQ_OK, "expired");
     is_int(n, 4, "two rollups and two alerts deleted");
 
     memset(&h, 0, sizeof(h));
-    sq_store_history(st, "checkout", NULL, NULL, 0, t0 + 600, on_point, &h);
+    sq_history_points(st, "checkout", NULL, NULL, 0, t0 + 600, on_point, &h);
     is_int(h.n, 0, "no rollups left");
 
     sq_store_close(st);
@@ -225,7 +229,7 @@ main(void)
     st = sq_store_open(path, err, sizeof(err));
     ok(st != NULL, "opened again");
     sq_store_close(st);
-    ok(sq_store_check(path, err, sizeof(err)) == SQ_STORE_OK,
+    ok(sq_store_check(path, err, sizeof(err)) == SQ_OK,
        "-t: the database is usable");
 
     /* a file that is not a database */
@@ -241,7 +245,7 @@ main(void)
     ok(st == NULL, "garbage: not opened");
     ok(strstr(err, path) && strstr(err, "not a database"),
        "the file and the reason: %s", err);
-    ok(sq_store_check(path, err, sizeof(err)) == SQ_STORE_ERROR,
+    ok(sq_store_check(path, err, sizeof(err)) == SQ_ERR_STORE,
        "-t: not usable");
     sq_store_close(st);
     unlink(path);

@@ -7,7 +7,7 @@
 
 /* The view's hand-off: a tick builds only when the windows changed, a
    held view outlives the next one and the configuration it was built
-   with; the history's scoring (sq_score_slot) agrees with the view's. */
+   with; the history's scoring (sq_history_score) agrees with the view's. */
 
 #include <math.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@
 #include "sq_windows.h"
 #include "sq_score.h"
 #include "sq_status.h"
+#include "sq_history.h"
 #include "sq_view.h"
 
 
@@ -182,7 +183,7 @@ main(void)
         sq_windows_window(&a, a.all[i], SQ_WIN_SHORT, t0 + 2, &ep);
     }
 
-    sq_score_slot(conf, "checkout", NULL, NULL, &ep, &ep, regs, names, 2,
+    sq_history_score(conf, "checkout", NULL, NULL, &ep, &ep, regs, names, 2,
                   &ws);
 
     ok(row && ws.dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
@@ -193,7 +194,7 @@ main(void)
     is_num(ws.index, row ? row->w[SQ_WIN_SHORT].index : -1, 1e-12,
            "and the same index");
 
-    sq_score_slot(conf, "checkout", "BR", NULL, &regs[1], &ep, regs, names,
+    sq_history_score(conf, "checkout", "BR", NULL, &regs[1], &ep, regs, names,
                   2, &ws);
     row = find(v, SQ_SCOPE_SERIES, "checkout", "BR");
     is_num(ws.dim[SQ_DIM_EMPATHY].value,

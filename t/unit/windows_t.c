@@ -13,12 +13,13 @@
 
 #include "tap.h"
 #include "wire.h"
+#include "sq_status.h"
 #include "sq_windows.h"
 #include "sq_score.h"
 #include "sq_view.h"
 
 
-static sq_windows_t         a;
+static sq_windows_t     a;
 static sq_dgram_t       d;
 static msgpack_sbuffer  sb;
 
@@ -77,6 +78,7 @@ main(void)
 {
     int64_t          t0;
     sq_win_t         w;
+    sq_slot_t        sl;
     t_series_t       s[3];
     sq_conf_t       *conf;
     sq_view_t       *v;
@@ -86,9 +88,13 @@ main(void)
     sq_dgram_init(&d);
     msgpack_sbuffer_init(&sb);
     sq_win_init(&w);
+    sq_slot_init(&sl, 0);
 
     /* slot 60 s, short 5 min, long 1 h */
-    ok(sq_windows_init(&a, 60, 300, 3600, 5, 7200, 100) == 0, "store created");
+    is_int(sq_windows_init(&a, 60, 30, 3600, 5, 7200, 100), SQ_ERR_INVALID,
+           "a short window shorter than a slot is refused");
+    ok(sq_windows_init(&a, 60, 300, 3600, 5, 7200, 100) == SQ_OK,
+       "store created");
     is_int(a.nfine, 5, "5 fine slots");
     is_int(a.cslot, 300, "coarse slots of 5 min");
     is_int(a.ncoarse, 12, "12 coarse slots");
@@ -98,25 +104,25 @@ main(void)
 
     /* sequence: 1, 2, 4 (3 lost), 4 again (duplicate), 3 late */
 
-    is_int(feed("n1", 7, 1, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 1");
-    is_int(feed("n1", 7, 2, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 2");
-    is_int(feed("n1", 7, 4, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 4");
-    is_int(a.stats.lost, 1, "seq 3 counted lost");
-    is_int(feed("n1", 7, 4, s, 1, t0), SQ_WINDOWS_DUPLICATE, "seq 4 again");
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_OK, "seq 1");
+    is_int(feed("n1", 7, 2, s, 1, t0), SQ_OK, "seq 2");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_OK, "seq 4");
+    is_int(a.workers.lost, 1, "seq 3 counted lost");
+    is_int(feed("n1", 7, 4, s, 1, t0), SQ_ERR_DUPLICATE, "seq 4 again");
     is_int(a.stats.duplicate, 1, "duplicate counted");
-    is_int(feed("n1", 7, 3, s, 1, t0), SQ_WINDOWS_ACCEPTED, "seq 3 late");
-    is_int(a.stats.reordered, 1, "counted reordered");
-    is_int(feed("n1", 7, 3, s, 1, t0), SQ_WINDOWS_DUPLICATE, "seq 3 again");
-    is_int(feed("n2", 7, 1, s, 1, t0), SQ_WINDOWS_ACCEPTED,
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_OK, "seq 3 late");
+    is_int(a.workers.reordered, 1, "counted reordered");
+    is_int(feed("n1", 7, 3, s, 1, t0), SQ_ERR_DUPLICATE, "seq 3 again");
+    is_int(feed("n2", 7, 1, s, 1, t0), SQ_OK,
            "same pid on another node is another worker");
-    is_int(feed("n1", 7, 1, s, 1, t0), SQ_WINDOWS_DUPLICATE,
+    is_int(feed("n1", 7, 1, s, 1, t0), SQ_ERR_DUPLICATE,
            "seq 1 again, within the window: a duplicate");
-    is_int(a.stats.restarts, 0, "within the window it is not a restart");
-    is_int(feed("n1", 8, 100, s, 1, t0), SQ_WINDOWS_ACCEPTED, "new worker");
-    is_int(feed("n1", 8, 300, s, 1, t0), SQ_WINDOWS_ACCEPTED, "big gap");
-    is_int(a.stats.lost, 1 + 199, "199 more lost");
-    is_int(feed("n1", 8, 2, s, 1, t0), SQ_WINDOWS_ACCEPTED, "restart");
-    is_int(a.stats.restarts, 1, "restart counted");
+    is_int(a.workers.restarts, 0, "within the window it is not a restart");
+    is_int(feed("n1", 8, 100, s, 1, t0), SQ_OK, "new worker");
+    is_int(feed("n1", 8, 300, s, 1, t0), SQ_OK, "big gap");
+    is_int(a.workers.lost, 1 + 199, "199 more lost");
+    is_int(feed("n1", 8, 2, s, 1, t0), SQ_OK, "restart");
+    is_int(a.workers.restarts, 1, "restart counted");
 
     is_int(a.n, 1, "one series");
     is_int(a.all[0]->total[SQ_C_REQUESTS], 800, "8 datagrams of 100 taken");
@@ -125,7 +131,7 @@ main(void)
 
     sq_windows_window(&a, a.all[0], SQ_WIN_SHORT, t0, &w);
     is_int(w.c[SQ_C_REQUESTS], 800, "short window has them");
-    is_int(w.h[SQ_HIST_RT].total, 800, "and their histogram");
+    is_int(w.h[SQ_H_RT].total, 800, "and their histogram");
 
     feed("n1", 7, 10, s, 1, t0 + 240);
     sq_win_reset(&w);
@@ -145,12 +151,14 @@ main(void)
 
     /* minutes for the history store */
 
-    ok(sq_windows_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60) != NULL,
-       "the minute at +4 min is there");
-    is_int(sq_windows_slot_at(&a, a.all[0], t0 + 240 - (t0 + 240) % 60)
-           ->c[SQ_C_REQUESTS], 100, "with its 100 requests");
-    ok(sq_windows_slot_at(&a, a.all[0], t0 + 120 - (t0 + 120) % 60) == NULL,
+    ok(sq_windows_slot(&a, a.all[0], t0 + 240 - (t0 + 240) % 60, &sl)
+       == SQ_OK && !sq_slot_empty(&sl), "the minute at +4 min is there");
+    is_int(sl.c[SQ_C_REQUESTS], 100, "with its 100 requests");
+    ok(sq_windows_slot(&a, a.all[0], t0 + 120 - (t0 + 120) % 60, &sl)
+       == SQ_OK && sq_slot_empty(&sl),
        "no slot for a minute without traffic");
+    ok(sq_windows_slot(&a, a.all[0], t0 + 121, &sl) == SQ_ERR_INVALID,
+       "a start not on a slot is refused");
 
     /* a slot is recycled: the old minute does not leak into the new one */
 
@@ -177,7 +185,7 @@ main(void)
 
     sq_windows_expire(&a, t0 + 600 + 7201);
     is_int(a.n, 0, "idle series expired");
-    is_int(a.nworkers, 0, "idle workers expired");
+    is_int(a.workers.n, 0, "idle workers expired");
     is_int(a.stats.series_expired, 5, "5 expired");
 
     /* an hour and more of minutes: finished slots are packed, and the
@@ -201,50 +209,47 @@ main(void)
 
         sq_win_reset(&w);
         sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_SHORT, base + 69 * 60 + 40,
-                      &w);
+                          &w);
         is_int(w.c[SQ_C_REQUESTS], 2 * (66 + 67 + 68 + 69 + 70),
                "packed: the short window is the last five minutes");
-        is_int(w.h[SQ_HIST_RT].total, 2 * (66 + 67 + 68 + 69 + 70),
+        is_int(w.h[SQ_H_RT].total, 2 * (66 + 67 + 68 + 69 + 70),
                "packed: and their histogram");
-        is_int(w.h[SQ_HIST_RT].n, 5, "packed: five buckets");
+        is_int(w.h[SQ_H_RT].n, 5, "packed: five buckets");
 
         sq_win_reset(&w);
         sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
-                      &w);
+                          &w);
         /* coarse slots of 5 min: minutes 10..69 */
         is_int(w.c[SQ_C_REQUESTS], 2 * (11 + 70) * 60 / 2,
                "packed: the long window is the last twelve coarse slots");
-        is_int(w.h[SQ_HIST_TTFB].total, w.h[SQ_HIST_RT].total,
+        is_int(w.h[SQ_H_TTFB].total, w.h[SQ_H_RT].total,
                "packed: ttfb too");
         is_int(w.c[SQ_C_5XX], 2 * 8, "packed: errors of minutes 14..63");
 
-        ok(sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60) != NULL
-           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
-              ->c[SQ_C_REQUESTS] == 2 * 67
-           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 66 * 60)
-              ->h[0].n == 1,
+        ok(sq_windows_slot(&a, a.all[a.n - 1], base + 66 * 60, &sl) == SQ_OK
+           && sl.c[SQ_C_REQUESTS] == 2 * 67 && sl.h[0].n == 1,
            "packed: a finished minute read back whole");
-        ok(sq_windows_slot_at(&a, a.all[a.n - 1], base + 69 * 60) != NULL
-           && sq_windows_slot_at(&a, a.all[a.n - 1], base + 69 * 60)
-              ->c[SQ_C_REQUESTS] == 2 * 70,
+        ok(sq_windows_slot(&a, a.all[a.n - 1], base + 69 * 60, &sl) == SQ_OK
+           && sl.c[SQ_C_REQUESTS] == 2 * 70,
            "packed: the minute being written");
 
         /* a stored minute older than the one being written */
 
-        sq_win_reset(&w);
-        w.c[SQ_C_REQUESTS] = 1000;
-        (void) sq_hist_add(&w.h[0], 900, 1000);
-        ok(sq_windows_add_slot(&a, "/pack", "JP", "", &w, base + 67 * 60,
-                           base + 69 * 60 + 40) == 0, "packed: add_slot");
-        is_int(sq_windows_slot_at(&a, a.all[a.n - 1], base + 67 * 60)
-               ->c[SQ_C_REQUESTS], 1000 + 2 * 68,
+        sq_slot_reset(&sl, base + 67 * 60);
+        sl.c[SQ_C_REQUESTS] = 1000;
+        (void) sq_hist_add(&sl.h[0], 900, 1000);
+        ok(sq_windows_add_slot(&a, "/pack", "JP", "", &sl,
+                               base + 69 * 60 + 40) == SQ_OK,
+           "packed: add_slot");
+        sq_windows_slot(&a, a.all[a.n - 1], base + 67 * 60, &sl);
+        is_int(sl.c[SQ_C_REQUESTS], 1000 + 2 * 68,
                "packed: merged into its minute");
         sq_win_reset(&w);
         sq_windows_window(&a, a.all[a.n - 1], SQ_WIN_LONG, base + 69 * 60 + 40,
-                      &w);
+                          &w);
         is_int(w.c[SQ_C_REQUESTS], 1000 + 2 * (11 + 70) * 60 / 2,
                "packed: and into its coarse slot");
-        is_int(w.h[SQ_HIST_RT].total, 1000 + 2 * (11 + 70) * 60 / 2,
+        is_int(w.h[SQ_H_RT].total, 1000 + 2 * (11 + 70) * 60 / 2,
                "packed: histogram too");
     }
 
@@ -338,6 +343,7 @@ main(void)
     sq_windows_free(&a);
     sq_conf_free(conf);
     sq_win_free(&w);
+    sq_slot_free(&sl);
     msgpack_sbuffer_destroy(&sb);
     sq_dgram_free(&d);
 

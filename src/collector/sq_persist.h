@@ -1,0 +1,34 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_PERSIST_H_INCLUDED_
+#define _SQ_PERSIST_H_INCLUDED_
+
+
+#include <stdint.h>
+
+#include "sq_collector.h"
+
+
+/*
+ * The collector's storage timetable, between the window store and the
+ * history store: at start open the database, drop rows past retention
+ * and load the last long window; on each tick write every slot that is
+ * over and, once a minute, drop rows past retention; at exit write the
+ * current, partial slot and close.  Nothing happens when storage is off.
+ */
+
+typedef struct sq_persist_s  sq_persist_t;
+
+
+/* SQ_OK (also when storage is off) or the store's status, logged */
+int sq_persist_start(sq_ctx_t *ctx);
+void sq_persist_tick(sq_ctx_t *ctx, int64_t now);
+void sq_persist_stop(sq_ctx_t *ctx);
+
+
+#endif /* _SQ_PERSIST_H_INCLUDED_ */

@@ -1,0 +1,328 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#include <string.h>
+
+#include "sq_status.h"
+#include "sq_slot.h"
+
+
+static int sq_slot_decode(const unsigned char *p, size_t len, uint64_t *c,
+    sq_hist_t *h);
+static int sq_hists_merge(sq_hist_t *dst, const sq_hist_t *src);
+
+
+/* both histograms, rt and ttfb: SQ_OK or SQ_ERR_NOMEM */
+
+static int
+sq_hists_merge(sq_hist_t *dst, const sq_hist_t *src)
+{
+    if (sq_hist_merge(&dst[0], &src[0]) != SQ_OK
+        || sq_hist_merge(&dst[1], &src[1]) != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    return SQ_OK;
+}
+
+
+void
+sq_slot_init(sq_slot_t *sl, int64_t start)
+{
+    sq_hist_init(&sl->h[0]);
+    sq_hist_init(&sl->h[1]);
+    sq_slot_reset(sl, start);
+}
+
+
+void
+sq_slot_free(sq_slot_t *sl)
+{
+    sq_hist_free(&sl->h[0]);
+    sq_hist_free(&sl->h[1]);
+}
+
+
+void
+sq_slot_reset(sq_slot_t *sl, int64_t start)
+{
+    sl->start = start;
+    sl->bytes = 0;
+    memset(sl->c, 0, sizeof(sl->c));
+    sq_hist_reset(&sl->h[0]);
+    sq_hist_reset(&sl->h[1]);
+}
+
+
+int
+sq_slot_empty(const sq_slot_t *sl)
+{
+    return sl->c[SQ_C_REQUESTS] == 0 && sl->h[0].total == 0
+           && sl->h[1].total == 0;
+}
+
+
+void
+sq_slot_add_counters(sq_slot_t *sl, const uint64_t *c)
+{
+    int       k;
+    uint64_t  v;
+
+    /* one pass without branches over all, then bytes in 64 bits */
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        v = (uint64_t) sl->c[k] + c[k];
+        sl->c[k] = (v < c[k] || v > UINT32_MAX) ? UINT32_MAX : (uint32_t) v;
+    }
+
+    sl->bytes += c[SQ_C_BYTES];
+    sl->c[SQ_C_BYTES] = 0;
+}
+
+
+int
+sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src)
+{
+    int       k;
+    uint64_t  v;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        v = (uint64_t) dst->c[k] + src->c[k];
+        dst->c[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+    }
+
+    dst->bytes += src->bytes;
+
+    return sq_hists_merge(dst->h, src->h);
+}
+
+
+int
+sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src)
+{
+    sq_slot_add_counters(dst, src->c);
+
+    return sq_hists_merge(dst->h, src->h);
+}
+
+
+/* the packed form */
+
+size_t
+sq_slot_pack(const sq_slot_t *sl, unsigned char *buf)
+{
+    int               k;
+    uint32_t          i, idx, prev;
+    uint64_t          map, m;
+    unsigned char    *p;
+    const sq_hist_t  *h;
+
+    map = sl->bytes ? UINT64_C(1) << SQ_C_BYTES : 0;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        map |= (uint64_t) (sl->c[k] != 0) << k;
+    }
+
+    p = sq_varint_put(buf, map);
+
+    for (m = map; m; m &= m - 1) {
+        k = __builtin_ctzll(m);
+        p = sq_varint_put(p, (k == SQ_C_BYTES) ? sl->bytes : sl->c[k]);
+    }
+
+    for (k = 0; k < 2; k++) {
+        h = &sl->h[k];
+        p = sq_varint_put(p, h->n);
+        prev = 0;
+
+        for (i = 0; i < h->n; i++) {
+            idx = sq_hbin_idx(h->bins[i]);
+            p = sq_varint_put(p, idx - prev);
+            p = sq_varint_put(p, sq_hbin_count(h->bins[i]));
+            prev = idx;
+        }
+    }
+
+    return (size_t) (p - buf);
+}
+
+
+int
+sq_slot_check(const unsigned char *p, size_t len)
+{
+    int                   k;
+    uint32_t              i;
+    uint64_t              map, n, d, v, idx;
+    const unsigned char  *end;
+
+    end = p + len;
+
+    if (sq_varint_get(&p, end, &map) != SQ_OK
+        || (map >> SQ_WIRE_NCOUNTERS) != 0)
+    {
+        return SQ_ERR_CORRUPT;
+    }
+
+    for ( /* void */ ; map; map &= map - 1) {
+        if (sq_varint_get(&p, end, &v) != SQ_OK) {
+            return SQ_ERR_CORRUPT;
+        }
+    }
+
+    for (k = 0; k < 2; k++) {
+        if (sq_varint_get(&p, end, &n) != SQ_OK || n > SQ_HIST_BUCKETS) {
+            return SQ_ERR_CORRUPT;
+        }
+
+        for (i = 0, idx = 0; i < n; i++) {
+            if (sq_varint_get(&p, end, &d) != SQ_OK
+                || sq_varint_get(&p, end, &v) != SQ_OK
+                || (i > 0 && d == 0)
+                || d >= SQ_HIST_BUCKETS - idx
+                || v > SQ_HBIN_COUNT_MAX)
+            {
+                return SQ_ERR_CORRUPT;
+            }
+
+            idx += d;
+        }
+    }
+
+    return p == end ? SQ_OK : SQ_ERR_CORRUPT;
+}
+
+
+/*
+ * Adds a packed slot's counters to c and its histograms to h[2].  The
+ * bytes are trusted (see sq_slot_check()), so every varint is read
+ * without bounds; that the walk ends at p + len is checked last.
+ */
+
+static int
+sq_slot_decode(const unsigned char *p, size_t len, uint64_t *c, sq_hist_t *h)
+{
+    int                   k;
+    uint32_t              i, m, n, idx;
+    uint64_t              map, v, total;
+    sq_hist_t             view;
+    sq_hbin_t             bins[SQ_HIST_BUCKETS];
+    const unsigned char  *end;
+
+    end = p + len;
+    map = sq_varint_read(&p);
+
+    for (k = 0; map; k++, map >>= 1) {
+        if (map & 1) {
+            c[k] += sq_varint_read(&p);
+        }
+    }
+
+    for (k = 0; k < 2; k++) {
+        n = (uint32_t) sq_varint_read(&p);
+        idx = 0;
+        total = 0;
+
+        for (i = 0, m = 0; i < n; i++) {
+            idx += (uint32_t) sq_varint_read(&p);
+            v = sq_varint_read(&p);
+
+            if (v) {
+                bins[m++] = sq_hbin(idx, v);
+                total += v;
+            }
+        }
+
+        view.bins = bins;
+        view.n = m;
+        view.cap = m;
+        view.total = total;
+
+        if (sq_hist_merge(&h[k], &view) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return p == end ? SQ_OK : SQ_ERR_CORRUPT;
+}
+
+
+int
+sq_slot_unpack(const unsigned char *p, size_t len, sq_slot_t *sl)
+{
+    int       rc;
+    uint64_t  c[SQ_WIRE_NCOUNTERS];
+
+    memset(c, 0, sizeof(c));
+
+    rc = sq_slot_decode(p, len, c, sl->h);
+
+    sq_slot_add_counters(sl, c);
+
+    return rc;
+}
+
+
+int
+sq_slot_unpack_win(const unsigned char *p, size_t len, sq_win_t *w)
+{
+    return sq_slot_decode(p, len, w->c, w->h);
+}
+
+
+/* windows */
+
+void
+sq_win_init(sq_win_t *w)
+{
+    sq_hist_init(&w->h[0]);
+    sq_hist_init(&w->h[1]);
+    sq_win_reset(w);
+}
+
+
+void
+sq_win_free(sq_win_t *w)
+{
+    sq_hist_free(&w->h[0]);
+    sq_hist_free(&w->h[1]);
+}
+
+
+void
+sq_win_reset(sq_win_t *w)
+{
+    memset(w->c, 0, sizeof(w->c));
+    sq_hist_reset(&w->h[0]);
+    sq_hist_reset(&w->h[1]);
+}
+
+
+int
+sq_win_merge(sq_win_t *dst, const sq_win_t *src)
+{
+    int  k;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        dst->c[k] += src->c[k];
+    }
+
+    return sq_hists_merge(dst->h, src->h);
+}
+
+
+int
+sq_win_merge_slot(sq_win_t *dst, const sq_slot_t *src)
+{
+    int  k;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        dst->c[k] += (k == SQ_C_BYTES) ? src->bytes : src->c[k];
+    }
+
+    return sq_hists_merge(dst->h, src->h);
+}
