@@ -589,7 +589,8 @@ int
 sq_store_check(const char *path, char *err, size_t len)
 {
     int          v, rc;
-    char        *dir, *slash;
+    char        *dir;
+    const char  *slash;
     sq_store_t   st;
     struct stat  sb;
 
@@ -601,22 +602,19 @@ sq_store_check(const char *path, char *err, size_t len)
             return SQ_ERR_STORE;
         }
 
-        dir = strdup(path);
-        if (dir == NULL) {
-            snprintf(err, len, "%s: out of memory", path);
-            return SQ_ERR_STORE;
-        }
-
-        slash = strrchr(dir, '/');
+        slash = strrchr(path, '/');
 
         if (slash == NULL) {
-            strcpy(dir, ".");
-
-        } else if (slash == dir) {
-            slash[1] = '\0';
+            dir = strdup(".");
 
         } else {
-            *slash = '\0';
+            /* "/db" is in "/", "a/b/db" in "a/b" */
+            dir = strndup(path, slash == path ? 1 : (size_t) (slash - path));
+        }
+
+        if (dir == NULL) {
+            snprintf(err, len, "%s: out of memory", path);
+            return SQ_ERR_NOMEM;
         }
 
         rc = access(dir, W_OK | X_OK);

@@ -76,7 +76,7 @@ mkslot(sq_slot_t *sl, int64_t start, uint64_t n, uint64_t c5xx,
 int
 main(void)
 {
-    int               fd;
+    int               fd, rc;
     char              path[64], err[512], out[256];
     FILE             *f;
     size_t            n;
@@ -253,6 +253,17 @@ main(void)
     st = sq_store_open("/nonexistent-dir/x.db", err, sizeof(err));
     ok(st == NULL && strstr(err, "/nonexistent-dir/x.db"),
        "a missing directory: %s", err);
+    ok(sq_store_check("/nonexistent-dir/x.db", err, sizeof(err))
+       == SQ_ERR_STORE && strstr(err, "\"/nonexistent-dir\""),
+       "-t: a missing directory is named: %s", err);
+    ok(sq_store_check("x.db", err, sizeof(err)) == SQ_OK,
+       "-t: a new database in the current directory");
+
+    /* an empty path is a file in the current directory, read safely */
+
+    rc = sq_store_check("", err, sizeof(err));
+    ok(rc == SQ_OK || rc == SQ_ERR_STORE, "-t: an empty path: %s",
+       rc == SQ_OK ? "usable" : err);
 
     return done_testing();
 }
