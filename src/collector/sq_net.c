@@ -54,11 +54,13 @@ sq_net_bind(const char *addr, const sq_conf_t *conf, char **path)
 {
     int                  fd, rc, one;
     char                 host[256], *port;
+    const char          *name;
     size_t               len;
     struct addrinfo      hints, *res;
     struct sockaddr_un   sun;
 
     *path = NULL;
+    name = addr;
 
     if (strncmp(addr, "unix:", 5) == 0) {
         len = strlen(addr + 5);
@@ -97,16 +99,18 @@ sq_net_bind(const char *addr, const sq_conf_t *conf, char **path)
         *path = strdup(sun.sun_path);
 
     } else {
+        /* name without "udp://", addr as given for the messages */
+
         if (strncmp(addr, "udp://", 6) == 0) {
-            addr += 6;
+            name += 6;
         }
 
-        if (strlen(addr) >= sizeof(host)) {
+        if (strlen(name) >= sizeof(host)) {
             sq_log(SQ_LOG_ERROR, "invalid address \"%s\"", addr);
             return -1;
         }
 
-        strcpy(host, addr);
+        strcpy(host, name);
         port = strrchr(host, ':');
 
         if (port == NULL) {
