@@ -126,7 +126,8 @@ $(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
 
 # the collector's load generator, for benchmarks only
 
-$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h
+$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \
+           include/servqual_sign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)
 
