@@ -107,10 +107,15 @@ sq_conf_check_listen(sq_conf_reader_t *rd, yaml_node_t *node, char *base,
 
     v = sq_conf_value(rd, node, "ingest");
 
+    /* an address that is neither udp:// nor unix: was said already */
+
     for (i = 0; v != NULL && i < conf->ningest; i++) {
         item = v->type == YAML_SEQUENCE_NODE && i < sq_conf_nitems(v)
                ? sq_conf_item(rd, v, i) : v;
-        sq_conf_check_port(rd, item, conf->ingest[i], "listen.ingest");
+
+        if (strncmp(conf->ingest[i], "udp://", 6) == 0) {
+            sq_conf_check_port(rd, item, conf->ingest[i], "listen.ingest");
+        }
     }
 
     if (conf->socket_owner != NULL) {

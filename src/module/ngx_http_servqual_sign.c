@@ -38,7 +38,8 @@ ngx_http_servqual_sign_key(ngx_conf_t *cf, ngx_str_t *file,
     name = *file;
 
     if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty key file name");
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "servqual_collector: empty key file name");
         return NGX_CONF_ERROR;
     }
 
@@ -55,7 +56,8 @@ ngx_http_servqual_sign_key(ngx_conf_t *cf, ngx_str_t *file,
     cln->handler = ngx_http_servqual_sign_wipe;
 
     if (sq_sign_read_key((char *) name.data, k, err, sizeof(err)) != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "servqual_collector: %s",
+                           err);
         return NGX_CONF_ERROR;
     }
 
