@@ -21,7 +21,7 @@ LOADGEN    := $(BUILD)/sq-loadgen
 CC         ?= cc
 COLL_DIR   := src/collector
 MOD_DIR    := src/module
-PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson
+PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libcrypto
 DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null \
                       || echo -g -O2)
 DEB_CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null)
@@ -126,7 +126,8 @@ $(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
 
 # the collector's load generator, for benchmarks only
 
-$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h
+$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \
+           include/servqual_sign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)
 

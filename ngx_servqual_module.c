@@ -14,6 +14,7 @@
 #include "ngx_http_servqual_geo.h"
 #include "ngx_http_servqual_outcome.h"
 #include "ngx_http_servqual_send.h"
+#include "ngx_http_servqual_sign.h"
 
 
 #define NGX_HTTP_SERVQUAL_DEFAULT_PORT     5170
@@ -397,6 +398,12 @@ ngx_http_servqual_init_main_conf(ngx_conf_t *cf, void *conf)
         mcf->buffer = SQ_WIRE_MAX_DATAGRAM;
     }
 
+    /* a signed datagram's trailer is within buffer= too */
+
+    if (mcf->key) {
+        mcf->buffer -= SQ_SIGN_TRAILER;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -603,6 +610,20 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             mcf->buffer = (size_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+
+            s.len = value[i].len - 4;
+            s.data = value[i].data + 4;
+
+            if (ngx_http_servqual_sign_key(cf, &s, &mcf->key)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 

@@ -124,6 +124,7 @@ sub start_collector {
     my $conf = "$dir/$tag.yaml";
     my $path = ($o{storage} // 1) ? "$dir/$tag.db" : 'off';
     my $windows = $o{slot} ? "windows:\n  slot: $o{slot}\n" : '';
+    my $auth = $o{key} ? "auth:\n  keys: [ $o{key} ]\n" : '';
 
     open my $fh, '>', $conf or die "$conf: $!\n";
     print $fh <<"EOF";
@@ -136,6 +137,7 @@ ${windows}limits:
   max_series: $max_series
 log:
   level: warn
+$auth
 EOF
     close $fh;
 
@@ -234,6 +236,36 @@ for my $round (1 .. $rounds) {
 }
 
 Bench::stop_nginx($sc{$_}{pid}, 'TERM') for qw(on off);
+
+
+# -- 3a''. signing on vs off: a collector with auth.keys receiving
+#          signed datagrams (sq-loadgen -k signs each one as nginx does)
+#          and one without keys receiving unsigned ones, alternating
+
+my $keyfile = "$dir/bench.key";
+{
+    open my $kf, '>', $keyfile or die "$keyfile: $!\n";
+    print $kf '1:' . unpack('H*', join '', map { chr } 0 .. 31) . "\n";
+    close $kf;
+    chmod 0600, $keyfile;
+}
+
+my %sign;
+my %gc = (on => start_collector('sign-on', 200000, key => $keyfile),
+          off => start_collector('sign-off', 200000));
+my %gargs = (on => [ @{ $cases[0]{args} }, '-k', $keyfile ],
+             off => $cases[0]{args});
+
+ingest_run($gc{$_}, @{ $gargs{$_} }, '-d', 1) for qw(on off);
+
+for my $round (1 .. $rounds) {
+    for my $k ($round % 2 ? qw(on off) : qw(off on)) {
+        push @{ $sign{$k} },
+            ingest_run($gc{$k}, @{ $gargs{$k} }, '-d', $duration);
+    }
+}
+
+Bench::stop_nginx($gc{$_}{pid}, 'TERM') for qw(on off);
 
 
 # -- 3b. memory at 10k and 100k live series: a fresh collector each, every
@@ -340,6 +372,30 @@ printf $out "\nTarget over 100k datagrams/s on one core: **%s** (%.0f/s "
         $rounds, median(map { $_->{cpu_us} } @{ $store{on} }),
         median(map { $_->{cpu_us} } @{ $store{off} }), median(@ratio_cpu),
         $clo, $chi, median(@ratio_dps), $dlo, $dhi;
+}
+
+{
+    my @on = @{ $sign{on} };
+    my @off = @{ $sign{off} };
+    my @ratio = map { $on[$_]{cpu_us} / ($off[$_]{cpu_us} || 1) } 0 .. $#on;
+    my ($lo, $hi) = spread(@ratio);
+    my $rej = 0;
+    $rej += $_->{rejected} for @on;
+    my $con = median(map { $_->{cpu_us} } @on);
+    my $coff = median(map { $_->{cpu_us} } @off);
+
+    printf $out "\nSigning on vs off (`auth.keys` set and every datagram "
+              . "signed, `sq-loadgen -k KEYFILE`, against no keys and "
+              . "unsigned datagrams), the same load, %d alternating "
+              . "rounds: CPU per datagram %.2f µs signed, %.2f µs "
+              . "unsigned, ratio **%.3f** (%.3f–%.3f): one core would "
+              . "ingest %.0f signed or %.0f unsigned datagrams/s; "
+              . "accepted/s %.0f signed, %.0f unsigned on this shared "
+              . "machine; %d signed datagrams rejected.\n",
+        $rounds, $con, $coff, median(@ratio), $lo, $hi,
+        $con ? 1e6 / $con : 0, $coff ? 1e6 / $coff : 0,
+        median(map { $_->{dps} } @on), median(map { $_->{dps} } @off),
+        $rej;
 }
 
 print $out <<"EOF";

@@ -11,7 +11,10 @@
  * workers, each datagram with N series.  For measuring ingest.
  *
  *   sq-loadgen [-a HOST:PORT] [-w WORKERS] [-s SERIES] [-u UNIVERSE]
- *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND]
+ *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND] [-k KEYFILE]
+ *
+ * With -k each datagram is signed as nginx signs it with key=KEYFILE
+ * (include/servqual_sign.h): the trailer computed per datagram.
  */
 
 #define _GNU_SOURCE
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "servqual_hist.h"
+#include "servqual_sign.h"
 #include "servqual_wire.h"
 
 
@@ -38,6 +42,7 @@ typedef struct {
     msgpack_sbuffer  sb;
     size_t           seq_off;         /* where the uint32 seq is */
     uint32_t         seq;
+    unsigned char   *sealed;          /* -k: the map and its trailer */
 } sq_lg_worker_t;
 
 
@@ -177,25 +182,33 @@ int
 main(int argc, char **argv)
 {
     int                  c, fd;
-    char                 host[64], *port;
+    char                 host[64], *port, err[512];
+    const char          *keyfile;
     double               duration, rate, t0, t, next;
     uint32_t             i, n, nworkers, nseries, universe, cur;
     uint64_t             sent, failed;
     unsigned char       *p;
+    EVP_MAC_CTX         *mac;
+    sq_sign_key_t        key;
     sq_lg_worker_t      *w;
     struct iovec         iov[SQ_LG_BATCH];
     struct mmsghdr       msg[SQ_LG_BATCH];
+    struct timespec      rt;
     struct sockaddr_in   sin;
 
     strcpy(host, "127.0.0.1:5170");
+    keyfile = NULL;
     nworkers = 64;
     nseries = 50;
     universe = 0;
     duration = 10;
     rate = 0;
 
-    while ((c = getopt(argc, argv, "a:w:s:u:d:r:")) != -1) {
+    while ((c = getopt(argc, argv, "a:w:s:u:d:r:k:")) != -1) {
         switch (c) {
+        case 'k':
+            keyfile = optarg;
+            break;
         case 'a':
             snprintf(host, sizeof(host), "%s", optarg);
             break;
@@ -216,7 +229,8 @@ main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: sq-loadgen [-a HOST:PORT] [-w WORKERS] "
-                    "[-s SERIES] [-u UNIVERSE] [-d SECONDS] [-r RATE]\n");
+                    "[-s SERIES] [-u UNIVERSE] [-d SECONDS] [-r RATE] "
+                    "[-k KEYFILE]\n");
             return 2;
         }
     }
@@ -260,6 +274,30 @@ main(int argc, char **argv)
         sq_lg_build(&w[i], i, nseries, universe);
     }
 
+    mac = NULL;
+
+    if (keyfile != NULL) {
+        if (sq_sign_read_key(keyfile, &key, err, sizeof(err)) != NULL) {
+            fprintf(stderr, "sq-loadgen: %s\n", err);
+            return 1;
+        }
+
+        mac = sq_sign_mac_new(&key);
+
+        for (i = 0; mac && i < nworkers; i++) {
+            w[i].sealed = malloc(w[i].sb.size + SQ_SIGN_TRAILER);
+
+            if (w[i].sealed == NULL) {
+                return 1;
+            }
+        }
+
+        if (mac == NULL) {
+            fprintf(stderr, "sq-loadgen: no HMAC-SHA256 in libcrypto\n");
+            return 1;
+        }
+    }
+
     fprintf(stderr, "sq-loadgen: %u workers, %u series a datagram "
             "(%zu bytes), %u distinct series\n", nworkers, nseries,
             w[0].sb.size, universe < nworkers * nseries
@@ -297,6 +335,16 @@ main(int argc, char **argv)
 
             iov[i].iov_base = x->sb.data;
             iov[i].iov_len = x->sb.size;
+
+            if (mac != NULL) {
+                clock_gettime(CLOCK_REALTIME, &rt);
+                memcpy(x->sealed, x->sb.data, x->sb.size);
+                iov[i].iov_base = x->sealed;
+                iov[i].iov_len = sq_sign_seal(mac, key.id,
+                                              (uint64_t) rt.tv_sec * 1000
+                                              + rt.tv_nsec / 1000000,
+                                              x->sealed, x->sb.size);
+            }
             memset(&msg[i], 0, sizeof(msg[i]));
             msg[i].msg_hdr.msg_iov = &iov[i];
             msg[i].msg_hdr.msg_iovlen = 1;

@@ -18,6 +18,7 @@
 #include "sq_decode.h"
 #include "sq_store.h"
 #include "sq_view.h"
+#include "sq_auth.h"
 
 
 #define SQ_VERSION  "0.1.0"
@@ -50,6 +51,7 @@ typedef struct sq_ctx_s {
     sq_alert_t          *alert;
     sq_view_pub_t        views;         /* the latest scored view */
     sq_dgram_t           dgram;
+    sq_auth_t            auth;          /* signed datagrams' keys, replays */
     char                *buf;
 
     sq_listener_t       *listeners;

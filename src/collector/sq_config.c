@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "sq_conf_yaml.h"
+#include "sq_conf_listen.h"
 #include "sq_config.h"
+#include "sq_auth.h"
 
 
 /*
@@ -222,6 +224,20 @@ static const sq_conf_key_t  sq_listen_keys[] = {
       .offset = offsetof(sq_conf_t, ingest),
       .aux = offsetof(sq_conf_t, ningest),
       .dflt = "udp://127.0.0.1:5170" },
+    { .name = "socket_owner", .set = sq_conf_set_str,
+      .offset = offsetof(sq_conf_t, socket_owner) },
+    { .name = "socket_group", .set = sq_conf_set_str,
+      .offset = offsetof(sq_conf_t, socket_group) },
+    { .name = "socket_mode", .set = sq_conf_set_str,
+      .offset = offsetof(sq_conf_t, socket_mode) },
+    { .name = NULL }
+};
+
+static const sq_conf_key_t  sq_auth_keys[] = {
+    { .name = "keys", .set = sq_conf_set_strv,
+      .offset = offsetof(sq_conf_t, key_files),
+      .aux = offsetof(sq_conf_t, nkey_files) },
+    SQ_SEC("max_age", sq_conf_t, max_age, "30s"),
     { .name = NULL }
 };
 
@@ -314,7 +330,13 @@ static const sq_conf_key_t  sq_alerts_keys[] = {
 };
 
 
-static const sq_conf_table_t  sq_listen_table = { .keys = sq_listen_keys };
+static const sq_conf_table_t  sq_listen_table = {
+    .keys = sq_listen_keys, .check = sq_conf_check_listen
+};
+
+static const sq_conf_table_t  sq_auth_table = {
+    .keys = sq_auth_keys, .check = sq_auth_conf_check
+};
 static const sq_conf_table_t  sq_storage_table = { .keys = sq_storage_keys };
 static const sq_conf_table_t  sq_limits_table = { .keys = sq_limits_keys };
 static const sq_conf_table_t  sq_log_table = { .keys = sq_log_keys };
@@ -327,6 +349,7 @@ static const sq_conf_table_t  sq_windows_table = {
 
 static const sq_conf_key_t  sq_top_keys[] = {
     { .name = "listen", .set = sq_conf_set_map, .sub = &sq_listen_table },
+    { .name = "auth", .set = sq_conf_set_map, .sub = &sq_auth_table },
     { .name = "storage", .set = sq_conf_set_map, .sub = &sq_storage_table },
     { .name = "windows", .set = sq_conf_set_map, .sub = &sq_windows_table },
     { .name = "limits", .set = sq_conf_set_map, .sub = &sq_limits_table },
@@ -803,6 +826,10 @@ sq_conf_free(sq_conf_t *conf)
 
     free(conf->ingest);
     free(conf->http);
+    free(conf->socket_owner);
+    free(conf->socket_group);
+    free(conf->socket_mode);
+    sq_auth_conf_free(conf);
     free(conf->storage_path);
     free(conf->file);
 

@@ -15,6 +15,7 @@
 
 #include "sq_status.h"
 #include "sq_conf_zone.h"
+#include "servqual_sign.h"
 
 
 /* alerts: evaluation and sinks (sq_alert.c) */
@@ -41,6 +42,22 @@ typedef struct {
     char          **ingest;
     size_t          ningest;
     char           *http;
+
+    /* unix ingest sockets (sq_conf_listen.c): the names as given, NULL
+       for as created, and what they resolve to */
+    char           *socket_owner;
+    char           *socket_group;
+    char           *socket_mode;
+    uint32_t        socket_uid;
+    uint32_t        socket_gid;
+    uint32_t        socket_perm;
+
+    /* signed datagrams (sq_auth.c): the keys read from auth.keys */
+    char          **key_files;
+    size_t          nkey_files;
+    sq_sign_key_t  *keys;
+    size_t          nkeys;
+    int64_t         max_age;      /* seconds a signature stays fresh */
 
     char           *storage_path;
     int64_t         retention;    /* seconds */

@@ -56,7 +56,8 @@ const char  *sq_reject_names[SQ_NREJECTS] = {
     "too_large", "malformed", "truncated", "trailing_bytes", "too_deep",
     "not_a_map", "bad_version", "missing_field", "wrong_type", "oversized",
     "bad_label", "bad_histogram", "absurd_count", "bad_window",
-    "inconsistent"
+    "inconsistent",
+    "unsigned", "bad_mac", "stale", "replay"
 };
 
 static const char  *sq_decode_errors[SQ_NREJECTS] = {
@@ -75,7 +76,11 @@ static const char  *sq_decode_errors[SQ_NREJECTS] = {
     "a histogram that is not ascending (bucket, count) pairs",
     "a count or an id out of range",
     "a window that ends before it starts or spans over an hour",
-    "counters that contradict each other"
+    "counters that contradict each other",
+    "not signed, and keys are set",
+    "a signature that is not good for its key, or an unknown key",
+    "signed longer ago (or further ahead) than auth.max_age",
+    "a signed datagram received before"
 };
 
 /* the datagram map's keys, by SQ_K_*, NUL-padded */

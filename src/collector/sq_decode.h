@@ -40,6 +40,10 @@ typedef enum {
     SQ_REJ_ABSURD,
     SQ_REJ_WINDOW,
     SQ_REJ_INCONSISTENT,
+    SQ_REJ_UNSIGNED,          /* sq_auth.c: before decoding */
+    SQ_REJ_BAD_MAC,
+    SQ_REJ_STALE,
+    SQ_REJ_REPLAY,
     SQ_NREJECTS
 } sq_decode_status_t;
 

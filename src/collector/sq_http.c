@@ -5,6 +5,7 @@
  */
 
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,7 +622,8 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
                                                     host[0] ? host : "::",
                                                     (ev_uint16_t) atoi(port));
     if (ctx->http_sock == NULL) {
-        sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\"", addr);
+        sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\": %s", addr,
+               strerror(errno));
         evhttp_free(http);
         return SQ_ERR_IO;
     }

@@ -449,6 +449,7 @@ done:
     }
 
     sq_dgram_free(&ctx.dgram);
+    sq_auth_free(&ctx.auth);
     free(ctx.buf);
 
     if (ctx.base) {

@@ -18,6 +18,7 @@
 #include <event2/util.h>
 
 #include "sq_collector.h"
+#include "sq_auth.h"
 
 
 /*
@@ -33,20 +34,33 @@
 #define SQ_BUF_SIZE     (SQ_WIRE_MAX_DATAGRAM + 1)
 
 
-static int sq_net_bind(const char *addr, char **path);
+static int sq_net_bind(const char *addr, const sq_conf_t *conf,
+    char **path);
+static int sq_net_own(const char *addr, const char *path,
+    const sq_conf_t *conf);
 static void sq_net_read(evutil_socket_t fd, short what, void *data);
 
 
+/*
+ * A UDP socket is bound without SO_REUSEADDR and SO_REUSEPORT: with
+ * either, another local user could bind the same port and take a share
+ * of the datagrams (SO_REUSEPORT) or all of them (SO_REUSEADDR on a more
+ * specific address); without, that bind fails with "address in use".
+ * UDP has no TIME_WAIT, so a restart binds at once all the same.
+ */
+
 static int
-sq_net_bind(const char *addr, char **path)
+sq_net_bind(const char *addr, const sq_conf_t *conf, char **path)
 {
     int                  fd, rc, one;
     char                 host[256], *port;
+    const char          *name;
     size_t               len;
     struct addrinfo      hints, *res;
     struct sockaddr_un   sun;
 
     *path = NULL;
+    name = addr;
 
     if (strncmp(addr, "unix:", 5) == 0) {
         len = strlen(addr + 5);
@@ -76,19 +90,27 @@ sq_net_bind(const char *addr, char **path)
             return -1;
         }
 
+        if (sq_net_own(addr, sun.sun_path, conf) != SQ_OK) {
+            (void) unlink(sun.sun_path);
+            close(fd);
+            return -1;
+        }
+
         *path = strdup(sun.sun_path);
 
     } else {
+        /* name without "udp://", addr as given for the messages */
+
         if (strncmp(addr, "udp://", 6) == 0) {
-            addr += 6;
+            name += 6;
         }
 
-        if (strlen(addr) >= sizeof(host)) {
+        if (strlen(name) >= sizeof(host)) {
             sq_log(SQ_LOG_ERROR, "invalid address \"%s\"", addr);
             return -1;
         }
 
-        strcpy(host, addr);
+        strcpy(host, name);
         port = strrchr(host, ':');
 
         if (port == NULL) {
@@ -124,9 +146,6 @@ sq_net_bind(const char *addr, char **path)
             return -1;
         }
 
-        one = 1;
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-
         if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
             sq_log(SQ_LOG_ERROR, "bind() to \"%s\" failed: %s", addr,
                    strerror(errno));
@@ -152,6 +171,39 @@ sq_net_bind(const char *addr, char **path)
 }
 
 
+/* the owner, group and mode listen.socket_* give a unix socket */
+
+static int
+sq_net_own(const char *addr, const char *path, const sq_conf_t *conf)
+{
+    uid_t  uid;
+    gid_t  gid;
+
+    if (conf->socket_owner != NULL || conf->socket_group != NULL) {
+        uid = conf->socket_owner ? (uid_t) conf->socket_uid : (uid_t) -1;
+        gid = conf->socket_group ? (gid_t) conf->socket_gid : (gid_t) -1;
+
+        if (chown(path, uid, gid) != 0) {
+            sq_log(SQ_LOG_ERROR, "chown() of \"%s\" to %s:%s failed: %s",
+                   addr, conf->socket_owner ? conf->socket_owner : "",
+                   conf->socket_group ? conf->socket_group : "",
+                   strerror(errno));
+            return SQ_ERR_IO;
+        }
+    }
+
+    if (conf->socket_mode != NULL
+        && chmod(path, (mode_t) conf->socket_perm) != 0)
+    {
+        sq_log(SQ_LOG_ERROR, "chmod() of \"%s\" to %s failed: %s", addr,
+               conf->socket_mode, strerror(errno));
+        return SQ_ERR_IO;
+    }
+
+    return SQ_OK;
+}
+
+
 int
 sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out, size_t *n)
 {
@@ -164,7 +216,7 @@ sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out, size_t *n)
     }
 
     for (i = 0; i < conf->ningest; i++) {
-        l[i].fd = sq_net_bind(conf->ingest[i], &l[i].path);
+        l[i].fd = sq_net_bind(conf->ingest[i], conf, &l[i].path);
 
         if (l[i].fd == -1) {
             sq_net_close(l, i);
@@ -224,7 +276,11 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
     a = &ctx->windows;
     a->stats.bytes += len;
 
-    rc = sq_decode(&ctx->dgram, buf, len);
+    rc = sq_auth_check(&ctx->auth, ctx->conf, buf, &len, sq_auth_now());
+
+    if (rc == SQ_DECODE_OK) {
+        rc = sq_decode(&ctx->dgram, buf, len);
+    }
 
     if (rc == SQ_DECODE_OK) {
         (void) sq_windows_ingest(a, &ctx->dgram, sq_now());

@@ -134,6 +134,13 @@ sq_workers_check(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
 
     p->last_seen = now;
 
+    if (seq - p->max_seq > SQ_WORKERS_MAX_JUMP && seq > p->max_seq) {
+        /* absurdly far ahead: taken, but it moves nothing, so it cannot
+           make the worker's next datagrams look old or count a loss */
+        w->jumps++;
+        return SQ_OK;
+    }
+
     if (seq > p->max_seq) {
         shift = seq - p->max_seq;
         w->lost += shift - 1;

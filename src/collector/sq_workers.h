@@ -24,6 +24,10 @@
  * unchecked.
  */
 
+/* a sequence number this far ahead of a worker's highest is not its own */
+#define SQ_WORKERS_MAX_JUMP  (UINT64_C(1) << 24)
+
+
 typedef struct sq_worker_s  sq_worker_t;
 
 
@@ -37,6 +41,7 @@ typedef struct {
     uint64_t       reordered;     /* arrived after their gap was counted */
     uint64_t       restarts;      /* a worker's sequence started over */
     uint64_t       untracked;     /* datagrams past max workers */
+    uint64_t       jumps;         /* more than SQ_WORKERS_MAX_JUMP ahead */
 } sq_workers_t;
 
 

@@ -16,6 +16,7 @@
 
 #include "servqual_hist.h"
 #include "servqual_wire.h"
+#include "servqual_sign.h"
 
 
 /*
@@ -76,6 +77,7 @@ typedef struct {
     ngx_addr_t                    *addr;
     ngx_str_t                      address;
     ngx_str_t                      node;
+    sq_sign_key_t                 *key;          /* key=, or NULL */
     ngx_msec_t                     flush;
     size_t                         buffer;
     ngx_uint_t                     max_series;

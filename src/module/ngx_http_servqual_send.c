@@ -13,6 +13,7 @@
 #include "ngx_http_servqual_module.h"
 #include "ngx_http_servqual_agg.h"
 #include "ngx_http_servqual_send.h"
+#include "ngx_http_servqual_sign.h"
 
 
 /*
@@ -72,7 +73,7 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
     w->size = w->conf->buffer;
 
-    w->buf = ngx_palloc(pool, w->size);
+    w->buf = ngx_palloc(pool, w->size + SQ_SIGN_TRAILER);
     if (w->buf == NULL) {
         return NGX_ERROR;
     }
@@ -241,7 +242,10 @@ static void
 ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
 {
     ngx_http_servqual_patch(d->series, d->nseries);
-    ngx_http_servqual_send(d->w, d->w->buf, d->pos - d->w->buf, d->requests);
+    ngx_http_servqual_send(d->w, d->w->buf,
+                           ngx_http_servqual_sign(d->w, d->w->buf,
+                                                  d->pos - d->w->buf),
+                           d->requests);
 }
 
 

@@ -309,12 +309,13 @@ main(void)
             "too_large", "malformed", "truncated", "trailing_bytes",
             "too_deep", "not_a_map", "bad_version", "missing_field",
             "wrong_type", "oversized", "bad_label", "bad_histogram",
-            "absurd_count", "bad_window", "inconsistent"
+            "absurd_count", "bad_window", "inconsistent",
+            "unsigned", "bad_mac", "stale", "replay"
         };
 
         is_int(SQ_NREJECTS - SQ_REJ_FIRST,
                (int) (sizeof(labels) / sizeof(labels[0])),
-               "15 rejection reasons");
+               "19 rejection reasons");
 
         for (i = SQ_REJ_FIRST; i < SQ_NREJECTS; i++) {
             is_str(sq_reject_names[i], labels[i - SQ_REJ_FIRST],
