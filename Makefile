@@ -179,8 +179,8 @@ NGX_MODDIR  ?= /usr/lib/nginx/modules
 NGX_SNIPDIR ?= $(PREFIX)/share/nginx/modules-available
 SYSCONFDIR  ?= /etc
 STATEDIR    ?= /var/lib/servqual
-UNITDIR     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,\
-                    $(SYSCONFDIR)/systemd/system)
+SYSUNITDIR  := $(SYSCONFDIR)/systemd/system
+UNITDIR     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(SYSUNITDIR))
 INSTALL     ?= install
 
 SQ_SNIPPET  := mod-http-servqual.conf
@@ -204,6 +204,7 @@ install-collector:
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/servqual $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -d -m 750 $(DESTDIR)$(STATEDIR)
 	$(INSTALL) -m 755 $(COLLECTOR) $(DESTDIR)$(SBINDIR)/
 	$(INSTALL) -m 644 man/man8/servqual-collector.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)$(SQ_CONF) ] || { \
@@ -235,7 +236,7 @@ uninstall:
 	    rm -f $(DESTDIR)$(SQ_CONF); \
 	fi
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/servqual $(DESTDIR)$(NGX_SNIPDIR) \
-	    2>/dev/null
+	    $(DESTDIR)$(STATEDIR) 2>/dev/null
 
 # Debian packages, built from a copy of the tree so that the packaging's
 # clean step never touches this build directory
