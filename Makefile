@@ -11,12 +11,18 @@
 #   make test-deb   install the packages in a clean Debian 12 root and
 #                   count one request there (minutes; needs the network
 #                   to Debian's archive)
+#   make test-compat  the module built --with-compat for nginx 1.26 from
+#                   its source, tested with that nginx (minutes)
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds the module against another nginx
-# source tree (configured with --with-compat); the default is the tree
-# Debian's nginx-dev installs, configured with Debian's own flags.
+# source tree (configured with --with-compat and NGX_CONF_ARGS, the
+# "configure arguments:" line of that nginx's `nginx -V`: without them
+# the module cannot see TLS); the default is the tree Debian's nginx-dev
+# installs, configured with Debian's own flags.
 
 NGINX_SRC  ?= /usr/share/nginx/src
+NGX_CONF_ARGS ?=
+export NGX_CONF_ARGS
 BUILD      := build
 NGX_BUILD  := $(BUILD)/nginx
 MODULE     := $(BUILD)/ngx_http_servqual_module.so
@@ -85,11 +91,14 @@ $(NGX_BUILD)/objs/Makefile: config Makefile
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
 	set -e; cd $(NGX_BUILD); \
-	flags=--with-compat; \
-	if [ -f conf_flags ]; then \
-	    flags=$$(sed -n 's/^NGX_CONF_FLAGS=( *\(.*\) *)$$/\1/p' conf_flags); \
+	if [ -n "$$NGX_CONF_ARGS" ]; then \
+	    eval "set -- $$NGX_CONF_ARGS"; \
+	elif [ -f conf_flags ]; then \
+	    set -- $$(sed -n 's/^NGX_CONF_FLAGS=( *\(.*\) *)$$/\1/p' conf_flags); \
+	else \
+	    set --; \
 	fi; \
-	./configure $$flags \
+	./configure "$$@" --with-compat \
 	    --with-cc-opt="$(DEB_CFLAGS) $(DEB_CPPFLAGS) -fPIC" \
 	    --with-ld-opt="$(DEB_LDFLAGS) -fPIC" \
 	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
@@ -186,7 +195,8 @@ INSTALL     ?= install
 SQ_SNIPPET  := mod-http-servqual.conf
 SQ_CONF     := $(SYSCONFDIR)/servqual/servqual-collector.yaml
 
-.PHONY: install install-module install-collector uninstall deb test-deb
+.PHONY: install install-module install-collector uninstall deb test-deb \
+        test-compat
 
 install: module collector install-module install-collector
 
@@ -253,3 +263,7 @@ deb:
 
 test-deb: deb
 	scripts/test-deb $(DEB_DIR)
+
+# the module for another nginx (nginx 1.26 from Debian's next release)
+test-compat: all
+	scripts/test-compat
