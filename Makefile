@@ -5,12 +5,24 @@
 #   make test       install what is missing, build, run every test
 #   make run        the demo: collector + nginx + traffic on loopback
 #   make bench      benchmarks, written to bench/RESULTS.md
+#   make install    install both parts (PREFIX=/usr/local, DESTDIR=)
+#   make uninstall  remove what make install installed
+#   make deb        Debian packages in build/deb/ (debhelper, dh_nginx)
+#   make test-deb   install the packages in a clean Debian 12 root and
+#                   count one request there (minutes; needs the network
+#                   to Debian's archive)
+#   make test-compat  the module built --with-compat for nginx 1.26 from
+#                   its source, tested with that nginx (minutes)
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds the module against another nginx
-# source tree (configured with --with-compat); the default is the tree
-# Debian's nginx-dev installs, configured with Debian's own flags.
+# source tree (configured with --with-compat and NGX_CONF_ARGS, the
+# "configure arguments:" line of that nginx's `nginx -V`: without them
+# the module cannot see TLS); the default is the tree Debian's nginx-dev
+# installs, configured with Debian's own flags.
 
 NGINX_SRC  ?= /usr/share/nginx/src
+NGX_CONF_ARGS ?=
+export NGX_CONF_ARGS
 BUILD      := build
 NGX_BUILD  := $(BUILD)/nginx
 MODULE     := $(BUILD)/ngx_http_servqual_module.so
@@ -22,10 +34,16 @@ CC         ?= cc
 COLL_DIR   := src/collector
 MOD_DIR    := src/module
 PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libcrypto
-DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null \
+# linked as Debian links nginx and its modules: full RELRO, symbols bound
+# at load time (-z relro -z now)
+DEB_BUILD_MAINT_OPTIONS ?= hardening=+all
+BUILDFLAGS := DEB_BUILD_MAINT_OPTIONS="$(DEB_BUILD_MAINT_OPTIONS)" \
+              dpkg-buildflags
+DEB_CFLAGS := $(shell $(BUILDFLAGS) --get CFLAGS 2>/dev/null \
                       || echo -g -O2)
-DEB_CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null)
-DEB_LDFLAGS  := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+DEB_CPPFLAGS := $(shell $(BUILDFLAGS) --get CPPFLAGS 2>/dev/null)
+DEB_LDFLAGS  := $(shell $(BUILDFLAGS) --get LDFLAGS 2>/dev/null \
+                        || echo -Wl,-z,relro -Wl,-z,now)
 
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude \
@@ -73,11 +91,14 @@ $(NGX_BUILD)/objs/Makefile: config Makefile
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
 	set -e; cd $(NGX_BUILD); \
-	flags=--with-compat; \
-	if [ -f conf_flags ]; then \
-	    flags=$$(sed -n 's/^NGX_CONF_FLAGS=( *\(.*\) *)$$/\1/p' conf_flags); \
+	if [ -n "$$NGX_CONF_ARGS" ]; then \
+	    eval "set -- $$NGX_CONF_ARGS"; \
+	elif [ -f conf_flags ]; then \
+	    set -- $$(sed -n 's/^NGX_CONF_FLAGS=( *\(.*\) *)$$/\1/p' conf_flags); \
+	else \
+	    set --; \
 	fi; \
-	./configure $$flags \
+	./configure "$$@" --with-compat \
 	    --with-cc-opt="$(DEB_CFLAGS) $(DEB_CPPFLAGS) -fPIC" \
 	    --with-ld-opt="$(DEB_LDFLAGS) -fPIC" \
 	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
@@ -142,10 +163,108 @@ test: deps
 	$(PROVE) $(PROVE_ARGS) $(wildcard t/*.t) $(ASAN_UNITS) $(UNIT_BINS)
 
 run: all
-	scripts/demo $(if $(DURATION),--duration $(DURATION))
+	scripts/demo $(if $(DURATION),--duration $(DURATION)) \
+	    $(if $(filter-out 0,$(KEEP)),--keep)
 
 bench: all $(LOADGEN)
 	bench/run
 
 clean:
 	rm -rf $(BUILD)
+
+# -- install, packages (Filesystem Hierarchy Standard paths)
+#
+#   make install PREFIX=/usr DESTDIR=/tmp/root
+#
+# The module goes where nginx looks for modules (its --modules-path, the
+# same for every PREFIX), its load snippet beside Debian's others; the
+# collector's configuration is installed only when none is there.
+
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/servqual
+NGX_MODDIR  ?= /usr/lib/nginx/modules
+NGX_SNIPDIR ?= $(PREFIX)/share/nginx/modules-available
+SYSCONFDIR  ?= /etc
+STATEDIR    ?= /var/lib/servqual
+SYSUNITDIR  := $(SYSCONFDIR)/systemd/system
+UNITDIR     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(SYSUNITDIR))
+INSTALL     ?= install
+
+SQ_SNIPPET  := mod-http-servqual.conf
+SQ_CONF     := $(SYSCONFDIR)/servqual/servqual-collector.yaml
+
+.PHONY: install install-module install-collector uninstall deb test-deb \
+        test-compat
+
+install: module collector install-module install-collector
+
+install-module:
+	$(INSTALL) -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(NGX_SNIPDIR) \
+	    $(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(NGX_MODDIR)/
+	echo 'load_module modules/ngx_http_servqual_module.so;' \
+	    > $(DESTDIR)$(NGX_SNIPDIR)/$(SQ_SNIPPET)
+	chmod 644 $(DESTDIR)$(NGX_SNIPDIR)/$(SQ_SNIPPET)
+	$(INSTALL) -m 644 man/man5/ngx_http_servqual_module.5 \
+	    $(DESTDIR)$(MANDIR)/man5/
+
+install-collector:
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/servqual $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -d -m 750 $(DESTDIR)$(STATEDIR)
+	$(INSTALL) -m 755 $(COLLECTOR) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 man/man8/servqual-collector.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)$(SQ_CONF) ] || { \
+	    sed 's|^\( *path: *\)servqual\.db|\1$(STATEDIR)/servqual.db|' \
+	        conf.example/servqual-collector.yaml > $(DESTDIR)$(SQ_CONF) \
+	    && chmod 644 $(DESTDIR)$(SQ_CONF); }
+	sed -e 's|/usr/sbin/servqual-collector|$(SBINDIR)/servqual-collector|g' \
+	    -e 's|/etc/servqual/|$(SYSCONFDIR)/servqual/|g' \
+	    conf.example/servqual-collector.service \
+	    > $(DESTDIR)$(UNITDIR)/servqual-collector.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/servqual-collector.service
+	$(INSTALL) -m 644 conf.example/servqual.conf \
+	    conf.example/prometheus.yml conf.example/alertmanager.yml \
+	    conf.example/grafana-dashboard.json $(DESTDIR)$(DOCDIR)/examples/
+
+# the configuration stays if it was changed, as a package's conffile would
+uninstall:
+	rm -f $(DESTDIR)$(NGX_MODDIR)/ngx_http_servqual_module.so \
+	    $(DESTDIR)$(NGX_SNIPDIR)/$(SQ_SNIPPET) \
+	    $(DESTDIR)$(MANDIR)/man5/ngx_http_servqual_module.5 \
+	    $(DESTDIR)$(SBINDIR)/servqual-collector \
+	    $(DESTDIR)$(MANDIR)/man8/servqual-collector.8 \
+	    $(DESTDIR)$(UNITDIR)/servqual-collector.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+	if [ -f $(DESTDIR)$(SQ_CONF) ] && \
+	   sed 's|^\( *path: *\)servqual\.db|\1$(STATEDIR)/servqual.db|' \
+	       conf.example/servqual-collector.yaml \
+	   | cmp -s - $(DESTDIR)$(SQ_CONF); then \
+	    rm -f $(DESTDIR)$(SQ_CONF); \
+	fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/servqual $(DESTDIR)$(NGX_SNIPDIR) \
+	    $(DESTDIR)$(STATEDIR) 2>/dev/null
+
+# Debian packages, built from a copy of the tree so that the packaging's
+# clean step never touches this build directory
+DEB_DIR     := $(BUILD)/deb
+DEB_SRC     := $(DEB_DIR)/servqual
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./$(BUILD) --exclude=./.git . | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -b -uc -us > ../build.log 2>&1 \
+	|| { tail -30 $(DEB_DIR)/build.log; exit 1; }
+	ls $(DEB_DIR)/*.deb
+
+test-deb: deb
+	scripts/test-deb $(DEB_DIR)
+
+# the module for another nginx (nginx 1.26 from Debian's next release)
+test-compat: all
+	scripts/test-compat
