@@ -290,7 +290,8 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
 
     /* without a database or a variable, every region is unknown */
 
-    region = (w->conf->mmdb || lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE)
+    region = (w->conf->rtable
+              || lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE)
              ? ngx_http_servqual_region(r, w, lcf)
              : NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
 
@@ -518,6 +519,10 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->enable) {
         mcf->used = 1;
+
+        if (conf->region != NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
+            mcf->region_modes |= 1 << conf->region;
+        }
     }
 
     return NGX_CONF_OK;
@@ -878,6 +883,12 @@ ngx_http_servqual_init(ngx_conf_t *cf)
                            "\"servqual\" is on but \"servqual_collector\" "
                            "is not set: nothing will be measured");
         return NGX_OK;
+    }
+
+    if (mcf->mmdb
+        && ngx_http_servqual_geo_build(cf, mcf, mcf->region_modes) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
