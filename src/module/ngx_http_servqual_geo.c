@@ -144,7 +144,7 @@ ngx_http_servqual_geo_build(ngx_conf_t *cf,
     ngx_time_update();
     tp = ngx_timeofday();
 
-    ngx_log_error(NGX_LOG_INFO, cf->log, 0,
+    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
                   "servqual region table of \"%s\": %ui networks, "
                   "%ui records, %ui regions, %uz KiB, %M ms",
                   mcf->mmdb->filename, rt->networks, rt->leaves,
