@@ -136,8 +136,13 @@ sub make_mmdb {
 # with a gap now and then (addresses in no network) and the country kept
 # from the network before about one time in three (adjacent networks
 # that merge).  250 countries on 7 continents; City adds up to 20
-# subdivisions per country.  The same seed gives the same database.
-# Returns $path.
+# subdivisions per country, changes country ten times less often (the
+# subdivision as often as Country changes country) and splits IPv4
+# finer (more /24 to /32).
+# The same seed gives the same database.  With sample => N, "$path.sample"
+# lists about N addresses, each inside a network drawn uniformly from all
+# the networks (as traffic spreads over networks, not over address
+# space), IPv4 and IPv6 alternating.  Returns $path.
 
 sub make_dense_mmdb {
     my ($path, %o) = @_;
@@ -183,11 +188,16 @@ sub make_dense_mmdb {
         };
     };
 
-    # a country, zipf-like (a few hold most networks), sticky
+    # a country, zipf-like (a few hold most networks), sticky; in City
+    # the subdivision changes as often as the country does in Country,
+    # the country ten times less (City merged by country is about as
+    # dense as Country)
     my ($country, $sub) = ('US', 0);
     my $next = sub {
-        if (rand() > 0.35) {
+        if (rand() > ($city ? 0.9 : 0.35)) {
             $country = $countries[int(250 * rand() ** 3)];
+        }
+        if (rand() > 0.35) {
             $sub = int(20 * rand() ** 2);
         }
         return $record->($country, $city ? $sub : undef);
@@ -196,7 +206,12 @@ sub make_dense_mmdb {
     my @len4 = ((16) x 2, (17) x 2, (18) x 3, (19) x 4, (20) x 8, (21) x 8,
                 (22) x 12, (23) x 10, (24) x 40, (25) x 2, (26) x 2,
                 (27) x 2, (28) x 2, (29) x 3, (12) x 1, (14) x 1);
+    # City databases split the space finer: more /24 and longer
+    push @len4, (24) x 60, (25) x 10, (26) x 10, (27) x 10, (28) x 10,
+                (29) x 10, (30) x 5, (32) x 5 if $city;
     my $pos = 1 << 24;                          # 1.0.0.0
+    my $every = $o{sample} ? ($n4 + $n6) / $o{sample} : 0;
+    my (@s4, @s6);
 
     for (1 .. $n4) {
         my $len = $len4[int rand @len4];
@@ -206,6 +221,9 @@ sub make_dense_mmdb {
         last if $pos + (1 << (32 - $len)) > 0xe0000000;   # multicast
         $tree->insert_network(
             join('.', unpack 'C4', pack 'N', $pos) . "/$len", $next->());
+        push @s4, join '.', unpack 'C4', pack 'N',
+                  $pos + int rand(1 << (32 - $len))
+            if $every && rand($every) < 1;
         $pos += 1 << (32 - $len);
         $pos += 1 << (32 - 24 + int rand 4) if rand() < 0.05;   # a gap
     }
@@ -223,6 +241,12 @@ sub make_dense_mmdb {
         my $p = sprintf '%016x', $pos;
         $tree->insert_network(
             join(':', unpack '(A4)4', $p) . "::/$len", $next->());
+        push @s6, sprintf('%s:%x:%x:%x:%x:%x', join(':', unpack '(A4)3', $p),
+                          hex(substr $p, 12, 4)
+                          + ($len < 64 ? int rand(1 << (64 - ($len > 48
+                                             ? $len : 48))) : 0),
+                          map { int rand 65536 } 1 .. 4)
+            if $every && rand($every) < 1;
         $pos += 1 << (64 - $len);
         $pos += 1 << (64 - 40 + int rand 8) if rand() < 0.05;
     }
@@ -231,6 +255,15 @@ sub make_dense_mmdb {
     $tree->write_tree($fh);
     close $fh or croak "$path: $!";
     chmod 0644, $path;
+
+    if ($every) {
+        open $fh, '>', "$path.sample" or croak "$path.sample: $!";
+        while (@s4 || @s6) {
+            print $fh shift(@s4), "\n" if @s4;
+            print $fh shift(@s6), "\n" if @s6;
+        }
+        close $fh or croak "$path.sample: $!";
+    }
 
     return $path;
 }

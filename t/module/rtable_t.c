@@ -6,7 +6,7 @@
 
 
 /*
- * rtable_t [-n N] [-s SEED] [-b] DB...: the region table against
+ * rtable_t [-n N] [-s SEED] [-b [-m MODES]] DB...: the region table against
  * libmaxminddb.  For each database the table of all three modes is built
  * and N addresses (default 1M) are looked up in it and with
  * MMDB_lookup_sockaddr() plus the value lookup the request path made
@@ -17,7 +17,11 @@
  * IPv4-mapped (::ffff:a.b.c.d) and the other aliases of the IPv4
  * subtree (::a.b.c.d, 2002::/16, 2001::/32).  TAP output.
  *
- * -b prints build time and size instead (for bench/).
+ * -b prints build time and size instead (for bench/): of the modes in
+ * the bit mask MODES (default 1: country; 7: all three), one line per
+ * database: file, modes, networks, data records, labels, IPv4 ranges,
+ * IPv6 ranges, IPv4 nodes, IPv6 nodes (summed over the modes), bytes,
+ * milliseconds.
  *
  * The table's code is the module's own, compiled with nginx's headers;
  * the few nginx functions it calls are stood in for below.
@@ -259,13 +263,14 @@ main(int argc, char **argv)
     double                       t0, t1;
     uint64_t                     seed;
     ngx_uint_t                   n, j, k, mode, label, bad[RT_MODES];
-    ngx_uint_t                   kinds[7];
+    ngx_uint_t                   kinds[7], modes, r4, r6, n4, n6;
     MMDB_s                       mmdb;
     struct sockaddr_storage      ss;
     ngx_http_servqual_rtable_t  *rt;
     ngx_http_servqual_rt_label_t *l;
 
     n = 1000000;
+    modes = 1;
     seed = 20261127;
     bench = 0;
     test = 0;
@@ -277,11 +282,15 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
 
+        } else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
+            modes = strtoul(argv[++i], NULL, 10) & 7;
+
         } else if (strcmp(argv[i], "-b") == 0) {
             bench = 1;
 
         } else {
-            fprintf(stderr, "usage: %s [-n N] [-s SEED] [-b] DB...\n",
+            fprintf(stderr, "usage: %s [-n N] [-s SEED] [-b [-m MODES]] "
+                    "DB...\n",
                     argv[0]);
             return 2;
         }
@@ -307,7 +316,7 @@ main(int argc, char **argv)
         }
 
         t0 = now();
-        rt = ngx_http_servqual_rtable_build(&mmdb, bench ? 1 : 7, NULL,
+        rt = ngx_http_servqual_rtable_build(&mmdb, bench ? modes : 7, NULL,
                                             err, sizeof(err));
         t1 = now();
 
@@ -317,14 +326,21 @@ main(int argc, char **argv)
                 return 1;
             }
 
-            /* networks ranges4 ranges6 nodes4 nodes6 bytes ms */
-            printf("%s %lu %lu %lu %lu %lu %lu %lu %.0f\n", argv[i],
-                   (unsigned long) rt->networks,
+            r4 = r6 = n4 = n6 = 0;
+
+            for (mode = 0; mode < RT_MODES; mode++) {
+                r4 += rt->v4[mode].nranges;
+                r6 += rt->v6[mode].nranges;
+                n4 += rt->v4[mode].nnodes;
+                n6 += rt->v6[mode].nnodes;
+            }
+
+            printf("%s %lu %lu %lu %lu %lu %lu %lu %lu %lu %.0f\n", argv[i],
+                   (unsigned long) modes, (unsigned long) rt->networks,
                    (unsigned long) rt->leaves,
-                   (unsigned long) rt->v4[0].nranges,
-                   (unsigned long) rt->v6[0].nranges,
-                   (unsigned long) rt->v4[0].nnodes,
-                   (unsigned long) rt->v6[0].nnodes,
+                   (unsigned long) rt->nlabels - 1,
+                   (unsigned long) r4, (unsigned long) r6,
+                   (unsigned long) n4, (unsigned long) n6,
                    (unsigned long) rt->size, (t1 - t0) * 1000);
 
             ngx_http_servqual_rtable_free(rt);
