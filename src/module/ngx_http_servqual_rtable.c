@@ -15,9 +15,7 @@
 
 
 #define NGX_HTTP_SERVQUAL_RT_ROOT       65536
-#define NGX_HTTP_SERVQUAL_RT_CHILD      0x80000000
-#define NGX_HTTP_SERVQUAL_RT_FIRST      0x1fffffff
-#define NGX_HTTP_SERVQUAL_RT_ALIAS      0x8000
+#define NGX_HTTP_SERVQUAL_RT_NODES      (1 << 28)  /* entries, all nodes */
 #define NGX_HTTP_SERVQUAL_RT_ALIGN      64
 
 /* MaxMind DB format: a data record's offset is its value - nodes - 16 */
@@ -596,8 +594,8 @@ ngx_http_servqual_rt_bucket(ngx_http_servqual_rt_build_t *b,
     ngx_uint_t d, uint64_t hi, uint64_t lo, uint32_t *entry)
 {
     uint32_t    e;
-    uint64_t    shi, slo, ehi, elo;
-    ngx_uint_t  j, k, cap, f, l;
+    uint64_t    shi, slo, ehi, elo, span;
+    ngx_uint_t  j, k, n, cap, f, l, s, bits;
 
     if (last - first < NGX_HTTP_SERVQUAL_RT_LEAF
         || d >= (w->v4 ? 32 : 128))
@@ -606,17 +604,25 @@ ngx_http_servqual_rt_bucket(ngx_http_servqual_rt_build_t *b,
         return NGX_OK;
     }
 
-    if (w->nnodes == w->nodes_cap) {
-        cap = w->nodes_cap ? 2 * w->nodes_cap : 1024;
+    /*
+     * a node: 16 entries, or in IPv6 from bit 16 to 32 (where registries
+     * allocate, densely) 256; its place counted in units of 16 entries
+     */
 
-        if (cap > NGX_HTTP_SERVQUAL_RT_CHILD / 16) {
+    bits = (!w->v4 && d < NGX_HTTP_SERVQUAL_RT_WIDE6) ? 8 : 4;
+    n = (ngx_uint_t) 1 << bits;
+
+    if (w->nnodes + n > w->nodes_cap) {
+        cap = w->nodes_cap ? 2 * w->nodes_cap : 65536;
+
+        if (cap > NGX_HTTP_SERVQUAL_RT_NODES) {
             (void) ngx_snprintf(b->err, b->err_last - b->err,
                                 "too many trie nodes%Z");
             return NGX_ERROR;
         }
 
         w->nodes = ngx_http_servqual_rt_grow(b, w->nodes,
-                                             w->nodes_cap * 64, cap * 64);
+                                             w->nodes_cap * 4, cap * 4);
         if (w->nodes == NULL) {
             return NGX_ERROR;
         }
@@ -624,39 +630,43 @@ ngx_http_servqual_rt_bucket(ngx_http_servqual_rt_build_t *b,
         w->nodes_cap = cap;
     }
 
-    k = w->nnodes++;
+    k = w->nnodes;
+    w->nnodes += n;
     f = first;
 
-    for (j = 0; j < 16; j++) {
+    /* the sub-buckets: bits d .. d + bits - 1 are j */
 
-        /* the sub-bucket: bits d .. d + 3 are j */
+    s = (d < 64) ? 64 - d - bits : 128 - d - bits;
+    span = ((uint64_t) 1 << s) - 1;
+
+    for (j = 0; j < n; j++) {
 
         if (d < 64) {
-            shi = hi | (uint64_t) j << (60 - d);
+            shi = hi | (uint64_t) j << s;
             slo = lo;
-            ehi = shi | (((uint64_t) 1 << (60 - d)) - 1);
+            ehi = shi | span;
             elo = (uint64_t) -1;
 
         } else {
             shi = hi;
-            slo = lo | (uint64_t) j << (124 - d);
+            slo = lo | (uint64_t) j << s;
             ehi = hi;
-            elo = slo | (((uint64_t) 1 << (124 - d)) - 1);
+            elo = slo | span;
         }
 
         f = ngx_http_servqual_rt_last_le(w, f, last, shi, slo);
         l = ngx_http_servqual_rt_last_le(w, f, last, ehi, elo);
 
-        if (ngx_http_servqual_rt_bucket(b, w, f, l, d + 4, shi, slo, &e)
+        if (ngx_http_servqual_rt_bucket(b, w, f, l, d + bits, shi, slo, &e)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        w->nodes[16 * k + j] = e;
+        w->nodes[k + j] = e;
     }
 
-    *entry = (uint32_t) (NGX_HTTP_SERVQUAL_RT_CHILD | k);
+    *entry = (uint32_t) (NGX_HTTP_SERVQUAL_RT_CHILD | k >> 4);
 
     return NGX_OK;
 }
@@ -754,7 +764,7 @@ ngx_http_servqual_rt_pack(ngx_http_servqual_rt_build_t *b,
         }
 
         size += ngx_http_servqual_rt_align(NGX_HTTP_SERVQUAL_RT_ROOT * 4)
-                + ngx_http_servqual_rt_align(w->nnodes * 64)
+                + ngx_http_servqual_rt_align(w->nnodes * 4)
                 + ngx_http_servqual_rt_align(w->n * (w->v4 ? 4 : 16))
                 + ngx_http_servqual_rt_align(w->n * 2);
     }
@@ -803,9 +813,9 @@ ngx_http_servqual_rt_pack(ngx_http_servqual_rt_build_t *b,
 
         t->nodes = (uint32_t *) p;
         if (w->nnodes) {
-            ngx_memcpy(p, w->nodes, w->nnodes * 64);
+            ngx_memcpy(p, w->nodes, w->nnodes * 4);
         }
-        p += ngx_http_servqual_rt_align(w->nnodes * 64);
+        p += ngx_http_servqual_rt_align(w->nnodes * 4);
 
         if (w->v4) {
             t->start4 = (uint32_t *) p;
@@ -844,121 +854,4 @@ void
 ngx_http_servqual_rtable_free(ngx_http_servqual_rtable_t *rt)
 {
     (void) munmap(rt->mem, rt->size);
-}
-
-
-/* the request path */
-
-static ngx_inline ngx_uint_t
-ngx_http_servqual_rt_find4(ngx_http_servqual_rt_tree_t *t, uint32_t a)
-{
-    uint32_t    e;
-    ngx_uint_t  d, i, n;
-
-    e = t->root[a >> 16];
-
-    for (d = 16; e & NGX_HTTP_SERVQUAL_RT_CHILD; d += 4) {
-        e = t->nodes[((e & ~NGX_HTTP_SERVQUAL_RT_CHILD) << 4)
-                     + ((a >> (28 - d)) & 0xf)];
-    }
-
-    i = e & NGX_HTTP_SERVQUAL_RT_FIRST;
-
-    for (n = e >> 29; n && t->start4[i + 1] <= a; n--) {
-        i++;
-    }
-
-    return t->label[i];
-}
-
-
-static ngx_inline ngx_uint_t
-ngx_http_servqual_rt_find6(ngx_http_servqual_rt_tree_t *t, uint64_t hi,
-    uint64_t lo)
-{
-    uint32_t    e;
-    ngx_uint_t  d, i, n;
-
-    e = t->root[hi >> 48];
-
-    for (d = 16; e & NGX_HTTP_SERVQUAL_RT_CHILD; d += 4) {
-        e = t->nodes[((e & ~NGX_HTTP_SERVQUAL_RT_CHILD) << 4)
-                     + ((d < 64 ? hi >> (60 - d) : lo >> (124 - d)) & 0xf)];
-    }
-
-    i = e & NGX_HTTP_SERVQUAL_RT_FIRST;
-
-    for (n = e >> 29;
-         n && (t->start_hi[i + 1] < hi
-               || (t->start_hi[i + 1] == hi && t->start_lo[i + 1] <= lo));
-         n--)
-    {
-        i++;
-    }
-
-    return t->label[i];
-}
-
-
-static ngx_inline uint64_t
-ngx_http_servqual_rt_be64(const u_char *p)
-{
-    return (uint64_t) p[0] << 56 | (uint64_t) p[1] << 48
-           | (uint64_t) p[2] << 40 | (uint64_t) p[3] << 32
-           | (uint64_t) p[4] << 24 | (uint64_t) p[5] << 16
-           | (uint64_t) p[6] << 8 | (uint64_t) p[7];
-}
-
-
-ngx_uint_t
-ngx_http_servqual_rtable_find(ngx_http_servqual_rtable_t *rt, ngx_uint_t mode,
-    struct sockaddr *sa)
-{
-    u_char      *p;
-    uint64_t     hi, lo, a;
-    ngx_uint_t   label, d;
-
-    switch (sa->sa_family) {
-
-    case AF_INET:
-        return ngx_http_servqual_rt_find4(&rt->v4[mode],
-                   ntohl(((struct sockaddr_in *) sa)->sin_addr.s_addr));
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-
-        if (!rt->ipv6) {
-            return NGX_HTTP_SERVQUAL_RT_UNKNOWN;
-        }
-
-        p = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-        hi = ngx_http_servqual_rt_be64(p);
-        lo = ngx_http_servqual_rt_be64(p + 8);
-
-        label = ngx_http_servqual_rt_find6(&rt->v6[mode], hi, lo);
-
-        if (!(label & NGX_HTTP_SERVQUAL_RT_ALIAS)) {
-            return label;
-        }
-
-        /* an alias of the IPv4 subtree: the 32 bits from depth d */
-
-        d = label & ~NGX_HTTP_SERVQUAL_RT_ALIAS;
-
-        if (d <= 32) {
-            a = hi >> (32 - d);
-
-        } else if (d < 64) {
-            a = hi << (d - 32) | lo >> (96 - d);
-
-        } else {
-            a = lo >> (96 - d);
-        }
-
-        return ngx_http_servqual_rt_find4(&rt->v4[mode], (uint32_t) a);
-#endif
-
-    default:
-        return NGX_HTTP_SERVQUAL_RT_UNKNOWN;
-    }
 }

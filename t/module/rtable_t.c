@@ -249,7 +249,7 @@ tree_bytes(ngx_http_servqual_rt_tree_t *t, ngx_uint_t v4)
         return 0;
     }
 
-    return 65536 * 4 + t->nnodes * 64 + t->nranges * (v4 ? 6 : 18);
+    return 65536 * 4 + t->nnodes * 4 + t->nranges * (v4 ? 6 : 18);
 }
 
 
