@@ -65,8 +65,10 @@ sub mmdb_unknown_ips {
 }
 
 
-# make_mmdb($path, type => 'GeoIP2-City' | 'GeoIP2-Country'): write the
-# test database (GeoIP2 record layout; City adds subdivisions and city);
+# make_mmdb($path, type => 'GeoIP2-City' | 'GeoIP2-Country', rotate => k):
+# write the test database (GeoIP2 record layout; City adds subdivisions
+# and city; with rotate, the networks of region i are region i + k's, a
+# new release where every network moved);
 # IPv6 tree with IPv4 aliased (::ffff:a.b.c.d finds a.b.c.d); private
 # and documentation ranges kept.  Returns $path.
 
@@ -96,8 +98,16 @@ sub make_mmdb {
         map_key_type_callback    => sub { $types{ $_[0] } },
     );
 
+    # rotate => k: region i's networks answer region i + k's country
+    my @r = mmdb_regions();
+    my $k = $o{rotate} // 0;
+    my @nets = map { [ @{ $r[$_] }{qw(net4 net6)} ] } 0 .. $#r;
+    @nets = (@nets[$#nets - $k + 1 .. $#nets], @nets[0 .. $#nets - $k])
+        if $k;
+
     my $id = 1000;
-    for my $r (mmdb_regions()) {
+    for my $i (0 .. $#r) {
+        my $r = $r[$i];
         my %rec = (
             country => { iso_code => $r->{country}, geoname_id => $id++,
                          names => { en => $r->{country_name} } },
@@ -115,7 +125,7 @@ sub make_mmdb {
             $rec{city} = { geoname_id => $id++,
                            names => { en => "$r->{subdivision_name} City" } };
         }
-        $tree->insert_network($r->{$_}, \%rec) for qw(net4 net6);
+        $tree->insert_network($_, \%rec) for @{ $nets[$i] };
     }
 
     open my $fh, '>:raw', $path or croak "$path: $!";
