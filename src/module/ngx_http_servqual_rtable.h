@@ -154,13 +154,13 @@ ngx_http_servqual_rt_find6(ngx_http_servqual_rt_tree_t *t, uint64_t hi,
             e = t->nodes[(uint32_t) (e << 4) + (hi >> 32 & 0xff)];
 
             for (k = hi << 32, n = 8;
-                 e & NGX_HTTP_SERVQUAL_RT_CHILD;
-                 k <<= 4)
+                 n && (e & NGX_HTTP_SERVQUAL_RT_CHILD);
+                 k <<= 4, n--)
             {
-                if (n-- == 0) {
-                    k = lo;
-                }
+                e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
+            }
 
+            for (k = lo; e & NGX_HTTP_SERVQUAL_RT_CHILD; k <<= 4) {
                 e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
             }
         }
