@@ -406,7 +406,7 @@ for my $name ('on', 'geo', 'geo, IPv6', 'geo, uncached', 'wide',
     my $r = $res{$name};
     my $bname = (grep { $_->{name} eq $name } @cases)[0]{base};
     my $off = $res{$bname}{self};
-    my %d = map { $_ => $r->{self}{$_} - ($off->{$_} // 0) }
+    my %d = map { $_ => ($r->{self}{$_} // 0) - ($off->{$_} // 0) }
             keys %{ { %{ $r->{self} }, %$off } };
     my @top = grep { abs($d{$_}) >= 1 }
               sort { $d{$b} <=> $d{$a} } keys %d;
