@@ -145,6 +145,29 @@ $(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -It/unit -o $@ $< $(ASAN_LIB_OBJS) \
 	    $(LIBS_SQ)
 
+# the module's region table against libmaxminddb (t/190): the module's
+# own code, compiled with nginx's headers from the module build
+
+RT_INCS    := $(addprefix -I$(NGX_BUILD)/,src/core src/event \
+                src/event/modules src/os/unix objs src/http \
+                src/http/modules src/http/v2) -Iinclude -I$(MOD_DIR)
+RT_SRCS    := t/module/rtable_t.c $(MOD_DIR)/ngx_http_servqual_rtable.c
+RT_DEPS    := $(RT_SRCS) $(MOD_DIR)/ngx_http_servqual_rtable.h \
+              $(MOD_DIR)/ngx_http_servqual_module.h $(NGX_BUILD)/objs/Makefile
+
+units: $(BUILD)/t/rtable_t
+asan: $(ASAN_DIR)/t/rtable_t
+
+$(BUILD)/t/rtable_t: $(RT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) $(RT_INCS) -o $@ \
+	    $(RT_SRCS) -lmaxminddb
+
+$(ASAN_DIR)/t/rtable_t: $(RT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(RT_INCS) \
+	    -o $@ $(RT_SRCS) -lmaxminddb
+
 # the collector's load generator, for benchmarks only
 
 $(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \

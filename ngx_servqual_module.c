@@ -182,12 +182,27 @@ static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
  * request's own variables array, which nginx allocates with the request
  * and keeps across internal redirects: no allocation per request, and
  * microsecond timing survives error_page and try_files.  The slot's data
- * pointer holds the start (us), its 28-bit length the first byte's offset
- * from it plus one (0: not yet; capped at 268 s).  The name has a hyphen,
- * so no configuration can refer to it.
+ * pointer holds the start (ns of CLOCK_MONOTONIC), its 28-bit length the
+ * first byte's offset from it in us plus one (0: not yet; capped at
+ * 268 s).  The name has a hyphen, so no configuration can refer to it.
+ *
+ * The clock is read three times a request (start, first byte, end), as
+ * nanoseconds: no division where the time is taken, one where a
+ * duration is made.  The functions that read it have no stack protector:
+ * their only stack object is the timespec the vDSO fills.
  */
 
 #define NGX_HTTP_SERVQUAL_TTFB_MAX  ((1 << 28) - 1)
+
+#if defined(__has_attribute)
+#if __has_attribute(no_stack_protector)
+#define NGX_HTTP_SERVQUAL_NO_SSP    __attribute__((no_stack_protector))
+#endif
+#endif
+
+#ifndef NGX_HTTP_SERVQUAL_NO_SSP
+#define NGX_HTTP_SERVQUAL_NO_SSP
+#endif
 
 static ngx_str_t  ngx_http_servqual_time_name = ngx_string("servqual-time");
 static ngx_int_t  ngx_http_servqual_time_index = NGX_ERROR;
@@ -201,11 +216,11 @@ ngx_http_servqual_now(void)
     /* served by the vDSO: no system call */
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
 }
 
 
-static ngx_int_t
+static NGX_HTTP_SERVQUAL_NO_SSP ngx_int_t
 ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 {
     ngx_http_variable_value_t  *v;
@@ -220,7 +235,7 @@ ngx_http_servqual_post_read_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+static NGX_HTTP_SERVQUAL_NO_SSP ngx_int_t
 ngx_http_servqual_header_filter(ngx_http_request_t *r)
 {
     uint64_t                    ttfb;
@@ -229,7 +244,7 @@ ngx_http_servqual_header_filter(ngx_http_request_t *r)
     v = &r->main->variables[ngx_http_servqual_time_index];
 
     if (r == r->main && v->data && v->len == 0) {
-        ttfb = ngx_http_servqual_now() - (uintptr_t) v->data + 1;
+        ttfb = (ngx_http_servqual_now() - (uintptr_t) v->data) / 1000 + 1;
         v->len = (unsigned) ngx_min(ttfb, NGX_HTTP_SERVQUAL_TTFB_MAX);
     }
 
@@ -249,7 +264,7 @@ ngx_http_servqual_time_variable(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+static NGX_HTTP_SERVQUAL_NO_SSP ngx_int_t
 ngx_http_servqual_log_handler(ngx_http_request_t *r)
 {
     uint64_t                       start, rt, ttfb;
@@ -277,7 +292,7 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
     start = (uintptr_t) v->data;
 
     if (start) {
-        rt = ngx_http_servqual_now() - start;
+        rt = (ngx_http_servqual_now() - start) / 1000;
         ttfb = v->len ? (uint64_t) v->len - 1 : rt;
 
     } else {
@@ -291,7 +306,8 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
 
     /* without a database or a variable, every region is unknown */
 
-    region = (w->conf->mmdb || lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE)
+    region = (w->conf->rtable
+              || lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE)
              ? ngx_http_servqual_region(r, w, lcf)
              : NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
 
@@ -525,6 +541,10 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->enable) {
         mcf->used = 1;
+
+        if (conf->region != NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
+            mcf->region_modes |= 1 << conf->region;
+        }
     }
 
     return NGX_CONF_OK;
@@ -899,6 +919,12 @@ ngx_http_servqual_init(ngx_conf_t *cf)
                            "\"servqual\" is on but \"servqual_collector\" "
                            "is not set: nothing will be measured");
         return NGX_OK;
+    }
+
+    if (mcf->mmdb
+        && ngx_http_servqual_geo_build(cf, mcf, mcf->region_modes) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);

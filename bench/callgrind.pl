@@ -11,6 +11,14 @@
 # Markdown section.
 #
 #   bench/callgrind.pl --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]
+#       [--dense FILE] [--old-module FILE] [--cases REGEX]
+#
+# --dense: a database as dense as GeoLite2-Country (scripts/make-mmdb
+# --dense, with its .sample file of addresses) for the cases with a new
+# client address every request.  --old-module: another build of the
+# module (e.g. of the main branch) run on the same cases, "old: ...",
+# shown side by side.  --cases: only the cases whose names match (and
+# their baselines).
 
 use strict;
 use warnings;
@@ -24,8 +32,10 @@ use IO::Socket::INET;
 use Time::HiRes qw(time);
 
 my %opt = (n1 => 200, n2 => 2200);
-GetOptions(\%opt, 'tmp=s', 'out=s', 'mmdb=s', 'n1=i', 'n2=i')
-    or die "usage: $0 --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]\n";
+GetOptions(\%opt, 'tmp=s', 'out=s', 'mmdb=s', 'n1=i', 'n2=i', 'dense=s',
+           'old-module=s', 'cases=s')
+    or die "usage: $0 --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N] "
+         . "[--dense FILE] [--old-module FILE] [--cases REGEX]\n";
 
 for (qw(tmp out mmdb)) {
     die "$0: --$_ is required\n" unless defined $opt{$_};
@@ -87,12 +97,66 @@ my @cases = (
 );
 
 
+# the dense database's cases: a new address of its networks every request
+# (dense => 4 or 6), or 12 of them over and over (dense => 0)
+
+if ($opt{dense}) {
+    my %dense = (servqual => 'on', mmdb => $opt{dense});
+
+    push @cases,
+        { name => 'off, dense IPv4', conf => \%off, dense => 4,
+          what => 'module off, a new IPv4 address every request' },
+        { name => 'dense, new IPv4', conf => \%dense, dense => 4,
+          base => 'off, dense IPv4', target => 300,
+          what => 'with the dense database, a new IPv4 address (of a '
+                . 'network drawn at random) every request' },
+        { name => 'off, dense IPv6', conf => \%off, dense => 6,
+          what => 'module off, a new IPv6 address every request' },
+        { name => 'dense, new IPv6', conf => \%dense, dense => 6,
+          base => 'off, dense IPv6', target => 300,
+          what => 'with the dense database, a new IPv6 address every '
+                . 'request' },
+        { name => 'off, dense 12', conf => \%off, dense => 0, addrs => 12,
+          what => 'module off, 12 addresses of the dense database' },
+        { name => 'dense, 12 addrs', conf => \%dense, dense => 0,
+          addrs => 12, base => 'off, dense 12',
+          what => 'with the dense database, 12 addresses over and over '
+                . '(the cached workload)' };
+}
+
+# the same cases with the other build of the module
+
+if ($opt{'old-module'}) {
+    my %old = map { $_ => 1 } 'on', 'geo', 'geo, uncached',
+                              'dense, new IPv4', 'dense, new IPv6',
+                              'dense, 12 addrs';
+
+    push @cases, map {
+        { %$_, name => "old: $_->{name}",
+          conf => { %{ $_->{conf} }, so => $opt{'old-module'} },
+          what => "$_->{name} with the old module", flush => 0,
+          old_of => $_->{name} }
+    } grep { $old{ $_->{name} } } @cases;
+}
+
+if (defined $opt{cases}) {
+    my %keep = map { $_->{name} => 1 } grep { $_->{name} =~ /$opt{cases}/ }
+               @cases;
+    $keep{ $_->{base} } = 1 for grep { $keep{ $_->{name} } && $_->{base} }
+                                @cases;
+    @cases = grep { $keep{ $_->{name} } } @cases;
+}
+
+
 # The requests of a case: the same rotation as bench/wrk/servqual.lua.
 
 sub requests {
     my ($c, $n) = @_;
 
-    my @addr = address_list($c->{addrs});
+    my @addr = defined $c->{dense}
+        ? sample_addresses("$opt{dense}.sample", $c->{addrs} // $n,
+                           $c->{dense})
+        : address_list($c->{addrs});
     @addr = grep { /:/ } @addr if ($c->{only} // 0) == 6;
     @addr = grep { !/:/ } @addr if ($c->{only} // 0) == 4;
 
@@ -315,11 +379,34 @@ print $out "- **$_->{name}**: $_->{what}\n" for @cases;
 # where the added instructions go: per function, self cost per request
 # in the case minus the same function in "off"
 
-for my $name ('on', 'geo', 'geo, IPv6', 'geo, uncached', 'wide') {
+# old and new side by side
+
+my @pairs = grep { $_->{old_of} && $res{ $_->{old_of} } } @cases;
+
+if (@pairs) {
+    print $out "\n### Old and new module, same run\n\n"
+             . "Added Ir/request over the same baseline; old: "
+             . "`$opt{'old-module'}`.\n\n"
+             . "| case | old | new | change |\n|---|---:|---:|---:|\n";
+
+    for my $c (@pairs) {
+        my $base = $res{ $c->{base} }{per_req};
+        my $old = $res{ $c->{name} }{per_req} - $base;
+        my $new = $res{ $c->{old_of} }{per_req} - $base;
+        printf $out "| %s | %+.0f | %+.0f | %+.0f |\n", $c->{old_of},
+            $old, $new, $new - $old;
+    }
+}
+
+for my $name ('on', 'geo', 'geo, IPv6', 'geo, uncached', 'wide',
+              'dense, new IPv4', 'dense, new IPv6', 'dense, 12 addrs',
+              'old: dense, new IPv4', 'old: dense, new IPv6')
+{
+    next unless $res{$name};
     my $r = $res{$name};
     my $bname = (grep { $_->{name} eq $name } @cases)[0]{base};
     my $off = $res{$bname}{self};
-    my %d = map { $_ => $r->{self}{$_} - ($off->{$_} // 0) }
+    my %d = map { $_ => ($r->{self}{$_} // 0) - ($off->{$_} // 0) }
             keys %{ { %{ $r->{self} }, %$off } };
     my @top = grep { abs($d{$_}) >= 1 }
               sort { $d{$b} <=> $d{$a} } keys %d;
@@ -364,7 +451,7 @@ my $f1 = $res{on}{flush};
 
 for my $c (grep { $_->{flush} } @cases) {
     my $f = $res{ $c->{name} }{flush};
-    next unless defined $f;
+    next unless defined $f && defined $f1;
     my $n = series($c, $opt{n2});
     printf $out "| %s | %d | %d | %s |\n", $c->{name}, $n, $f,
         $n > 1 && defined $f1 ? sprintf('%.0f', ($f - $f1) / ($n - 1)) : '—';

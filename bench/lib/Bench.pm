@@ -26,7 +26,7 @@ our @EXPORT = qw(
     start_drain stop_drain proc_cpu_seconds
     spawn stop_all
     median spread fmt_ratio
-    address_list
+    address_list sample_addresses
 );
 
 
@@ -95,10 +95,29 @@ sub address_list {
 }
 
 
+# sample_addresses($file, $n, $family): $n addresses of a dense
+# database's sample file (make_dense_mmdb's sample option), of family 4,
+# 6 or both (0), in the file's order, repeated if there are fewer.
+
+sub sample_addresses {
+    my ($file, $n, $family) = @_;
+
+    open my $fh, '<', $file or die "$file: $!\n";
+    my @a = grep { !$family || ($family == 6) == /:/ }
+            map { chomp; $_ } <$fh>;
+    close $fh;
+
+    die "$file: no addresses\n" unless @a;
+
+    return map { $a[$_ % @a] } 0 .. $n - 1;
+}
+
+
 # write_conf($dir, %o): nginx.conf for one case in $dir; returns its path.
 #
 #   port        TCP port to listen on
 #   module      load the servqual module (default 1)
+#   so          the module file to load (default module_path())
 #   servqual    'on' | 'off' | undef (no servqual directives at all)
 #   collector   UDP port of the collector
 #   mmdb        servqual_geoip2 file, or undef
@@ -118,7 +137,8 @@ sub write_conf {
     my $module = $o{module} // 1;
     my $endpoints = $o{endpoints} // 1000;
 
-    $conf .= 'load_module ' . abs_path(module_path()) . ";\n" if $module;
+    $conf .= 'load_module ' . abs_path($o{so} // module_path()) . ";\n"
+        if $module;
 
     my $single = $o{single} ? "master_process off;\n" : '';
 

@@ -13,14 +13,16 @@
 #include "ngx_http_servqual_module.h"
 #include "ngx_http_servqual_agg.h"
 #include "ngx_http_servqual_geo.h"
+#include "ngx_http_servqual_rtable.h"
 
 
 static ngx_uint_t ngx_http_servqual_region_variable(ngx_http_request_t *r,
     ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
     NGX_HTTP_SERVQUAL_NOINLINE;
-static ngx_uint_t ngx_http_servqual_geo_lookup(ngx_http_servqual_worker_t *w,
-    struct sockaddr *sa, ngx_int_t kind) NGX_HTTP_SERVQUAL_NOINLINE;
+static ngx_uint_t ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w,
+    ngx_uint_t label) NGX_HTTP_SERVQUAL_NOINLINE;
 static void ngx_http_servqual_geo_cleanup(void *data);
+static void ngx_http_servqual_geo_table_cleanup(void *data);
 
 
 ngx_conf_enum_t  ngx_http_servqual_region_modes[] = {
@@ -29,16 +31,6 @@ ngx_conf_enum_t  ngx_http_servqual_region_modes[] = {
     { ngx_string("subdivision"), NGX_HTTP_SERVQUAL_REGION_SUBDIVISION },
     { ngx_null_string, 0 }
 };
-
-
-/* lookup paths as arrays: MMDB_get_value() would allocate one per call */
-
-static const char  *ngx_http_servqual_country_path[] =
-    { "country", "iso_code", NULL };
-static const char  *ngx_http_servqual_continent_path[] =
-    { "continent", "code", NULL };
-static const char  *ngx_http_servqual_subdivision_path[] =
-    { "subdivisions", "0", "iso_code", NULL };
 
 
 MMDB_s *
@@ -105,10 +97,81 @@ ngx_http_servqual_geo_cleanup(void *data)
 }
 
 
+/*
+ * The region table of the configuration's database and modes, built in
+ * the master (or by nginx -t) when the configuration is read, freed with
+ * the cycle.  Workers inherit it.
+ */
+
+ngx_int_t
+ngx_http_servqual_geo_build(ngx_conf_t *cf,
+    ngx_http_servqual_main_conf_t *mcf, ngx_uint_t modes)
+{
+    ngx_msec_t                   start;
+    ngx_time_t                  *tp;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_servqual_rtable_t  *rt;
+    u_char                       err[NGX_MAX_ERROR_STR];
+
+    if (modes == 0) {
+        return NGX_OK;
+    }
+
+    ngx_time_update();
+    tp = ngx_timeofday();
+    start = tp->sec * 1000 + tp->msec;
+
+    rt = ngx_http_servqual_rtable_build(mcf->mmdb, modes, cf->log, err,
+                                        sizeof(err));
+    if (rt == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "servqual cannot build the region table of "
+                           "\"%s\": %s", mcf->mmdb->filename, err);
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_http_servqual_rtable_free(rt);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_servqual_geo_table_cleanup;
+    cln->data = rt;
+
+    mcf->rtable = rt;
+
+    ngx_time_update();
+    tp = ngx_timeofday();
+
+    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                  "servqual region table of \"%s\": %ui networks, "
+                  "%ui records, %ui regions, %uz KiB, %M ms",
+                  mcf->mmdb->filename, rt->networks, rt->leaves,
+                  rt->nlabels - 1, rt->size / 1024,
+                  tp->sec * 1000 + tp->msec - start);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_servqual_geo_table_cleanup(void *data)
+{
+    ngx_http_servqual_rtable_free(data);
+}
+
+
 ngx_int_t
 ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
-    w->geo = ngx_pcalloc(pool, NGX_HTTP_SERVQUAL_GEO_CACHE
+    if (w->conf->rtable == NULL) {
+        return NGX_OK;
+    }
+
+    /* a table label's region id in this worker, + 1; 0: not seen yet */
+
+    w->geo = ngx_pcalloc(pool, w->conf->rtable->nlabels
                                * sizeof(ngx_http_servqual_geo_t));
     if (w->geo == NULL) {
         return NGX_ERROR;
@@ -119,81 +182,65 @@ ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 
 
 /*
- * The request path: a cache hit costs a hash and a compare.  What needs
- * a label buffer (a variable, a lookup) is kept out of line, so that the
- * hit path has no stack array to guard.
+ * The request path: a table lookup (a few memory reads) and the label's
+ * id in this worker.  What needs a label buffer (a variable, a label
+ * seen for the first time) is kept out of line.
  */
 
 ngx_uint_t
 ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
     ngx_http_servqual_loc_conf_t *lcf)
 {
-    u_char                   *addr;
-    uint32_t                  h;
-    uint64_t                  a0, a1;
-    ngx_uint_t                alen;
-    struct sockaddr          *sa;
-    ngx_http_servqual_geo_t  *e;
+    ngx_uint_t                   label, id;
+    ngx_http_servqual_rtable_t  *rt;
 
     if (lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
         return ngx_http_servqual_region_variable(r, w, lcf);
     }
 
-    if (w->conf->mmdb == NULL) {
+    rt = w->conf->rtable;
+
+    if (rt == NULL || !(rt->modes & (1 << lcf->region))) {
         return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
     }
 
-    /*
-     * the client address as realip left it, as two 64-bit words,
-     * zero-padded
-     */
+    label = ngx_http_servqual_rtable_find(rt, lcf->region,
+                                          r->connection->sockaddr);
 
-    sa = r->connection->sockaddr;
-
-    switch (sa->sa_family) {
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        addr = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-        ngx_memcpy(&a0, addr, 8);
-        ngx_memcpy(&a1, addr + 8, 8);
-        alen = 16;
-        break;
-#endif
-
-    case AF_INET:
-        addr = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-        a0 = 0;
-        ngx_memcpy(&a0, addr, 4);
-        a1 = 0;
-        alen = 4;
-        break;
-
-    default:
+    if (label == NGX_HTTP_SERVQUAL_RT_UNKNOWN) {
         return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
     }
 
-    /* a per-worker cache of lookups, direct mapped on the address */
+    id = w->geo[label];
 
-    h = (uint32_t) (((a0 ^ (a1 * 0x9e3779b97f4a7c15ULL)) + lcf->region)
-                    * 0x9e3779b97f4a7c15ULL >> 40);
-
-    e = &w->geo[h & (NGX_HTTP_SERVQUAL_GEO_CACHE - 1)];
-
-    if (e->kind != lcf->region + 1
-        || e->addr_len != alen
-        || e->addr[0] != a0
-        || e->addr[1] != a1)
-    {
-        e->region = (uint16_t) ngx_http_servqual_geo_lookup(w, sa,
-                                                            lcf->region);
-        e->kind = (u_char) (lcf->region + 1);
-        e->addr_len = (u_char) alen;
-        e->addr[0] = a0;
-        e->addr[1] = a1;
+    if (id) {
+        return id - 1;
     }
 
-    return e->region;
+    return ngx_http_servqual_geo_intern(w, label);
+}
+
+
+static ngx_uint_t
+ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w, ngx_uint_t label)
+{
+    ngx_uint_t                     id;
+    ngx_http_servqual_rt_label_t  *l;
+    u_char                         buf[SQ_WIRE_MAX_REGION];
+
+    l = &w->conf->rtable->labels[label];
+
+    ngx_memcpy(buf, l->data, l->len);
+
+    id = ngx_http_servqual_region_id(w, buf, l->len);
+
+    /* "_other" when the worker's regions are full: asked again next time */
+
+    if (id != NGX_HTTP_SERVQUAL_REGION_OTHER) {
+        w->geo[label] = (ngx_http_servqual_geo_t) (id + 1);
+    }
+
+    return id;
 }
 
 
@@ -213,65 +260,4 @@ ngx_http_servqual_region_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_servqual_region_id(w, buf, len);
-}
-
-
-/* a MaxMind lookup: the region's id, NGX_HTTP_SERVQUAL_REGION_UNKNOWN */
-
-static ngx_uint_t
-ngx_http_servqual_geo_lookup(ngx_http_servqual_worker_t *w,
-    struct sockaddr *sa, ngx_int_t kind)
-{
-    int                    rc;
-    u_char                *p;
-    MMDB_entry_data_s      data;
-    MMDB_lookup_result_s   res;
-    u_char                 buf[SQ_WIRE_MAX_REGION];
-
-    res = MMDB_lookup_sockaddr(w->conf->mmdb, sa, &rc);
-
-    if (rc != MMDB_SUCCESS || !res.found_entry) {
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    if (kind == NGX_HTTP_SERVQUAL_REGION_CONTINENT) {
-        rc = MMDB_aget_value(&res.entry, &data,
-                             ngx_http_servqual_continent_path);
-
-    } else {
-        rc = MMDB_aget_value(&res.entry, &data,
-                             ngx_http_servqual_country_path);
-    }
-
-    if (rc != MMDB_SUCCESS
-        || !data.has_data
-        || data.type != MMDB_DATA_TYPE_UTF8_STRING
-        || data.data_size == 0
-        || data.data_size > 3)
-    {
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    p = ngx_cpymem(buf, data.utf8_string, data.data_size);
-
-    if (kind != NGX_HTTP_SERVQUAL_REGION_SUBDIVISION) {
-        return ngx_http_servqual_region_id(w, buf, p - buf);
-    }
-
-    /* ISO 3166-2: country, hyphen, subdivision code ("US-CA") */
-
-    rc = MMDB_aget_value(&res.entry, &data,
-                         ngx_http_servqual_subdivision_path);
-
-    if (rc == MMDB_SUCCESS
-        && data.has_data
-        && data.type == MMDB_DATA_TYPE_UTF8_STRING
-        && data.data_size > 0
-        && data.data_size <= 3)
-    {
-        *p++ = '-';
-        p = ngx_cpymem(p, data.utf8_string, data.data_size);
-    }
-
-    return ngx_http_servqual_region_id(w, buf, p - buf);
 }

@@ -18,8 +18,9 @@
 
 
 /*
- * The request's region: a label from a variable, or a MaxMind lookup of
- * the client address (after realip) through a per-worker cache.
+ * The request's region: a label from a variable, or the client address
+ * (after realip) looked up in the region table built from the MaxMind
+ * DB (ngx_http_servqual_rtable.h).
  */
 
 NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
@@ -29,6 +30,10 @@ extern ngx_conf_enum_t  ngx_http_servqual_region_modes[];
 
 /* opens a MaxMind DB for the cycle's life; NULL after an error is logged */
 MMDB_s *ngx_http_servqual_geo_open(ngx_conf_t *cf, ngx_str_t *file);
+
+/* builds the region table of the modes in the mask (1 << mode) */
+ngx_int_t ngx_http_servqual_geo_build(ngx_conf_t *cf,
+    ngx_http_servqual_main_conf_t *mcf, ngx_uint_t modes);
 
 ngx_int_t ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);

@@ -45,7 +45,6 @@
 
 #define NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT    262144
 #define NGX_HTTP_SERVQUAL_OTHER_RESERVE       64
-#define NGX_HTTP_SERVQUAL_GEO_CACHE           1024
 
 /*
  * A series is keyed by three small numbers, interned once: the endpoint
@@ -73,6 +72,9 @@
 #define NGX_HTTP_SERVQUAL_KEY_SEGMENT(k)      ((ngx_uint_t) (k) & 0x7f)
 
 
+typedef struct ngx_http_servqual_rtable_s  ngx_http_servqual_rtable_t;
+
+
 typedef struct {
     ngx_addr_t                    *addr;
     ngx_str_t                      address;
@@ -82,6 +84,8 @@ typedef struct {
     size_t                         buffer;
     ngx_uint_t                     max_series;
     MMDB_s                        *mmdb;
+    ngx_http_servqual_rtable_t    *rtable;       /* built from mmdb */
+    ngx_uint_t                     region_modes; /* 1 << mode, in use */
     ngx_array_t                    endpoints;    /* of ngx_str_t, by id */
     ngx_rbtree_t                   endpoint_tree;  /* names to ids */
     ngx_rbtree_node_t              endpoint_sentinel;
@@ -119,12 +123,8 @@ typedef struct {
 } ngx_http_servqual_label_t;
 
 
-typedef struct {
-    uint64_t                       addr[2];    /* the address, zero-padded */
-    uint16_t                       region;     /* interned region id */
-    u_char                         kind;       /* 0: empty entry */
-    u_char                         addr_len;
-} ngx_http_servqual_geo_t;
+/* a region table label's id in a worker, + 1; 0: not seen yet */
+typedef uint16_t  ngx_http_servqual_geo_t;
 
 
 typedef struct {

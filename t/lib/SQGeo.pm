@@ -16,7 +16,7 @@ use File::Basename qw(dirname);
 use File::Spec;
 
 our @EXPORT_OK = qw(mmdb_regions mmdb_unknown_ips make_mmdb mmdb_lookup
-                    maxmind_test_db);
+                    maxmind_test_db make_dense_mmdb);
 
 
 # The regions of the test database, IPv4 and IPv6.  Addresses outside
@@ -65,8 +65,10 @@ sub mmdb_unknown_ips {
 }
 
 
-# make_mmdb($path, type => 'GeoIP2-City' | 'GeoIP2-Country'): write the
-# test database (GeoIP2 record layout; City adds subdivisions and city);
+# make_mmdb($path, type => 'GeoIP2-City' | 'GeoIP2-Country', rotate => k):
+# write the test database (GeoIP2 record layout; City adds subdivisions
+# and city; with rotate, the networks of region i are region i + k's, a
+# new release where every network moved);
 # IPv6 tree with IPv4 aliased (::ffff:a.b.c.d finds a.b.c.d); private
 # and documentation ranges kept.  Returns $path.
 
@@ -96,8 +98,16 @@ sub make_mmdb {
         map_key_type_callback    => sub { $types{ $_[0] } },
     );
 
+    # rotate => k: region i's networks answer region i + k's country
+    my @r = mmdb_regions();
+    my $k = $o{rotate} // 0;
+    my @nets = map { [ @{ $r[$_] }{qw(net4 net6)} ] } 0 .. $#r;
+    @nets = (@nets[$#nets - $k + 1 .. $#nets], @nets[0 .. $#nets - $k])
+        if $k;
+
     my $id = 1000;
-    for my $r (mmdb_regions()) {
+    for my $i (0 .. $#r) {
+        my $r = $r[$i];
         my %rec = (
             country => { iso_code => $r->{country}, geoname_id => $id++,
                          names => { en => $r->{country_name} } },
@@ -115,13 +125,155 @@ sub make_mmdb {
             $rec{city} = { geoname_id => $id++,
                            names => { en => "$r->{subdivision_name} City" } };
         }
-        $tree->insert_network($r->{$_}, \%rec) for qw(net4 net6);
+        $tree->insert_network($_, \%rec) for @{ $nets[$i] };
     }
 
     open my $fh, '>:raw', $path or croak "$path: $!";
     $tree->write_tree($fh);
     close $fh or croak "$path: $!";
     chmod 0644, $path;
+
+    return $path;
+}
+
+
+# make_dense_mmdb($path, ipv4 => N, ipv6 => M, type => 'GeoLite2-Country' |
+# 'GeoLite2-City', seed => S): a database as dense as MaxMind's real
+# ones, for the region table's tests and benchmarks.  Networks are laid
+# one after another from 1.0.0.0 and from 2001:200::, each aligned, of
+# lengths drawn as in real databases (IPv4 mostly /20 to /24, some
+# shorter and some down to /29; IPv6 mostly /32 to /48, some to /64),
+# with a gap now and then (addresses in no network) and the country kept
+# from the network before about one time in three (adjacent networks
+# that merge).  250 countries on 7 continents; City adds up to 20
+# subdivisions per country, changes country ten times less often (the
+# subdivision as often as Country changes country) and splits IPv4
+# finer (more /24 to /32).
+# The same seed gives the same database.  With sample => N, "$path.sample"
+# lists about N addresses, each inside a network drawn uniformly from all
+# the networks (as traffic spreads over networks, not over address
+# space), IPv4 and IPv6 alternating.  Returns $path.
+
+sub make_dense_mmdb {
+    my ($path, %o) = @_;
+
+    require MaxMind::DB::Writer::Tree;
+
+    my $type = $o{type} // 'GeoLite2-Country';
+    my $city = $type =~ /City/;
+    my ($n4, $n6) = ($o{ipv4} // 250_000, $o{ipv6} // 170_000);
+
+    srand($o{seed} // 1);
+
+    my %types = (
+        country => 'map', continent => 'map', subdivisions => ['array', 'map'],
+        iso_code => 'utf8_string', code => 'utf8_string',
+        geoname_id => 'uint32',
+    );
+
+    my $tree = MaxMind::DB::Writer::Tree->new(
+        ip_version               => 6,
+        record_size              => 28,
+        database_type            => $type,
+        languages                => ['en'],
+        description              => { en => 'servqual dense test database' },
+        alias_ipv6_to_ipv4       => 1,
+        remove_reserved_networks => 0,
+        map_key_type_callback    => sub { $types{ $_[0] } },
+    );
+
+    my @continents = qw(AF AN AS EU NA OC SA);
+    my @countries = map { chr(65 + int($_ / 26)) . chr(65 + $_ % 26) }
+                    map { $_ * 2 + 1 } 0 .. 249;
+    my %records;
+    my $record = sub {
+        my ($c, $sub) = @_;
+        my $key = "$c-" . ($sub // '');
+        return $records{$key} //= {
+            country => { iso_code => $c },
+            continent => { code => $continents[ord($c) % 7] },
+            defined $sub
+                ? (subdivisions => [{ iso_code => sprintf('S%d', $sub) }])
+                : (),
+        };
+    };
+
+    # a country, zipf-like (a few hold most networks), sticky; in City
+    # the subdivision changes as often as the country does in Country,
+    # the country ten times less (City merged by country is about as
+    # dense as Country)
+    my ($country, $sub) = ('US', 0);
+    my $next = sub {
+        if (rand() > ($city ? 0.9 : 0.35)) {
+            $country = $countries[int(250 * rand() ** 3)];
+        }
+        if (rand() > 0.35) {
+            $sub = int(20 * rand() ** 2);
+        }
+        return $record->($country, $city ? $sub : undef);
+    };
+
+    my @len4 = ((16) x 2, (17) x 2, (18) x 3, (19) x 4, (20) x 8, (21) x 8,
+                (22) x 12, (23) x 10, (24) x 40, (25) x 2, (26) x 2,
+                (27) x 2, (28) x 2, (29) x 3, (12) x 1, (14) x 1);
+    # City databases split the space finer: more /24 and longer
+    push @len4, (24) x 60, (25) x 10, (26) x 10, (27) x 10, (28) x 10,
+                (29) x 10, (30) x 5, (32) x 5 if $city;
+    my $pos = 1 << 24;                          # 1.0.0.0
+    my $every = $o{sample} ? ($n4 + $n6) / $o{sample} : 0;
+    my (@s4, @s6);
+
+    for (1 .. $n4) {
+        my $len = $len4[int rand @len4];
+        my $align = 32;
+        $align-- while $align > 0 && !($pos & (1 << (32 - $align)));
+        $len = $align if $len < $align;
+        last if $pos + (1 << (32 - $len)) > 0xe0000000;   # multicast
+        $tree->insert_network(
+            join('.', unpack 'C4', pack 'N', $pos) . "/$len", $next->());
+        push @s4, join '.', unpack 'C4', pack 'N',
+                  $pos + int rand(1 << (32 - $len))
+            if $every && rand($every) < 1;
+        $pos += 1 << (32 - $len);
+        $pos += 1 << (32 - 24 + int rand 4) if rand() < 0.05;   # a gap
+    }
+
+    # IPv6 in units of /64, from 2001:200::
+    my @len6 = ((29) x 4, (32) x 30, (36) x 6, (40) x 6, (44) x 10,
+                (48) x 40, (56) x 2, (64) x 2);
+    $pos = 0x2001_0200 << 32;
+
+    for (1 .. $n6) {
+        my $len = $len6[int rand @len6];
+        my $align = 64;
+        $align-- while $align > 0 && !($pos & (1 << (64 - $align)));
+        $len = $align if $len < $align;
+        my $p = sprintf '%016x', $pos;
+        $tree->insert_network(
+            join(':', unpack '(A4)4', $p) . "::/$len", $next->());
+        push @s6, sprintf('%s:%x:%x:%x:%x:%x', join(':', unpack '(A4)3', $p),
+                          hex(substr $p, 12, 4)
+                          + ($len < 64 ? int rand(1 << (64 - ($len > 48
+                                             ? $len : 48))) : 0),
+                          map { int rand 65536 } 1 .. 4)
+            if $every && rand($every) < 1;
+        $pos += 1 << (64 - $len);
+        $pos += 1 << (64 - 40 + int rand 8) if rand() < 0.05;
+    }
+
+    open my $fh, '>:raw', $path or croak "$path: $!";
+    $tree->write_tree($fh);
+    close $fh or croak "$path: $!";
+    chmod 0644, $path;
+
+    if ($every) {
+        open $fh, '>', "$path.sample" or croak "$path.sample: $!";
+        while (@s4 || @s6) {
+            print $fh shift(@s4), "\n" if @s4;
+            print $fh shift(@s6), "\n" if @s6;
+        }
+        close $fh or croak "$path.sample: $!";
+    }
 
     return $path;
 }
