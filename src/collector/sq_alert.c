@@ -264,6 +264,8 @@ sq_alert_set(sq_item_t *it, const sq_dim_score_t *ds)
     it->info.adequate = ds->adequate;
     it->info.desired = ds->desired;
     it->info.msa = ds->msa;
+    it->info.lat = ds->lat;
+    it->info.base = ds->base;
 }
 
 
@@ -593,6 +595,8 @@ sq_alert_info_of(const sq_alert_event_t *ev, sq_alert_info_t *in)
     in->adequate = ev->adequate;
     in->desired = ev->desired;
     in->msa = ev->msa;
+    in->lat = NAN;
+    in->base = NAN;
     in->endpoint = ev->endpoint;
     in->region = ev->region;
     in->segment = ev->segment;
@@ -646,6 +650,8 @@ sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
     it->info.adequate = in.adequate;
     it->info.desired = in.desired;
     it->info.msa = in.msa;
+    it->info.lat = NAN;
+    it->info.base = NAN;
     it->info.labels = ev->labels ? strdup(ev->labels) : NULL;
 
     return 0;

@@ -60,6 +60,8 @@ typedef struct {
     double         adequate;
     double         desired;
     double         msa;
+    double         lat;           /* empathy: the two request times */
+    double         base;          /* compared, seconds; else NAN */
     char          *labels;        /* owner labels, a JSON object, or NULL */
     const char    *endpoint;
     const char    *region;

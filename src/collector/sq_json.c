@@ -35,10 +35,118 @@ sq_json_num(double v)
 }
 
 
+void
+sq_json_seconds(char *buf, size_t len, double s)
+{
+    if (isnan(s)) {
+        snprintf(buf, len, "-");
+
+    } else if (s < 0.001) {
+        snprintf(buf, len, "%.0f \xc2\xb5s", s * 1e6);
+
+    } else if (s < 0.01) {
+        snprintf(buf, len, "%.1f ms", s * 1e3);
+
+    } else if (s < 1) {
+        snprintf(buf, len, "%.0f ms", s * 1e3);
+
+    } else if (s < 10) {
+        snprintf(buf, len, "%.1f s", s);
+
+    } else {
+        snprintf(buf, len, "%.0f s", s);
+    }
+}
+
+
+void
+sq_json_human(char *buf, size_t len, int indicator, double v)
+{
+    if (isnan(v) || isinf(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+
+    switch (sq_indicator_unit(indicator)) {
+
+    case SQ_UNIT_SECONDS:
+        sq_json_seconds(buf, len, v);
+        break;
+
+    case SQ_UNIT_RATIO:
+        if (v > SQ_RATIO_SHOWN_MAX) {
+            snprintf(buf, len, "over %.0f\xc3\x97", SQ_RATIO_SHOWN_MAX);
+
+        } else {
+            snprintf(buf, len, "%.3g\xc3\x97", v);
+        }
+
+        break;
+
+    default:
+        if (indicator == SQ_IND_APDEX) {
+            snprintf(buf, len, "Apdex %.2f", v);
+
+        } else {
+            snprintf(buf, len, "%.4g %%", v * 100);
+        }
+    }
+}
+
+
+void
+sq_json_dim_text(char *buf, size_t len, int indicator, double value,
+    double adequate, double desired, double lat, double base)
+{
+    char  v[48], a[48], d[48], l[48], b[48];
+
+    sq_json_human(v, sizeof(v), indicator, value);
+    sq_json_human(a, sizeof(a), indicator, adequate);
+    sq_json_human(d, sizeof(d), indicator, desired);
+
+    if (indicator == SQ_IND_APDEX) {
+        /* "Apdex" once */
+        snprintf(a, sizeof(a), "%.2f", adequate);
+        snprintf(d, sizeof(d), "%.2f", desired);
+    }
+
+    if (indicator == SQ_IND_LATENCY_RATIO && !isnan(lat) && !isnan(base)) {
+        sq_json_seconds(l, sizeof(l), lat);
+        sq_json_seconds(b, sizeof(b), base);
+        snprintf(buf, len, "p75 %s vs %s elsewhere, %s (adequate %s, "
+                 "desired %s)", l, b, v, a, d);
+        return;
+    }
+
+    snprintf(buf, len, "%s (adequate %s, desired %s)", v, a, d);
+}
+
+
+double
+sq_json_z_shown(double z)
+{
+    if (isnan(z)) {
+        return z;
+    }
+
+    return z < SQ_INDEX_ZMIN ? SQ_INDEX_ZMIN
+           : z > SQ_INDEX_ZMAX ? SQ_INDEX_ZMAX : z;
+}
+
+
+void
+sq_json_alert_text(char *buf, size_t len, const sq_alert_info_t *it)
+{
+    sq_json_dim_text(buf, len, it->indicator, it->value, it->adequate,
+                     it->desired, it->lat, it->base);
+}
+
+
 json_t *
 sq_json_window(const sq_win_score_t *ws, int dim)
 {
     int                    d;
+    char                   text[256];
     json_t                *w, *dims, *o, *lat;
     const sq_dim_score_t  *ds;
 
@@ -81,6 +189,21 @@ sq_json_window(const sq_win_score_t *ws, int dim)
             json_object_set_new(o, "msa", sq_json_num(ds->msa));
             json_object_set_new(o, "mss", sq_json_num(ds->mss));
         }
+
+        json_object_set_new(o, "z_shown", sq_json_num(
+            ds->state == SQ_STATE_INSUFFICIENT ? NAN
+                                               : sq_json_z_shown(ds->z)));
+
+        if (ds->indicator == SQ_IND_LATENCY_RATIO) {
+            json_object_set_new(o, "latency_seconds",
+                                sq_json_num(ds->lat));
+            json_object_set_new(o, "elsewhere_seconds",
+                                sq_json_num(ds->base));
+        }
+
+        sq_json_dim_text(text, sizeof(text), ds->indicator, ds->value,
+                         ds->adequate, ds->desired, ds->lat, ds->base);
+        json_object_set_new(o, "text", json_string(text));
 
         json_object_set_new(o, "weight", sq_json_num(ds->weight));
         json_object_set_new(o, "requests", json_integer(ds->requests));
@@ -275,7 +398,7 @@ sq_json_alert_summary(char *buf, size_t len, const sq_alert_info_t *it)
 json_t *
 sq_json_alert(const sq_alert_info_t *it, int resolved, int64_t ends_at)
 {
-    char    id[64];
+    char     id[64], text[256];
     json_t  *o, *labels, *owner;
 
     labels = json_object();
@@ -316,6 +439,9 @@ sq_json_alert(const sq_alert_info_t *it, int resolved, int64_t ends_at)
     json_object_set_new(o, "desired", sq_json_num(it->desired));
     json_object_set_new(o, "msa", sq_json_num(it->msa));
     json_object_set_new(o, "since", json_integer(it->since));
+
+    sq_json_alert_text(text, sizeof(text), it);
+    json_object_set_new(o, "text", json_string(text));
 
     if (resolved) {
         json_object_set_new(o, "ends_at", json_integer(ends_at));
