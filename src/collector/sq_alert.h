@@ -120,6 +120,12 @@ void sq_alert_free(sq_alert_t *a);
 /* /api/v1/alerts: {"firing": [...], "history": [...]} */
 json_t *sq_alert_json(sq_alert_t *a);
 
+/*
+ * /api/v1/incidents: {"incidents": [...], "alerts_firing": N}, the firing
+ * alerts grouped by cause (sq_incident.h), most severe and widest first
+ */
+json_t *sq_alert_incidents_json(sq_alert_t *a);
+
 void sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st);
 
 

@@ -17,6 +17,7 @@
 #include "sq_score.h"
 #include "sq_view.h"
 #include "sq_alert.h"
+#include "sq_incident.h"
 
 
 /*
@@ -78,6 +79,20 @@ json_t *sq_json_alert_am(const sq_alert_info_t *it, int resolved,
 /* the webhook's body: one transition */
 json_t *sq_json_alert_hook(const sq_alert_info_t *it, int resolved,
     int64_t now, const sq_conf_t *conf);
+
+
+/* an incident of /api/v1/incidents, also the webhook's body (status) */
+json_t *sq_json_incident(const sq_incident_t *inc,
+    const sq_incident_state_t *st, const char *status, int64_t now);
+
+/*
+ * Alertmanager: the alert of one dimension of an incident, labelled with
+ * the incident's id, its scope and owner labels; the member rows of that
+ * dimension in the annotation "members".
+ */
+json_t *sq_json_incident_am(const sq_incident_t *inc,
+    const sq_incident_state_t *st, int dim, int resolved, int64_t now,
+    const sq_conf_t *conf);
 
 
 #endif /* _SQ_JSON_H_INCLUDED_ */
