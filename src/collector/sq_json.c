@@ -569,13 +569,18 @@ sq_json_alert_hook(const sq_alert_info_t *it, int resolved, int64_t now,
 }
 
 
-/* the owner labels of every member, the first value of a name wins */
+/*
+ * The owner labels of every member; a name with different values gets
+ * them all, in order, joined by ", " (an incident two teams own)
+ */
 
 static json_t *
 sq_json_incident_labels(const sq_incident_t *inc)
 {
-    size_t   i;
-    json_t  *labels, *owner;
+    char        *j;
+    size_t       i, l;
+    json_t      *labels, *owner, *v, *cur;
+    const char  *k, *cs, *vs, *p;
 
     labels = json_object();
 
@@ -586,10 +591,47 @@ sq_json_incident_labels(const sq_incident_t *inc)
 
         owner = json_loads(inc->members[i]->labels, 0, NULL);
 
-        if (owner) {
-            json_object_update_missing(labels, owner);
-            json_decref(owner);
+        json_object_foreach(owner, k, v) {
+            cur = json_object_get(labels, k);
+            vs = json_string_value(v);
+
+            if (vs == NULL) {
+                continue;
+            }
+
+            if (cur == NULL) {
+                json_object_set(labels, k, v);
+                continue;
+            }
+
+            /* already listed? */
+
+            cs = json_string_value(cur);
+            l = strlen(vs);
+
+            for (p = strstr(cs, vs); p; p = strstr(p + 1, vs)) {
+                if ((p == cs || (p >= cs + 2 && p[-2] == ',' && p[-1] == ' '))
+                    && (p[l] == '\0' || p[l] == ','))
+                {
+                    break;
+                }
+            }
+
+            if (p) {
+                continue;
+            }
+
+            j = malloc(strlen(cs) + l + 3);
+            if (j == NULL) {
+                continue;
+            }
+
+            sprintf(j, "%s, %s", cs, vs);
+            json_object_set_new(labels, k, json_string(j));
+            free(j);
         }
+
+        json_decref(owner);
     }
 
     return labels;
