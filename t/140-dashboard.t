@@ -5,7 +5,8 @@
 # 127.0.0.1 (all traffic goes through a recording proxy), and it shows the
 # zone-of-tolerance bands with the degraded region's marker below its zone,
 # the endpoints x regions grid, and the firing alert.  The screenshot is
-# kept in t/output/dashboard.png (and dashboard-phone.png, 390 px wide).
+# kept in t/output/dashboard.png (and dashboard-phone.png, 390 px wide,
+# and dashboard-1280.png, the whole page 1280 px wide).
 # It also shows the incident first, in words, the map with the degraded
 # region coloured below, the grid's colour scale and the placement chart
 # (uPlot) with its legend.
@@ -142,6 +143,16 @@ ok -s "$out/dashboard.png", "screenshot in t/output/dashboard.png";
     @flags = @wide;
 }
 ok -s "$out/dashboard-phone.png", 'a phone-size screenshot too';
+
+# and the whole page at 1280 px
+
+{
+    my @wide = @flags;
+    @flags = map { s/--window-size=\S+/--window-size=1280,3000/r } @wide;
+    chromium("--screenshot=$out/dashboard-1280.png", "$out/chromium-4.log");
+    @flags = @wide;
+}
+ok -s "$out/dashboard-1280.png", 'the whole page at 1280 px';
 
 kill 'TERM', $ppid;
 waitpid $ppid, 0;
