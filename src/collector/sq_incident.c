@@ -273,7 +273,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 {
     int                      rc, cause, d, differ[4];
     char                   **keys;
-    size_t                   i, j, k, m, *grp;
+    size_t                   i, j, k, m, r, x, *grp;
     unsigned char           *rb;
     sq_incident_t           *inc;
     const char              *ca, *cb;
@@ -333,19 +333,25 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 
     /*
      * Rollups and journeys: the incident of the row that drags them
-     * down, the worst on the same dimension, else on any; their own
-     * when no row explains them.
+     * down, the worst on the same dimension, else on any.  Regions and
+     * journeys first: an endpoint's rollup that no row explains (its
+     * rows too few to judge yet) goes with the worst region rollup.
+     * Their own when nothing explains them.
      */
 
-    for (i = 0; i < n; i++) {
+    for (x = 0; x < 2 * n; x++) {
+        i = x % n;
         a = al[i];
 
-        if (sq_incident_series(a)) {
+        if (sq_incident_series(a)
+            || (a->scope == SQ_SCOPE_ENDPOINT) != (x >= n))
+        {
             continue;
         }
 
         w = NULL;
         k = n;
+        r = n;
 
         for (j = 0; j < n; j++) {
             if (!sq_incident_series(al[j])) {
@@ -376,6 +382,19 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
                 k = j;
             }
         }
+
+        for (j = 0; k == n && a->scope == SQ_SCOPE_ENDPOINT && j < n; j++) {
+            if (al[j]->scope == SQ_SCOPE_REGION && keys[j]
+                && (w == NULL || (al[j]->dim == a->dim && w->dim != a->dim)
+                    || (al[j]->dim == w->dim
+                        && sq_incident_worse(al[j], w))))
+            {
+                w = al[j];
+                r = j;
+            }
+        }
+
+        k = w && k == n ? r : k;
 
         if (w) {
             keys[i] = strdup(keys[k]);
