@@ -155,6 +155,10 @@ like($i->{owner}, qr/^(payments, search|search, payments)$/,
 like($i->{runbook}, qr{https://wiki\.example/(checkout|search), https://},
      "and their runbooks: $i->{runbook}");
 
+my $m = $c->get('/metrics')->{content};
+is($c->metric($m, 'servqual_incidents_firing', severity => 'critical'), 1,
+   '/metrics: one critical incident');
+
 # the log and the webhook: one incident opened
 
 my @opened = $c->log_text =~ /(incident opened [^\n]*)/g;

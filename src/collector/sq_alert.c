@@ -1242,6 +1242,7 @@ void
 sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st)
 {
     int         k;
+    size_t      i;
     uint32_t    j;
     sq_item_t  *it;
 
@@ -1255,6 +1256,10 @@ sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st)
         for (it = a->b[j]; it; it = it->next) {
             st->firing[it->info.severity]++;
         }
+    }
+
+    for (i = 0; i < a->inc.n; i++) {
+        st->incidents[a->inc.inc[i].severity]++;
     }
 
     memcpy(st->transitions, a->transitions, sizeof(st->transitions));

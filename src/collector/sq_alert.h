@@ -73,6 +73,7 @@ typedef struct {
 
 typedef struct {
     uint64_t       firing[3];                 /* by severity */
+    uint64_t       incidents[3];              /* open, by severity */
     uint64_t       transitions[3][2];         /* severity, resolved */
     uint64_t       notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
     uint64_t       queued[SQ_NSINKS];
