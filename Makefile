@@ -102,11 +102,12 @@ $(ASAN_DIR)/obj/%.o: $(COLL_DIR)/%.c $(COLL_HDRS) Makefile
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -c -o $@ $<
 
 # the page with its map and chart library inlined (npm packages that
-# scripts/install-deps puts in $(COLL_DIR)/dashboard/node_modules)
+# scripts/install-deps puts in build/dashboard/node_modules)
 $(BUILD)/gen/dashboard.html: $(COLL_DIR)/dashboard/index.html \
-		$(COLL_DIR)/dashboard/package.json scripts/dashboard-build
+		$(COLL_DIR)/dashboard/package-lock.json scripts/dashboard-build
 	@mkdir -p $(dir $@)
-	scripts/dashboard-build $(COLL_DIR)/dashboard $@.tmp && mv $@.tmp $@
+	scripts/dashboard-build $(COLL_DIR)/dashboard/index.html \
+		build/dashboard/node_modules $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/sq_dashboard.c: $(BUILD)/gen/dashboard.html scripts/embed
 	@mkdir -p $(dir $@)

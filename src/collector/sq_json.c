@@ -336,8 +336,9 @@ sq_json_owner_labels(const sq_label_t *labels, size_t n)
 /* the same alert gets the same id, also when read back from the store */
 
 static void
-sq_json_alert_id(char *buf, size_t len, int scope, const char *e, const char *r,
-    const char *g, const char *dim, int severity, int64_t since)
+sq_json_alert_id(char *buf, size_t len, int scope, const char *e,
+    const char *r, const char *g, const char *dim, int severity,
+    int64_t since)
 {
     int  d;
 
