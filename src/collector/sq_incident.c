@@ -727,10 +727,11 @@ sq_incident_list(char *buf, size_t len, sq_tally_t *t, size_t nt)
 void
 sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
 {
-    int          d, first;
-    char         eps[256], regs[256], segs[256];
-    size_t       i, o, ne, nr, ns, max;
-    sq_tally_t  *te, *tr, *ts;
+    int                     d, first;
+    char                    eps[256], regs[256], segs[256], l[48], b[48];
+    size_t                  i, o, ne, nr, ns, max;
+    sq_tally_t             *te, *tr, *ts;
+    const sq_alert_info_t  *r;
 
     max = inc->nmembers;
     te = calloc(3 * (max ? max : 1), sizeof(sq_tally_t));
@@ -786,6 +787,18 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
         o += snprintf(buf + o, len - o, "%s%s", first ? ": " : "; ",
                       sq_look_for[d]);
         first = 0;
+
+        /* the latency band: the request times empathy compares */
+
+        r = inc->rep[d];
+
+        if (r && r->indicator == SQ_IND_LATENCY_RATIO && !isnan(r->lat)
+            && !isnan(r->base) && o + 1 < len)
+        {
+            sq_json_seconds(l, sizeof(l), r->lat);
+            sq_json_seconds(b, sizeof(b), r->base);
+            o += snprintf(buf + o, len - o, " (p75 %s vs %s)", l, b);
+        }
     }
 }
 
