@@ -36,24 +36,43 @@ $c->start;
 # checkout: fast in the US and Germany, slow and failing in Brazil
 
 my $seq = 0;
-for my $i (1 .. 5) {
-    $c->send(SQCollector::datagram(node => 'web1', pid => 7, seq => ++$seq,
-        series => [
-        SQCollector::series(endpoint => 'checkout', region => 'US',
-            latencies => [ (0.05) x 40 ],
-            counters => { status_2xx => 40, tls_1_3 => 40 }),
-        SQCollector::series(endpoint => 'checkout', region => 'DE',
-            latencies => [ (0.08) x 30 ],
-            counters => { status_2xx => 30, tls_1_3 => 30 }),
-        SQCollector::series(endpoint => 'checkout', region => 'BR',
-            latencies => [ (3.0) x 30 ],
-            counters => { status_2xx => 24, status_5xx => 6,
-                          upstream_errors => 6, tls_1_3 => 30 }),
-        SQCollector::series(endpoint => 'search', region => 'US',
-            latencies => [ (0.02) x 40 ],
-            counters => { status_2xx => 40, tls_1_3 => 40 }),
-    ]));
+sub traffic {
+    for my $i (1 .. 5) {
+        $c->send(SQCollector::datagram(node => 'web1', pid => 7,
+            seq => ++$seq, series => [
+            SQCollector::series(endpoint => 'checkout', region => 'US',
+                latencies => [ (0.05) x 40 ],
+                counters => { status_2xx => 40, tls_1_3 => 40 }),
+            SQCollector::series(endpoint => 'checkout', region => 'DE',
+                latencies => [ (0.08) x 30 ],
+                counters => { status_2xx => 30, tls_1_3 => 30 }),
+            SQCollector::series(endpoint => 'checkout', region => 'BR',
+                latencies => [ (3.0) x 30 ],
+                counters => { status_2xx => 24, status_5xx => 6,
+                              upstream_errors => 6, tls_1_3 => 30 }),
+            SQCollector::series(endpoint => 'search', region => 'US',
+                latencies => [ (0.02) x 40 ],
+                counters => { status_2xx => 40, tls_1_3 => 40 }),
+        ]));
+    }
 }
+
+# a first run, stopped: the collector stores its partial minute at exit,
+# so the chart has a stored minute to start from (then the live one)
+
+my $counted = sub {
+    my ($n) = @_;
+    return $c->wait_for(sub {
+        my $q = $c->json('/api/v1/quality?scope=endpoint&endpoint=checkout');
+        ($q->{rows}[0]{windows}{short}{requests} // 0) >= $n;
+    }, 10);
+};
+
+traffic();
+ok $counted->(500), 'a first run counted';
+is $c->stop, 0, 'stopped: its partial minute stored';
+$c->start;
+traffic();
 
 ok $c->wait_for(sub {
     my $a = $c->json('/api/v1/alerts');
@@ -213,6 +232,10 @@ like $dom, qr/class="scale"[^>]*aria-label="colour scale/,
      'the grid has a colour scale legend';
 like $dom, qr/<div id="trend"[^>]*data-points="[1-9]/,
      'the chart has points (the live minute at least)';
+like $dom, qr/<div id="trend"[^>]*data-stored="[1-9]/,
+     'drawn from the first stored minute';
+like $dom, qr/\d+ stored minutes? and the current one \(live\)/,
+     'and says so';
 like $dom, qr/class="uplot/, 'drawn by uPlot';
 like $dom, qr/class="u-legend.*Reliability.*Responsiveness.*Empathy.*adequate.*desired/s,
      'with a legend for each dimension and the two levels';
