@@ -243,4 +243,6 @@ like $dom, qr/<td class="cell[^"]*"[^>]*tabindex="0"|<td[^>]*tabindex="0"[^>]*cl
      'grid cells take the keyboard';
 
 
+is $c->stop, 0, 'the collector exits cleanly';
+
 done_testing;
