@@ -33,6 +33,9 @@ for my $p ([5170, 'udp'], [9170, 'tcp'], [8080, 'tcp'], [8081, 'tcp'],
 }
 
 my $top = tempdir(CLEANUP => 1);
+# as /tmp is: nginx's workers (an unprivileged user) read the demo's pages
+# under TMPDIR; behind a 0700 directory the shop answered 500 and 404
+chmod 0755, $top;
 my $clone = "$top/servqual";
 my $tmp = "$top/tmp";
 my $home = "$top/home";
