@@ -122,7 +122,15 @@ $(ASAN_DIR)/obj/%.o: $(COLL_DIR)/%.c $(COLL_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -c -o $@ $<
 
-$(BUILD)/gen/sq_dashboard.c: $(COLL_DIR)/dashboard/index.html scripts/embed
+# the page with its map and chart library inlined (npm packages that
+# scripts/install-deps puts in build/dashboard/node_modules)
+$(BUILD)/gen/dashboard.html: $(COLL_DIR)/dashboard/index.html \
+		$(COLL_DIR)/dashboard/package-lock.json scripts/dashboard-build
+	@mkdir -p $(dir $@)
+	scripts/dashboard-build $(COLL_DIR)/dashboard/index.html \
+		build/dashboard/node_modules $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/sq_dashboard.c: $(BUILD)/gen/dashboard.html scripts/embed
 	@mkdir -p $(dir $@)
 	scripts/embed sq_dashboard_html $< > $@
 

@@ -5,7 +5,11 @@
 # 127.0.0.1 (all traffic goes through a recording proxy), and it shows the
 # zone-of-tolerance bands with the degraded region's marker below its zone,
 # the endpoints x regions grid, and the firing alert.  The screenshot is
-# kept in t/output/dashboard.png.
+# kept in t/output/dashboard.png (and dashboard-phone.png, 390 px wide,
+# and dashboard-1280.png, the whole page 1280 px wide).
+# It also shows the incident first, in words, the map with the degraded
+# region coloured below, the grid's colour scale and the placement chart
+# (uPlot) with its legend.
 
 use strict;
 use warnings;
@@ -32,24 +36,43 @@ $c->start;
 # checkout: fast in the US and Germany, slow and failing in Brazil
 
 my $seq = 0;
-for my $i (1 .. 5) {
-    $c->send(SQCollector::datagram(node => 'web1', pid => 7, seq => ++$seq,
-        series => [
-        SQCollector::series(endpoint => 'checkout', region => 'US',
-            latencies => [ (0.05) x 40 ],
-            counters => { status_2xx => 40, tls_1_3 => 40 }),
-        SQCollector::series(endpoint => 'checkout', region => 'DE',
-            latencies => [ (0.08) x 30 ],
-            counters => { status_2xx => 30, tls_1_3 => 30 }),
-        SQCollector::series(endpoint => 'checkout', region => 'BR',
-            latencies => [ (3.0) x 30 ],
-            counters => { status_2xx => 24, status_5xx => 6,
-                          upstream_errors => 6, tls_1_3 => 30 }),
-        SQCollector::series(endpoint => 'search', region => 'US',
-            latencies => [ (0.02) x 40 ],
-            counters => { status_2xx => 40, tls_1_3 => 40 }),
-    ]));
+sub traffic {
+    for my $i (1 .. 5) {
+        $c->send(SQCollector::datagram(node => 'web1', pid => 7,
+            seq => ++$seq, series => [
+            SQCollector::series(endpoint => 'checkout', region => 'US',
+                latencies => [ (0.05) x 40 ],
+                counters => { status_2xx => 40, tls_1_3 => 40 }),
+            SQCollector::series(endpoint => 'checkout', region => 'DE',
+                latencies => [ (0.08) x 30 ],
+                counters => { status_2xx => 30, tls_1_3 => 30 }),
+            SQCollector::series(endpoint => 'checkout', region => 'BR',
+                latencies => [ (3.0) x 30 ],
+                counters => { status_2xx => 24, status_5xx => 6,
+                              upstream_errors => 6, tls_1_3 => 30 }),
+            SQCollector::series(endpoint => 'search', region => 'US',
+                latencies => [ (0.02) x 40 ],
+                counters => { status_2xx => 40, tls_1_3 => 40 }),
+        ]));
+    }
 }
+
+# a first run, stopped: the collector stores its partial minute at exit,
+# so the chart has a stored minute to start from (then the live one)
+
+my $counted = sub {
+    my ($n) = @_;
+    return $c->wait_for(sub {
+        my $q = $c->json('/api/v1/quality?scope=endpoint&endpoint=checkout');
+        ($q->{rows}[0]{windows}{short}{requests} // 0) >= $n;
+    }, 10);
+};
+
+traffic();
+ok $counted->(500), 'a first run counted';
+is $c->stop, 0, 'stopped: its partial minute stored';
+$c->start;
+traffic();
 
 ok $c->wait_for(sub {
     my $a = $c->json('/api/v1/alerts');
@@ -130,6 +153,26 @@ is $rc, 0, 'chromium loaded the dashboard';
 ($rc) = chromium("--screenshot=$out/dashboard.png", "$out/chromium-2.log");
 ok -s "$out/dashboard.png", "screenshot in t/output/dashboard.png";
 
+# the page on a phone
+
+{
+    my @wide = @flags;
+    @flags = map { s/--window-size=\S+/--window-size=390,844/r } @wide;
+    chromium("--screenshot=$out/dashboard-phone.png", "$out/chromium-3.log");
+    @flags = @wide;
+}
+ok -s "$out/dashboard-phone.png", 'a phone-size screenshot too';
+
+# and the whole page at 1280 px
+
+{
+    my @wide = @flags;
+    @flags = map { s/--window-size=\S+/--window-size=1280,3000/r } @wide;
+    chromium("--screenshot=$out/dashboard-1280.png", "$out/chromium-4.log");
+    @flags = @wide;
+}
+ok -s "$out/dashboard-1280.png", 'the whole page at 1280 px';
+
 kill 'TERM', $ppid;
 waitpid $ppid, 0;
 
@@ -150,6 +193,7 @@ ok scalar(grep { m{^GET \Q$url\E 200 } } @page),
    'the page came through the proxy';
 ok scalar(grep { m{/api/v1/quality 200 } } @page), 'it fetched the scores';
 ok scalar(grep { m{/api/v1/alerts 200 } } @page), 'and the alerts';
+ok scalar(grep { m{/api/v1/incidents 200 } } @page), 'and the incidents';
 is_deeply [grep { !m{^GET http://127\.0\.0\.1:$c->{http}/\S* 200 } } @page],
           [], 'every request of the page stayed on 127.0.0.1 and succeeded';
 is_deeply [grep { !/ 403 / && !m{^GET http://127\.0\.0\.1:} } @req], [],
@@ -168,5 +212,37 @@ like $dom, qr/<td[^>]*class="cell above[^"]*"[^>]*data-region="US"/,
      'and the US above';
 like $dom, qr/Critical: checkout in BR is below the adequate level on/,
      'the firing alert, in words';
+
+# incidents first, the map, the grid's legend and the chart
+
+like $dom, qr/<h2 id="inc-title">Incidents<\/h2>.*<h2 id="map-title">/s,
+     'incidents come first, then the map';
+like $dom, qr/<article class="incident critical" data-region="BR"[^>]*>\s*<h3>Critical: checkout in Brazil: reliability [\d.]+ % \(adequate 99\.5 %\)/,
+     'the incident, in words';
+like $dom, qr/slower than other regions: p75 3\.0 s vs \d+ ms/,
+     'empathy as two request times';
+like $dom, qr/Look at: checkout in BR/, 'which requests to look at';
+like $dom, qr/<path class="country below" data-region="BR"/,
+     'the map: Brazil coloured below its zone';
+like $dom, qr/<path class="country above" data-region="US"/,
+     'the map: the US above';
+like $dom, qr/<path class="country" data-region="FR"/,
+     'the map: a country without traffic left grey';
+like $dom, qr/class="scale"[^>]*aria-label="colour scale/,
+     'the grid has a colour scale legend';
+like $dom, qr/<div id="trend"[^>]*data-points="[1-9]/,
+     'the chart has points (the live minute at least)';
+like $dom, qr/<div id="trend"[^>]*data-stored="[1-9]/,
+     'drawn from the first stored minute';
+like $dom, qr/\d+ stored minutes? and the current one \(live\)/,
+     'and says so';
+like $dom, qr/class="uplot/, 'drawn by uPlot';
+like $dom, qr/class="u-legend.*Reliability.*Responsiveness.*Empathy.*adequate.*desired/s,
+     'with a legend for each dimension and the two levels';
+like $dom, qr/<td class="cell[^"]*"[^>]*tabindex="0"|<td[^>]*tabindex="0"[^>]*class="cell/,
+     'grid cells take the keyboard';
+
+
+is $c->stop, 0, 'the collector exits cleanly';
 
 done_testing;

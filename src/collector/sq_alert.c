@@ -15,6 +15,7 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_incident.h"
 #include "sq_json.h"
 #include "sq_sink.h"
 #include "sq_status.h"
@@ -40,6 +41,19 @@ struct sq_item_s {
 };
 
 
+/* an incident that is open: what it was at the last evaluation */
+
+typedef struct {
+    char                 *key;
+    uint64_t              gen;
+    unsigned              dims;
+    int                   severity;
+    size_t                nmembers;
+    sq_incident_state_t   st;
+    json_t               *last;       /* its latest JSON */
+} sq_open_t;
+
+
 struct sq_alert_s {
     sq_ctx_t          *ctx;
     struct event      *timer;
@@ -53,9 +67,16 @@ struct sq_alert_s {
 
     sq_sink_t         *sink[SQ_NSINKS];
     uint64_t           notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
-    json_t            *am_batch;   /* resolved in this evaluation */
+    json_t            *am_prev;    /* what Alertmanager was last sent */
     int64_t            am_sent;    /* last full send to Alertmanager */
     int                changed;
+
+    sq_incidents_t     inc;        /* of the firing alerts */
+    const sq_alert_info_t  **inc_al;    /* what inc points into */
+    uint64_t           inc_gen;
+    sq_open_t         *open;
+    size_t             nopen;
+    size_t             aopen;
 
     json_t            *ring[SQ_ALERT_RING];   /* newest at ring_head - 1 */
     size_t             ring_head;
@@ -91,6 +112,11 @@ static int sq_alert_scope_of(const sq_alert_event_t *ev);
 static int sq_alert_dim_of(const char *name);
 static int sq_alert_info_of(const sq_alert_event_t *ev,
     sq_alert_info_t *in);
+static void sq_alert_incidents(sq_alert_t *a, int64_t now);
+static sq_open_t *sq_alert_open(sq_alert_t *a, const sq_incident_t *inc,
+    int64_t now);
+static void sq_alert_incident_log(const char *what, const json_t *o);
+static void sq_alert_am(sq_alert_t *a, int64_t now);
 
 
 int
@@ -264,6 +290,8 @@ sq_alert_set(sq_item_t *it, const sq_dim_score_t *ds)
     it->info.adequate = ds->adequate;
     it->info.desired = ds->desired;
     it->info.msa = ds->msa;
+    it->info.lat = ds->lat;
+    it->info.base = ds->base;
 }
 
 
@@ -350,11 +378,6 @@ sq_alert_transition(sq_alert_t *a, sq_item_t *it, int resolved, int64_t now)
         sq_sink_push(a->sink[SQ_SINK_WEBHOOK],
                      sq_json_alert_hook(in, resolved, now, a->ctx->conf));
     }
-
-    if (a->sink[SQ_SINK_ALERTMANAGER] && resolved) {
-        json_array_append_new(a->am_batch,
-                              sq_json_alert_am(in, 1, now, a->ctx->conf));
-    }
 }
 
 
@@ -365,7 +388,6 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     size_t                 i;
     double                 warn_z;
     uint32_t               h, k;
-    json_t                *batch;
     unsigned               scopes;
     sq_item_t             *it, *nx;
     const sq_row_t        *r;
@@ -445,33 +467,7 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
         }
     }
 
-    /*
-     * Alertmanager: every firing alert, when something changed or the
-     * resend interval is over, with the alerts resolved just now.
-     */
-
-    if (a->sink[SQ_SINK_ALERTMANAGER]) {
-        batch = a->am_batch;
-
-        if (a->changed
-            || now - a->am_sent >= a->ctx->conf->alerts.resend)
-        {
-            for (k = 0; k < a->nb; k++) {
-                for (it = a->b[k]; it; it = it->next) {
-                    json_array_append_new(batch,
-                        sq_json_alert_am(&it->info, 0, now, a->ctx->conf));
-                }
-            }
-
-            a->am_sent = now;
-        }
-
-        if (json_array_size(batch)) {
-            sq_sink_push(a->sink[SQ_SINK_ALERTMANAGER], batch);
-            a->am_batch = json_array();
-
-        }
-    }
+    sq_alert_incidents(a, now);
 
     a->evaluations++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -593,6 +589,8 @@ sq_alert_info_of(const sq_alert_event_t *ev, sq_alert_info_t *in)
     in->adequate = ev->adequate;
     in->desired = ev->desired;
     in->msa = ev->msa;
+    in->lat = NAN;
+    in->base = NAN;
     in->endpoint = ev->endpoint;
     in->region = ev->region;
     in->segment = ev->segment;
@@ -646,6 +644,8 @@ sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
     it->info.adequate = in.adequate;
     it->info.desired = in.desired;
     it->info.msa = in.msa;
+    it->info.lat = NAN;
+    it->info.base = NAN;
     it->info.labels = ev->labels ? strdup(ev->labels) : NULL;
 
     return 0;
@@ -710,16 +710,17 @@ sq_alert_new(sq_ctx_t *ctx)
     a->ctx = ctx;
     a->nb = SQ_ALERT_BUCKETS;
     a->b = calloc(a->nb, sizeof(sq_item_t *));
-    a->am_batch = json_array();
+    a->am_prev = json_object();
     a->timer = event_new(ctx->base, -1, EV_PERSIST, sq_alert_on_timer, a);
 
-    if (a->b == NULL || a->am_batch == NULL || a->timer == NULL) {
+    if (a->b == NULL || a->am_prev == NULL || a->timer == NULL) {
         sq_alert_free(a);
         return NULL;
     }
 
     sq_alert_restore(a);
     sq_alert_configure(a);
+    sq_alert_incidents(a, sq_now());
 
     if (sq_alert_schedule(a) != 0) {
         sq_alert_free(a);
@@ -821,7 +822,15 @@ sq_alert_free(sq_alert_t *a)
         json_decref(a->ring[i]);
     }
 
-    json_decref(a->am_batch);
+    for (i = 0; i < a->nopen; i++) {
+        free(a->open[i].key);
+        json_decref(a->open[i].last);
+    }
+
+    sq_incidents_free(&a->inc);
+    free(a->inc_al);
+    free(a->open);
+    json_decref(a->am_prev);
     free(a->b);
     free(a);
 }
@@ -915,10 +924,325 @@ sq_alert_json(sq_alert_t *a)
 }
 
 
+/* ---- incidents: the firing alerts grouped by cause (sq_incident.c) */
+
+static void
+sq_alert_incident_log(const char *what, const json_t *o)
+{
+    json_t  *scope;
+
+    scope = json_object_get(o, "scope");
+
+    sq_log(SQ_LOG_WARN, "incident %s id=%s severity=%s cause=%s "
+           "endpoint=\"%s\" region=\"%s\" members=%zu owner=%s: %s; "
+           "look at %s",
+           what, json_string_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "severity")),
+           json_string_value(json_object_get(o, "cause")),
+           json_string_value(json_object_get(scope, "endpoint"))
+           ? json_string_value(json_object_get(scope, "endpoint")) : "*",
+           json_string_value(json_object_get(scope, "region"))
+           ? json_string_value(json_object_get(scope, "region")) : "*",
+           json_array_size(json_object_get(o, "members")),
+           json_string_value(json_object_get(o, "owner"))
+           ? json_string_value(json_object_get(o, "owner")) : "-",
+           json_string_value(json_object_get(o, "title")),
+           json_string_value(json_object_get(o, "look_at")));
+}
+
+
+/* the open incident of inc's key; a new one if there is none */
+
+static sq_open_t *
+sq_alert_open(sq_alert_t *a, const sq_incident_t *inc, int64_t now)
+{
+    int         d;
+    size_t      i, n;
+    sq_open_t  *op;
+
+    for (i = 0; i < a->nopen; i++) {
+        if (strcmp(a->open[i].key, inc->key) == 0) {
+            return &a->open[i];
+        }
+    }
+
+    if (a->nopen == a->aopen) {
+        n = a->aopen ? 2 * a->aopen : 16;
+        op = realloc(a->open, n * sizeof(sq_open_t));
+
+        if (op == NULL) {
+            return NULL;
+        }
+
+        a->open = op;
+        a->aopen = n;
+    }
+
+    op = &a->open[a->nopen];
+    memset(op, 0, sizeof(sq_open_t));
+
+    op->key = strdup(inc->key);
+    if (op->key == NULL) {
+        return NULL;
+    }
+
+    op->st.since = inc->since ? inc->since : now;
+    snprintf(op->st.id, sizeof(op->st.id), "%08x-%lld",
+             sq_incident_hash(inc), (long long) op->st.since);
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        op->st.msa0[d] = NAN;
+    }
+
+    a->nopen++;
+
+    return op;
+}
+
+
+static void
+sq_alert_incidents(sq_alert_t *a, int64_t now)
+{
+    int                      fresh;
+    size_t                   i, n;
+    json_t                  *o;
+    uint32_t                 k;
+    sq_item_t               *it;
+    sq_open_t               *op;
+    sq_incident_t           *inc;
+    const sq_alert_info_t  **al;
+
+    al = calloc(a->n ? a->n : 1, sizeof(sq_alert_info_t *));
+    if (al == NULL) {
+        sq_log(SQ_LOG_ERROR, "incidents: out of memory");
+        return;
+    }
+
+    n = 0;
+
+    for (k = 0; k < a->nb; k++) {
+        for (it = a->b[k]; it; it = it->next) {
+            if (it->info.severity != SQ_SEV_NONE && n < a->n) {
+                al[n++] = &it->info;
+            }
+        }
+    }
+
+    sq_incidents_free(&a->inc);
+
+    /* the members point into the alerts: kept until the next grouping */
+
+    free(a->inc_al);
+    a->inc_al = al;
+
+    if (sq_incident_group(al, n, &a->inc) != SQ_OK) {
+        sq_log(SQ_LOG_ERROR, "incidents: out of memory");
+        return;
+    }
+
+    a->inc_gen++;
+
+    for (i = 0; i < a->inc.n; i++) {
+        inc = &a->inc.inc[i];
+
+        op = sq_alert_open(a, inc, now);
+        if (op == NULL) {
+            sq_log(SQ_LOG_ERROR, "incidents: out of memory");
+            continue;
+        }
+
+        fresh = op->gen == 0;
+        op->gen = a->inc_gen;
+        sq_incident_trend(inc, &op->st);
+
+        o = sq_json_incident(inc, &op->st, "firing", now);
+
+        if (fresh || op->dims != inc->dims || op->severity != inc->severity
+            || op->nmembers != inc->nmembers)
+        {
+            sq_alert_incident_log(fresh ? "opened" : "changed", o);
+            a->changed = 1;
+
+            if (a->sink[SQ_SINK_WEBHOOK]) {
+                json_object_set_new(o, "kind", json_string("incident"));
+                sq_sink_push(a->sink[SQ_SINK_WEBHOOK], json_deep_copy(o));
+                json_object_del(o, "kind");
+            }
+        }
+
+        op->dims = inc->dims;
+        op->severity = inc->severity;
+        op->nmembers = inc->nmembers;
+        json_decref(op->last);
+        op->last = o;
+    }
+
+    /* the incidents that are over */
+
+    for (i = 0; i < a->nopen; /* void */) {
+        op = &a->open[i];
+
+        if (op->gen == a->inc_gen) {
+            i++;
+            continue;
+        }
+
+        a->changed = 1;
+
+        if (op->last) {
+            json_object_set_new(op->last, "status", json_string("resolved"));
+            json_object_set_new(op->last, "ends_at", json_integer(now));
+            sq_alert_incident_log("resolved", op->last);
+
+            if (a->sink[SQ_SINK_WEBHOOK]) {
+                json_object_set_new(op->last, "kind",
+                                    json_string("incident"));
+                sq_sink_push(a->sink[SQ_SINK_WEBHOOK], op->last);
+                op->last = NULL;
+            }
+        }
+
+        free(op->key);
+        json_decref(op->last);
+        a->open[i] = a->open[--a->nopen];
+    }
+
+    sq_alert_am(a, now);
+}
+
+
+/*
+ * Alertmanager: one alert per incident and dimension, all of them when
+ * something changed or the resend interval is over, and those that are
+ * gone once, resolved.
+ */
+
+static void
+sq_alert_am(sq_alert_t *a, int64_t now)
+{
+    int                   d;
+    char                  key[128], ts[32];
+    size_t                i, j;
+    time_t                tt;
+    json_t               *cur, *batch, *v, *t;
+    struct tm             tm;
+    const char           *k;
+    sq_incident_t        *inc;
+    sq_incident_state_t  *st;
+
+    if (a->sink[SQ_SINK_ALERTMANAGER] == NULL) {
+        return;
+    }
+
+    cur = json_object();
+    batch = json_array();
+
+    for (i = 0; i < a->inc.n; i++) {
+        inc = &a->inc.inc[i];
+        st = NULL;
+
+        for (j = 0; j < a->nopen; j++) {
+            if (strcmp(a->open[j].key, inc->key) == 0) {
+                st = &a->open[j].st;
+            }
+        }
+
+        if (st == NULL) {
+            continue;
+        }
+
+        for (d = 0; d < SQ_NDIMS; d++) {
+            if (!(inc->dims & (1u << d))) {
+                continue;
+            }
+
+            snprintf(key, sizeof(key), "%s/%s/%d", st->id, sq_dim_names[d],
+                     inc->dim_severity[d]);
+            json_object_set_new(cur, key, sq_json_incident_am(inc, st, d, 0,
+                                                    now, a->ctx->conf));
+        }
+    }
+
+    tt = (time_t) now;
+    gmtime_r(&tt, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    json_object_foreach(a->am_prev, k, v) {
+        if (json_object_get(cur, k) == NULL) {
+            t = json_deep_copy(v);
+            json_object_set_new(t, "endsAt", json_string(ts));
+            json_array_append_new(batch, t);
+            a->changed = 1;
+        }
+    }
+
+    if (a->changed || json_object_size(cur) != json_object_size(a->am_prev)
+        || now - a->am_sent >= a->ctx->conf->alerts.resend)
+    {
+        json_object_foreach(cur, k, v) {
+            json_array_append(batch, v);
+        }
+
+        a->am_sent = now;
+    }
+
+    json_decref(a->am_prev);
+    a->am_prev = cur;
+
+    if (json_array_size(batch)) {
+        sq_sink_push(a->sink[SQ_SINK_ALERTMANAGER], batch);
+
+    } else {
+        json_decref(batch);
+    }
+}
+
+
+json_t *
+sq_alert_incidents_json(sq_alert_t *a)
+{
+    size_t          i, j;
+    json_t         *root, *list, *o;
+    sq_open_t      *op;
+    uint64_t        firing;
+    sq_incident_t  *inc;
+
+    root = json_object();
+    list = json_array();
+    firing = 0;
+
+    for (i = 0; i < a->inc.n; i++) {
+        inc = &a->inc.inc[i];
+        firing += inc->nmembers;
+        op = NULL;
+
+        for (j = 0; j < a->nopen; j++) {
+            if (strcmp(a->open[j].key, inc->key) == 0) {
+                op = &a->open[j];
+            }
+        }
+
+        if (op == NULL) {
+            continue;
+        }
+
+        o = op->last ? json_deep_copy(op->last)
+                     : sq_json_incident(inc, &op->st, "firing", 0);
+        json_array_append_new(list, o);
+    }
+
+    json_object_set_new(root, "incidents", list);
+    json_object_set_new(root, "alerts_firing", json_integer(firing));
+
+    return root;
+}
+
+
 void
 sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st)
 {
     int         k;
+    size_t      i;
     uint32_t    j;
     sq_item_t  *it;
 
@@ -932,6 +1256,10 @@ sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st)
         for (it = a->b[j]; it; it = it->next) {
             st->firing[it->info.severity]++;
         }
+    }
+
+    for (i = 0; i < a->inc.n; i++) {
+        st->incidents[a->inc.inc[i].severity]++;
     }
 
     memcpy(st->transitions, a->transitions, sizeof(st->transitions));

@@ -60,6 +60,8 @@ typedef struct {
     double         adequate;
     double         desired;
     double         msa;
+    double         lat;           /* empathy: the two request times */
+    double         base;          /* compared, seconds; else NAN */
     char          *labels;        /* owner labels, a JSON object, or NULL */
     const char    *endpoint;
     const char    *region;
@@ -71,6 +73,7 @@ typedef struct {
 
 typedef struct {
     uint64_t       firing[3];                 /* by severity */
+    uint64_t       incidents[3];              /* open, by severity */
     uint64_t       transitions[3][2];         /* severity, resolved */
     uint64_t       notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
     uint64_t       queued[SQ_NSINKS];
@@ -117,6 +120,12 @@ void sq_alert_free(sq_alert_t *a);
 
 /* /api/v1/alerts: {"firing": [...], "history": [...]} */
 json_t *sq_alert_json(sq_alert_t *a);
+
+/*
+ * /api/v1/incidents: {"incidents": [...], "alerts_firing": N}, the firing
+ * alerts grouped by cause (sq_incident.h), most severe and widest first
+ */
+json_t *sq_alert_incidents_json(sq_alert_t *a);
 
 void sq_alert_stats(const sq_alert_t *a, sq_alert_stats_t *st);
 

@@ -64,6 +64,13 @@ static const double  sq_dim_default_weight[SQ_NDIMS] = {
 
 #define SQ_DEFAULT_MIN_REQUESTS  100
 
+/*
+ * latency_ratio: request times under this are taken as this before they
+ * are compared (0.1 s: what a person perceives as instantaneous, so a
+ * difference below it is invisible to a customer; docs/dimensions.md)
+ */
+#define SQ_DEFAULT_MIN_LATENCY   0.1
+
 
 int
 sq_indicator_unit(int indicator)
@@ -87,6 +94,7 @@ sq_dim_reset(sq_dim_conf_t *d, int indicator)
     d->desired = sq_ind_defaults[indicator].desired;
     d->apdex_t = sq_ind_defaults[indicator].apdex_t;
     d->quantile = sq_ind_defaults[indicator].quantile;
+    d->min_latency = SQ_DEFAULT_MIN_LATENCY;
     d->akind = SQ_LIT_NUMBER;
     d->dkind = SQ_LIT_NUMBER;
 }
@@ -137,6 +145,10 @@ sq_dim_apply(sq_dim_conf_t *eff, const sq_dim_conf_t *layer)
 
     if (layer->set & SQ_SET_QUANTILE) {
         eff->quantile = layer->quantile;
+    }
+
+    if (layer->set & SQ_SET_MIN_LATENCY) {
+        eff->min_latency = layer->min_latency;
     }
 
     eff->set |= layer->set;

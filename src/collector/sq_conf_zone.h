@@ -70,6 +70,7 @@ enum {
 #define SQ_SET_MIN         0x10
 #define SQ_SET_APDEX_T     0x20
 #define SQ_SET_QUANTILE    0x40
+#define SQ_SET_MIN_LATENCY 0x80
 
 
 typedef struct {
@@ -80,6 +81,7 @@ typedef struct {
     uint64_t   min_requests;
     double     apdex_t;           /* seconds */
     double     quantile;          /* ttfb_quantile, latency_ratio */
+    double     min_latency;       /* latency_ratio: seconds, the floor */
     unsigned   set;
     int        akind;             /* how adequate/desired were written */
     int        dkind;

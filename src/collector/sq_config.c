@@ -126,6 +126,9 @@ static const sq_conf_key_t  sq_assurance_keys[] = {
 static const sq_conf_key_t  sq_empathy_keys[] = {
     SQ_DIM_KEYS(SQ_DIM_EMPATHY),
     SQ_DIM_QUANTILE,
+    { .name = "min_latency", .set = sq_conf_set_time,
+      .offset = offsetof(sq_dim_conf_t, min_latency), .min = 0, .max = 60,
+      .flag = SQ_SET_MIN_LATENCY },
     { .name = NULL }
 };
 

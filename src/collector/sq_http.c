@@ -58,6 +58,7 @@ static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
 static void sq_http_alerts(struct evhttp_request *req, void *data);
+static void sq_http_incidents(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
 static int sq_http_get(struct evhttp_request *req);
@@ -563,6 +564,27 @@ sq_http_alerts(struct evhttp_request *req, void *data)
 
 
 static void
+sq_http_incidents(struct evhttp_request *req, void *data)
+{
+    sq_ctx_t  *ctx = data;
+
+    ctx->http_requests++;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    if (ctx->alert == NULL) {
+        sq_http_json(req, 200, json_pack("{s:[],s:i}", "incidents",
+                                         "alerts_firing", 0));
+        return;
+    }
+
+    sq_http_json(req, 200, sq_alert_incidents_json(ctx->alert));
+}
+
+
+static void
 sq_http_other(struct evhttp_request *req, void *data)
 {
     sq_ctx_t  *ctx = data;
@@ -615,6 +637,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     evhttp_set_cb(http, "/api/v1/history", sq_store_http_history, ctx);
     evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
     evhttp_set_cb(http, "/api/v1/alerts", sq_http_alerts, ctx);
+    evhttp_set_cb(http, "/api/v1/incidents", sq_http_incidents, ctx);
     evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
     evhttp_set_gencb(http, sq_http_other, ctx);
 

@@ -26,6 +26,7 @@ static void sq_json_alert_id(char *buf, size_t len, int scope,
     const char *e, const char *r, const char *g, const char *dim,
     int severity, int64_t since);
 static void sq_json_rfc3339(char *buf, size_t len, int64_t t);
+static json_t *sq_json_incident_labels(const sq_incident_t *inc);
 
 
 json_t *
@@ -35,10 +36,118 @@ sq_json_num(double v)
 }
 
 
+void
+sq_json_seconds(char *buf, size_t len, double s)
+{
+    if (isnan(s)) {
+        snprintf(buf, len, "-");
+
+    } else if (s < 0.001) {
+        snprintf(buf, len, "%.0f \xc2\xb5s", s * 1e6);
+
+    } else if (s < 0.01) {
+        snprintf(buf, len, "%.1f ms", s * 1e3);
+
+    } else if (s < 1) {
+        snprintf(buf, len, "%.0f ms", s * 1e3);
+
+    } else if (s < 10) {
+        snprintf(buf, len, "%.1f s", s);
+
+    } else {
+        snprintf(buf, len, "%.0f s", s);
+    }
+}
+
+
+void
+sq_json_human(char *buf, size_t len, int indicator, double v)
+{
+    if (isnan(v) || isinf(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+
+    switch (sq_indicator_unit(indicator)) {
+
+    case SQ_UNIT_SECONDS:
+        sq_json_seconds(buf, len, v);
+        break;
+
+    case SQ_UNIT_RATIO:
+        if (v > SQ_RATIO_SHOWN_MAX) {
+            snprintf(buf, len, "over %.0f\xc3\x97", SQ_RATIO_SHOWN_MAX);
+
+        } else {
+            snprintf(buf, len, "%.3g\xc3\x97", v);
+        }
+
+        break;
+
+    default:
+        if (indicator == SQ_IND_APDEX) {
+            snprintf(buf, len, "Apdex %.2f", v);
+
+        } else {
+            snprintf(buf, len, "%.4g %%", v * 100);
+        }
+    }
+}
+
+
+void
+sq_json_dim_text(char *buf, size_t len, int indicator, double value,
+    double adequate, double desired, double lat, double base)
+{
+    char  v[48], a[48], d[48], l[48], b[48];
+
+    sq_json_human(v, sizeof(v), indicator, value);
+    sq_json_human(a, sizeof(a), indicator, adequate);
+    sq_json_human(d, sizeof(d), indicator, desired);
+
+    if (indicator == SQ_IND_APDEX) {
+        /* "Apdex" once */
+        snprintf(a, sizeof(a), "%.2f", adequate);
+        snprintf(d, sizeof(d), "%.2f", desired);
+    }
+
+    if (indicator == SQ_IND_LATENCY_RATIO && !isnan(lat) && !isnan(base)) {
+        sq_json_seconds(l, sizeof(l), lat);
+        sq_json_seconds(b, sizeof(b), base);
+        snprintf(buf, len, "p75 %s vs %s elsewhere, %s (adequate %s, "
+                 "desired %s)", l, b, v, a, d);
+        return;
+    }
+
+    snprintf(buf, len, "%s (adequate %s, desired %s)", v, a, d);
+}
+
+
+double
+sq_json_z_shown(double z)
+{
+    if (isnan(z)) {
+        return z;
+    }
+
+    return z < SQ_INDEX_ZMIN ? SQ_INDEX_ZMIN
+           : z > SQ_INDEX_ZMAX ? SQ_INDEX_ZMAX : z;
+}
+
+
+void
+sq_json_alert_text(char *buf, size_t len, const sq_alert_info_t *it)
+{
+    sq_json_dim_text(buf, len, it->indicator, it->value, it->adequate,
+                     it->desired, it->lat, it->base);
+}
+
+
 json_t *
 sq_json_window(const sq_win_score_t *ws, int dim)
 {
     int                    d;
+    char                   text[256];
     json_t                *w, *dims, *o, *lat;
     const sq_dim_score_t  *ds;
 
@@ -81,6 +190,21 @@ sq_json_window(const sq_win_score_t *ws, int dim)
             json_object_set_new(o, "msa", sq_json_num(ds->msa));
             json_object_set_new(o, "mss", sq_json_num(ds->mss));
         }
+
+        json_object_set_new(o, "z_shown", sq_json_num(
+            ds->state == SQ_STATE_INSUFFICIENT ? NAN
+                                               : sq_json_z_shown(ds->z)));
+
+        if (ds->indicator == SQ_IND_LATENCY_RATIO) {
+            json_object_set_new(o, "latency_seconds",
+                                sq_json_num(ds->lat));
+            json_object_set_new(o, "elsewhere_seconds",
+                                sq_json_num(ds->base));
+        }
+
+        sq_json_dim_text(text, sizeof(text), ds->indicator, ds->value,
+                         ds->adequate, ds->desired, ds->lat, ds->base);
+        json_object_set_new(o, "text", json_string(text));
 
         json_object_set_new(o, "weight", sq_json_num(ds->weight));
         json_object_set_new(o, "requests", json_integer(ds->requests));
@@ -212,8 +336,9 @@ sq_json_owner_labels(const sq_label_t *labels, size_t n)
 /* the same alert gets the same id, also when read back from the store */
 
 static void
-sq_json_alert_id(char *buf, size_t len, int scope, const char *e, const char *r,
-    const char *g, const char *dim, int severity, int64_t since)
+sq_json_alert_id(char *buf, size_t len, int scope, const char *e,
+    const char *r, const char *g, const char *dim, int severity,
+    int64_t since)
 {
     int  d;
 
@@ -275,7 +400,7 @@ sq_json_alert_summary(char *buf, size_t len, const sq_alert_info_t *it)
 json_t *
 sq_json_alert(const sq_alert_info_t *it, int resolved, int64_t ends_at)
 {
-    char    id[64];
+    char     id[64], text[256];
     json_t  *o, *labels, *owner;
 
     labels = json_object();
@@ -316,6 +441,9 @@ sq_json_alert(const sq_alert_info_t *it, int resolved, int64_t ends_at)
     json_object_set_new(o, "desired", sq_json_num(it->desired));
     json_object_set_new(o, "msa", sq_json_num(it->msa));
     json_object_set_new(o, "since", json_integer(it->since));
+
+    sq_json_alert_text(text, sizeof(text), it);
+    json_object_set_new(o, "text", json_string(text));
 
     if (resolved) {
         json_object_set_new(o, "ends_at", json_integer(ends_at));
@@ -439,4 +567,324 @@ sq_json_alert_hook(const sq_alert_info_t *it, int resolved, int64_t now,
     json_decref(src);
 
     return o;
+}
+
+
+/*
+ * The owner labels of every member; a name with different values gets
+ * them all, in order, joined by ", " (an incident two teams own)
+ */
+
+static json_t *
+sq_json_incident_labels(const sq_incident_t *inc)
+{
+    char        *j;
+    size_t       i, l;
+    json_t      *labels, *owner, *v, *cur;
+    const char  *k, *cs, *vs, *p;
+
+    labels = json_object();
+
+    for (i = 0; i < inc->nmembers; i++) {
+        if (inc->members[i]->labels == NULL) {
+            continue;
+        }
+
+        owner = json_loads(inc->members[i]->labels, 0, NULL);
+
+        json_object_foreach(owner, k, v) {
+            cur = json_object_get(labels, k);
+            vs = json_string_value(v);
+
+            if (vs == NULL) {
+                continue;
+            }
+
+            if (cur == NULL) {
+                json_object_set(labels, k, v);
+                continue;
+            }
+
+            /* already listed? */
+
+            cs = json_string_value(cur);
+            l = strlen(vs);
+
+            for (p = strstr(cs, vs); p; p = strstr(p + 1, vs)) {
+                if ((p == cs || (p >= cs + 2 && p[-2] == ',' && p[-1] == ' '))
+                    && (p[l] == '\0' || p[l] == ','))
+                {
+                    break;
+                }
+            }
+
+            if (p) {
+                continue;
+            }
+
+            j = malloc(strlen(cs) + l + 3);
+            if (j == NULL) {
+                continue;
+            }
+
+            sprintf(j, "%s, %s", cs, vs);
+            json_object_set_new(labels, k, json_string(j));
+            free(j);
+        }
+
+        json_decref(owner);
+    }
+
+    return labels;
+}
+
+
+json_t *
+sq_json_incident(const sq_incident_t *inc, const sq_incident_state_t *st,
+    const char *status, int64_t now)
+{
+    int                     d;
+    char                    buf[2048];
+    size_t                  i;
+    json_t                 *o, *scope, *dims, *dd, *members, *labels, *v;
+    const sq_alert_info_t  *r;
+
+    o = json_object();
+    json_object_set_new(o, "id", json_string(st->id));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "severity",
+                        json_string(sq_severity_names[inc->severity]));
+    json_object_set_new(o, "cause", json_string(sq_cause_names[inc->cause]));
+
+    sq_incident_title(buf, sizeof(buf), inc);
+    json_object_set_new(o, "title", json_string(buf));
+    sq_incident_where(buf, sizeof(buf), inc);
+    json_object_set_new(o, "where", json_string(buf));
+    json_object_set_new(o, "since", json_integer(st->since));
+
+    if (strcmp(status, "resolved") == 0) {
+        json_object_set_new(o, "ends_at", json_integer(now));
+    }
+
+    json_object_set_new(o, "trend", json_string(st->overall ? st->overall
+                                                            : "steady"));
+
+    scope = json_object();
+
+    if (inc->endpoint) {
+        json_object_set_new(scope, "endpoint", json_string(inc->endpoint));
+    }
+
+    if (inc->region) {
+        json_object_set_new(scope, "region", json_string(inc->region));
+        json_object_set_new(scope, "region_name",
+                            json_string(sq_region_name(inc->region)));
+    }
+
+    if (inc->segment) {
+        json_object_set_new(scope, "segment", json_string(inc->segment));
+    }
+
+    if (inc->journey) {
+        json_object_set_new(scope, "journey", json_string(inc->journey));
+    }
+
+    json_object_set_new(o, "scope", scope);
+
+    dims = json_array();
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        r = inc->rep[d];
+
+        if (r == NULL) {
+            continue;
+        }
+
+        dd = json_object();
+        json_object_set_new(dd, "dimension", json_string(sq_dim_names[d]));
+        json_object_set_new(dd, "severity", json_string(
+                                sq_severity_names[inc->dim_severity[d]]));
+        json_object_set_new(dd, "indicator",
+                            json_string(sq_indicator_names[r->indicator]));
+        json_object_set_new(dd, "value", sq_json_num(r->value));
+        json_object_set_new(dd, "adequate", sq_json_num(r->adequate));
+        json_object_set_new(dd, "desired", sq_json_num(r->desired));
+
+        if (r->indicator == SQ_IND_LATENCY_RATIO) {
+            json_object_set_new(dd, "latency_seconds", sq_json_num(r->lat));
+            json_object_set_new(dd, "elsewhere_seconds",
+                                sq_json_num(r->base));
+        }
+
+        sq_json_alert_text(buf, sizeof(buf), r);
+        json_object_set_new(dd, "text", json_string(buf));
+        json_object_set_new(dd, "trend", json_string(st->trend[d]
+                                                     ? st->trend[d]
+                                                     : "steady"));
+        json_array_append_new(dims, dd);
+    }
+
+    json_object_set_new(o, "dimensions", dims);
+
+    labels = sq_json_incident_labels(inc);
+    json_object_set_new(o, "labels", labels);
+
+    v = json_object_get(labels, "owner");
+    v = v ? v : json_object_get(labels, "team");
+    json_object_set_new(o, "owner", v ? json_incref(v) : json_null());
+    v = json_object_get(labels, "runbook");
+    json_object_set_new(o, "runbook", v ? json_incref(v) : json_null());
+
+    sq_incident_look_at(buf, sizeof(buf), inc);
+    json_object_set_new(o, "look_at", json_string(buf));
+
+    members = json_array();
+
+    for (i = 0; i < inc->nmembers; i++) {
+        v = sq_json_alert(inc->members[i], 0, 0);
+        sq_json_alert_summary(buf, sizeof(buf), inc->members[i]);
+        json_object_set_new(v, "summary", json_string(buf));
+        json_object_set_new(v, "scope", json_string(
+                                sq_scope_names[inc->members[i]->scope]));
+        json_array_append_new(members, v);
+    }
+
+    json_object_set_new(o, "members", members);
+
+    return o;
+}
+
+
+json_t *
+sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
+    int dim, int resolved, int64_t now, const sq_conf_t *conf)
+{
+    char                    ts[32], buf[4096], url[512];
+    size_t                  i, o, n;
+    json_t                 *a, *labels, *ann, *owner, *v;
+    int64_t                 ttl;
+    const char             *k;
+    const sq_alert_info_t  *r;
+    const sq_alert_conf_t  *ac;
+
+    ac = &conf->alerts;
+    r = inc->rep[dim];
+
+    labels = json_object();
+    json_object_set_new(labels, "alertname", json_string(
+        inc->dim_severity[dim] == SQ_SEV_CRITICAL ? "ServqualBelowZone"
+                                                  : "ServqualZoneWarning"));
+    json_object_set_new(labels, "severity", json_string(
+                            sq_severity_names[inc->dim_severity[dim]]));
+    json_object_set_new(labels, "incident", json_string(st->id));
+    json_object_set_new(labels, "cause",
+                        json_string(sq_cause_names[inc->cause]));
+    json_object_set_new(labels, "dimension",
+                        json_string(sq_dim_names[dim]));
+
+    if (inc->endpoint && inc->endpoint[0]) {
+        json_object_set_new(labels, "endpoint", json_string(inc->endpoint));
+    }
+
+    if (inc->region && inc->region[0]) {
+        json_object_set_new(labels, "region", json_string(inc->region));
+    }
+
+    if (inc->segment && inc->segment[0]) {
+        json_object_set_new(labels, "segment", json_string(inc->segment));
+    }
+
+    if (inc->journey && inc->journey[0]) {
+        json_object_set_new(labels, "journey", json_string(inc->journey));
+    }
+
+    /* owner labels, with Prometheus' label rules */
+
+    owner = sq_json_incident_labels(inc);
+
+    json_object_foreach(owner, k, v) {
+        if (!json_is_string(v) || json_string_length(v) == 0
+            || strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_") != strlen(k)
+            || (k[0] >= '0' && k[0] <= '9')
+            || json_object_get(labels, k))
+        {
+            continue;
+        }
+
+        json_object_set(labels, k, v);
+    }
+
+    ann = json_object();
+    sq_incident_title(buf, sizeof(buf), inc);
+    json_object_set_new(ann, "summary", json_string(buf));
+
+    if (r) {
+        sq_json_alert_text(buf, sizeof(buf), r);
+        json_object_set_new(ann, "description", json_string(buf));
+        snprintf(buf, sizeof(buf), "%.6g", r->value);
+        json_object_set_new(ann, "value", json_string(buf));
+        snprintf(buf, sizeof(buf), "%.6g", r->adequate);
+        json_object_set_new(ann, "adequate", json_string(buf));
+        snprintf(buf, sizeof(buf), "%.6g", r->desired);
+        json_object_set_new(ann, "desired", json_string(buf));
+    }
+
+    /* the member rows of this dimension, a line each */
+
+    o = 0;
+    n = 0;
+    buf[0] = '\0';
+
+    for (i = 0; i < inc->nmembers && o + 1 < sizeof(buf); i++) {
+        if (inc->members[i]->dim != dim) {
+            continue;
+        }
+
+        if (o > 0) {
+            buf[o++] = '\n';
+            buf[o] = '\0';
+        }
+
+        sq_json_alert_summary(buf + o, sizeof(buf) - o, inc->members[i]);
+        o += strlen(buf + o);
+        n++;
+    }
+
+    json_object_set_new(ann, "members", json_string(buf));
+    snprintf(ts, sizeof(ts), "%zu", n);
+    json_object_set_new(ann, "member_count", json_string(ts));
+
+    sq_incident_look_at(buf, sizeof(buf), inc);
+    json_object_set_new(ann, "look_at", json_string(buf));
+
+    v = json_object_get(owner, "runbook");
+
+    if (json_is_string(v)) {
+        json_object_set(ann, "runbook_url", v);
+    }
+
+    json_decref(owner);
+
+    a = json_object();
+    json_object_set_new(a, "labels", labels);
+    json_object_set_new(a, "annotations", ann);
+
+    sq_json_rfc3339(ts, sizeof(ts), st->since);
+    json_object_set_new(a, "startsAt", json_string(ts));
+
+    ttl = 4 * (ac->resend > ac->interval ? ac->resend : ac->interval);
+    sq_json_rfc3339(ts, sizeof(ts), resolved ? now : now + ttl);
+    json_object_set_new(a, "endsAt", json_string(ts));
+
+    if (ac->generator_url) {
+        json_object_set_new(a, "generatorURL",
+                            json_string(ac->generator_url));
+
+    } else {
+        snprintf(url, sizeof(url), "http://%s/", conf->http);
+        json_object_set_new(a, "generatorURL", json_string(url));
+    }
+
+    return a;
 }

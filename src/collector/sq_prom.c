@@ -37,7 +37,7 @@ enum {
     F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
     F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
-    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING,
+    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
     F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
     F_SENT, F_DURATION, F_TTFB, F_VALUE, F_Z, F_ADEQUATE, F_DESIRED,
@@ -88,6 +88,8 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Duration of the last scored view's build." },
     { "servqual_alerts_firing", "gauge",
       "alerts firing now" },
+    { "servqual_incidents_firing", "gauge",
+      "incidents open now: the firing alerts grouped by cause" },
     { "servqual_alert_transitions_total", "counter",
       "alerts fired and resolved" },
     { "servqual_alert_notifications_total", "counter",
@@ -373,6 +375,14 @@ sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b)
         evbuffer_add_printf(b, "servqual_alerts_firing{severity=\"%s\"} "
                             "%llu\n", sq_severity_names[sev],
                             (unsigned long long) st.firing[sev]);
+    }
+
+    sq_prom_head(b, F_INCIDENTS);
+
+    for (sev = SQ_SEV_WARNING; sev <= SQ_SEV_CRITICAL; sev++) {
+        evbuffer_add_printf(b, "servqual_incidents_firing{severity=\"%s\"} "
+                            "%llu\n", sq_severity_names[sev],
+                            (unsigned long long) st.incidents[sev]);
     }
 
     sq_prom_head(b, F_ALERT_TRANSITIONS);

@@ -102,6 +102,8 @@ sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
     out->z = NAN;
     out->msa = NAN;
     out->mss = NAN;
+    out->lat = NAN;
+    out->base = NAN;
     v = NAN;
 
     switch (dc->indicator) {
@@ -256,14 +258,18 @@ sq_journey_reliability(const sq_win_t *steps, size_t n,
  * Empathy: the q-quantile of h over that of the rest of the traffic (all
  * minus self, where self holds h), so that a region carrying a large
  * share of the traffic cannot hide in the baseline.  Both sides need min
- * requests.
+ * requests.  Both times are taken as at least floor: 3 ms against 150 us
+ * is a ratio of 20, and no customer can tell the two apart.
  */
 
 double
 sq_score_ratio(const sq_hist_t *h, const sq_hist_t *all, const sq_hist_t *self,
-    double q, uint64_t min)
+    double q, uint64_t min, double floor, double *lat, double *base)
 {
-    double  a, b;
+    double  a, b, f;
+
+    *lat = NAN;
+    *base = NAN;
 
     if (h->total < min || all->total < self->total
         || all->total - self->total < min)
@@ -278,7 +284,13 @@ sq_score_ratio(const sq_hist_t *h, const sq_hist_t *all, const sq_hist_t *self,
         return NAN;
     }
 
-    return (a < 1 ? 1 : a) / (b < 1 ? 1 : b);
+    *lat = a / 1e6;
+    *base = b / 1e6;
+
+    f = floor * 1e6;
+    f = f < 1 ? 1 : f;
+
+    return (a < f ? f : a) / (b < f ? f : b);
 }
 
 
@@ -288,22 +300,27 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     sq_win_score_t *ws)
 {
     int            i;
-    double         rr, worst;
+    double         rr, worst, lat, bl, wlat, wbl;
     size_t         b;
     sq_dim_conf_t  dc;
 
     /* empathy: the worst served of the baselines */
 
     worst = NAN;
+    wlat = NAN;
+    wbl = NAN;
 
     for (b = 0; b < nbase; b++) {
         sq_conf_effective(conf, SQ_DIM_EMPATHY, where->endpoint,
                           base[b].region, NULL, where->journey, &dc);
         rr = sq_score_ratio(base[b].h, base[b].all, base[b].self,
-                            dc.quantile, dc.min_requests);
+                            dc.quantile, dc.min_requests, dc.min_latency,
+                            &lat, &bl);
 
         if (!isnan(rr) && (isnan(worst) || rr > worst)) {
             worst = rr;
+            wlat = lat;
+            wbl = bl;
         }
     }
 
@@ -327,6 +344,11 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
         sq_conf_effective(conf, i, where->endpoint, where->region,
                           where->segment, where->journey, &dc);
         sq_score_dim(&dc, w, worst, &ws->dim[i]);
+
+        if (dc.indicator == SQ_IND_LATENCY_RATIO && !isnan(worst)) {
+            ws->dim[i].lat = wlat;
+            ws->dim[i].base = wbl;
+        }
     }
 
     sq_score_index(ws);

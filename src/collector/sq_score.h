@@ -38,6 +38,9 @@ enum {
 #define SQ_INDEX_ZMIN  -2.0
 #define SQ_INDEX_ZMAX   2.0
 
+/* what is shown of a latency ratio at most (the value itself is kept) */
+#define SQ_RATIO_SHOWN_MAX  10.0
+
 
 typedef struct {
     int        indicator;
@@ -51,6 +54,8 @@ typedef struct {
     double     mss;            /* better than desired by */
     uint64_t   requests;       /* what the value was judged on */
     uint64_t   min_requests;
+    double     lat;            /* latency_ratio: the row's request time */
+    double     base;           /* and the rest's, seconds; else NAN */
 } sq_dim_score_t;
 
 
@@ -124,9 +129,14 @@ void sq_place(sq_dim_score_t *d);
 void sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
     sq_dim_score_t *out);
 
-/* the empathy ratio of one baseline at quantile q, NAN below min */
+/*
+ * The empathy ratio of one baseline at quantile q, NAN below min; both
+ * request times are taken as at least floor seconds, and are stored in
+ * *lat and *base (seconds, before the floor).
+ */
 double sq_score_ratio(const sq_hist_t *h, const sq_hist_t *all,
-    const sq_hist_t *self, double q, uint64_t min);
+    const sq_hist_t *self, double q, uint64_t min, double floor,
+    double *lat, double *base);
 
 /* the Apdex of a histogram with threshold t seconds; aborts frustrated */
 double sq_apdex(const sq_hist_t *h, double t, uint64_t aborted);

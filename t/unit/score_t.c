@@ -170,6 +170,44 @@ main(void)
     sq_score_dim(&dc, &w, NAN, &s);
     is_str(sq_state_names[s.state], "insufficient", "no ratio: insufficient");
 
+    /* the empathy floor: below min_latency a difference is invisible */
+
+    {
+        double     r, lat, base;
+        sq_hist_t  h, all, self;
+
+        sq_hist_init(&h);
+        sq_hist_init(&all);
+        sq_hist_add(&h, sq_hist_index(3000), 200);          /* 3 ms */
+        sq_hist_add(&all, sq_hist_index(3000), 200);
+        sq_hist_add(&all, sq_hist_index(150), 800);         /* 150 us */
+        self = h;
+
+        r = sq_score_ratio(&h, &all, &self, 0.75, 100, 0.1, &lat, &base);
+        is_num(r, 1.0, 1e-12, "3 ms vs 150 us under a 100 ms floor: 1x");
+        is_num(lat, 0.003, 0.003 * 0.02, "the row's p75 kept: 3 ms");
+        is_num(base, 0.00015, 0.00015 * 0.02, "the rest's p75: 150 us");
+
+        sq_hist_free(&h);
+        sq_hist_free(&all);
+        sq_hist_init(&h);
+        sq_hist_init(&all);
+        sq_hist_add(&h, sq_hist_index(3000000), 200);       /* 3 s */
+        sq_hist_add(&all, sq_hist_index(3000000), 200);
+        sq_hist_add(&all, sq_hist_index(150), 800);
+        self = h;
+
+        r = sq_score_ratio(&h, &all, &self, 0.75, 100, 0.1, &lat, &base);
+        is_num(r, 30, 30 * 0.02, "3 s vs 150 us: 30x, not 20000x");
+        is_num(lat, 3.0, 3.0 * 0.02, "p75 3 s");
+
+        r = sq_score_ratio(&h, &all, &self, 0.75, 1000, 0.1, &lat, &base);
+        ok(isnan(r) && isnan(lat), "too few requests: no ratio");
+
+        sq_hist_free(&h);
+        sq_hist_free(&all);
+    }
+
     /* the index: weights, clamping, insufficient dimensions left out */
 
     memset(&ws, 0, sizeof(ws));
