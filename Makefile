@@ -21,7 +21,8 @@ LOADGEN    := $(BUILD)/sq-loadgen
 CC         ?= cc
 COLL_DIR   := src/collector
 MOD_DIR    := src/module
-PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson
+PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libevent_openssl \
+              openssl libcrypt
 DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null \
                       || echo -g -O2)
 DEB_CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null)

@@ -41,6 +41,9 @@ typedef struct {
     char          **ingest;
     size_t          ningest;
     char           *http;
+    struct sq_web_s *web;         /* listen.web_config, NULL: none */
+    uint64_t        http_connections;
+    int64_t         http_timeout; /* seconds for a whole request */
 
     char           *storage_path;
     int64_t         retention;    /* seconds */
@@ -67,6 +70,8 @@ typedef struct {
     size_t          njourneys;
 
     sq_alert_conf_t alerts;
+
+    uint64_t        privacy_min;  /* requests a region needs, 0: off */
 } sq_conf_t;
 
 

@@ -325,7 +325,6 @@ sq_store_http_history(struct evhttp_request *req, void *data)
     struct evkeyvalq       args;
     enum evhttp_cmd_type   cmd;
 
-    ctx->http_requests++;
     cmd = evhttp_request_get_command(req);
 
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {

@@ -5,13 +5,20 @@
  */
 
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "sq_collector.h"
 #include "sq_alert.h"
@@ -20,6 +27,7 @@
 #include "sq_prom.h"
 #include "sq_status.h"
 #include "sq_view.h"
+#include "sq_web.h"
 
 
 /*
@@ -28,7 +36,10 @@
  */
 
 #define SQ_HTTP_LIMIT      1000
-#define SQ_HTTP_LIMIT_MAX  100000
+#define SQ_HTTP_LIMIT_MAX  10000      /* rows in one answer */
+
+#define SQ_HTTP_HEADERS    8192       /* bytes of request line and headers */
+#define SQ_HTTP_LOG_EVERY  60000      /* ms between accept error lines */
 
 
 /*
@@ -39,6 +50,47 @@
  */
 
 #define SQ_HTTP_PART  500
+
+
+/*
+ * Every connection is tracked from its bufferevent (made here: plain or
+ * TLS) until libevent lets go of it, so the server knows how many are
+ * open and how long each has waited for a whole request.  A connection
+ * is cut (shutdown) when a request has not arrived within the request
+ * timeout of the connection's start or of its last answer, however
+ * slowly it trickles in; at the connection limit the listener stops
+ * accepting until one closes.
+ */
+
+typedef struct sq_http_conn_s  sq_http_conn_t;
+
+struct sq_http_conn_s {
+    struct bufferevent         *bev;     /* one reference is ours */
+    int64_t                     since;   /* ms: waiting for a request */
+    unsigned                    busy:1;  /* a request is being answered */
+    sq_http_conn_t             *next;
+};
+
+
+typedef struct sq_http_srv_s {
+    sq_ctx_t                   *ctx;
+    sq_http_conn_t             *conns;
+    size_t                      nconns;
+    struct event               *sweep;
+    struct evconnlistener      *listener;
+    unsigned                    paused:1;
+    int64_t                     accept_logged;
+    uint64_t                    accept_errors;
+} sq_http_srv_t;
+
+
+typedef void (*sq_http_handler_pt)(struct evhttp_request *req, void *data);
+
+typedef struct {
+    const char                 *path;
+    sq_http_handler_pt          handler;
+    unsigned                    open:1;  /* no credentials needed */
+} sq_http_route_t;
 
 
 typedef struct {
@@ -59,9 +111,36 @@ static void sq_http_healthz(struct evhttp_request *req, void *data);
 static void sq_http_alerts(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
+static void sq_http_dispatch(struct evhttp_request *req, void *data);
+static void sq_http_complete(struct evhttp_request *req, void *data);
+static struct bufferevent *sq_http_bev(struct event_base *base, void *data);
+static void sq_http_sweep(evutil_socket_t fd, short what, void *data);
+static void sq_http_accept_error(struct evconnlistener *l, void *data);
+static void sq_http_srv_free(sq_http_srv_t *srv);
+static int64_t sq_http_ms(void);
 static int sq_http_get(struct evhttp_request *req);
 static int sq_http_page(struct evkeyvalq *args, size_t *offset,
     size_t *limit);
+
+
+static const sq_http_route_t  sq_http_routes[] = {
+    { "/metrics", sq_http_metrics, 0 },
+    { "/api/v1/quality", sq_http_quality, 0 },
+    { "/api/v1/series", sq_http_series, 0 },
+    { "/api/v1/history", sq_store_http_history, 0 },
+    { "/api/v1/alerts", sq_http_alerts, 0 },
+    { "/healthz", sq_http_healthz, 1 },
+    { "/", sq_http_dashboard, 0 },
+    { NULL, sq_http_other, 0 }
+};
+
+
+/*
+ * The accept error callback gets the listener's argument, which libevent
+ * keeps for itself: the one HTTP side of the process is found here.
+ */
+
+static sq_http_srv_t  *sq_http_srv;
 
 
 /* ?offset=N&limit=M: pages of rows, so a big table never has to be
@@ -175,8 +254,6 @@ sq_http_metrics(struct evhttp_request *req, void *data)
     sq_ctx_t          *ctx = data;
     sq_http_stream_t  *st;
 
-    ctx->http_requests++;
-
     if (sq_http_get(req) != 0) {
         return;
     }
@@ -283,8 +360,6 @@ sq_http_quality(struct evhttp_request *req, void *data)
     const sq_row_t     *r;
     const sq_view_t    *view;
     struct evkeyvalq    args;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -406,8 +481,6 @@ sq_http_series(struct evhttp_request *req, void *data)
 
     static const char  *names[SQ_WIRE_NCOUNTERS] = { SQ_WIRE_COUNTER_NAMES };
 
-    ctx->http_requests++;
-
     if (sq_http_get(req) != 0) {
         return;
     }
@@ -485,8 +558,6 @@ sq_http_healthz(struct evhttp_request *req, void *data)
     sq_ctx_t         *ctx = data;
     const sq_view_t  *v;
 
-    ctx->http_requests++;
-
     if (sq_http_get(req) != 0) {
         return;
     }
@@ -512,11 +583,8 @@ extern const size_t         sq_dashboard_html_len;
 static void
 sq_http_dashboard(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t           *ctx = data;
     struct evbuffer    *body;
     struct evkeyvalq   *h;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -545,8 +613,6 @@ sq_http_alerts(struct evhttp_request *req, void *data)
 {
     sq_ctx_t  *ctx = data;
 
-    ctx->http_requests++;
-
     if (sq_http_get(req) != 0) {
         return;
     }
@@ -564,10 +630,254 @@ sq_http_alerts(struct evhttp_request *req, void *data)
 static void
 sq_http_other(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t  *ctx = data;
-
-    ctx->http_requests++;
     evhttp_send_error(req, 404, "Not Found");
+}
+
+
+static int64_t
+sq_http_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * Every request: its connection marked busy, the credentials checked
+ * (everything but /healthz when the web config has users), then its
+ * route.
+ */
+
+static void
+sq_http_dispatch(struct evhttp_request *req, void *data)
+{
+    const char              *path;
+    sq_http_srv_t           *srv = data;
+    sq_http_conn_t          *c;
+    struct bufferevent      *bev;
+    const sq_http_route_t   *r;
+
+    srv->ctx->http_requests++;
+
+    bev = evhttp_connection_get_bufferevent(
+              evhttp_request_get_connection(req));
+
+    for (c = srv->conns; c; c = c->next) {
+        if (c->bev == bev) {
+            c->busy = 1;
+            evhttp_request_set_on_complete_cb(req, sq_http_complete, c);
+            break;
+        }
+    }
+
+    path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+
+    for (r = sq_http_routes; r->path; r++) {
+        if (path && strcmp(path, r->path) == 0) {
+            break;
+        }
+    }
+
+    if (!r->open
+        && sq_web_auth(srv->ctx->conf->web,
+                       evhttp_find_header(evhttp_request_get_input_headers(
+                                              req), "Authorization"))
+           != SQ_OK)
+    {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "WWW-Authenticate",
+                          "Basic realm=\"servqual\", charset=\"UTF-8\"");
+        evhttp_send_error(req, 401, "Unauthorized");
+        return;
+    }
+
+    r->handler(req, srv->ctx);
+}
+
+
+/* an answer sent: the connection waits for its next request */
+
+static void
+sq_http_complete(struct evhttp_request *req, void *data)
+{
+    sq_http_conn_t  *c = data;
+
+    c->busy = 0;
+    c->since = sq_http_ms();
+}
+
+
+/* a new connection's bufferevent: TLS when the web config has a cert */
+
+static struct bufferevent *
+sq_http_bev(struct event_base *base, void *data)
+{
+    SSL                 *ssl;
+    sq_web_t            *web;
+    sq_http_srv_t       *srv = data;
+    sq_http_conn_t      *c;
+    struct bufferevent  *bev;
+
+    web = srv->ctx->conf->web;
+
+    if (web && web->ssl) {
+        ssl = SSL_new(web->ssl);
+        if (ssl == NULL) {
+            return NULL;
+        }
+
+        bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (bev) {
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        }
+
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+
+    if (bev == NULL) {
+        return NULL;
+    }
+
+    c = calloc(1, sizeof(sq_http_conn_t));
+    if (c == NULL) {
+        return bev;
+    }
+
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->since = sq_http_ms();
+    c->next = srv->conns;
+    srv->conns = c;
+    srv->nconns++;
+
+    if (srv->nconns >= srv->ctx->conf->http_connections && !srv->paused) {
+        evconnlistener_disable(srv->listener);
+        srv->paused = 1;
+    }
+
+    return bev;
+}
+
+
+/*
+ * Once a second: connections libevent has let go of are released (their
+ * callbacks are gone), those that waited too long for a request are cut,
+ * and the listener resumes below the limit.
+ */
+
+static void
+sq_http_sweep(evutil_socket_t fd, short what, void *data)
+{
+    int64_t                   now, timeout;
+    sq_http_srv_t            *srv = data;
+    sq_http_conn_t           *c, **pc;
+    bufferevent_data_cb       rd, wr;
+    bufferevent_event_cb      ev;
+    struct bufferevent       *bev;
+
+    now = sq_http_ms();
+    timeout = srv->ctx->conf->http_timeout * 1000;
+
+    for (pc = &srv->conns; *pc; /* void */) {
+        c = *pc;
+        bev = c->bev;
+
+        bufferevent_getcb(bev, &rd, &wr, &ev, NULL);
+
+        if (rd == NULL && ev == NULL) {
+            *pc = c->next;
+            srv->nconns--;
+            bufferevent_decref(bev);
+            free(c);
+            continue;
+        }
+
+        if (!c->busy && c->since >= 0 && now - c->since > timeout) {
+            sq_log(SQ_LOG_DEBUG, "HTTP: no whole request in %lld s, "
+                   "connection closed", (long long) timeout / 1000);
+            (void) shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+            c->since = -1;
+        }
+
+        pc = &c->next;
+    }
+
+    if (srv->paused && srv->nconns < srv->ctx->conf->http_connections) {
+        evconnlistener_enable(srv->listener);
+        srv->paused = 0;
+    }
+}
+
+
+/*
+ * accept() failed (out of descriptors: EMFILE, ENFILE): said once a
+ * minute with the count since, and the listener rests until the next
+ * sweep instead of spinning on a connection it cannot take.
+ */
+
+static void
+sq_http_accept_error(struct evconnlistener *l, void *data)
+{
+    int             err;
+    int64_t         now;
+    sq_http_srv_t  *srv = sq_http_srv;
+
+    err = EVUTIL_SOCKET_ERROR();
+
+    if (srv == NULL) {
+        return;
+    }
+
+    srv->accept_errors++;
+    now = sq_http_ms();
+
+    if (srv->accept_logged == 0
+        || now - srv->accept_logged >= SQ_HTTP_LOG_EVERY)
+    {
+        sq_log(SQ_LOG_ERROR, "HTTP: accept() failed: %s (%llu times since "
+               "the last report)", evutil_socket_error_to_string(err),
+               (unsigned long long) srv->accept_errors);
+        srv->accept_logged = now;
+        srv->accept_errors = 0;
+    }
+
+    if (!srv->paused) {
+        evconnlistener_disable(l);
+        srv->paused = 1;
+    }
+}
+
+
+static void
+sq_http_srv_free(sq_http_srv_t *srv)
+{
+    sq_http_conn_t  *c, *next;
+
+    if (srv == NULL) {
+        return;
+    }
+
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+
+    if (srv->sweep) {
+        event_free(srv->sweep);
+    }
+
+    if (sq_http_srv == srv) {
+        sq_http_srv = NULL;
+    }
+
+    free(srv);
 }
 
 
@@ -576,6 +886,8 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
 {
     char            host[256], *port;
     struct evhttp  *http;
+    sq_http_srv_t  *srv;
+    struct timeval  tv = { 1, 0 };
 
     if (strlen(addr) >= sizeof(host)) {
         sq_log(SQ_LOG_ERROR, "invalid HTTP address \"%s\"", addr);
@@ -597,25 +909,37 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
         host[strlen(host) - 1] = '\0';
     }
 
+    /* a reload frees the old evhttp itself, then opens the new one */
+
+    sq_http_srv_free(ctx->http_srv);
+    ctx->http_srv = NULL;
+
+    srv = calloc(1, sizeof(sq_http_srv_t));
+    if (srv == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    srv->ctx = ctx;
+
+    srv->sweep = event_new(ctx->base, -1, EV_PERSIST, sq_http_sweep, srv);
+    if (srv->sweep == NULL || event_add(srv->sweep, &tv) != 0) {
+        sq_http_srv_free(srv);
+        return SQ_ERR_NOMEM;
+    }
+
     http = evhttp_new(ctx->base);
     if (http == NULL) {
+        sq_http_srv_free(srv);
         return SQ_ERR_NOMEM;
     }
 
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD
                                      | EVHTTP_REQ_POST);
     evhttp_set_timeout(http, 30);
-    evhttp_set_max_headers_size(http, 16384);
+    evhttp_set_max_headers_size(http, SQ_HTTP_HEADERS);
     evhttp_set_max_body_size(http, 65536);
-
-    evhttp_set_cb(http, "/metrics", sq_http_metrics, ctx);
-    evhttp_set_cb(http, "/api/v1/quality", sq_http_quality, ctx);
-    evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
-    evhttp_set_cb(http, "/api/v1/history", sq_store_http_history, ctx);
-    evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
-    evhttp_set_cb(http, "/api/v1/alerts", sq_http_alerts, ctx);
-    evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
-    evhttp_set_gencb(http, sq_http_other, ctx);
+    evhttp_set_bevcb(http, sq_http_bev, srv);
+    evhttp_set_gencb(http, sq_http_dispatch, srv);
 
     ctx->http_sock = evhttp_bind_socket_with_handle(http,
                                                     host[0] ? host : "::",
@@ -623,10 +947,16 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     if (ctx->http_sock == NULL) {
         sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\"", addr);
         evhttp_free(http);
+        sq_http_srv_free(srv);
         return SQ_ERR_IO;
     }
 
+    srv->listener = evhttp_bound_socket_get_listener(ctx->http_sock);
+    evconnlistener_set_error_cb(srv->listener, sq_http_accept_error);
+
     ctx->http = http;
+    ctx->http_srv = srv;
+    sq_http_srv = srv;
 
     return SQ_OK;
 }
@@ -640,4 +970,7 @@ sq_http_close(sq_ctx_t *ctx)
         ctx->http = NULL;
         ctx->http_sock = NULL;
     }
+
+    sq_http_srv_free(ctx->http_srv);
+    ctx->http_srv = NULL;
 }
