@@ -657,6 +657,7 @@ sq_http_dispatch(struct evhttp_request *req, void *data)
     const char              *path;
     sq_http_srv_t           *srv = data;
     sq_http_conn_t          *c;
+    struct evkeyvalq        *h;
     struct bufferevent      *bev;
     const sq_http_route_t   *r;
 
@@ -687,10 +688,15 @@ sq_http_dispatch(struct evhttp_request *req, void *data)
                                               req), "Authorization"))
            != SQ_OK)
     {
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "WWW-Authenticate",
+        /* evhttp_send_error() would drop the header */
+
+        h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "WWW-Authenticate",
                           "Basic realm=\"servqual\", charset=\"UTF-8\"");
-        evhttp_send_error(req, 401, "Unauthorized");
+        evhttp_add_header(h, "Content-Type", "text/plain");
+        evbuffer_add_printf(evhttp_request_get_output_buffer(req),
+                            "401 Unauthorized\n");
+        evhttp_send_reply(req, 401, "Unauthorized", NULL);
         return;
     }
 

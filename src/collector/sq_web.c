@@ -70,9 +70,7 @@ static const sq_conf_key_t  sq_web_keys[] = {
     { .name = NULL }
 };
 
-static const sq_conf_table_t  sq_web_table = {
-    .keys = sq_web_keys, .check = sq_web_check
-};
+static const sq_conf_table_t  sq_web_table = { .keys = sq_web_keys };
 
 
 /* a user of basic_auth_users: name: bcrypt hash */
@@ -280,8 +278,11 @@ sq_web_load(const char *file, FILE *err)
 
     root = sq_conf_root(&rd);
 
-    if (root != NULL) {
-        (void) sq_conf_walk(&rd, root, &sq_web_table, (char *) web, "");
+    if (root != NULL
+        && sq_conf_walk(&rd, root, &sq_web_table, (char *) web, "") == SQ_OK
+        && rd.errors == 0)
+    {
+        sq_web_check(&rd, root, (char *) web, 0, "");
     }
 
     sq_conf_close(&rd);
