@@ -40,6 +40,7 @@
 
 #define SQ_HTTP_HEADERS    8192       /* bytes of request line and headers */
 #define SQ_HTTP_LOG_EVERY  60000      /* ms between accept error lines */
+#define SQ_HTTP_SWEEP      200        /* ms between sweeps of connections */
 
 
 /*
@@ -772,7 +773,7 @@ sq_http_bev(struct event_base *base, void *data)
 
 
 /*
- * Once a second: connections libevent has let go of are released (their
+ * Every SQ_HTTP_SWEEP ms: connections libevent has let go of are released (their
  * callbacks are gone), those that waited too long for a request are cut,
  * and the listener resumes below the limit.
  */
@@ -893,7 +894,7 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
     char            host[256], *port;
     struct evhttp  *http;
     sq_http_srv_t  *srv;
-    struct timeval  tv = { 1, 0 };
+    struct timeval  tv = { 0, SQ_HTTP_SWEEP * 1000 };
 
     if (strlen(addr) >= sizeof(host)) {
         sq_log(SQ_LOG_ERROR, "invalid HTTP address \"%s\"", addr);
