@@ -120,6 +120,8 @@ static void sq_http_accept_error(struct evconnlistener *l, void *data);
 static void sq_http_srv_free(sq_http_srv_t *srv);
 static int64_t sq_http_ms(void);
 static int sq_http_get(struct evhttp_request *req);
+static int sq_http_regions(sq_ctx_t *ctx, const char ***regions, size_t *n);
+static int sq_http_strcmp(const void *a, const void *b);
 static int sq_http_page(struct evkeyvalq *args, size_t *offset,
     size_t *limit);
 
@@ -177,6 +179,53 @@ sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
             return SQ_ERR_INVALID;
         }
     }
+
+    return SQ_OK;
+}
+
+
+static int
+sq_http_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+/*
+ * The regions above the privacy floor: those with a region row of their
+ * own in the latest view, sorted.  *regions is freed by the caller.
+ */
+
+static int
+sq_http_regions(sq_ctx_t *ctx, const char ***regions, size_t *n)
+{
+    size_t            i;
+    const char      **r;
+    const sq_view_t  *v;
+
+    *regions = NULL;
+    *n = 0;
+
+    v = sq_view_latest(&ctx->views);
+    if (v == NULL) {
+        return SQ_OK;
+    }
+
+    r = malloc((v->n + 1) * sizeof(char *));
+    if (r == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (i = 0; i < v->n; i++) {
+        if (v->rows[i].scope == SQ_SCOPE_REGION
+            && strcmp(v->rows[i].region, SQ_WIRE_OTHER) != 0)
+        {
+            r[(*n)++] = v->rows[i].region;
+        }
+    }
+
+    qsort(r, *n, sizeof(char *), sq_http_strcmp);
+    *regions = r;
 
     return SQ_OK;
 }
@@ -471,8 +520,9 @@ static void
 sq_http_series(struct evhttp_request *req, void *data)
 {
     int                 k;
-    size_t              i, n, offset, limit;
+    size_t              i, n, offset, limit, total, folded, nkept;
     json_t             *root, *list, *o, *tot, *wins;
+    const char        **kept;
     int64_t             now;
     sq_win_t            w;
     sq_ctx_t           *ctx = data;
@@ -500,15 +550,39 @@ sq_http_series(struct evhttp_request *req, void *data)
 
     evhttp_clear_headers(&args);
 
+    /* the privacy floor: only series of the regions the view shows */
+
+    kept = NULL;
+    nkept = 0;
+
+    if (ctx->conf->privacy_min && sq_http_regions(ctx, &kept, &nkept) != 0) {
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+
     now = sq_now();
     root = json_object();
     list = json_array();
     n = ctx->windows.n + (ctx->windows.other ? 1 : 0);
+    total = 0;
+    folded = 0;
 
     sq_win_init(&w);
 
-    for (i = offset; i < n && i < offset + limit; i++) {
+    for (i = 0; i < n; i++) {
         s = i < ctx->windows.n ? ctx->windows.all[i] : ctx->windows.other;
+
+        if (ctx->conf->privacy_min
+            && bsearch(&s->region, kept, nkept, sizeof(char *),
+                       sq_http_strcmp) == NULL)
+        {
+            folded++;
+            continue;
+        }
+
+        if (total++ < offset || total > offset + limit) {
+            continue;
+        }
 
         o = json_object();
         json_object_set_new(o, "endpoint", json_string(s->endpoint));
@@ -540,11 +614,18 @@ sq_http_series(struct evhttp_request *req, void *data)
     }
 
     sq_win_free(&w);
+    free(kept);
 
     json_object_set_new(root, "generated_at", json_integer(now));
     json_object_set_new(root, "series_limit",
                         json_integer(ctx->windows.max_series));
-    json_object_set_new(root, "total", json_integer((json_int_t) n));
+
+    if (ctx->conf->privacy_min) {
+        json_object_set_new(root, "folded_series",
+                            json_integer((json_int_t) folded));
+    }
+
+    json_object_set_new(root, "total", json_integer((json_int_t) total));
     json_object_set_new(root, "offset", json_integer((json_int_t) offset));
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "series", list);
