@@ -184,6 +184,74 @@ sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
 }
 
 
+/*
+ * A query string of the API: the filters (endpoint, region, segment),
+ * the dimension, scope and window asked for (-1: all), and the page.
+ * SQ_ERR_INVALID for an unknown name or a bad page; q holds what was
+ * read either way and is freed with sq_http_query_free().
+ */
+
+int
+sq_http_query(sq_http_query_t *q, const char *query)
+{
+    const char  *fd, *fs, *fw;
+
+    memset(q, 0, sizeof(sq_http_query_t));
+    q->dim = -1;
+    q->scope = -1;
+    q->win = -1;
+    q->limit = SQ_HTTP_LIMIT;
+
+    if (query && evhttp_parse_query_str(query, &q->args) != 0) {
+        return SQ_ERR_INVALID;
+    }
+
+    q->endpoint = evhttp_find_header(&q->args, "endpoint");
+    q->region = evhttp_find_header(&q->args, "region");
+    q->segment = evhttp_find_header(&q->args, "segment");
+
+    fd = evhttp_find_header(&q->args, "dimension");
+    fs = evhttp_find_header(&q->args, "scope");
+    fw = evhttp_find_header(&q->args, "window");
+
+    if (fd) {
+        for (q->dim = 0; q->dim < SQ_NDIMS; q->dim++) {
+            if (strcmp(fd, sq_dim_names[q->dim]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fs) {
+        for (q->scope = 0; q->scope < SQ_NSCOPES; q->scope++) {
+            if (strcmp(fs, sq_scope_names[q->scope]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fw) {
+        q->win = strcmp(fw, "short") == 0 ? 0
+                 : strcmp(fw, "long") == 0 ? 1 : 2;
+    }
+
+    if (q->dim == SQ_NDIMS || q->scope == SQ_NSCOPES || q->win == 2
+        || sq_http_page(&q->args, &q->offset, &q->limit) != SQ_OK)
+    {
+        return SQ_ERR_INVALID;
+    }
+
+    return SQ_OK;
+}
+
+
+void
+sq_http_query_free(sq_http_query_t *q)
+{
+    evhttp_clear_headers(&q->args);
+}
+
+
 static int
 sq_http_strcmp(const void *a, const void *b)
 {
@@ -402,74 +470,43 @@ sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
 static void
 sq_http_quality(struct evhttp_request *req, void *data)
 {
-    int                 dim, win, scope;
+    int                 dim, win, scope, rc;
     size_t              i, offset, limit, total;
     json_t             *root, *rows, *windows;
     sq_ctx_t           *ctx = data;
-    const char         *q, *fe, *fr, *fg, *fd, *fs, *fw;
+    const char         *fe, *fr, *fg;
     const sq_row_t     *r;
     const sq_view_t    *view;
-    struct evkeyvalq    args;
+    sq_http_query_t     hq;
 
     if (sq_http_get(req) != 0) {
         return;
     }
 
-    memset(&args, 0, sizeof(args));
-    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    rc = sq_http_query(&hq, evhttp_uri_get_query(
+                                evhttp_request_get_evhttp_uri(req)));
 
-    if (q && evhttp_parse_query_str(q, &args) != 0) {
-        evhttp_send_error(req, 400, "Bad Request");
-        return;
-    }
-
-    fe = evhttp_find_header(&args, "endpoint");
-    fr = evhttp_find_header(&args, "region");
-    fg = evhttp_find_header(&args, "segment");
-    fd = evhttp_find_header(&args, "dimension");
-    fs = evhttp_find_header(&args, "scope");
-    fw = evhttp_find_header(&args, "window");
-
-    dim = -1;
-    scope = -1;
-    win = -1;
-
-    if (fd) {
-        for (dim = 0; dim < SQ_NDIMS; dim++) {
-            if (strcmp(fd, sq_dim_names[dim]) == 0) {
-                break;
-            }
-        }
-    }
-
-    if (fs) {
-        for (scope = 0; scope < SQ_NSCOPES; scope++) {
-            if (strcmp(fs, sq_scope_names[scope]) == 0) {
-                break;
-            }
-        }
-    }
-
-    if (fw) {
-        win = strcmp(fw, "short") == 0 ? 0 : strcmp(fw, "long") == 0 ? 1 : 2;
-    }
-
-    if (dim == SQ_NDIMS || scope == SQ_NSCOPES || win == 2
-        || sq_http_page(&args, &offset, &limit) != 0)
-    {
-        root = json_object();
-        json_object_set_new(root, "error", json_string(
+    if (rc != SQ_OK) {
+        sq_http_query_free(&hq);
+        sq_http_json(req, 400, json_pack("{s:s}", "error",
             "unknown dimension, scope or window, or a bad offset or limit"));
-        evhttp_clear_headers(&args);
-        sq_http_json(req, 400, root);
         return;
     }
+
+    fe = hq.endpoint;
+    fr = hq.region;
+    fg = hq.segment;
+    dim = hq.dim;
+    scope = hq.scope;
+    win = hq.win;
+    offset = hq.offset;
+    limit = hq.limit;
 
     /* the latest view: a request never scores */
 
     view = sq_view_latest(&ctx->views);
     if (view == NULL) {
-        evhttp_clear_headers(&args);
+        sq_http_query_free(&hq);
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
     }
@@ -510,7 +547,7 @@ sq_http_quality(struct evhttp_request *req, void *data)
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "rows", rows);
 
-    evhttp_clear_headers(&args);
+    sq_http_query_free(&hq);
 
     sq_http_json(req, 200, root);
 }
@@ -519,15 +556,14 @@ sq_http_quality(struct evhttp_request *req, void *data)
 static void
 sq_http_series(struct evhttp_request *req, void *data)
 {
-    int                 k;
+    int                 k, rc;
     size_t              i, n, offset, limit, total, folded, nkept;
     json_t             *root, *list, *o, *tot, *wins;
     const char        **kept;
     int64_t             now;
     sq_win_t            w;
     sq_ctx_t           *ctx = data;
-    const char         *q;
-    struct evkeyvalq    args;
+    sq_http_query_t     hq;
     const sq_series_t  *s;
 
     static const char  *names[SQ_WIRE_NCOUNTERS] = { SQ_WIRE_COUNTER_NAMES };
@@ -536,19 +572,17 @@ sq_http_series(struct evhttp_request *req, void *data)
         return;
     }
 
-    memset(&args, 0, sizeof(args));
-    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    rc = sq_http_query(&hq, evhttp_uri_get_query(
+                                evhttp_request_get_evhttp_uri(req)));
+    offset = hq.offset;
+    limit = hq.limit;
+    sq_http_query_free(&hq);
 
-    if ((q && evhttp_parse_query_str(q, &args) != 0)
-        || sq_http_page(&args, &offset, &limit) != 0)
-    {
-        evhttp_clear_headers(&args);
+    if (rc != SQ_OK) {
         sq_http_json(req, 400, json_pack("{s:s}", "error",
                                          "bad offset or limit"));
         return;
     }
-
-    evhttp_clear_headers(&args);
 
     /* the privacy floor: only series of the regions the view shows */
 
