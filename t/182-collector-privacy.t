@@ -63,6 +63,24 @@ is_deeply([ sort map { $_->{region} } @{ $s->{series} } ], [ qw(BR US) ],
 is($c->json('/api/v1/quality?region=IS')->{total}, 0,
    'asking for IS finds nothing');
 
+# -- history: each stored slot folded the same way
+
+sub points {
+    my ($region) = @_;
+    my $h = $c->json("/api/v1/history?endpoint=checkout&minutes=5"
+                     . "&region=$region");
+    return $h->{points};
+}
+
+ok($c->wait_for(sub { @{ points('_other') } }, 30),
+   'history: the slot is stored');
+my $p = points('_other');
+is($p->[0]{requests}, 5, 'history: _other holds the 5 requests of IS, LI');
+is(scalar @{ points('IS') }, 0, 'history: no point for IS');
+is(scalar @{ points('LI') }, 0, 'history: no point for LI');
+is(points('US')->[0]{requests}, 50, 'history: US as it was');
+is(points('*')->[0]{requests}, 95, 'history: all regions, all 95');
+
 is($c->stop, 0, 'clean exit');
 
 done_testing();
