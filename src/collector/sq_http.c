@@ -770,6 +770,7 @@ sq_http_ms(void)
 static void
 sq_http_dispatch(struct evhttp_request *req, void *data)
 {
+    int                      rc;
     const char              *path;
     sq_http_srv_t           *srv = data;
     sq_http_conn_t          *c;
@@ -798,12 +799,20 @@ sq_http_dispatch(struct evhttp_request *req, void *data)
         }
     }
 
-    if (!r->open
-        && sq_web_auth(srv->ctx->conf->web,
-                       evhttp_find_header(evhttp_request_get_input_headers(
-                                              req), "Authorization"))
-           != SQ_OK)
-    {
+    rc = r->open ? SQ_OK
+                 : sq_web_auth(srv->ctx->conf->web,
+                               evhttp_find_header(
+                                   evhttp_request_get_input_headers(req),
+                                   "Authorization"));
+
+    if (rc == SQ_ERR_LIMIT) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "1");
+        evhttp_send_error(req, 429, "Too Many Requests");
+        return;
+    }
+
+    if (rc != SQ_OK) {
         /* evhttp_send_error() would drop the header */
 
         h = evhttp_request_get_output_headers(req);

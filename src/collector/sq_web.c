@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -325,6 +326,7 @@ sq_web_auth(sq_web_t *web, const char *authorization)
 {
     int             n, ok;
     char           *pass, *h;
+    time_t          now;
     size_t          i, len, hlen;
     unsigned char   buf[SQ_WEB_AUTH_MAX], sum[32];
     sq_web_user_t  *u;
@@ -394,6 +396,20 @@ sq_web_auth(sq_web_t *web, const char *authorization)
         OPENSSL_cleanse(buf, sizeof(buf));
         return SQ_OK;
     }
+
+    now = time(NULL);
+
+    if (now != web->second) {
+        web->second = now;
+        web->checks = 0;
+    }
+
+    if (web->checks >= SQ_WEB_CHECKS) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return SQ_ERR_LIMIT;
+    }
+
+    web->checks++;
 
     /* an unknown user costs a bcrypt too: no timing tells users apart */
 

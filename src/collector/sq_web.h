@@ -10,6 +10,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <openssl/ssl.h>
 
@@ -49,6 +50,8 @@ typedef struct sq_web_s {
     size_t           nusers;
     SSL_CTX         *ssl;             /* NULL: plain HTTP */
     void            *crypt;           /* struct crypt_data */
+    int64_t          second;          /* of the bcrypt checks counted */
+    unsigned         checks;          /* bcrypt checks in that second */
 } sq_web_t;
 
 
@@ -63,8 +66,13 @@ void sq_web_free(sq_web_t *web);
  * Checks an Authorization header against the users: SQ_OK when there
  * are no users or when it names a user with the right password, else
  * SQ_ERR_INVALID.  A password that matched once is remembered by its
- * SHA-256, so a scrape every few seconds costs one bcrypt.
+ * SHA-256, so a scrape every few seconds costs one bcrypt.  A bcrypt
+ * takes the event loop for tens of milliseconds: past SQ_WEB_CHECKS of
+ * them in a second, SQ_ERR_LIMIT without checking (a 429), so guessing
+ * cannot stall ingest.
  */
+
+#define SQ_WEB_CHECKS  5
 int sq_web_auth(sq_web_t *web, const char *authorization);
 
 /* the setter of listen.web_config: a sq_web_t * at k->offset */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <crypt.h>
 
@@ -55,6 +56,7 @@ write_file(const char *text)
 static void
 test_auth(void)
 {
+    int                i, rc;
     char               text[256], *file, *hash;
     sq_web_t          *web;
     struct crypt_data  *cd;
@@ -95,6 +97,22 @@ test_auth(void)
     is_int(sq_web_auth(web, "Basic YWxpY2U="), SQ_ERR_INVALID, "no colon");
     is_int(sq_web_auth(web, "Basic YWxpY2UAOnMzY3JldA=="), SQ_ERR_INVALID,
            "a NUL inside");
+
+    /* guessing: at most SQ_WEB_CHECKS bcrypts a second */
+
+    for (i = 0; i < 3; i++) {       /* unless the second turns meanwhile */
+        web->second = time(NULL);
+        web->checks = SQ_WEB_CHECKS;
+        rc = sq_web_auth(web, "Basic YWxpY2U6d3Jvbmc=");
+
+        if (rc == SQ_ERR_LIMIT) {
+            break;
+        }
+    }
+
+    is_int(rc, SQ_ERR_LIMIT, "past the checks of a second: refused unchecked");
+    is_int(sq_web_auth(web, "Basic YWxpY2U6czNjcmV0"), SQ_OK,
+           "a remembered password still passes");
 
     sq_web_free(web);
 
