@@ -897,9 +897,9 @@ sq_http_bev(struct event_base *base, void *data)
 
 
 /*
- * Every SQ_HTTP_SWEEP ms: connections libevent has let go of are released (their
- * callbacks are gone), those that waited too long for a request are cut,
- * and the listener resumes below the limit.
+ * Every SQ_HTTP_SWEEP ms: connections libevent has let go of are
+ * released (their callbacks are gone), those that waited too long for a
+ * request are cut, and the listener resumes below the limit.
  */
 
 static void

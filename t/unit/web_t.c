@@ -134,8 +134,8 @@ test_query(void)
                              "&scope=region&offset=5&limit=10000"), SQ_OK,
            "a full query");
     is_str(q.region, "BR", "decoded");
-    ok(q.win == 1 && q.scope == SQ_SCOPE_REGION && q.offset == 5 && q.limit == 10000,
-       "window, scope, page");
+    ok(q.win == 1 && q.scope == SQ_SCOPE_REGION && q.offset == 5
+       && q.limit == 10000, "window, scope, page");
     sq_http_query_free(&q);
 
     is_int(sq_http_query(&q, "limit=10001"), SQ_ERR_INVALID, "limit cap");
