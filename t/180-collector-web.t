@@ -215,6 +215,22 @@ ok($c->wait_for(sub {
 kill 'TERM', $ppid;
 waitpid($ppid, 0);
 
+# -- password guessing: at most 5 bcrypt checks a second, then 429
+
+my %codes;
+my $retry;
+for (1 .. 12) {
+    my $g = $ua->get("$base/metrics", { headers => { Authorization =>
+        'Basic ' . encode_base64("prometheus:guess$_", '') } });
+    $codes{$g->{status}}++;
+    $retry //= $g->{headers}{'retry-after'} if $g->{status} == 429;
+}
+ok($codes{429}, "guessing: 429 past 5 checks a second ("
+   . join(', ', map { "$_ x $codes{$_}" } sort keys %codes) . ')');
+is($retry, 1, 'with Retry-After: 1');
+is($ua->get("$base/metrics", { headers => { Authorization => $auth } })
+       ->{status}, 200, 'the known password still gets in');
+
 # -- a slow client is cut off: a byte a second, the timeout 2 s
 
 my $ssl = IO::Socket::SSL->new(PeerAddr => '127.0.0.1',

@@ -805,27 +805,29 @@ sq_http_dispatch(struct evhttp_request *req, void *data)
                                    evhttp_request_get_input_headers(req),
                                    "Authorization"));
 
+    if (rc == SQ_OK) {
+        r->handler(req, srv->ctx);
+        return;
+    }
+
+    /* evhttp_send_error() would drop the headers */
+
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/plain");
+
     if (rc == SQ_ERR_LIMIT) {
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Retry-After", "1");
-        evhttp_send_error(req, 429, "Too Many Requests");
-        return;
-    }
-
-    if (rc != SQ_OK) {
-        /* evhttp_send_error() would drop the header */
-
-        h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "WWW-Authenticate",
-                          "Basic realm=\"servqual\", charset=\"UTF-8\"");
-        evhttp_add_header(h, "Content-Type", "text/plain");
+        evhttp_add_header(h, "Retry-After", "1");
         evbuffer_add_printf(evhttp_request_get_output_buffer(req),
-                            "401 Unauthorized\n");
-        evhttp_send_reply(req, 401, "Unauthorized", NULL);
+                            "429 Too Many Requests\n");
+        evhttp_send_reply(req, 429, "Too Many Requests", NULL);
         return;
     }
 
-    r->handler(req, srv->ctx);
+    evhttp_add_header(h, "WWW-Authenticate",
+                      "Basic realm=\"servqual\", charset=\"UTF-8\"");
+    evbuffer_add_printf(evhttp_request_get_output_buffer(req),
+                        "401 Unauthorized\n");
+    evhttp_send_reply(req, 401, "Unauthorized", NULL);
 }
 
 
