@@ -32,8 +32,10 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
        . " -keyout $dir/collector.key -out $dir/collector.crt 2>/dev/null")
     == 0 or die 'openssl req failed';
 
-my $hash = crypt('s3cret pass', '$2b$10$' . 'abcdefghijklmnopqrstuv');
-like($hash, qr/^\$2b\$10\$.{53}$/, 'libcrypt makes a bcrypt hash');
+# cost 4: the guessing below must fit more than 5 checks in a second on
+# a busy machine under AddressSanitizer
+my $hash = crypt('s3cret pass', '$2b$04$' . 'abcdefghijklmnopqrstuv');
+like($hash, qr/^\$2b\$04\$.{53}$/, 'libcrypt makes a bcrypt hash');
 
 sub write_web {
     my ($file, $text) = @_;
@@ -219,7 +221,7 @@ waitpid($ppid, 0);
 
 my %codes;
 my $retry;
-for (1 .. 12) {
+for (1 .. 30) {
     my $g = $ua->get("$base/metrics", { headers => { Authorization =>
         'Basic ' . encode_base64("prometheus:guess$_", '') } });
     $codes{$g->{status}}++;
