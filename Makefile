@@ -33,7 +33,8 @@ LOADGEN    := $(BUILD)/sq-loadgen
 CC         ?= cc
 COLL_DIR   := src/collector
 MOD_DIR    := src/module
-PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libcrypto
+PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libcrypto \
+              libevent_openssl openssl libcrypt
 # linked as Debian links nginx and its modules: full RELRO, symbols bound
 # at load time (-z relro -z now)
 DEB_BUILD_MAINT_OPTIONS ?= hardening=+all
@@ -299,3 +300,47 @@ test-deb: deb
 # the module for another nginx (nginx 1.26 from Debian's next release)
 test-compat: all
 	scripts/test-compat
+
+# -- fuzzing: libFuzzer harnesses (fuzz/*_fuzz.c) over the collector's
+#    code built with clang.  make fuzz runs each for FUZZ_SECONDS on a
+#    copy of its seed corpus (fuzz/corpus/NAME); make test replays the
+#    corpus and fuzzes each for a short time (t/183-fuzz.t).
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_NAMES   := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%_fuzz)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Iinclude \
+                -I$(COLL_DIR) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJS    := $(COLL_LIB:$(COLL_DIR)/%.c=$(FUZZ_DIR)/obj/%.o) \
+                $(FUZZ_DIR)/obj/sq_dashboard.o
+
+.PHONY: fuzz fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+test: fuzz-bins
+
+$(FUZZ_DIR)/obj/%.o: $(COLL_DIR)/%.c $(COLL_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	    -c -o $@ $<
+
+$(FUZZ_DIR)/obj/sq_dashboard.o: $(BUILD)/gen/sq_dashboard.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_OBJS) $(LIBS_SQ)
+
+fuzz: deps $(FUZZ_BINS)
+	set -e; for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_DIR)/work/$$n $(FUZZ_DIR)/crashes; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_DIR)/$${n}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
+	        $(FUZZ_DIR)/work/$$n fuzz/corpus/$$n; \
+	done

@@ -59,6 +59,7 @@ typedef struct sq_ctx_s {
 
     struct evhttp       *http;
     struct evhttp_bound_socket  *http_sock;
+    struct sq_http_srv_s *http_srv;     /* its connections (sq_http.c) */
 
     struct event        *sighup;
     struct event        *sigterm;

@@ -13,6 +13,7 @@
 #include "sq_conf_listen.h"
 #include "sq_config.h"
 #include "sq_auth.h"
+#include "sq_web.h"
 
 
 /*
@@ -233,6 +234,12 @@ static const sq_conf_key_t  sq_listen_keys[] = {
       .offset = offsetof(sq_conf_t, socket_group) },
     { .name = "socket_mode", .set = sq_conf_set_str,
       .offset = offsetof(sq_conf_t, socket_mode) },
+    { .name = "web_config", .set = sq_conf_set_web,
+      .offset = offsetof(sq_conf_t, web) },
+    { .name = "http_connections", .set = sq_conf_set_count,
+      .offset = offsetof(sq_conf_t, http_connections), .min = 1,
+      .max = 65536, .dflt = "512", .msg = "must be between 1 and 65536" },
+    SQ_SEC("http_timeout", sq_conf_t, http_timeout, "10s"),
     { .name = NULL }
 };
 
@@ -241,6 +248,13 @@ static const sq_conf_key_t  sq_auth_keys[] = {
       .offset = offsetof(sq_conf_t, key_files),
       .aux = offsetof(sq_conf_t, nkey_files) },
     SQ_SEC("max_age", sq_conf_t, max_age, "30s"),
+    { .name = NULL }
+};
+
+static const sq_conf_key_t  sq_privacy_keys[] = {
+    { .name = "min_requests", .set = sq_conf_set_count,
+      .offset = offsetof(sq_conf_t, privacy_min), .min = 0, .max = 1000000,
+      .dflt = "0", .msg = "must be between 0 and 1000000" },
     { .name = NULL }
 };
 
@@ -345,6 +359,7 @@ static const sq_conf_table_t  sq_limits_table = { .keys = sq_limits_keys };
 static const sq_conf_table_t  sq_log_table = { .keys = sq_log_keys };
 static const sq_conf_table_t  sq_metrics_table = { .keys = sq_metrics_keys };
 static const sq_conf_table_t  sq_alerts_table = { .keys = sq_alerts_keys };
+static const sq_conf_table_t  sq_privacy_table = { .keys = sq_privacy_keys };
 
 static const sq_conf_table_t  sq_windows_table = {
     .keys = sq_windows_keys, .check = sq_conf_check_windows
@@ -366,6 +381,7 @@ static const sq_conf_key_t  sq_top_keys[] = {
       .offset = offsetof(sq_conf_t, overrides),
       .aux = offsetof(sq_conf_t, noverrides), .size = sizeof(sq_override_t),
       .sub = &sq_override_table },
+    { .name = "privacy", .set = sq_conf_set_map, .sub = &sq_privacy_table },
     { .name = "journeys", .set = sq_conf_set_list,
       .offset = offsetof(sq_conf_t, journeys),
       .aux = offsetof(sq_conf_t, njourneys), .size = sizeof(sq_journey_t),
@@ -833,6 +849,7 @@ sq_conf_free(sq_conf_t *conf)
     free(conf->socket_group);
     free(conf->socket_mode);
     sq_auth_conf_free(conf);
+    sq_web_free(conf->web);
     free(conf->storage_path);
     free(conf->file);
 

@@ -42,6 +42,9 @@ typedef struct {
     char          **ingest;
     size_t          ningest;
     char           *http;
+    struct sq_web_s *web;         /* listen.web_config, NULL: none */
+    uint64_t        http_connections;
+    int64_t         http_timeout; /* seconds for a whole request */
 
     /* unix ingest sockets (sq_conf_listen.c): the names as given, NULL
        for as created, and what they resolve to */
@@ -84,6 +87,8 @@ typedef struct {
     size_t          njourneys;
 
     sq_alert_conf_t alerts;
+
+    uint64_t        privacy_min;  /* requests a region needs, 0: off */
 } sq_conf_t;
 
 

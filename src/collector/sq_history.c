@@ -39,6 +39,10 @@ typedef struct {
     char               **names;
     size_t               nregs;
     size_t               used;
+
+    uint64_t             kmin;        /* the privacy floor, 0: off */
+    sq_win_t            *sregs;       /* per region: the selected segment */
+    unsigned char       *hit;         /* per region: a row selected */
 } sq_hacc_t;
 
 
@@ -53,6 +57,7 @@ typedef struct {
 
 
 static int sq_hacc_emit(sq_hacc_t *h);
+static void sq_hacc_fold(sq_hacc_t *h);
 static sq_win_t *sq_hacc_region(sq_hacc_t *h, const char *name);
 static int sq_hacc_row(void *data, const sq_store_row_t *row);
 static int sq_history_point(void *data, const sq_history_point_t *p);
@@ -69,6 +74,10 @@ sq_hacc_emit(sq_hacc_t *h)
     sq_history_point_t  p;
 
     rc = 0;
+
+    if (h->kmin) {
+        sq_hacc_fold(h);
+    }
 
     if (h->matched) {
         p.start = h->start;
@@ -91,12 +100,101 @@ sq_hacc_emit(sq_hacc_t *h)
 }
 
 
+/*
+ * The privacy floor over a slot: the regions below kmin merged into the
+ * first of them, named _other; then the selection made from the regions
+ * as they are named now.
+ */
+
+static void
+sq_hacc_fold(sq_hacc_t *h)
+{
+    char    *other;
+    size_t   i, j, o;
+
+    o = h->used;
+
+    for (i = 0; i < h->used; i++) {
+        if (h->regs[i].c[SQ_C_REQUESTS] >= h->kmin
+            && strcmp(h->names[i], SQ_WIRE_OTHER) != 0)
+        {
+            continue;
+        }
+
+        if (o == h->used) {
+            o = i;
+            continue;
+        }
+
+        (void) sq_win_merge(&h->regs[o], &h->regs[i]);
+        (void) sq_win_merge(&h->sregs[o], &h->sregs[i]);
+        h->hit[o] |= h->hit[i];
+        h->regs[i].c[SQ_C_REQUESTS] = 0;
+        h->names[i][0] = '\0';         /* merged away */
+    }
+
+    if (o < h->used && strcmp(h->names[o], SQ_WIRE_OTHER) != 0) {
+        other = strdup(SQ_WIRE_OTHER);
+
+        if (other == NULL) {
+            h->failed = 1;
+            h->matched = 0;
+            return;
+        }
+
+        free(h->names[o]);
+        h->names[o] = other;
+    }
+
+    /* the merged-away regions out of the baseline */
+
+    for (i = 0, j = 0; i < h->used; i++) {
+        if (h->names[i][0] == '\0') {
+            continue;
+        }
+
+        if (i != j) {
+            sq_win_t        tw = h->regs[j];
+            sq_win_t        ts = h->sregs[j];
+            char           *tn = h->names[j];
+            unsigned char   th = h->hit[j];
+
+            h->regs[j] = h->regs[i];
+            h->sregs[j] = h->sregs[i];
+            h->names[j] = h->names[i];
+            h->hit[j] = h->hit[i];
+            h->regs[i] = tw;
+            h->sregs[i] = ts;
+            h->names[i] = tn;
+            h->hit[i] = th;
+        }
+
+        j++;
+    }
+
+    h->used = j;
+
+    for (i = 0; i < h->used; i++) {
+        if (h->hit[i]
+            && (h->region == NULL || strcmp(h->region, h->names[i]) == 0))
+        {
+            if (sq_win_merge(&h->sel, &h->sregs[i]) != SQ_OK) {
+                h->failed = 1;
+            }
+
+            h->matched = 1;
+        }
+    }
+}
+
+
 static sq_win_t *
 sq_hacc_region(sq_hacc_t *h, const char *name)
 {
-    size_t     i;
-    char     **nn;
-    sq_win_t  *nw;
+    size_t          i;
+    char          **nn;
+    sq_win_t       *nw;
+    unsigned char  *nh;
 
     for (i = 0; i < h->used; i++) {
         if (strcmp(h->names[i], name) == 0) {
@@ -119,8 +217,23 @@ sq_hacc_region(sq_hacc_t *h, const char *name)
 
         h->names = nn;
 
+        nw = realloc(h->sregs, (h->nregs * 2 + 8) * sizeof(sq_win_t));
+        if (nw == NULL) {
+            return NULL;
+        }
+
+        h->sregs = nw;
+
+        nh = realloc(h->hit, h->nregs * 2 + 8);
+        if (nh == NULL) {
+            return NULL;
+        }
+
+        h->hit = nh;
+
         for (i = h->nregs; i < h->nregs * 2 + 8; i++) {
             sq_win_init(&h->regs[i]);
+            sq_win_init(&h->sregs[i]);
             h->names[i] = NULL;
         }
 
@@ -135,6 +248,8 @@ sq_hacc_region(sq_hacc_t *h, const char *name)
     }
 
     sq_win_reset(&h->regs[h->used]);
+    sq_win_reset(&h->sregs[h->used]);
+    h->hit[h->used] = 0;
 
     return &h->regs[h->used++];
 }
@@ -143,6 +258,7 @@ sq_hacc_region(sq_hacc_t *h, const char *name)
 static int
 sq_hacc_row(void *data, const sq_store_row_t *row)
 {
+    size_t      i;
     sq_win_t   *rw;
     sq_hacc_t  *h = data;
 
@@ -166,7 +282,21 @@ sq_hacc_row(void *data, const sq_store_row_t *row)
         return 1;
     }
 
-    if ((h->region == NULL || strcmp(h->region, row->region) == 0)
+    /* under the privacy floor the region is known at the slot's end */
+
+    if (h->kmin
+        && (h->segment == NULL || strcmp(h->segment, row->segment) == 0))
+    {
+        i = (size_t) (rw - h->regs);
+        h->hit[i] = 1;
+
+        if (sq_win_merge(&h->sregs[i], row->win) != SQ_OK) {
+            h->failed = 1;
+            return 1;
+        }
+
+    } else if (h->kmin == 0
+        && (h->region == NULL || strcmp(h->region, row->region) == 0)
         && (h->segment == NULL || strcmp(h->segment, row->segment) == 0))
     {
         if (sq_win_merge(&h->sel, row->win) != SQ_OK) {
@@ -186,11 +316,22 @@ sq_history_points(sq_store_t *st, const char *endpoint, const char *region,
     const char *segment, int64_t from, int64_t to, sq_history_point_pt cb,
     void *data)
 {
+    return sq_history_points_k(st, endpoint, region, segment, from, to, 0,
+                               cb, data);
+}
+
+
+int
+sq_history_points_k(sq_store_t *st, const char *endpoint,
+    const char *region, const char *segment, int64_t from, int64_t to,
+    uint64_t kmin, sq_history_point_pt cb, void *data)
+{
     int        rc;
     size_t     i;
     sq_hacc_t  h;
 
     memset(&h, 0, sizeof(sq_hacc_t));
+    h.kmin = kmin;
     h.region = (region && strcmp(region, SQ_ALL) != 0) ? region : NULL;
     h.segment = (segment && strcmp(segment, SQ_ALL) != 0) ? segment : NULL;
     h.cb = cb;
@@ -211,10 +352,13 @@ sq_history_points(sq_store_t *st, const char *endpoint, const char *region,
 
     for (i = 0; i < h.nregs; i++) {
         sq_win_free(&h.regs[i]);
+        sq_win_free(&h.sregs[i]);
         free(h.names[i]);
     }
 
     free(h.regs);
+    free(h.sregs);
+    free(h.hit);
     free(h.names);
     sq_win_free(&h.sel);
     sq_win_free(&h.ep);
@@ -325,7 +469,6 @@ sq_store_http_history(struct evhttp_request *req, void *data)
     struct evkeyvalq       args;
     enum evhttp_cmd_type   cmd;
 
-    ctx->http_requests++;
     cmd = evhttp_request_get_command(req);
 
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
@@ -391,8 +534,9 @@ sq_store_http_history(struct evhttp_request *req, void *data)
     hr.secs = ctx->windows.slot;
     hr.points = json_array();
 
-    rc = sq_history_points(ctx->store, e, hr.region, hr.segment, from, to,
-                           sq_history_point, &hr);
+    rc = sq_history_points_k(ctx->store, e, hr.region, hr.segment, from,
+                             to, ctx->conf->privacy_min, sq_history_point,
+                             &hr);
 
     if (rc != SQ_OK) {
         sq_log(SQ_LOG_ERROR, "storage: %s", rc == SQ_ERR_NOMEM

@@ -54,6 +54,15 @@ int sq_history_points(sq_store_t *st, const char *endpoint,
     const char *region, const char *segment, int64_t from, int64_t to,
     sq_history_point_pt cb, void *data);
 
+/*
+ * The same under the privacy floor kmin (privacy.min_requests, 0: off):
+ * in each slot the regions with fewer than kmin requests are one region
+ * _other, for the selection and for the empathy baseline.
+ */
+int sq_history_points_k(sq_store_t *st, const char *endpoint,
+    const char *region, const char *segment, int64_t from, int64_t to,
+    uint64_t kmin, sq_history_point_pt cb, void *data);
+
 /* the HTTP handler; data is the collector's sq_ctx_t */
 /*
  * Scores a stored slot through sq_score_window(), as the view scores a

@@ -9,10 +9,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "sq_collector.h"
 #include "sq_alert.h"
@@ -21,6 +27,7 @@
 #include "sq_prom.h"
 #include "sq_status.h"
 #include "sq_view.h"
+#include "sq_web.h"
 
 
 /*
@@ -29,7 +36,11 @@
  */
 
 #define SQ_HTTP_LIMIT      1000
-#define SQ_HTTP_LIMIT_MAX  100000
+#define SQ_HTTP_LIMIT_MAX  10000      /* rows in one answer */
+
+#define SQ_HTTP_HEADERS    8192       /* bytes of request line and headers */
+#define SQ_HTTP_LOG_EVERY  60000      /* ms between accept error lines */
+#define SQ_HTTP_SWEEP      200        /* ms between sweeps of connections */
 
 
 /*
@@ -40,6 +51,47 @@
  */
 
 #define SQ_HTTP_PART  500
+
+
+/*
+ * Every connection is tracked from its bufferevent (made here: plain or
+ * TLS) until libevent lets go of it, so the server knows how many are
+ * open and how long each has waited for a whole request.  A connection
+ * is cut (shutdown) when a request has not arrived within the request
+ * timeout of the connection's start or of its last answer, however
+ * slowly it trickles in; at the connection limit the listener stops
+ * accepting until one closes.
+ */
+
+typedef struct sq_http_conn_s  sq_http_conn_t;
+
+struct sq_http_conn_s {
+    struct bufferevent         *bev;     /* one reference is ours */
+    int64_t                     since;   /* ms: waiting for a request */
+    unsigned                    busy:1;  /* a request is being answered */
+    sq_http_conn_t             *next;
+};
+
+
+typedef struct sq_http_srv_s {
+    sq_ctx_t                   *ctx;
+    sq_http_conn_t             *conns;
+    size_t                      nconns;
+    struct event               *sweep;
+    struct evconnlistener      *listener;
+    unsigned                    paused:1;
+    int64_t                     accept_logged;
+    uint64_t                    accept_errors;
+} sq_http_srv_t;
+
+
+typedef void (*sq_http_handler_pt)(struct evhttp_request *req, void *data);
+
+typedef struct {
+    const char                 *path;
+    sq_http_handler_pt          handler;
+    unsigned                    open:1;  /* no credentials needed */
+} sq_http_route_t;
 
 
 typedef struct {
@@ -61,9 +113,39 @@ static void sq_http_alerts(struct evhttp_request *req, void *data);
 static void sq_http_incidents(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
 static void sq_http_other(struct evhttp_request *req, void *data);
+static void sq_http_dispatch(struct evhttp_request *req, void *data);
+static void sq_http_complete(struct evhttp_request *req, void *data);
+static struct bufferevent *sq_http_bev(struct event_base *base, void *data);
+static void sq_http_sweep(evutil_socket_t fd, short what, void *data);
+static void sq_http_accept_error(struct evconnlistener *l, void *data);
+static void sq_http_srv_free(sq_http_srv_t *srv);
+static int64_t sq_http_ms(void);
 static int sq_http_get(struct evhttp_request *req);
+static int sq_http_regions(sq_ctx_t *ctx, const char ***regions, size_t *n);
+static int sq_http_strcmp(const void *a, const void *b);
 static int sq_http_page(struct evkeyvalq *args, size_t *offset,
     size_t *limit);
+
+
+static const sq_http_route_t  sq_http_routes[] = {
+    { "/metrics", sq_http_metrics, 0 },
+    { "/api/v1/quality", sq_http_quality, 0 },
+    { "/api/v1/series", sq_http_series, 0 },
+    { "/api/v1/history", sq_store_http_history, 0 },
+    { "/api/v1/alerts", sq_http_alerts, 0 },
+    { "/api/v1/incidents", sq_http_incidents, 0 },
+    { "/healthz", sq_http_healthz, 1 },
+    { "/", sq_http_dashboard, 0 },
+    { NULL, sq_http_other, 0 }
+};
+
+
+/*
+ * The accept error callback gets the listener's argument, which libevent
+ * keeps for itself: the one HTTP side of the process is found here.
+ */
+
+static sq_http_srv_t  *sq_http_srv;
 
 
 /* ?offset=N&limit=M: pages of rows, so a big table never has to be
@@ -99,6 +181,121 @@ sq_http_page(struct evkeyvalq *args, size_t *offset, size_t *limit)
             return SQ_ERR_INVALID;
         }
     }
+
+    return SQ_OK;
+}
+
+
+/*
+ * A query string of the API: the filters (endpoint, region, segment),
+ * the dimension, scope and window asked for (-1: all), and the page.
+ * SQ_ERR_INVALID for an unknown name or a bad page; q holds what was
+ * read either way and is freed with sq_http_query_free().
+ */
+
+int
+sq_http_query(sq_http_query_t *q, const char *query)
+{
+    const char  *fd, *fs, *fw;
+
+    memset(q, 0, sizeof(sq_http_query_t));
+    q->dim = -1;
+    q->scope = -1;
+    q->win = -1;
+    q->limit = SQ_HTTP_LIMIT;
+
+    if (query && evhttp_parse_query_str(query, &q->args) != 0) {
+        return SQ_ERR_INVALID;
+    }
+
+    q->endpoint = evhttp_find_header(&q->args, "endpoint");
+    q->region = evhttp_find_header(&q->args, "region");
+    q->segment = evhttp_find_header(&q->args, "segment");
+
+    fd = evhttp_find_header(&q->args, "dimension");
+    fs = evhttp_find_header(&q->args, "scope");
+    fw = evhttp_find_header(&q->args, "window");
+
+    if (fd) {
+        for (q->dim = 0; q->dim < SQ_NDIMS; q->dim++) {
+            if (strcmp(fd, sq_dim_names[q->dim]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fs) {
+        for (q->scope = 0; q->scope < SQ_NSCOPES; q->scope++) {
+            if (strcmp(fs, sq_scope_names[q->scope]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (fw) {
+        q->win = strcmp(fw, "short") == 0 ? 0
+                 : strcmp(fw, "long") == 0 ? 1 : 2;
+    }
+
+    if (q->dim == SQ_NDIMS || q->scope == SQ_NSCOPES || q->win == 2
+        || sq_http_page(&q->args, &q->offset, &q->limit) != SQ_OK)
+    {
+        return SQ_ERR_INVALID;
+    }
+
+    return SQ_OK;
+}
+
+
+void
+sq_http_query_free(sq_http_query_t *q)
+{
+    evhttp_clear_headers(&q->args);
+}
+
+
+static int
+sq_http_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+/*
+ * The regions above the privacy floor: those with a region row of their
+ * own in the latest view, sorted.  *regions is freed by the caller.
+ */
+
+static int
+sq_http_regions(sq_ctx_t *ctx, const char ***regions, size_t *n)
+{
+    size_t            i;
+    const char      **r;
+    const sq_view_t  *v;
+
+    *regions = NULL;
+    *n = 0;
+
+    v = sq_view_latest(&ctx->views);
+    if (v == NULL) {
+        return SQ_OK;
+    }
+
+    r = malloc((v->n + 1) * sizeof(char *));
+    if (r == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (i = 0; i < v->n; i++) {
+        if (v->rows[i].scope == SQ_SCOPE_REGION
+            && strcmp(v->rows[i].region, SQ_WIRE_OTHER) != 0)
+        {
+            r[(*n)++] = v->rows[i].region;
+        }
+    }
+
+    qsort(r, *n, sizeof(char *), sq_http_strcmp);
+    *regions = r;
 
     return SQ_OK;
 }
@@ -176,8 +373,6 @@ sq_http_metrics(struct evhttp_request *req, void *data)
 {
     sq_ctx_t          *ctx = data;
     sq_http_stream_t  *st;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -277,76 +472,43 @@ sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
 static void
 sq_http_quality(struct evhttp_request *req, void *data)
 {
-    int                 dim, win, scope;
+    int                 dim, win, scope, rc;
     size_t              i, offset, limit, total;
     json_t             *root, *rows, *windows;
     sq_ctx_t           *ctx = data;
-    const char         *q, *fe, *fr, *fg, *fd, *fs, *fw;
+    const char         *fe, *fr, *fg;
     const sq_row_t     *r;
     const sq_view_t    *view;
-    struct evkeyvalq    args;
-
-    ctx->http_requests++;
+    sq_http_query_t     hq;
 
     if (sq_http_get(req) != 0) {
         return;
     }
 
-    memset(&args, 0, sizeof(args));
-    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    rc = sq_http_query(&hq, evhttp_uri_get_query(
+                                evhttp_request_get_evhttp_uri(req)));
 
-    if (q && evhttp_parse_query_str(q, &args) != 0) {
-        evhttp_send_error(req, 400, "Bad Request");
-        return;
-    }
-
-    fe = evhttp_find_header(&args, "endpoint");
-    fr = evhttp_find_header(&args, "region");
-    fg = evhttp_find_header(&args, "segment");
-    fd = evhttp_find_header(&args, "dimension");
-    fs = evhttp_find_header(&args, "scope");
-    fw = evhttp_find_header(&args, "window");
-
-    dim = -1;
-    scope = -1;
-    win = -1;
-
-    if (fd) {
-        for (dim = 0; dim < SQ_NDIMS; dim++) {
-            if (strcmp(fd, sq_dim_names[dim]) == 0) {
-                break;
-            }
-        }
-    }
-
-    if (fs) {
-        for (scope = 0; scope < SQ_NSCOPES; scope++) {
-            if (strcmp(fs, sq_scope_names[scope]) == 0) {
-                break;
-            }
-        }
-    }
-
-    if (fw) {
-        win = strcmp(fw, "short") == 0 ? 0 : strcmp(fw, "long") == 0 ? 1 : 2;
-    }
-
-    if (dim == SQ_NDIMS || scope == SQ_NSCOPES || win == 2
-        || sq_http_page(&args, &offset, &limit) != 0)
-    {
-        root = json_object();
-        json_object_set_new(root, "error", json_string(
+    if (rc != SQ_OK) {
+        sq_http_query_free(&hq);
+        sq_http_json(req, 400, json_pack("{s:s}", "error",
             "unknown dimension, scope or window, or a bad offset or limit"));
-        evhttp_clear_headers(&args);
-        sq_http_json(req, 400, root);
         return;
     }
+
+    fe = hq.endpoint;
+    fr = hq.region;
+    fg = hq.segment;
+    dim = hq.dim;
+    scope = hq.scope;
+    win = hq.win;
+    offset = hq.offset;
+    limit = hq.limit;
 
     /* the latest view: a request never scores */
 
     view = sq_view_latest(&ctx->views);
     if (view == NULL) {
-        evhttp_clear_headers(&args);
+        sq_http_query_free(&hq);
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
     }
@@ -387,7 +549,7 @@ sq_http_quality(struct evhttp_request *req, void *data)
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "rows", rows);
 
-    evhttp_clear_headers(&args);
+    sq_http_query_free(&hq);
 
     sq_http_json(req, 200, root);
 }
@@ -396,47 +558,67 @@ sq_http_quality(struct evhttp_request *req, void *data)
 static void
 sq_http_series(struct evhttp_request *req, void *data)
 {
-    int                 k;
-    size_t              i, n, offset, limit;
+    int                 k, rc;
+    size_t              i, n, offset, limit, total, folded, nkept;
     json_t             *root, *list, *o, *tot, *wins;
+    const char        **kept;
     int64_t             now;
     sq_win_t            w;
     sq_ctx_t           *ctx = data;
-    const char         *q;
-    struct evkeyvalq    args;
+    sq_http_query_t     hq;
     const sq_series_t  *s;
 
     static const char  *names[SQ_WIRE_NCOUNTERS] = { SQ_WIRE_COUNTER_NAMES };
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
     }
 
-    memset(&args, 0, sizeof(args));
-    q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    rc = sq_http_query(&hq, evhttp_uri_get_query(
+                                evhttp_request_get_evhttp_uri(req)));
+    offset = hq.offset;
+    limit = hq.limit;
+    sq_http_query_free(&hq);
 
-    if ((q && evhttp_parse_query_str(q, &args) != 0)
-        || sq_http_page(&args, &offset, &limit) != 0)
-    {
-        evhttp_clear_headers(&args);
+    if (rc != SQ_OK) {
         sq_http_json(req, 400, json_pack("{s:s}", "error",
                                          "bad offset or limit"));
         return;
     }
 
-    evhttp_clear_headers(&args);
+    /* the privacy floor: only series of the regions the view shows */
+
+    kept = NULL;
+    nkept = 0;
+
+    if (ctx->conf->privacy_min && sq_http_regions(ctx, &kept, &nkept) != 0) {
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
 
     now = sq_now();
     root = json_object();
     list = json_array();
     n = ctx->windows.n + (ctx->windows.other ? 1 : 0);
+    total = 0;
+    folded = 0;
 
     sq_win_init(&w);
 
-    for (i = offset; i < n && i < offset + limit; i++) {
+    for (i = 0; i < n; i++) {
         s = i < ctx->windows.n ? ctx->windows.all[i] : ctx->windows.other;
+
+        if (ctx->conf->privacy_min
+            && bsearch(&s->region, kept, nkept, sizeof(char *),
+                       sq_http_strcmp) == NULL)
+        {
+            folded++;
+            continue;
+        }
+
+        if (total++ < offset || total > offset + limit) {
+            continue;
+        }
 
         o = json_object();
         json_object_set_new(o, "endpoint", json_string(s->endpoint));
@@ -468,11 +650,18 @@ sq_http_series(struct evhttp_request *req, void *data)
     }
 
     sq_win_free(&w);
+    free(kept);
 
     json_object_set_new(root, "generated_at", json_integer(now));
     json_object_set_new(root, "series_limit",
                         json_integer(ctx->windows.max_series));
-    json_object_set_new(root, "total", json_integer((json_int_t) n));
+
+    if (ctx->conf->privacy_min) {
+        json_object_set_new(root, "folded_series",
+                            json_integer((json_int_t) folded));
+    }
+
+    json_object_set_new(root, "total", json_integer((json_int_t) total));
     json_object_set_new(root, "offset", json_integer((json_int_t) offset));
     json_object_set_new(root, "limit", json_integer((json_int_t) limit));
     json_object_set_new(root, "series", list);
@@ -486,8 +675,6 @@ sq_http_healthz(struct evhttp_request *req, void *data)
 {
     sq_ctx_t         *ctx = data;
     const sq_view_t  *v;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -514,11 +701,8 @@ extern const size_t         sq_dashboard_html_len;
 static void
 sq_http_dashboard(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t           *ctx = data;
     struct evbuffer    *body;
     struct evkeyvalq   *h;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -546,8 +730,6 @@ static void
 sq_http_alerts(struct evhttp_request *req, void *data)
 {
     sq_ctx_t  *ctx = data;
-
-    ctx->http_requests++;
 
     if (sq_http_get(req) != 0) {
         return;
@@ -587,10 +769,271 @@ sq_http_incidents(struct evhttp_request *req, void *data)
 static void
 sq_http_other(struct evhttp_request *req, void *data)
 {
-    sq_ctx_t  *ctx = data;
-
-    ctx->http_requests++;
     evhttp_send_error(req, 404, "Not Found");
+}
+
+
+static int64_t
+sq_http_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * Every request: its connection marked busy, the credentials checked
+ * (everything but /healthz when the web config has users), then its
+ * route.
+ */
+
+static void
+sq_http_dispatch(struct evhttp_request *req, void *data)
+{
+    int                      rc;
+    const char              *path;
+    sq_http_srv_t           *srv = data;
+    sq_http_conn_t          *c;
+    struct evkeyvalq        *h;
+    struct bufferevent      *bev;
+    const sq_http_route_t   *r;
+
+    srv->ctx->http_requests++;
+
+    bev = evhttp_connection_get_bufferevent(
+              evhttp_request_get_connection(req));
+
+    for (c = srv->conns; c; c = c->next) {
+        if (c->bev == bev) {
+            c->busy = 1;
+            evhttp_request_set_on_complete_cb(req, sq_http_complete, c);
+            break;
+        }
+    }
+
+    path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+
+    for (r = sq_http_routes; r->path; r++) {
+        if (path && strcmp(path, r->path) == 0) {
+            break;
+        }
+    }
+
+    rc = r->open ? SQ_OK
+                 : sq_web_auth(srv->ctx->conf->web,
+                               evhttp_find_header(
+                                   evhttp_request_get_input_headers(req),
+                                   "Authorization"));
+
+    if (rc == SQ_OK) {
+        r->handler(req, srv->ctx);
+        return;
+    }
+
+    /* evhttp_send_error() would drop the headers */
+
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/plain");
+
+    if (rc == SQ_ERR_LIMIT) {
+        evhttp_add_header(h, "Retry-After", "1");
+        evbuffer_add_printf(evhttp_request_get_output_buffer(req),
+                            "429 Too Many Requests\n");
+        evhttp_send_reply(req, 429, "Too Many Requests", NULL);
+        return;
+    }
+
+    evhttp_add_header(h, "WWW-Authenticate",
+                      "Basic realm=\"servqual\", charset=\"UTF-8\"");
+    evbuffer_add_printf(evhttp_request_get_output_buffer(req),
+                        "401 Unauthorized\n");
+    evhttp_send_reply(req, 401, "Unauthorized", NULL);
+}
+
+
+/* an answer sent: the connection waits for its next request */
+
+static void
+sq_http_complete(struct evhttp_request *req, void *data)
+{
+    sq_http_conn_t  *c = data;
+
+    c->busy = 0;
+    c->since = sq_http_ms();
+}
+
+
+/* a new connection's bufferevent: TLS when the web config has a cert */
+
+static struct bufferevent *
+sq_http_bev(struct event_base *base, void *data)
+{
+    SSL                 *ssl;
+    sq_web_t            *web;
+    sq_http_srv_t       *srv = data;
+    sq_http_conn_t      *c;
+    struct bufferevent  *bev;
+
+    web = srv->ctx->conf->web;
+
+    if (web && web->ssl) {
+        ssl = SSL_new(web->ssl);
+        if (ssl == NULL) {
+            return NULL;
+        }
+
+        bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (bev) {
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        }
+
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+
+    if (bev == NULL) {
+        return NULL;
+    }
+
+    c = calloc(1, sizeof(sq_http_conn_t));
+    if (c == NULL) {
+        return bev;
+    }
+
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->since = sq_http_ms();
+    c->next = srv->conns;
+    srv->conns = c;
+    srv->nconns++;
+
+    if (srv->nconns >= srv->ctx->conf->http_connections && !srv->paused) {
+        evconnlistener_disable(srv->listener);
+        srv->paused = 1;
+    }
+
+    return bev;
+}
+
+
+/*
+ * Every SQ_HTTP_SWEEP ms: connections libevent has let go of are
+ * released (their callbacks are gone), those that waited too long for a
+ * request are cut, and the listener resumes below the limit.
+ */
+
+static void
+sq_http_sweep(evutil_socket_t fd, short what, void *data)
+{
+    int64_t                   now, timeout;
+    sq_http_srv_t            *srv = data;
+    sq_http_conn_t           *c, **pc;
+    bufferevent_data_cb       rd, wr;
+    bufferevent_event_cb      ev;
+    struct bufferevent       *bev;
+
+    now = sq_http_ms();
+    timeout = srv->ctx->conf->http_timeout * 1000;
+
+    for (pc = &srv->conns; *pc; /* void */) {
+        c = *pc;
+        bev = c->bev;
+
+        bufferevent_getcb(bev, &rd, &wr, &ev, NULL);
+
+        if (rd == NULL && ev == NULL) {
+            *pc = c->next;
+            srv->nconns--;
+            bufferevent_decref(bev);
+            free(c);
+            continue;
+        }
+
+        if (!c->busy && c->since >= 0 && now - c->since > timeout) {
+            sq_log(SQ_LOG_DEBUG, "HTTP: no whole request in %lld s, "
+                   "connection closed", (long long) timeout / 1000);
+            (void) shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+            c->since = -1;
+        }
+
+        pc = &c->next;
+    }
+
+    if (srv->paused && srv->nconns < srv->ctx->conf->http_connections) {
+        evconnlistener_enable(srv->listener);
+        srv->paused = 0;
+    }
+}
+
+
+/*
+ * accept() failed (out of descriptors: EMFILE, ENFILE): said once a
+ * minute with the count since, and the listener rests until the next
+ * sweep instead of spinning on a connection it cannot take.
+ */
+
+static void
+sq_http_accept_error(struct evconnlistener *l, void *data)
+{
+    int             err;
+    int64_t         now;
+    sq_http_srv_t  *srv = sq_http_srv;
+
+    err = EVUTIL_SOCKET_ERROR();
+
+    if (srv == NULL) {
+        return;
+    }
+
+    srv->accept_errors++;
+    now = sq_http_ms();
+
+    if (srv->accept_logged == 0
+        || now - srv->accept_logged >= SQ_HTTP_LOG_EVERY)
+    {
+        sq_log(SQ_LOG_ERROR, "HTTP: accept() failed: %s (%llu times since "
+               "the last report)", evutil_socket_error_to_string(err),
+               (unsigned long long) srv->accept_errors);
+        srv->accept_logged = now;
+        srv->accept_errors = 0;
+    }
+
+    if (!srv->paused) {
+        evconnlistener_disable(l);
+        srv->paused = 1;
+    }
+}
+
+
+static void
+sq_http_srv_free(sq_http_srv_t *srv)
+{
+    sq_http_conn_t  *c, *next;
+
+    if (srv == NULL) {
+        return;
+    }
+
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+
+    if (srv->sweep) {
+        event_free(srv->sweep);
+    }
+
+    if (sq_http_srv == srv) {
+        sq_http_srv = NULL;
+    }
+
+    free(srv);
 }
 
 
@@ -599,6 +1042,8 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
 {
     char            host[256], *port;
     struct evhttp  *http;
+    sq_http_srv_t  *srv;
+    struct timeval  tv = { 0, SQ_HTTP_SWEEP * 1000 };
 
     if (strlen(addr) >= sizeof(host)) {
         sq_log(SQ_LOG_ERROR, "invalid HTTP address \"%s\"", addr);
@@ -620,26 +1065,37 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
         host[strlen(host) - 1] = '\0';
     }
 
+    /* a reload frees the old evhttp itself, then opens the new one */
+
+    sq_http_srv_free(ctx->http_srv);
+    ctx->http_srv = NULL;
+
+    srv = calloc(1, sizeof(sq_http_srv_t));
+    if (srv == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    srv->ctx = ctx;
+
+    srv->sweep = event_new(ctx->base, -1, EV_PERSIST, sq_http_sweep, srv);
+    if (srv->sweep == NULL || event_add(srv->sweep, &tv) != 0) {
+        sq_http_srv_free(srv);
+        return SQ_ERR_NOMEM;
+    }
+
     http = evhttp_new(ctx->base);
     if (http == NULL) {
+        sq_http_srv_free(srv);
         return SQ_ERR_NOMEM;
     }
 
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD
                                      | EVHTTP_REQ_POST);
     evhttp_set_timeout(http, 30);
-    evhttp_set_max_headers_size(http, 16384);
+    evhttp_set_max_headers_size(http, SQ_HTTP_HEADERS);
     evhttp_set_max_body_size(http, 65536);
-
-    evhttp_set_cb(http, "/metrics", sq_http_metrics, ctx);
-    evhttp_set_cb(http, "/api/v1/quality", sq_http_quality, ctx);
-    evhttp_set_cb(http, "/api/v1/series", sq_http_series, ctx);
-    evhttp_set_cb(http, "/api/v1/history", sq_store_http_history, ctx);
-    evhttp_set_cb(http, "/healthz", sq_http_healthz, ctx);
-    evhttp_set_cb(http, "/api/v1/alerts", sq_http_alerts, ctx);
-    evhttp_set_cb(http, "/api/v1/incidents", sq_http_incidents, ctx);
-    evhttp_set_cb(http, "/", sq_http_dashboard, ctx);
-    evhttp_set_gencb(http, sq_http_other, ctx);
+    evhttp_set_bevcb(http, sq_http_bev, srv);
+    evhttp_set_gencb(http, sq_http_dispatch, srv);
 
     ctx->http_sock = evhttp_bind_socket_with_handle(http,
                                                     host[0] ? host : "::",
@@ -648,10 +1104,16 @@ sq_http_open(sq_ctx_t *ctx, const char *addr)
         sq_log(SQ_LOG_ERROR, "cannot listen for HTTP on \"%s\": %s", addr,
                strerror(errno));
         evhttp_free(http);
+        sq_http_srv_free(srv);
         return SQ_ERR_IO;
     }
 
+    srv->listener = evhttp_bound_socket_get_listener(ctx->http_sock);
+    evconnlistener_set_error_cb(srv->listener, sq_http_accept_error);
+
     ctx->http = http;
+    ctx->http_srv = srv;
+    sq_http_srv = srv;
 
     return SQ_OK;
 }
@@ -665,4 +1127,7 @@ sq_http_close(sq_ctx_t *ctx)
         ctx->http = NULL;
         ctx->http_sock = NULL;
     }
+
+    sq_http_srv_free(ctx->http_srv);
+    ctx->http_srv = NULL;
 }

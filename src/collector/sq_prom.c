@@ -639,7 +639,7 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
         /* series may have expired since the last part: indexes, no
            pointers, are kept across parts */
 
-        n = ctx->conf->metrics_series
+        n = ctx->conf->metrics_series && ctx->conf->privacy_min == 0
             ? ctx->windows.n + (ctx->windows.other ? 1 : 0) : 0;
 
         for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {

@@ -72,6 +72,10 @@ static sq_row_t *sq_view_keyed_row(sq_builder_t *bd, int scope,
     const char *e, const char *r, const char *g);
 static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
+static int sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
+    sq_where_t *where, sq_win_t *w);
+static int sq_view_fold(const sq_windows_t *a, const sq_conf_t *conf,
+    sq_win_t *wins, uint32_t n, const char **regs);
 static void sq_view_free(sq_view_t *v);
 static int64_t sq_view_ms(void);
 
@@ -471,6 +475,94 @@ cleanup:
 }
 
 
+/* a series' row: empathy is its quantile over its endpoint's */
+
+static int
+sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
+    sq_where_t *where, sq_win_t *w)
+{
+    int             k, created;
+    sq_row_t       *row;
+    sq_group_t     *ge, *gg;
+    sq_baseline_t   one;
+
+    row = sq_view_keyed_row(bd, SQ_SCOPE_SERIES, where->endpoint,
+                            where->region, where->segment);
+    if (row == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    ge = sq_gmap_get(ep, where->endpoint, NULL, &created);
+    gg = sq_gmap_get(er, where->endpoint, where->region, &created);
+
+    for (k = 0; k < 2; k++) {
+        one.h = &w[k].h[SQ_H_RT];
+        one.all = ge ? &ge->w[k].h[SQ_H_RT] : NULL;
+        one.self = gg ? &gg->w[k].h[SQ_H_RT] : NULL;
+        one.region = where->region;
+
+        sq_score_window(bd->conf, where, &w[k], &one, ge && gg ? 1 : 0,
+                        &row->w[k]);
+    }
+
+    return SQ_OK;
+}
+
+
+/*
+ * The privacy floor (docs/privacy.md): the region of a series whose
+ * region has fewer than privacy.min_requests requests in the short
+ * window (and so possibly in the long one) becomes _other, in every row
+ * built from it.  regs[i]: the region of series i in the view.
+ */
+
+static int
+sq_view_fold(const sq_windows_t *a, const sq_conf_t *conf, sq_win_t *wins,
+    uint32_t n, const char **regs)
+{
+    int           created;
+    uint32_t      i;
+    sq_gmap_t     rt;
+    sq_group_t   *g;
+    sq_series_t  *se;
+
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
+        regs[i] = se->region;
+    }
+
+    if (conf->privacy_min == 0) {
+        return SQ_OK;
+    }
+
+    if (sq_gmap_init(&rt, 256) != 0) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (i = 0; i < n; i++) {
+        g = sq_gmap_get(&rt, regs[i], NULL, &created);
+        if (g == NULL) {
+            sq_gmap_free(&rt);
+            return SQ_ERR_NOMEM;
+        }
+
+        g->w[0].c[SQ_C_REQUESTS] += wins[2 * i].c[SQ_C_REQUESTS];
+    }
+
+    for (i = 0; i < n; i++) {
+        g = sq_gmap_get(&rt, regs[i], NULL, &created);
+
+        if (g->w[0].c[SQ_C_REQUESTS] < conf->privacy_min) {
+            regs[i] = SQ_WIRE_OTHER;
+        }
+    }
+
+    sq_gmap_free(&rt);
+
+    return SQ_OK;
+}
+
+
 static int64_t
 sq_view_ms(void)
 {
@@ -488,11 +580,12 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     int               k, created;
     size_t            cap;
     uint32_t          i, n;
-    sq_win_t         *wins, glob[2];
+    sq_win_t         *wins, *w2, glob[2];
     sq_row_t         *row;
     sq_view_t        *v;
-    sq_gmap_t         ep, er, rg;
-    sq_group_t       *ge, *gr, *gg, *s;
+    sq_gmap_t         ep, er, rg, sf;
+    sq_group_t       *ge, *gr, *gg, *gs, *s;
+    const char      **regs;
     sq_where_t        where;
     sq_series_t      *se;
     sq_builder_t      bd;
@@ -529,6 +622,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     n = a->n + (a->other ? 1 : 0);
 
     wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
+    regs = calloc(n ? n : 1, sizeof(char *));
 
     ep.b = NULL;
     ep.nb = 0;
@@ -536,15 +630,20 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     er.nb = 0;
     rg.b = NULL;
     rg.nb = 0;
+    sf.b = NULL;
+    sf.nb = 0;
 
-    if (wins == NULL
+    if (wins == NULL || regs == NULL
         || sq_gmap_init(&ep, a->n / 4) != 0
         || sq_gmap_init(&er, a->n / 2) != 0
-        || sq_gmap_init(&rg, 256) != 0)
+        || sq_gmap_init(&rg, 256) != 0
+        || sq_gmap_init(&sf, 64) != 0)
     {
         free(wins);
+        free(regs);
         sq_gmap_free(&ep);
         sq_gmap_free(&er);
+        sq_gmap_free(&rg);
         free(v);
         return NULL;
     }
@@ -552,14 +651,31 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     sq_win_init(&glob[0]);
     sq_win_init(&glob[1]);
 
-    /* the windows of every series, and their rollups */
+    /* the windows of every series; the regions below the privacy floor */
+
+    for (i = 0; i < n; i++) {
+        se = i < a->n ? a->all[i] : a->other;
+
+        for (k = 0; k < 2; k++) {
+            sq_win_init(&wins[2 * i + k]);
+            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+        }
+    }
+
+    if (sq_view_fold(a, conf, wins, n, regs) != SQ_OK) {
+        goto done;
+    }
+
+    /* their rollups; the series of region _other merged by key */
 
     for (i = 0; i < n; i++) {
         se = i < a->n ? a->all[i] : a->other;
 
         ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
-        gr = sq_gmap_get(&rg, se->region, NULL, &created);
-        gg = sq_gmap_get(&er, se->endpoint, se->region, &created);
+        gr = sq_gmap_get(&rg, regs[i], NULL, &created);
+        gg = sq_gmap_get(&er, se->endpoint, regs[i], &created);
+        gs = strcmp(regs[i], SQ_WIRE_OTHER) == 0
+             ? sq_gmap_get(&sf, se->endpoint, se->segment, &created) : NULL;
 
         if (gg && created && ge) {
             gg->sibling = ge->regions;
@@ -567,8 +683,9 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         }
 
         for (k = 0; k < 2; k++) {
-            sq_win_init(&wins[2 * i + k]);
-            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+            if (gs) {
+                (void) sq_win_merge(&gs->w[k], &wins[2 * i + k]);
+            }
 
             if (ge) {
                 (void) sq_win_merge(&ge->w[k], &wins[2 * i + k]);
@@ -590,30 +707,36 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 
     where.journey = NULL;
 
-    for (i = 0; i < n; i++) {
-        se = i < a->n ? a->all[i] : a->other;
+    for (i = 0; i < n + sf.nb; i++) {
+        if (i < n) {
+            se = i < a->n ? a->all[i] : a->other;
 
-        row = sq_view_keyed_row(&bd, SQ_SCOPE_SERIES, se->endpoint,
-                                se->region, se->segment);
-        if (row == NULL) {
-            goto done;
+            if (strcmp(regs[i], SQ_WIRE_OTHER) == 0) {
+                continue;
+            }
+
+            where.endpoint = se->endpoint;
+            where.region = se->region;
+            where.segment = se->segment;
+            w2 = &wins[2 * i];
+
+            if (sq_view_series(&bd, &ep, &er, &where, w2) != SQ_OK) {
+                goto done;
+            }
+
+            continue;
         }
 
-        ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
-        gg = sq_gmap_get(&er, se->endpoint, se->region, &created);
+        /* the series of region _other, one row per endpoint and segment */
 
-        where.endpoint = se->endpoint;
-        where.region = se->region;
-        where.segment = se->segment;
+        for (gs = sf.b[i - n]; gs; gs = gs->next) {
+            where.endpoint = gs->k1;
+            where.region = SQ_WIRE_OTHER;
+            where.segment = gs->k2;
 
-        for (k = 0; k < 2; k++) {
-            one.h = &wins[2 * i + k].h[SQ_H_RT];
-            one.all = ge ? &ge->w[k].h[SQ_H_RT] : NULL;
-            one.self = gg ? &gg->w[k].h[SQ_H_RT] : NULL;
-            one.region = se->region;
-
-            sq_score_window(conf, &where, &wins[2 * i + k], &one,
-                            ge && gg ? 1 : 0, &row->w[k]);
+            if (sq_view_series(&bd, &ep, &er, &where, gs->w) != SQ_OK) {
+                goto done;
+            }
         }
     }
 
@@ -707,12 +830,14 @@ done:
     }
 
     free(wins);
+    free(regs);
     free(base);
     sq_win_free(&glob[0]);
     sq_win_free(&glob[1]);
     sq_gmap_free(&ep);
     sq_gmap_free(&er);
     sq_gmap_free(&rg);
+    sq_gmap_free(&sf);
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     v->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;

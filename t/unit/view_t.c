@@ -126,14 +126,17 @@ main(void)
     mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
     feed(2, s, 1, t0 + 2);
 
+    pub.next_ms = 0;     /* the cost guard of the wall clock: below */
     rc = sq_view_tick(&pub, &a, conf, t0 + 2, 0, &built);
     ok(rc == SQ_OK && built && pub.builds == 2, "a datagram: a new view");
     ok(sq_view_latest(&pub) != held, "handed over");
 
+    pub.next_ms = 0;
     rc = sq_view_tick(&pub, &a, conf, t0 + 60, 0, &built);
     ok(built && pub.builds == 3, "a slot rolled over: a new view");
 
     sq_view_stale(&pub);
+    pub.next_ms = 0;
     rc = sq_view_tick(&pub, &a, conf, t0 + 61, 0, &built);
     ok(built && pub.builds == 4, "made stale (a reload): a new view");
 
