@@ -56,7 +56,9 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 COLL_SRCS  := $(wildcard $(COLL_DIR)/sq_*.c)
 COLL_LIB   := $(filter-out $(COLL_DIR)/sq_main.c,$(COLL_SRCS))
-# the dashboard, compiled into the collector
+# the dashboard, compiled into the collector; its npm build inputs are
+# where scripts/install-deps puts them (a package build points here)
+DASHBOARD_MODULES ?= $(CURDIR)/$(BUILD)/dashboard/node_modules
 GEN_OBJS   := $(BUILD)/obj/sq_dashboard.o
 COLL_OBJS  := $(COLL_SRCS:$(COLL_DIR)/%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
 ASAN_OBJS  := $(COLL_SRCS:$(COLL_DIR)/%.c=$(ASAN_DIR)/obj/%.o) $(GEN_OBJS)
@@ -129,7 +131,7 @@ $(BUILD)/gen/dashboard.html: $(COLL_DIR)/dashboard/index.html \
 		$(COLL_DIR)/dashboard/package-lock.json scripts/dashboard-build
 	@mkdir -p $(dir $@)
 	scripts/dashboard-build $(COLL_DIR)/dashboard/index.html \
-		build/dashboard/node_modules $@.tmp && mv $@.tmp $@
+		$(DASHBOARD_MODULES) $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/sq_dashboard.c: $(BUILD)/gen/dashboard.html scripts/embed
 	@mkdir -p $(dir $@)
@@ -290,8 +292,9 @@ deb:
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_SRC)
 	tar -c --exclude=./$(BUILD) --exclude=./.git . | tar -x -C $(DEB_SRC)
-	cd $(DEB_SRC) && dpkg-buildpackage -b -uc -us > ../build.log 2>&1 \
-	|| { tail -30 $(DEB_DIR)/build.log; exit 1; }
+	cd $(DEB_SRC) && DASHBOARD_MODULES=$(DASHBOARD_MODULES) \
+	    dpkg-buildpackage -b -uc -us > ../build.log 2>&1 \
+	|| { tail -30 $(CURDIR)/$(DEB_DIR)/build.log; exit 1; }
 	ls $(DEB_DIR)/*.deb
 
 test-deb: deb
