@@ -306,8 +306,12 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
 
     ngx_http_servqual_agg_times(w, s, rt, ttfb);
 
-    if (w->requests++ == 0 && !w->timer.timer_set) {
-        ngx_add_timer(&w->timer, w->conf->flush);
+    if (w->requests++ == 0) {
+        ngx_http_servqual_agg_start(w);
+
+        if (!w->timer.timer_set) {
+            ngx_add_timer(&w->timer, w->conf->flush);
+        }
     }
 
     return NGX_OK;
@@ -966,7 +970,7 @@ ngx_http_servqual_exit_process(ngx_cycle_t *cycle)
 
     /* a reload or a stop loses nothing: send what this worker has */
 
-    ngx_http_servqual_flush(w);
+    ngx_http_servqual_flush_final(w);
     ngx_http_servqual_send_close(w);
 
     ngx_http_servqual_worker = NULL;

@@ -35,7 +35,7 @@ typedef struct {
 
 enum {
     F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
-    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_FOLDED, F_SERIES,
+    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
@@ -64,6 +64,11 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Datagrams the workers reported they could not send." },
     { "servqual_source_dropped_requests_total", "counter",
       "Requests carried by datagrams the workers could not send." },
+    { "servqual_lost_requests_total", "counter",
+      "Requests nginx served that are not counted, by cause: source (the "
+      "worker could not send them), transit (sent, never received), "
+      "collector (while the collector was down or before it stored "
+      "them)." },
     { "servqual_folded_requests_total", "counter",
       "Requests folded into _other by a series limit, by limit." },
     { "servqual_series", "gauge",
@@ -297,9 +302,10 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     evbuffer_add_printf(b,
         "servqual_datagrams_total{result=\"accepted\"} %llu\n"
         "servqual_datagrams_total{result=\"rejected\"} %llu\n"
-        "servqual_datagrams_total{result=\"duplicate\"} %llu\n",
+        "servqual_datagrams_total{result=\"duplicate\"} %llu\n"
+        "servqual_datagrams_total{result=\"late\"} %llu\n",
         (unsigned long long) as->accepted, (unsigned long long) rejected,
-        (unsigned long long) as->duplicate);
+        (unsigned long long) as->duplicate, (unsigned long long) as->late);
 
     sq_prom_head(b, F_REJECTED);
 
@@ -319,6 +325,17 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     SQ_PROM_ONE(F_RESTARTS, v->store.restarts);
     SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
     SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
+
+    /* the loss that makes the totals whole (docs/wire-format.md) */
+
+    sq_prom_head(b, F_LOST_REQS);
+    evbuffer_add_printf(b,
+        "servqual_lost_requests_total{cause=\"source\"} %llu\n"
+        "servqual_lost_requests_total{cause=\"transit\"} %llu\n"
+        "servqual_lost_requests_total{cause=\"collector\"} %llu\n",
+        (unsigned long long) as->lost_requests[SQ_LOSS_SOURCE],
+        (unsigned long long) as->lost_requests[SQ_LOSS_TRANSIT],
+        (unsigned long long) as->lost_requests[SQ_LOSS_COLLECTOR]);
 
     sq_prom_head(b, F_FOLDED);
     evbuffer_add_printf(b,

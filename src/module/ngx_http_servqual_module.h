@@ -162,6 +162,11 @@ typedef struct {
     uint64_t                       seq;
     uint64_t                       dropped;       /* datagrams */
     uint64_t                       dropped_requests;
+    uint64_t                       made_requests;  /* "cr" */
+    uint64_t                       sent;           /* "cs" */
+    uint64_t                       unsent_requests;  /* "cx" */
+    uint64_t                       last_sent;      /* since the last flush */
+    uint64_t                       last_requests;
     time_t                         error_logged;
     ngx_event_t                    timer;
     ngx_event_t                    posted;

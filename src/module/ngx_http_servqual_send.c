@@ -41,6 +41,8 @@ typedef struct {
 } ngx_http_servqual_dgram_t;
 
 
+static void ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
+    ngx_uint_t force);
 static int ngx_http_servqual_write(void *data, const char *buf, size_t len);
 static void ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d);
 static void ngx_http_servqual_end(ngx_http_servqual_dgram_t *d);
@@ -59,6 +61,7 @@ static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
 static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w);
 
 
 /* the datagram map's keys, by SQ_K_* */
@@ -86,6 +89,26 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 void
 ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
 {
+    ngx_http_servqual_flush_window(w, 0);
+}
+
+
+/*
+ * At exit a worker that has ever sent says its final totals, even with
+ * nothing new: the collector then sees any gap before them.
+ */
+
+void
+ngx_http_servqual_flush_final(ngx_http_servqual_worker_t *w)
+{
+    ngx_http_servqual_flush_window(w, w->seq > 0);
+}
+
+
+static void
+ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
+    ngx_uint_t force)
+{
     uint32_t                     slot, kind, bucket, prev, npairs;
     uint64_t                     cell;
     ngx_uint_t                   i, n;
@@ -93,10 +116,12 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
     ngx_http_servqual_series_t  *s;
     ngx_http_servqual_dgram_t    d;
 
-    if (w->requests == 0 && w->dropped == 0) {
+    if (w->requests == 0 && w->dropped == 0 && !force) {
         ngx_http_servqual_agg_reset(w);
         return;
     }
+
+    ngx_http_servqual_refused(w);
 
     n = ngx_http_servqual_agg_sort(w);
 
@@ -184,6 +209,7 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
 static void
 ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
 {
+    uint64_t                     now;
     ngx_time_t                  *tp;
     ngx_http_servqual_worker_t  *w;
 
@@ -210,11 +236,15 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     ngx_http_servqual_pack_key(d, SQ_K_SEQ);
     msgpack_pack_uint64(&d->pk, ++w->seq);
 
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    /* a window with no request (drops to report) is an empty instant */
+
     ngx_http_servqual_pack_key(d, SQ_K_WS);
-    msgpack_pack_uint64(&d->pk, w->window_start);
+    msgpack_pack_uint64(&d->pk, w->window_start ? w->window_start : now);
 
     ngx_http_servqual_pack_key(d, SQ_K_WE);
-    msgpack_pack_uint64(&d->pk, (uint64_t) tp->sec * 1000 + tp->msec);
+    msgpack_pack_uint64(&d->pk, now);
 
     ngx_http_servqual_pack_key(d, SQ_K_DD);
     msgpack_pack_uint64(&d->pk, w->dropped);
@@ -231,6 +261,17 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     ngx_http_servqual_pack_key(d, SQ_K_GO);
     msgpack_pack_uint64(&d->pk, w->segment_overflow);
     w->segment_overflow = 0;
+
+    /* the running totals of the datagrams before this one */
+
+    ngx_http_servqual_pack_key(d, SQ_K_CR);
+    msgpack_pack_uint64(&d->pk, w->made_requests);
+
+    ngx_http_servqual_pack_key(d, SQ_K_CS);
+    msgpack_pack_uint64(&d->pk, w->sent);
+
+    ngx_http_servqual_pack_key(d, SQ_K_CX);
+    msgpack_pack_uint64(&d->pk, w->unsent_requests);
 
     ngx_http_servqual_pack_key(d, SQ_K_SERIES);
     d->series = ngx_http_servqual_array32(d);
@@ -411,12 +452,18 @@ ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p, size_t len,
 
     if (w->fd == (ngx_socket_t) -1 && ngx_http_servqual_connect(w) != NGX_OK)
     {
+        w->made_requests += requests;
         goto failed;
     }
+
+    w->made_requests += requests;
 
     n = send(w->fd, p, len, 0);
 
     if (n == (ssize_t) len) {
+        w->sent++;
+        w->last_sent++;
+        w->last_requests += requests;
         w->dropped = 0;
         w->dropped_requests = 0;
         return;
@@ -441,6 +488,7 @@ failed:
 
     w->dropped++;
     w->dropped_requests += requests;
+    w->unsent_requests += requests;
 }
 
 
@@ -491,6 +539,57 @@ failed:
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * A connected UDP socket learns that a datagram was refused (ICMP port
+ * unreachable: no collector listens) after the send, and reports it on
+ * the next send, which then fails in its place.  The error is read here
+ * before each flush instead: the datagrams sent since the last flush are
+ * counted as not sent (the collector takes "cx" that way; any that did
+ * arrive are not counted twice), and the socket starts afresh.
+ */
+
+static void
+ngx_http_servqual_refused(ngx_http_servqual_worker_t *w)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+
+    if (w->fd != (ngx_socket_t) -1) {
+        len = sizeof(int);
+
+        if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
+        }
+    }
+
+    if (err && w->last_sent) {
+        w->dropped += w->last_sent;
+        w->dropped_requests += w->last_requests;
+        w->unsent_requests += w->last_requests;
+        w->sent -= w->last_sent;
+
+        if (ngx_time() - w->error_logged >= 60) {
+            w->error_logged = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, w->log, err,
+                          "servqual: collector \"%V\" refused datagrams, "
+                          "%uL datagrams dropped so far",
+                          &w->conf->address, w->dropped);
+        }
+    }
+
+    if (err) {
+        ngx_http_servqual_send_close(w);
+    }
+
+    w->last_sent = 0;
+    w->last_requests = 0;
 }
 
 
