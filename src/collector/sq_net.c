@@ -18,6 +18,7 @@
 #include <event2/util.h>
 
 #include "sq_collector.h"
+#include "sq_persist.h"
 
 
 /*
@@ -227,7 +228,12 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
     rc = sq_decode(&ctx->dgram, buf, len);
 
     if (rc == SQ_DECODE_OK) {
-        (void) sq_windows_ingest(a, &ctx->dgram, sq_now());
+        now = sq_now();
+
+        if (sq_windows_ingest(a, &ctx->dgram, now) == SQ_OK) {
+            sq_persist_datagram(ctx, buf, len, now);
+        }
+
         return;
     }
 

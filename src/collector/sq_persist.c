@@ -5,11 +5,14 @@
  */
 
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sq_persist.h"
+#include "sq_wal.h"
 
 
 #define SQ_PERSIST_SLOW_MS  200
@@ -17,13 +20,20 @@
 
 struct sq_persist_s {
     sq_store_t    *store;
+    sq_wal_t      *wal;           /* the ingest log, next to the database */
     int64_t        next;          /* the next slot to write */
     int64_t        expired;       /* when retention last ran */
     int64_t        logged;        /* when a write error was last logged */
+    int64_t        wal_logged;    /* when an ingest log error was */
+    uint64_t       wal_unlogged;
 };
 
 
 static double sq_persist_ms(void);
+static int sq_persist_replay(void *data, const char *buf, size_t len,
+    int64_t received);
+static void sq_persist_wal_error(sq_persist_t *ps, const char *what,
+    int64_t now);
 
 
 static double
@@ -41,9 +51,9 @@ int
 sq_persist_start(sq_ctx_t *ctx)
 {
     int            rc;
-    char           err[600];
+    char           err[600], dir[4096];
     size_t         n;
-    int64_t        now;
+    int64_t        now, oldest;
     const char    *path;
     sq_store_t    *st;
     sq_persist_t  *ps;
@@ -93,7 +103,82 @@ sq_persist_start(sq_ctx_t *ctx)
     sq_log(SQ_LOG_INFO, "storage \"%s\": %zu rollups of the last %llds "
            "loaded", path, n, (long long) ctx->windows.long_window);
 
+    /* the datagrams taken after the last write, from the ingest log */
+
+    snprintf(dir, sizeof(dir), "%s.ingest", path);
+
+    ps->wal = sq_wal_open(dir, err, sizeof(err));
+
+    if (ps->wal == NULL) {
+        sq_log(SQ_LOG_ERROR, "storage: ingest log: %s", err);
+        return SQ_OK;
+    }
+
+    if (sq_wal_replay(ps->wal, sq_persist_replay, ctx, &oldest, &n)
+        != SQ_OK)
+    {
+        sq_log(SQ_LOG_ERROR, "storage: ingest log \"%s\": %s", dir,
+               strerror(errno));
+
+    } else if (n) {
+        if (oldest < ps->next) {
+            ps->next = oldest;
+        }
+
+        sq_log(SQ_LOG_INFO, "storage: %zu datagrams replayed from the "
+               "ingest log \"%s\"", n, dir);
+    }
+
     return SQ_OK;
+}
+
+
+static int
+sq_persist_replay(void *data, const char *buf, size_t len, int64_t received)
+{
+    sq_ctx_t  *ctx = data;
+
+    if (sq_decode(&ctx->dgram, buf, len) == SQ_DECODE_OK) {
+        (void) sq_windows_ingest(&ctx->windows, &ctx->dgram, received);
+    }
+
+    return 0;
+}
+
+
+void
+sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now)
+{
+    sq_persist_t  *ps;
+
+    ps = ctx->persist;
+
+    if (ps == NULL || ps->wal == NULL) {
+        return;
+    }
+
+    if (sq_wal_append(ps->wal, now - now % ctx->windows.slot, now, buf, len)
+        != SQ_OK)
+    {
+        sq_persist_wal_error(ps, "cannot append", now);
+    }
+}
+
+
+static void
+sq_persist_wal_error(sq_persist_t *ps, const char *what, int64_t now)
+{
+    if (now - ps->wal_logged < 60) {
+        ps->wal_unlogged++;
+        return;
+    }
+
+    sq_log(SQ_LOG_ERROR, "storage: ingest log \"%s\": %s: %s (%llu more "
+           "since the last report)", sq_wal_dir(ps->wal), what,
+           strerror(errno), (unsigned long long) ps->wal_unlogged);
+
+    ps->wal_logged = now;
+    ps->wal_unlogged = 0;
 }
 
 
@@ -117,6 +202,12 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
     a = &ctx->windows;
     cur = now - now % a->slot;
     oldest = cur - (int64_t) a->nfine * a->slot;
+
+    /* the ingest log is synced once a tick, a second */
+
+    if (ps->wal && sq_wal_sync(ps->wal) != SQ_OK) {
+        sq_persist_wal_error(ps, "cannot sync", now);
+    }
 
     /* a new slot length after a reload, or a clock that went back */
 
@@ -146,6 +237,13 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
         sq_log(ms > SQ_PERSIST_SLOW_MS ? SQ_LOG_WARN : SQ_LOG_DEBUG,
                "storage: %zu rollups of %lld written in %.1f ms", n,
                (long long) ps->next, ms);
+
+        /* written with the workers' state that goes with it (sq_store.c):
+           its datagrams are no longer needed in the ingest log */
+
+        if (ps->wal && a->minute <= ps->next + a->slot) {
+            sq_wal_trim(ps->wal, ps->next);
+        }
 
         ps->next += a->slot;
     }
@@ -196,8 +294,15 @@ sq_persist_stop(sq_ctx_t *ctx)
     } else {
         sq_log(SQ_LOG_INFO, "storage: %zu rollups of the current slot "
                "written", n);
+
+        /* everything taken is in the database */
+
+        if (ps->wal) {
+            sq_wal_trim(ps->wal, INT64_MAX);
+        }
     }
 
+    sq_wal_close(ps->wal);
     sq_store_close(st);
     free(ps);
     ctx->store = NULL;

@@ -20,6 +20,8 @@
  * and load the last long window; on each tick write every slot that is
  * over and, once a minute, drop rows past retention; at exit write the
  * current, partial slot and close.  Nothing happens when storage is off.
+ * Accepted datagrams go to the ingest log (sq_wal.h) until the slot they
+ * were filed in is written; the log is replayed at start.
  */
 
 typedef struct sq_persist_s  sq_persist_t;
@@ -29,6 +31,10 @@ typedef struct sq_persist_s  sq_persist_t;
 int sq_persist_start(sq_ctx_t *ctx);
 void sq_persist_tick(sq_ctx_t *ctx, int64_t now);
 void sq_persist_stop(sq_ctx_t *ctx);
+
+/* an accepted datagram, appended to the ingest log (sq_wal.h) */
+void sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len,
+    int64_t now);
 
 
 #endif /* _SQ_PERSIST_H_INCLUDED_ */
