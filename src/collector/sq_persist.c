@@ -26,10 +26,13 @@ struct sq_persist_s {
     int64_t        logged;        /* when a write error was last logged */
     int64_t        wal_logged;    /* when an ingest log error was */
     uint64_t       wal_unlogged;
+    sq_persist_stats_t  stats;
 };
 
 
 static double sq_persist_ms(void);
+static uint64_t sq_persist_slot_requests(const sq_windows_t *a,
+    int64_t start);
 static int sq_persist_replay(void *data, const char *buf, size_t len,
     int64_t received);
 static void sq_persist_wal_error(sq_persist_t *ps, const char *what,
@@ -44,6 +47,33 @@ sq_persist_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+
+/* the requests of every series in the fine slot at start */
+
+static uint64_t
+sq_persist_slot_requests(const sq_windows_t *a, int64_t start)
+{
+    uint32_t      i;
+    uint64_t      n;
+    sq_slot_t     sl;
+    sq_series_t  *s;
+
+    n = 0;
+    sq_slot_init(&sl, start);
+
+    for (i = 0; i <= a->n; i++) {
+        s = (i < a->n) ? a->all[i] : a->other;
+
+        if (s && sq_windows_slot(a, s, start, &sl) == SQ_OK) {
+            n += sl.c[SQ_C_REQUESTS];
+        }
+    }
+
+    sq_slot_free(&sl);
+
+    return n;
 }
 
 
@@ -168,6 +198,8 @@ sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now)
 static void
 sq_persist_wal_error(sq_persist_t *ps, const char *what, int64_t now)
 {
+    ps->stats.wal_errors++;
+
     if (now - ps->wal_logged < 60) {
         ps->wal_unlogged++;
         return;
@@ -223,16 +255,43 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
         t0 = sq_persist_ms();
 
         if (sq_store_write_slot(st, a, ps->next, 1, &n) != SQ_OK) {
-            if (now - ps->logged >= 60) {
-                sq_log(SQ_LOG_ERROR, "storage: %s, will retry",
-                       sq_store_strerror(st));
-                ps->logged = now;
+            ps->stats.errors++;
+
+            if (ps->next > oldest) {
+                if (now - ps->logged >= 60) {
+                    sq_log(SQ_LOG_ERROR, "storage: %s, will retry",
+                           sq_store_strerror(st));
+                    ps->logged = now;
+                }
+
+                return;
             }
 
-            return;
+            /*
+             * the oldest slot the windows hold, tried since it was over:
+             * it is given up, its requests counted as lost inside the
+             * collector in the database, where they are missing (in
+             * memory they are still counted)
+             */
+
+            n = (size_t) sq_persist_slot_requests(a, ps->next);
+            a->workers.unstored += n;
+            ps->stats.dropped++;
+
+            sq_log(SQ_LOG_ERROR, "storage: %s, the slot of %lld given up: "
+                   "%zu requests not stored", sq_store_strerror(st),
+                   (long long) ps->next, n);
+            ps->logged = now;
+
+            ps->next += a->slot;
+            continue;
         }
 
         ms = sq_persist_ms() - t0;
+
+        ps->stats.writes++;
+        ps->stats.last_seconds = ms / 1e3;
+        ps->stats.last_ok = now;
 
         sq_log(ms > SQ_PERSIST_SLOW_MS ? SQ_LOG_WARN : SQ_LOG_DEBUG,
                "storage: %zu rollups of %lld written in %.1f ms", n,
@@ -307,4 +366,26 @@ sq_persist_stop(sq_ctx_t *ctx)
     free(ps);
     ctx->store = NULL;
     ctx->persist = NULL;
+}
+
+
+void
+sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
+{
+    int64_t        cur;
+    sq_persist_t  *ps;
+
+    ps = ctx->persist;
+
+    if (ps == NULL) {
+        memset(st, 0, sizeof(sq_persist_stats_t));
+        return;
+    }
+
+    *st = ps->stats;
+    st->on = 1;
+
+    cur = now - now % ctx->windows.slot;
+    st->pending = (ps->next < cur)
+                  ? (uint64_t) ((cur - ps->next) / ctx->windows.slot) : 0;
 }

@@ -1027,6 +1027,11 @@ sq_store_put_state(sq_store_t *st, const sq_windows_t *a, int64_t start,
         lost = snap ? a->workers.snap_lost[cause]
                     : a->workers.lost_requests[cause];
 
+        if (cause == SQ_LOSS_COLLECTOR) {
+            /* counted in memory, missing from the rollups */
+            lost += a->workers.unstored;
+        }
+
         sqlite3_reset(st->put_loss);
         sqlite3_bind_text(st->put_loss, 1, causes[cause], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st->put_loss, 2, (sqlite3_int64) lost);

@@ -81,6 +81,9 @@ typedef struct {
 
     uint64_t       lost_requests[SQ_NLOSS];
     uint64_t       snap_lost[SQ_NLOSS];   /* as of sq_workers_snapshot() */
+    uint64_t       unstored;      /* requests of slots that could not be
+                                     written: SQ_LOSS_COLLECTOR in the
+                                     database only (sq_persist.c) */
 } sq_workers_t;
 
 
