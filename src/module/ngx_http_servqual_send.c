@@ -29,6 +29,17 @@
 #define NGX_HTTP_SERVQUAL_PAIR_MAX     (3 + 5)
 #define NGX_HTTP_SERVQUAL_CLOSE_MAX    5
 
+/*
+ * The delivery queue: each datagram made waits here until it is known
+ * delivered, so that one the collector could not take (down, restarting,
+ * socket refused or full) is sent again later instead of being lost.  A
+ * record is the datagram's length (4 bytes), its requests (8) and its
+ * bytes.  Past the budget the oldest datagrams are dropped and counted
+ * ("dd", "dr", "cx").
+ */
+#define NGX_HTTP_SERVQUAL_QUEUE        (1024 * 1024)
+#define NGX_HTTP_SERVQUAL_QHEAD        12
+
 
 typedef struct {
     ngx_http_servqual_worker_t   *w;
@@ -62,6 +73,8 @@ static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
 static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_drain(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w);
 
 
 /* the datagram map's keys, by SQ_K_* */
@@ -81,6 +94,11 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
     }
 
     w->fd = (ngx_socket_t) -1;
+
+    w->queue = ngx_palloc(pool, NGX_HTTP_SERVQUAL_QUEUE);
+    if (w->queue == NULL) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -116,12 +134,14 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_series_t  *s;
     ngx_http_servqual_dgram_t    d;
 
+    ngx_http_servqual_refused(w);
+
     if (w->requests == 0 && w->dropped == 0 && !force) {
         ngx_http_servqual_agg_reset(w);
+        ngx_http_servqual_drain(w);
+        ngx_http_servqual_rearm(w);
         return;
     }
-
-    ngx_http_servqual_refused(w);
 
     n = ngx_http_servqual_agg_sort(w);
 
@@ -203,6 +223,20 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_end(&d);
 
     ngx_http_servqual_agg_reset(w);
+    ngx_http_servqual_rearm(w);
+}
+
+
+/* while datagrams wait in the queue the flush timer keeps running */
+
+static void
+ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w)
+{
+    if (w->qlen > w->qsent && !w->timer.timer_set && !ngx_exiting
+        && !ngx_terminate && !ngx_quit)
+    {
+        ngx_add_timer(&w->timer, w->conf->flush);
+    }
 }
 
 
@@ -447,48 +481,112 @@ static void
 ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p, size_t len,
     uint64_t requests)
 {
-    ssize_t    n;
-    ngx_err_t  err;
-
-    if (w->fd == (ngx_socket_t) -1 && ngx_http_servqual_connect(w) != NGX_OK)
-    {
-        w->made_requests += requests;
-        goto failed;
-    }
+    u_char    *q;
+    size_t     need;
+    uint32_t   n;
+    uint64_t   r;
 
     w->made_requests += requests;
 
-    n = send(w->fd, p, len, 0);
+    need = NGX_HTTP_SERVQUAL_QHEAD + len;
 
-    if (n == (ssize_t) len) {
-        w->sent++;
-        w->last_sent++;
-        w->last_requests += requests;
-        w->dropped = 0;
-        w->dropped_requests = 0;
+    /* past the budget the oldest datagrams go, counted as not sent */
+
+    while (w->qlen + need > NGX_HTTP_SERVQUAL_QUEUE && w->qlen) {
+        q = w->queue;
+        n = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
+            | ((uint32_t) q[2] << 8) | q[3];
+        ngx_memcpy(&r, q + 4, sizeof(uint64_t));
+
+        if (w->qsent == 0) {
+            w->dropped++;
+            w->dropped_requests += r;
+            w->unsent_requests += r;
+
+        } else {
+            /* sent, not yet known delivered: taken as delivered */
+            w->qsent -= NGX_HTTP_SERVQUAL_QHEAD + n;
+        }
+
+        w->qlen -= NGX_HTTP_SERVQUAL_QHEAD + n;
+        ngx_memmove(w->queue, q + NGX_HTTP_SERVQUAL_QHEAD + n, w->qlen);
+    }
+
+    q = w->queue + w->qlen;
+    q[0] = (u_char) (len >> 24);
+    q[1] = (u_char) (len >> 16);
+    q[2] = (u_char) (len >> 8);
+    q[3] = (u_char) len;
+    ngx_memcpy(q + 4, &requests, sizeof(uint64_t));
+    ngx_memcpy(q + NGX_HTTP_SERVQUAL_QHEAD, p, len);
+    w->qlen += need;
+
+    ngx_http_servqual_drain(w);
+}
+
+
+/* sends the queued datagrams not sent yet, in order, until one fails */
+
+static void
+ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
+{
+    u_char     *q;
+    ssize_t     n;
+    uint32_t    len;
+    uint64_t    r;
+    ngx_err_t   err;
+
+    while (w->qsent < w->qlen) {
+
+        if (w->fd == (ngx_socket_t) -1
+            && ngx_http_servqual_connect(w) != NGX_OK)
+        {
+            return;
+        }
+
+        q = w->queue + w->qsent;
+        len = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
+              | ((uint32_t) q[2] << 8) | q[3];
+        ngx_memcpy(&r, q + 4, sizeof(uint64_t));
+
+        n = send(w->fd, q + NGX_HTTP_SERVQUAL_QHEAD, len, 0);
+
+        if (n == (ssize_t) len) {
+            w->qsent += NGX_HTTP_SERVQUAL_QHEAD + len;
+            w->sent++;
+            w->last_sent++;
+            w->last_requests += r;
+            w->dropped = 0;
+            w->dropped_requests = 0;
+            continue;
+        }
+
+        err = (n == -1) ? ngx_socket_errno : 0;
+
+        if (err == NGX_ECONNREFUSED) {
+            /* a datagram sent before was refused: all since the last
+               flush are sent again */
+            w->sent -= w->last_sent;
+            w->qsent = 0;
+            w->last_sent = 0;
+            w->last_requests = 0;
+        }
+
+        if (ngx_time() - w->error_logged >= 60) {
+            w->error_logged = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, w->log, err,
+                          "servqual: send() to collector \"%V\" failed, "
+                          "%uz bytes of datagrams kept to send later",
+                          &w->conf->address, w->qlen);
+        }
+
+        if (err != NGX_EAGAIN && err != ENOBUFS) {
+            /* start afresh with a new socket next time */
+            ngx_http_servqual_send_close(w);
+        }
+
         return;
     }
-
-    err = (n == -1) ? ngx_socket_errno : 0;
-
-    if (ngx_time() - w->error_logged >= 60) {
-        w->error_logged = ngx_time();
-        ngx_log_error(NGX_LOG_ERR, w->log, err,
-                      "servqual: send() to collector \"%V\" failed, "
-                      "%uL datagrams dropped so far",
-                      &w->conf->address, w->dropped + 1);
-    }
-
-    if (err != NGX_EAGAIN && err != ENOBUFS) {
-        /* start afresh with a new socket next time */
-        ngx_http_servqual_send_close(w);
-    }
-
-failed:
-
-    w->dropped++;
-    w->dropped_requests += requests;
-    w->unsent_requests += requests;
 }
 
 
@@ -547,8 +645,8 @@ failed:
  * unreachable: no collector listens) after the send, and reports it on
  * the next send, which then fails in its place.  The error is read here
  * before each flush instead: the datagrams sent since the last flush are
- * counted as not sent (the collector takes "cx" that way; any that did
- * arrive are not counted twice), and the socket starts afresh.
+ * sent again (the collector drops any it had as duplicates); without an
+ * error they are taken as delivered and leave the queue.
  */
 
 static void
@@ -569,23 +667,24 @@ ngx_http_servqual_refused(ngx_http_servqual_worker_t *w)
         }
     }
 
-    if (err && w->last_sent) {
-        w->dropped += w->last_sent;
-        w->dropped_requests += w->last_requests;
-        w->unsent_requests += w->last_requests;
+    if (err) {
         w->sent -= w->last_sent;
+        w->qsent = 0;
 
         if (ngx_time() - w->error_logged >= 60) {
             w->error_logged = ngx_time();
             ngx_log_error(NGX_LOG_ERR, w->log, err,
                           "servqual: collector \"%V\" refused datagrams, "
-                          "%uL datagrams dropped so far",
-                          &w->conf->address, w->dropped);
+                          "%uz bytes of datagrams kept to send later",
+                          &w->conf->address, w->qlen);
         }
-    }
 
-    if (err) {
         ngx_http_servqual_send_close(w);
+
+    } else if (w->qsent) {
+        w->qlen -= w->qsent;
+        ngx_memmove(w->queue, w->queue + w->qsent, w->qlen);
+        w->qsent = 0;
     }
 
     w->last_sent = 0;
