@@ -75,7 +75,7 @@ sub served {
     my $log = prefix() . '/logs/access.log';
     open my $f, '<', $log or return 0;
     my $n = 0;
-    $n++ while <$f>;
+    $n++ while defined(my $l = <$f>);
     close $f;
     return $n;
 }
