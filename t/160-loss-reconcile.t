@@ -69,9 +69,8 @@ ok $t, 'the collector answers';
 is $t->{counted} + $t->{lost}, $n,
    "counted $t->{counted} + lost $t->{lost} (source $t->{source}, "
    . "transit $t->{transit}, collector $t->{collector}) = served";
-ok $t->{lost} > 0, 'the outages show as loss';
 ok $t->{lost} < 0.03 * $n,
-   sprintf('and the loss is small: %.2f %% of the requests (the workers '
+   sprintf('the loss is small: %.2f %% of the requests (the workers '
            . 'kept what the collector could not take)', 100 * $t->{lost} / $n);
 
 # a version 1 datagram (docs/wire-format.md) is still taken
