@@ -953,6 +953,9 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
 
     ngx_http_servqual_worker = w;
 
+    /* the first flush: a spool an exited worker left is sent from there */
+    ngx_add_timer(&w->timer, w->conf->flush);
+
     return NGX_OK;
 }
 

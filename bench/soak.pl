@@ -84,21 +84,28 @@ EOF
     my ($reloads, $term, $kill) = (0, 0, 0);
     my $next_reload = $t0 + 2;
 
-    while (time < $t0 + $seconds) {
+    # the outages run while the reloads go on: the collector is down for
+    # 2 s, then started again
+    my $up_at = 0;
+
+    while (time < $t0 + $seconds || $up_at) {
         my $el = time - $t0;
 
         if (!$term && $el >= 0.3 * $seconds) {
             $term = 1;
             $c->stop;
-            sleep 2;
-            $start->();
+            $up_at = time + 2;
         } elsif (!$kill && $el >= 0.6 * $seconds) {
             $kill = 1;
             $c->signal('KILL');
             $c->wait_for(sub { !$c->alive }, 30);
             delete $c->{pid};
-            sleep 2;
+            $up_at = time + 2;
+        }
+
+        if ($up_at && time >= $up_at) {
             $start->();
+            $up_at = 0;
         }
 
         if (time >= $next_reload) {
@@ -117,6 +124,12 @@ EOF
     my ($n, $t) = reconcile($c, 60);
     $mem{collector_end} = rss_kib($c->{pid});
     $mem{worker_end} = rss_kib((worker_pids())[0]);
+
+    if ($n != $t->{counted} + $t->{lost}) {
+        print STDERR grep { /^servqual_(datagrams|workers|worker_|storage)/ }
+            split /^/, $c->get('/metrics')->{content};
+        print STDERR grep { /servqual/ } split /^/, $c->log_text;
+    }
 
     stop_nginx();
     $c->stop;

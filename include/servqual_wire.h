@@ -30,7 +30,8 @@
  *                  segment cap in this window
  *   "cr"   uint    (version 2) requests in the datagrams this worker made
  *                  before this one, since it started, sent or not
- *   "cs"   uint    (version 2) of those datagrams, the ones it sent
+ *   "cs"   uint    (version 2) datagrams it has sent (with any forwarded
+ *                  from an exited worker's spool): informative
  *   "cx"   uint    (version 2) of "cr", the requests in datagrams it could
  *                  not send
  *   "s"    array   series, each an array of 6:

@@ -1348,8 +1348,8 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
 
 /*
  * Version 2's running totals, of the datagrams the worker made before
- * this one: the unsent requests ("cx") are part of all ("cr"), the sent
- * datagrams ("cs") fewer than the datagrams numbered so far.  A version 1
+ * this one: the unsent requests ("cx") are part of all ("cr").  "cs" is
+ * not checked: it also counts datagrams forwarded for exited workers.  A version 1
  * datagram has none: its "cr", "cs" and "cx", if any, are taken as 0.
  */
 
@@ -1367,7 +1367,7 @@ sq_check_totals(sq_dgram_t *d)
         return SQ_REJ_ABSURD;
     }
 
-    if (d->cx > d->cr || d->cs >= d->seq)
+    if (d->cx > d->cr)
     {
         return SQ_REJ_INCONSISTENT;
     }

@@ -173,6 +173,8 @@ typedef struct {
     size_t                         qlen;           /* bytes queued */
     size_t                         qsent;          /* of those, sent since
                                                       the last flush */
+    u_char                        *spool;          /* the spool directory,
+                                                      NUL-terminated */
     time_t                         error_logged;
     ngx_event_t                    timer;
     ngx_event_t                    posted;

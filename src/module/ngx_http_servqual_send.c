@@ -8,6 +8,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <dirent.h>
 #include <msgpack.h>
 
 #include "ngx_http_servqual_module.h"
@@ -73,6 +74,8 @@ static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
 static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w);
 static void ngx_http_servqual_drain(ngx_http_servqual_worker_t *w);
 static void ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w);
 
@@ -86,6 +89,11 @@ static const char  *ngx_http_servqual_keys[SQ_WIRE_NKEYS] = {
 ngx_int_t
 ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
+    ngx_str_t                   *name;
+    ngx_http_core_srv_conf_t   **cscfp;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_core_main_conf_t   *cmcf;
+
     w->size = w->conf->buffer;
 
     w->buf = ngx_palloc(pool, w->size);
@@ -100,7 +108,140 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
         return NGX_ERROR;
     }
 
+    /* the spool: nginx's client body temp path, the workers' own */
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_core_module);
+
+    if (cmcf && cmcf->servers.nelts) {
+        cscfp = cmcf->servers.elts;
+        clcf = cscfp[0]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+        if (clcf->client_body_temp_path) {
+            name = &clcf->client_body_temp_path->name;
+
+            w->spool = ngx_pnalloc(pool, name->len + 1);
+            if (w->spool == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_cpystrn(w->spool, name->data, name->len + 1);
+        }
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * A worker that exits with datagrams it could not deliver (the collector
+ * down during a reload) leaves them in a spool file in nginx's client
+ * body temp path, servqual.PID.spool; the workers that run on adopt such
+ * files at their flushes (claimed by a rename, so one worker takes each)
+ * and send the datagrams as their own queue's, in order.
+ */
+
+static void
+ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w)
+{
+    int     fd;
+    u_char  tmp[NGX_MAX_PATH], name[NGX_MAX_PATH];
+
+    if (w->spool == NULL || w->qlen == 0) {
+        return;
+    }
+
+    ngx_snprintf(tmp, sizeof(tmp), "%s/servqual.%P.tmp%Z", w->spool, ngx_pid);
+    ngx_snprintf(name, sizeof(name), "%s/servqual.%P.spool%Z", w->spool,
+                 ngx_pid);
+
+    fd = open((char *) tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    if (fd == -1
+        || write(fd, w->queue, w->qlen) != (ssize_t) w->qlen
+        || close(fd) == -1
+        || rename((char *) tmp, (char *) name) == -1)
+    {
+        ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                      "servqual: cannot spool %uz bytes of datagrams "
+                      "to \"%s\"", w->qlen, tmp);
+        (void) unlink((char *) tmp);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                  "servqual: %uz bytes of datagrams left in \"%s\" for "
+                  "the next worker", w->qlen, name);
+}
+
+
+static void
+ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w)
+{
+    int              fd;
+    DIR             *dir;
+    size_t           len;
+    ssize_t          n;
+    struct stat      st;
+    struct dirent   *de;
+    u_char           name[NGX_MAX_PATH], mine[NGX_MAX_PATH];
+
+    if (w->spool == NULL) {
+        return;
+    }
+
+    dir = opendir((char *) w->spool);
+    if (dir == NULL) {
+        return;
+    }
+
+    while ((de = readdir(dir)) != NULL) {
+        len = ngx_strlen(de->d_name);
+
+        if (len < 15 || ngx_strncmp(de->d_name, "servqual.", 9) != 0
+            || ngx_strcmp(de->d_name + len - 6, ".spool") != 0)
+        {
+            continue;
+        }
+
+        ngx_snprintf(name, sizeof(name), "%s/%s%Z", w->spool, de->d_name);
+        ngx_snprintf(mine, sizeof(mine), "%s/servqual.%P.adopted%Z",
+                     w->spool, ngx_pid);
+
+        if (stat((char *) name, &st) == -1
+            || (size_t) st.st_size > NGX_HTTP_SERVQUAL_QUEUE - w->qlen)
+        {
+            /* no room now: later, or for another worker */
+            continue;
+        }
+
+        if (rename((char *) name, (char *) mine) == -1) {
+            continue;
+        }
+
+        fd = open((char *) mine, O_RDONLY);
+
+        if (fd == -1) {
+            continue;
+        }
+
+        n = read(fd, w->queue + w->qlen, (size_t) st.st_size);
+        close(fd);
+
+        if (n == (ssize_t) st.st_size) {
+            w->qlen += (size_t) n;
+            (void) unlink((char *) mine);
+
+            ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                          "servqual: %z bytes of datagrams adopted from "
+                          "\"%s\"", n, name);
+
+        } else {
+            /* put back for another try */
+            (void) rename((char *) mine, (char *) name);
+        }
+    }
+
+    closedir(dir);
 }
 
 
@@ -120,6 +261,11 @@ void
 ngx_http_servqual_flush_final(ngx_http_servqual_worker_t *w)
 {
     ngx_http_servqual_flush_window(w, w->seq > 0);
+
+    /* what was refused or could not go is left for the next worker */
+
+    ngx_http_servqual_refused(w);
+    ngx_http_servqual_spool_write(w);
 }
 
 
@@ -135,6 +281,7 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_dgram_t    d;
 
     ngx_http_servqual_refused(w);
+    ngx_http_servqual_spool_read(w);
 
     if (w->requests == 0 && w->dropped == 0 && !force) {
         ngx_http_servqual_agg_reset(w);
@@ -227,13 +374,16 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
 }
 
 
-/* while datagrams wait in the queue the flush timer keeps running */
+/*
+ * While datagrams wait in the queue, or spool files of exited workers may
+ * come, the flush timer keeps running (a directory read a flush when idle).
+ */
 
 static void
 ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w)
 {
-    if (w->qlen > w->qsent && !w->timer.timer_set && !ngx_exiting
-        && !ngx_terminate && !ngx_quit)
+    if ((w->qlen > w->qsent || w->spool) && !w->timer.timer_set
+        && !ngx_exiting && !ngx_terminate && !ngx_quit)
     {
         ngx_add_timer(&w->timer, w->conf->flush);
     }
