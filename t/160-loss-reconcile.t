@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
 # Every request counted or reported lost: nginx with two workers under
-# load, reloaded while it runs, its collector killed (SIGKILL) and stopped
-# (SIGTERM) and started again; then sum(servqual_requests_total) +
+# load, reloaded while it runs (once while its collector is away), its
+# collector killed (SIGKILL) and stopped (SIGTERM) and started again; then sum(servqual_requests_total) +
 # sum(servqual_lost_requests_total) equals the lines of nginx's access
 # log, exactly, and the loss is small.  Also: a datagram of wire version 1
 # is still taken.
@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep);
 
 use SQCollector;
 use SQLoss qw(start_load stop_load served collector_totals reconcile);
-use SQNginx qw(start_nginx reload_nginx stop_nginx);
+use SQNginx qw(start_nginx reload_nginx stop_nginx error_log_since);
 
 
 my $c = SQCollector->new(windows => '{ slot: 2s, short: 2m, long: 10m }');
@@ -56,6 +56,14 @@ reload_nginx();
 sleep 0.5;
 outage('TERM', 1);
 sleep 1;
+
+# a reload while the collector is away: the retired workers leave what
+# they could not send in a spool file, the new ones send it
+$c->stop;
+reload_nginx();
+sleep 0.5;
+$c->start;
+sleep 1.5;
 stop_load($load);
 
 # the retired workers said all at their exit; the running ones say what
@@ -69,6 +77,8 @@ ok $t, 'the collector answers';
 is $t->{counted} + $t->{lost}, $n,
    "counted $t->{counted} + lost $t->{lost} (source $t->{source}, "
    . "transit $t->{transit}, collector $t->{collector}) = served";
+like error_log_since(0), qr/servqual: \d+ bytes of datagrams adopted from/,
+     'a spool file was adopted';
 ok $t->{lost} < 0.03 * $n,
    sprintf('the loss is small: %.2f %% of the requests (the workers '
            . 'kept what the collector could not take)', 100 * $t->{lost} / $n);
