@@ -147,9 +147,10 @@ bench: all $(LOADGEN)
 	bench/run
 
 # every request counted or reported lost under reloads and collector
-# faults, minutes (t/160 is the short version in make test)
+# faults, minutes (SOAK_SECONDS=N, default 20; t/160 is the short
+# version in make test)
 soak: all
-	bench/soak.pl $(if $(SECONDS),--seconds $(SECONDS))
+	bench/soak.pl $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
 
 clean:
 	rm -rf $(BUILD)
