@@ -1349,8 +1349,9 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
 /*
  * Version 2's running totals, of the datagrams the worker made before
  * this one: the unsent requests ("cx") are part of all ("cr").  "cs" is
- * not checked: it also counts datagrams forwarded for exited workers.  A version 1
- * datagram has none: its "cr", "cs" and "cx", if any, are taken as 0.
+ * not checked: it also counts datagrams forwarded for exited workers.  A
+ * version 1 datagram has none: its "cr", "cs" and "cx", if any, are taken
+ * as 0.
  */
 
 static int

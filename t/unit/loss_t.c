@@ -117,8 +117,9 @@ main(void)
     is_int(w.retired, 1, "its totals are kept");
     is_int(dg(1, 11, 71, 5, 4, 5000), SQ_WORKER_NEW, "back after hours");
     is_int(w.n, 1, "tracked again");
-    is_int(w.lost_requests[SQ_LOSS_COLLECTOR] + w.lost_requests[SQ_LOSS_TRANSIT],
-           23, "measured from where it was: no new loss");
+    is_int(w.lost_requests[SQ_LOSS_COLLECTOR]
+           + w.lost_requests[SQ_LOSS_TRANSIT], 23,
+           "measured from where it was: no new loss");
 
     sq_workers_expire(&w, 6000 + SQ_WORKERS_TTL + 1);
     is_int(w.n + w.retired, 0, "gone after SQ_WORKERS_TTL more");
