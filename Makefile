@@ -75,7 +75,7 @@ MODULE_SRCS := config ngx_servqual_module.c $(wildcard $(MOD_DIR)/*) \
 PROVE      ?= prove
 PROVE_ARGS ?=
 
-.PHONY: all deps module collector units asan test test-asan run bench clean
+.PHONY: all deps module collector units asan test test-asan run bench soak clean
 
 all: deps module collector
 
@@ -202,6 +202,12 @@ run: all
 
 bench: all $(LOADGEN)
 	bench/run
+
+# every request counted or reported lost under reloads and collector
+# faults, minutes (SOAK_SECONDS=N, default 20; t/160 is the short
+# version in make test)
+soak: all
+	bench/soak.pl $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
 
 clean:
 	rm -rf $(BUILD)

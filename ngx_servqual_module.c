@@ -323,8 +323,12 @@ ngx_http_servqual_log_handler(ngx_http_request_t *r)
 
     ngx_http_servqual_agg_times(w, s, rt, ttfb);
 
-    if (w->requests++ == 0 && !w->timer.timer_set) {
-        ngx_add_timer(&w->timer, w->conf->flush);
+    if (w->requests++ == 0) {
+        ngx_http_servqual_agg_start(w);
+
+        if (!w->timer.timer_set) {
+            ngx_add_timer(&w->timer, w->conf->flush);
+        }
     }
 
     return NGX_OK;
@@ -996,6 +1000,9 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
 
     ngx_http_servqual_worker = w;
 
+    /* the first flush: a spool an exited worker left is sent from there */
+    ngx_add_timer(&w->timer, w->conf->flush);
+
     return NGX_OK;
 }
 
@@ -1013,7 +1020,7 @@ ngx_http_servqual_exit_process(ngx_cycle_t *cycle)
 
     /* a reload or a stop loses nothing: send what this worker has */
 
-    ngx_http_servqual_flush(w);
+    ngx_http_servqual_flush_final(w);
     ngx_http_servqual_send_close(w);
 
     ngx_http_servqual_worker = NULL;

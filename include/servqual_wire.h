@@ -28,6 +28,12 @@
  *                  servqual_max_series in this window
  *   "go"   uint    requests whose segment was folded into "_other" by the
  *                  segment cap in this window
+ *   "cr"   uint    (version 2) requests in the datagrams this worker made
+ *                  before this one, since it started, sent or not
+ *   "cs"   uint    (version 2) datagrams it has sent (with any forwarded
+ *                  from an exited worker's spool): informative
+ *   "cx"   uint    (version 2) of "cr", the requests in datagrams it could
+ *                  not send
  *   "s"    array   series, each an array of 6:
  *                  [ endpoint str, region str, segment str,
  *                    counters array (SQ_WIRE_NCOUNTERS uints),
@@ -38,7 +44,9 @@
  * non-empty bucket (> 0), each c the bucket's count (> 0).
  */
 
-#define SQ_WIRE_VERSION       1
+/* the version a module writes, and the oldest a collector reads */
+#define SQ_WIRE_VERSION       2
+#define SQ_WIRE_VERSION_MIN   1
 
 #define SQ_WIRE_MAX_NODE      64
 #define SQ_WIRE_MAX_ENDPOINT  128
@@ -65,12 +73,15 @@ enum {
     SQ_K_DR,                 /* "dr" */
     SQ_K_SO,                 /* "so" */
     SQ_K_GO,                 /* "go" */
+    SQ_K_CR,                 /* "cr", version 2 */
+    SQ_K_CS,                 /* "cs", version 2 */
+    SQ_K_CX,                 /* "cx", version 2 */
     SQ_K_SERIES,             /* "s" */
     SQ_WIRE_NKEYS
 };
 
 #define SQ_WIRE_KEY_NAMES                                                    \
-    "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "s"
+    "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "cr", "cs", "cx", "s"
 
 /* the longest key, in bytes */
 #define SQ_WIRE_KEY_MAX       4

@@ -90,7 +90,7 @@ sub short_requests {
 for my $run ('after the migration', 'after a restart') {
     $c->start;
 
-    is(`sqlite3 '$db' 'PRAGMA user_version'`, "2\n", "$run: schema 2");
+    is(`sqlite3 '$db' 'PRAGMA user_version'`, "3\n", "$run: schema 3");
     is(`sqlite3 '$db' 'SELECT count(*) FROM rollups'`, "4\n",
        "$run: every rollup kept");
     is_deeply([ history() ], [ 3, 140 ],

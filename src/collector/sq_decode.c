@@ -47,6 +47,10 @@ typedef const unsigned char  sq_byte_t;
     (SQ_KEY_BIT(SQ_K_NODE) | SQ_KEY_BIT(SQ_K_PID) | SQ_KEY_BIT(SQ_K_SEQ)      \
      | SQ_KEY_BIT(SQ_K_WS) | SQ_KEY_BIT(SQ_K_WE) | SQ_KEY_BIT(SQ_K_SERIES))
 
+/* and those of version 2 */
+#define SQ_KEYS_REQUIRED_V2                                                  \
+    (SQ_KEY_BIT(SQ_K_CR) | SQ_KEY_BIT(SQ_K_CS) | SQ_KEY_BIT(SQ_K_CX))
+
 /* the fast path did not take the datagram: the full check decides */
 #define SQ_DECODE_FULL    (-1)
 
@@ -116,6 +120,7 @@ static int sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
 static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
 static int sq_check_header(sq_dgram_t *d);
+static int sq_check_totals(sq_dgram_t *d);
 static int sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end);
 static int sq_decode_full(sq_dgram_t *d, const char *buf, size_t len);
 
@@ -229,6 +234,9 @@ sq_decode_uint_field(sq_dgram_t *d, int k)
     case SQ_K_DR:  return &d->dr;
     case SQ_K_SO:  return &d->so;
     case SQ_K_GO:  return &d->go;
+    case SQ_K_CR:  return &d->cr;
+    case SQ_K_CS:  return &d->cs;
+    case SQ_K_CX:  return &d->cx;
     default:       return NULL;
     }
 }
@@ -1031,6 +1039,9 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
     d->dr = 0;
     d->so = 0;
     d->go = 0;
+    d->cr = 0;
+    d->cs = 0;
+    d->cx = 0;
     d->nseries = 0;
     d->requests = 0;
 
@@ -1066,11 +1077,12 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
 
         case SQ_K_VERSION:
             if (sq_mp_uint(&p, end, &v) != SQ_DECODE_OK
-                || v != SQ_WIRE_VERSION)
+                || v < SQ_WIRE_VERSION_MIN || v > SQ_WIRE_VERSION)
             {
                 return SQ_DECODE_FULL;
             }
 
+            d->version = (uint32_t) v;
             break;
 
         case SQ_K_NODE:
@@ -1113,7 +1125,10 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
     if (p != end
         || (seen & (SQ_KEYS_REQUIRED | SQ_KEY_BIT(SQ_K_VERSION)))
            != (SQ_KEYS_REQUIRED | SQ_KEY_BIT(SQ_K_VERSION))
-        || sq_check_header(d) != SQ_DECODE_OK)
+        || (d->version >= 2
+            && (seen & SQ_KEYS_REQUIRED_V2) != SQ_KEYS_REQUIRED_V2)
+        || sq_check_header(d) != SQ_DECODE_OK
+        || sq_check_totals(d) != SQ_DECODE_OK)
     {
         return SQ_DECODE_FULL;
     }
@@ -1169,6 +1184,9 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
     d->dr = 0;
     d->so = 0;
     d->go = 0;
+    d->cr = 0;
+    d->cs = 0;
+    d->cx = 0;
     d->nseries = 0;
     d->requests = 0;
 
@@ -1188,11 +1206,12 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
 
         } else if (sq_decode_key(&key, SQ_K_VERSION) == SQ_K_VERSION) {
             if (sq_mp_uint(&p, end, &v) != SQ_DECODE_OK
-                || v != SQ_WIRE_VERSION || have_v)
+                || v < SQ_WIRE_VERSION_MIN || v > SQ_WIRE_VERSION || have_v)
             {
                 return SQ_REJ_VERSION;
             }
 
+            d->version = (uint32_t) v;
             have_v = 1;
             continue;
         }
@@ -1300,7 +1319,10 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
         *dst = v;
     }
 
-    if ((seen & SQ_KEYS_REQUIRED) != SQ_KEYS_REQUIRED) {
+    if ((seen & SQ_KEYS_REQUIRED) != SQ_KEYS_REQUIRED
+        || (d->version >= 2
+            && (seen & SQ_KEYS_REQUIRED_V2) != SQ_KEYS_REQUIRED_V2))
+    {
         return SQ_REJ_MISSING;
     }
 
@@ -1323,6 +1345,37 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
         if (rc != SQ_DECODE_OK) {
             return rc;
         }
+    }
+
+    return sq_check_totals(d);
+}
+
+
+/*
+ * Version 2's running totals, of the datagrams the worker made before
+ * this one: the unsent requests ("cx") are part of all ("cr").  "cs" is
+ * not checked: it also counts datagrams forwarded for exited workers.  A
+ * version 1 datagram has none: its "cr", "cs" and "cx", if any, are taken
+ * as 0.
+ */
+
+static int
+sq_check_totals(sq_dgram_t *d)
+{
+    if (d->version < 2) {
+        d->cr = 0;
+        d->cs = 0;
+        d->cx = 0;
+        return SQ_DECODE_OK;
+    }
+
+    if (d->cr > SQ_DECODE_MAX_TOTAL || d->cs > SQ_DECODE_MAX_TOTAL) {
+        return SQ_REJ_ABSURD;
+    }
+
+    if (d->cx > d->cr)
+    {
+        return SQ_REJ_INCONSISTENT;
     }
 
     return SQ_DECODE_OK;

@@ -52,6 +52,7 @@ typedef enum {
 #define SQ_DECODE_MAX_DEPTH   6
 #define SQ_DECODE_MAX_COUNT   (UINT64_C(1) << 40)
 #define SQ_DECODE_MAX_SPAN    3600000           /* ms a window may cover */
+#define SQ_DECODE_MAX_TOTAL   (UINT64_C(1) << 56) /* a running total */
 
 
 typedef struct {
@@ -79,6 +80,7 @@ typedef struct {
 
 
 typedef struct {
+    uint32_t                 version;
     sq_str_t                 node;
     uint64_t                 pid;
     uint64_t                 seq;
@@ -88,6 +90,9 @@ typedef struct {
     uint64_t                 dr;
     uint64_t                 so;
     uint64_t                 go;
+    uint64_t                 cr;        /* version 2: running totals, */
+    uint64_t                 cs;        /* 0 in version 1 */
+    uint64_t                 cx;
     uint32_t                 nseries;
     uint64_t                 requests;
 

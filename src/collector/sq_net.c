@@ -19,6 +19,7 @@
 
 #include "sq_collector.h"
 #include "sq_auth.h"
+#include "sq_persist.h"
 
 
 /*
@@ -283,7 +284,12 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
     }
 
     if (rc == SQ_DECODE_OK) {
-        (void) sq_windows_ingest(a, &ctx->dgram, sq_now());
+        now = sq_now();
+
+        if (sq_windows_ingest(a, &ctx->dgram, now) == SQ_OK) {
+            sq_persist_datagram(ctx, buf, len, now);
+        }
+
         return;
     }
 

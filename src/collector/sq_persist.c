@@ -5,11 +5,14 @@
  */
 
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sq_persist.h"
+#include "sq_wal.h"
 
 
 #define SQ_PERSIST_SLOW_MS  200
@@ -17,13 +20,23 @@
 
 struct sq_persist_s {
     sq_store_t    *store;
+    sq_wal_t      *wal;           /* the ingest log, next to the database */
     int64_t        next;          /* the next slot to write */
     int64_t        expired;       /* when retention last ran */
     int64_t        logged;        /* when a write error was last logged */
+    int64_t        wal_logged;    /* when an ingest log error was */
+    uint64_t       wal_unlogged;
+    sq_persist_stats_t  stats;
 };
 
 
 static double sq_persist_ms(void);
+static uint64_t sq_persist_slot_requests(const sq_windows_t *a,
+    int64_t start);
+static int sq_persist_replay(void *data, const char *buf, size_t len,
+    int64_t received);
+static void sq_persist_wal_error(sq_persist_t *ps, const char *what,
+    int64_t now);
 
 
 static double
@@ -37,13 +50,40 @@ sq_persist_ms(void)
 }
 
 
+/* the requests of every series in the fine slot at start */
+
+static uint64_t
+sq_persist_slot_requests(const sq_windows_t *a, int64_t start)
+{
+    uint32_t      i;
+    uint64_t      n;
+    sq_slot_t     sl;
+    sq_series_t  *s;
+
+    n = 0;
+    sq_slot_init(&sl, start);
+
+    for (i = 0; i <= a->n; i++) {
+        s = (i < a->n) ? a->all[i] : a->other;
+
+        if (s && sq_windows_slot(a, s, start, &sl) == SQ_OK) {
+            n += sl.c[SQ_C_REQUESTS];
+        }
+    }
+
+    sq_slot_free(&sl);
+
+    return n;
+}
+
+
 int
 sq_persist_start(sq_ctx_t *ctx)
 {
     int            rc;
-    char           err[600];
+    char           err[600], dir[4096];
     size_t         n;
-    int64_t        now;
+    int64_t        now, oldest;
     const char    *path;
     sq_store_t    *st;
     sq_persist_t  *ps;
@@ -93,7 +133,84 @@ sq_persist_start(sq_ctx_t *ctx)
     sq_log(SQ_LOG_INFO, "storage \"%s\": %zu rollups of the last %llds "
            "loaded", path, n, (long long) ctx->windows.long_window);
 
+    /* the datagrams taken after the last write, from the ingest log */
+
+    snprintf(dir, sizeof(dir), "%s.ingest", path);
+
+    ps->wal = sq_wal_open(dir, err, sizeof(err));
+
+    if (ps->wal == NULL) {
+        sq_log(SQ_LOG_ERROR, "storage: ingest log: %s", err);
+        return SQ_OK;
+    }
+
+    if (sq_wal_replay(ps->wal, sq_persist_replay, ctx, &oldest, &n)
+        != SQ_OK)
+    {
+        sq_log(SQ_LOG_ERROR, "storage: ingest log \"%s\": %s", dir,
+               strerror(errno));
+
+    } else if (n) {
+        if (oldest < ps->next) {
+            ps->next = oldest;
+        }
+
+        sq_log(SQ_LOG_INFO, "storage: %zu datagrams replayed from the "
+               "ingest log \"%s\"", n, dir);
+    }
+
     return SQ_OK;
+}
+
+
+static int
+sq_persist_replay(void *data, const char *buf, size_t len, int64_t received)
+{
+    sq_ctx_t  *ctx = data;
+
+    if (sq_decode(&ctx->dgram, buf, len) == SQ_DECODE_OK) {
+        (void) sq_windows_ingest(&ctx->windows, &ctx->dgram, received);
+    }
+
+    return 0;
+}
+
+
+void
+sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now)
+{
+    sq_persist_t  *ps;
+
+    ps = ctx->persist;
+
+    if (ps == NULL || ps->wal == NULL) {
+        return;
+    }
+
+    if (sq_wal_append(ps->wal, now - now % ctx->windows.slot, now, buf, len)
+        != SQ_OK)
+    {
+        sq_persist_wal_error(ps, "cannot append", now);
+    }
+}
+
+
+static void
+sq_persist_wal_error(sq_persist_t *ps, const char *what, int64_t now)
+{
+    ps->stats.wal_errors++;
+
+    if (now - ps->wal_logged < 60) {
+        ps->wal_unlogged++;
+        return;
+    }
+
+    sq_log(SQ_LOG_ERROR, "storage: ingest log \"%s\": %s: %s (%llu more "
+           "since the last report)", sq_wal_dir(ps->wal), what,
+           strerror(errno), (unsigned long long) ps->wal_unlogged);
+
+    ps->wal_logged = now;
+    ps->wal_unlogged = 0;
 }
 
 
@@ -118,6 +235,12 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
     cur = now - now % a->slot;
     oldest = cur - (int64_t) a->nfine * a->slot;
 
+    /* the ingest log is synced once a tick, a second */
+
+    if (ps->wal && sq_wal_sync(ps->wal) != SQ_OK) {
+        sq_persist_wal_error(ps, "cannot sync", now);
+    }
+
     /* a new slot length after a reload, or a clock that went back */
 
     if (ps->next % a->slot != 0 || ps->next > cur) {
@@ -132,20 +255,54 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
         t0 = sq_persist_ms();
 
         if (sq_store_write_slot(st, a, ps->next, 1, &n) != SQ_OK) {
-            if (now - ps->logged >= 60) {
-                sq_log(SQ_LOG_ERROR, "storage: %s, will retry",
-                       sq_store_strerror(st));
-                ps->logged = now;
+            ps->stats.errors++;
+
+            if (ps->next > oldest) {
+                if (now - ps->logged >= 60) {
+                    sq_log(SQ_LOG_ERROR, "storage: %s, will retry",
+                           sq_store_strerror(st));
+                    ps->logged = now;
+                }
+
+                return;
             }
 
-            return;
+            /*
+             * the oldest slot the windows hold, tried since it was over:
+             * it is given up, its requests counted as lost inside the
+             * collector in the database, where they are missing (in
+             * memory they are still counted)
+             */
+
+            n = (size_t) sq_persist_slot_requests(a, ps->next);
+            a->workers.unstored += n;
+            ps->stats.dropped++;
+
+            sq_log(SQ_LOG_ERROR, "storage: %s, the slot of %lld given up: "
+                   "%zu requests not stored", sq_store_strerror(st),
+                   (long long) ps->next, n);
+            ps->logged = now;
+
+            ps->next += a->slot;
+            continue;
         }
 
         ms = sq_persist_ms() - t0;
 
+        ps->stats.writes++;
+        ps->stats.last_seconds = ms / 1e3;
+        ps->stats.last_ok = now;
+
         sq_log(ms > SQ_PERSIST_SLOW_MS ? SQ_LOG_WARN : SQ_LOG_DEBUG,
                "storage: %zu rollups of %lld written in %.1f ms", n,
                (long long) ps->next, ms);
+
+        /* written with the workers' state that goes with it (sq_store.c):
+           its datagrams are no longer needed in the ingest log */
+
+        if (ps->wal && a->minute <= ps->next + a->slot) {
+            sq_wal_trim(ps->wal, ps->next);
+        }
 
         ps->next += a->slot;
     }
@@ -196,10 +353,39 @@ sq_persist_stop(sq_ctx_t *ctx)
     } else {
         sq_log(SQ_LOG_INFO, "storage: %zu rollups of the current slot "
                "written", n);
+
+        /* everything taken is in the database */
+
+        if (ps->wal) {
+            sq_wal_trim(ps->wal, INT64_MAX);
+        }
     }
 
+    sq_wal_close(ps->wal);
     sq_store_close(st);
     free(ps);
     ctx->store = NULL;
     ctx->persist = NULL;
+}
+
+
+void
+sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
+{
+    int64_t        cur;
+    sq_persist_t  *ps;
+
+    ps = ctx->persist;
+
+    if (ps == NULL) {
+        memset(st, 0, sizeof(sq_persist_stats_t));
+        return;
+    }
+
+    *st = ps->stats;
+    st->on = 1;
+
+    cur = now - now % ctx->windows.slot;
+    st->pending = (ps->next < cur)
+                  ? (uint64_t) ((cur - ps->next) / ctx->windows.slot) : 0;
 }

@@ -20,15 +20,38 @@
  * and load the last long window; on each tick write every slot that is
  * over and, once a minute, drop rows past retention; at exit write the
  * current, partial slot and close.  Nothing happens when storage is off.
+ * Accepted datagrams go to the ingest log (sq_wal.h) until the slot they
+ * were filed in is written; the log is replayed at start.
  */
 
 typedef struct sq_persist_s  sq_persist_t;
+
+
+/* what /metrics says of storage */
+
+typedef struct {
+    int            on;            /* storage is on */
+    uint64_t       writes;        /* slots written */
+    uint64_t       errors;        /* writes that failed (retried) */
+    uint64_t       dropped;       /* slots given up after retries */
+    uint64_t       wal_errors;    /* ingest log appends or syncs failed */
+    double         last_seconds;  /* the last write's duration */
+    int64_t        last_ok;       /* when a write last succeeded, or 0 */
+    uint64_t       pending;       /* slots over and not written yet */
+} sq_persist_stats_t;
 
 
 /* SQ_OK (also when storage is off) or the store's status, logged */
 int sq_persist_start(sq_ctx_t *ctx);
 void sq_persist_tick(sq_ctx_t *ctx, int64_t now);
 void sq_persist_stop(sq_ctx_t *ctx);
+
+void sq_persist_stats(const sq_ctx_t *ctx, int64_t now,
+    sq_persist_stats_t *st);
+
+/* an accepted datagram, appended to the ingest log (sq_wal.h) */
+void sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len,
+    int64_t now);
 
 
 #endif /* _SQ_PERSIST_H_INCLUDED_ */

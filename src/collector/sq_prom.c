@@ -12,6 +12,7 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_persist.h"
 #include "sq_prom.h"
 #include "sq_score.h"
 #include "sq_sink.h"
@@ -35,7 +36,10 @@ typedef struct {
 
 enum {
     F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
-    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_FOLDED, F_SERIES,
+    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_STORE_WRITES,
+    F_STORE_ERRORS, F_STORE_SECONDS, F_STORE_LAST, F_STORE_PENDING,
+    F_STORE_DROPPED,
+    F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
@@ -64,6 +68,24 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Datagrams the workers reported they could not send." },
     { "servqual_source_dropped_requests_total", "counter",
       "Requests carried by datagrams the workers could not send." },
+    { "servqual_lost_requests_total", "counter",
+      "Requests nginx served that are not counted, by cause: source (the "
+      "worker could not send them), transit (sent, never received), "
+      "collector (while the collector was down or before it stored "
+      "them)." },
+    { "servqual_storage_writes_total", "counter",
+      "Slots written to the database." },
+    { "servqual_storage_errors_total", "counter",
+      "Storage failures, by what failed (a slot write is retried)." },
+    { "servqual_storage_write_seconds", "gauge",
+      "Duration of the last slot write." },
+    { "servqual_storage_last_write_timestamp_seconds", "gauge",
+      "When a slot write last succeeded (0: not yet)." },
+    { "servqual_storage_slots_pending", "gauge",
+      "Slots that are over and not written yet." },
+    { "servqual_storage_slots_dropped_total", "counter",
+      "Slots given up after being retried as long as the windows held "
+      "them; their requests are lost (cause collector) after a restart." },
     { "servqual_folded_requests_total", "counter",
       "Requests folded into _other by a series limit, by limit." },
     { "servqual_series", "gauge",
@@ -274,6 +296,7 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     uint64_t                   rejected;
     sq_ctx_t                  *ctx;
     const sq_view_t           *v;
+    sq_persist_stats_t         ps;
     const sq_windows_stats_t  *as;
 
     ctx = p->ctx;
@@ -299,9 +322,10 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     evbuffer_add_printf(b,
         "servqual_datagrams_total{result=\"accepted\"} %llu\n"
         "servqual_datagrams_total{result=\"rejected\"} %llu\n"
-        "servqual_datagrams_total{result=\"duplicate\"} %llu\n",
+        "servqual_datagrams_total{result=\"duplicate\"} %llu\n"
+        "servqual_datagrams_total{result=\"late\"} %llu\n",
         (unsigned long long) as->accepted, (unsigned long long) rejected,
-        (unsigned long long) as->duplicate);
+        (unsigned long long) as->duplicate, (unsigned long long) as->late);
 
     sq_prom_head(b, F_REJECTED);
 
@@ -321,6 +345,38 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     SQ_PROM_ONE(F_RESTARTS, v->store.restarts);
     SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
     SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
+
+    /* the loss that makes the totals whole (docs/wire-format.md) */
+
+    sq_prom_head(b, F_LOST_REQS);
+    evbuffer_add_printf(b,
+        "servqual_lost_requests_total{cause=\"source\"} %llu\n"
+        "servqual_lost_requests_total{cause=\"transit\"} %llu\n"
+        "servqual_lost_requests_total{cause=\"collector\"} %llu\n",
+        (unsigned long long) as->lost_requests[SQ_LOSS_SOURCE],
+        (unsigned long long) as->lost_requests[SQ_LOSS_TRANSIT],
+        (unsigned long long) as->lost_requests[SQ_LOSS_COLLECTOR]);
+
+    sq_persist_stats(ctx, now, &ps);
+
+    if (ps.on) {
+        SQ_PROM_ONE(F_STORE_WRITES, ps.writes);
+
+        sq_prom_head(b, F_STORE_ERRORS);
+        evbuffer_add_printf(b,
+            "servqual_storage_errors_total{op=\"write\"} %llu\n"
+            "servqual_storage_errors_total{op=\"ingest_log\"} %llu\n",
+            (unsigned long long) ps.errors,
+            (unsigned long long) ps.wal_errors);
+
+        sq_prom_head(b, F_STORE_SECONDS);
+        evbuffer_add_printf(b, "servqual_storage_write_seconds %.6f\n",
+                            ps.last_seconds);
+
+        SQ_PROM_ONE(F_STORE_LAST, ps.last_ok);
+        SQ_PROM_ONE(F_STORE_PENDING, ps.pending);
+        SQ_PROM_ONE(F_STORE_DROPPED, ps.dropped);
+    }
 
     sq_prom_head(b, F_FOLDED);
     evbuffer_add_printf(b,

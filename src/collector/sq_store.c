@@ -31,6 +31,13 @@
  *            journey, dimension, indicator, value, adequate, desired,
  *            msa, since, labels)   one row per alert transition
  *
+ * Version 3 adds what makes loss visible across restarts, written in
+ * the same transaction as the rollups they go with:
+ *
+ *   workers  (node, pid, seq, end_cr, end_cx, last_seen)   each sending
+ *            worker's highest sequence number and running totals
+ *   losses   (cause, requests)   servqual_lost_requests_total by cause
+ *
  * A migration takes the database from version i to i + 1: its SQL, then
  * its step in C if it has one; they all run in one transaction on open.
  *
@@ -100,7 +107,21 @@ static const sq_store_migration_t  sq_store_migrations[] = {
       "  slot BLOB NOT NULL,"
       "  PRIMARY KEY (series, t)) WITHOUT ROWID;"
       "CREATE INDEX rollups_t ON rollups (t);",
-      sq_store_migrate_v2 }
+      sq_store_migrate_v2 },
+
+    /* 2 -> 3: the workers' sequence state and the loss counters */
+    { "CREATE TABLE workers ("
+      "  node TEXT NOT NULL,"
+      "  pid INTEGER NOT NULL,"
+      "  seq INTEGER NOT NULL,"
+      "  end_cr INTEGER NOT NULL,"
+      "  end_cx INTEGER NOT NULL,"
+      "  last_seen INTEGER NOT NULL,"
+      "  PRIMARY KEY (node, pid)) WITHOUT ROWID;"
+      "CREATE TABLE losses ("
+      "  cause TEXT PRIMARY KEY,"
+      "  requests INTEGER NOT NULL) WITHOUT ROWID;",
+      NULL }
 };
 
 #define SQ_STORE_NMIGRATIONS                                                 \
@@ -130,6 +151,8 @@ struct sq_store_s {
     sqlite3_stmt   *add_series;
     sqlite3_stmt   *put_rollup;
     sqlite3_stmt   *add_alert;
+    sqlite3_stmt   *put_worker;
+    sqlite3_stmt   *put_loss;
 
     sq_sid_t      **ids;
     size_t          nids;
@@ -158,6 +181,10 @@ static int sq_store_column_slot(sqlite3_stmt *s, int col,
 static void sq_bind_str(sqlite3_stmt *s, int i, const char *v);
 static void sq_bind_num(sqlite3_stmt *s, int i, double v);
 static double sq_col_num(sqlite3_stmt *s, int i);
+static int sq_store_put_state(sq_store_t *st, const sq_windows_t *a,
+    int64_t start, int complete);
+static int sq_store_put_worker(void *data, const sq_worker_state_t *ws);
+static int sq_store_load_state(sq_store_t *st, sq_windows_t *a);
 
 
 static int
@@ -474,7 +501,12 @@ sq_store_prepare(sq_store_t *st)
           "INSERT INTO alerts (t, status, severity, endpoint, region, "
           "segment, journey, dimension, indicator, value, adequate, "
           "desired, msa, since, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-          "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)" }
+          "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)" },
+        { offsetof(sq_store_t, put_worker),
+          "INSERT OR REPLACE INTO workers (node, pid, seq, end_cr, end_cx, "
+          "last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)" },
+        { offsetof(sq_store_t, put_loss),
+          "INSERT OR REPLACE INTO losses (cause, requests) VALUES (?1, ?2)" }
     };
 
     size_t          i;
@@ -682,6 +714,8 @@ sq_store_close(sq_store_t *st)
     sqlite3_finalize(st->add_series);
     sqlite3_finalize(st->put_rollup);
     sqlite3_finalize(st->add_alert);
+    sqlite3_finalize(st->put_worker);
+    sqlite3_finalize(st->put_loss);
 
     if (st->db) {
         sqlite3_close(st->db);
@@ -927,6 +961,12 @@ sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
         n++;
     }
 
+    rc = sq_store_put_state(st, a, start, complete);
+
+    if (rc != SQ_OK) {
+        goto failed;
+    }
+
     if (sq_store_exec(st, "COMMIT") != SQ_OK) {
         rc = SQ_ERR_STORE;
         goto failed;
@@ -946,6 +986,166 @@ failed:
     sq_store_ids_clear(st);
 
     return rc;
+}
+
+
+/*
+ * The workers' state and the loss counters that go with the rollups up
+ * to the slot at start: as they are now when nothing was ingested after
+ * that slot (or the slot is the current, partial one), as of the
+ * snapshot taken when the next slot began when that is the slot being
+ * ingested into; when later slots were ingested into too (catching up
+ * after errors), the later slot's write brings them.
+ */
+
+static int
+sq_store_put_state(sq_store_t *st, const sq_windows_t *a, int64_t start,
+    int complete)
+{
+    int        snap, cause;
+    uint64_t   lost;
+
+    static const char  *causes[SQ_NLOSS] = {
+        "source", "transit", "collector"
+    };
+
+    if (!complete || a->minute <= start) {
+        snap = 0;
+
+    } else if (a->minute == start + a->slot) {
+        snap = 1;
+
+    } else {
+        return SQ_OK;
+    }
+
+    if (sq_workers_state(&a->workers, snap, sq_store_put_worker, st) != 0) {
+        return SQ_ERR_STORE;
+    }
+
+    for (cause = 0; cause < SQ_NLOSS; cause++) {
+        lost = snap ? a->workers.snap_lost[cause]
+                    : a->workers.lost_requests[cause];
+
+        if (cause == SQ_LOSS_COLLECTOR) {
+            /* counted in memory, missing from the rollups */
+            lost += a->workers.unstored;
+        }
+
+        sqlite3_reset(st->put_loss);
+        sqlite3_bind_text(st->put_loss, 1, causes[cause], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->put_loss, 2, (sqlite3_int64) lost);
+
+        if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
+            return sq_store_fail(st, "cannot write the loss counters");
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+static int
+sq_store_put_worker(void *data, const sq_worker_state_t *ws)
+{
+    sq_store_t    *st = data;
+    sqlite3_stmt  *q;
+
+    q = st->put_worker;
+
+    sqlite3_reset(q);
+    sqlite3_bind_text(q, 1, ws->node, (int) ws->nlen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64) ws->pid);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64) ws->seq);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64) ws->end_cr);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64) ws->end_cx);
+    sqlite3_bind_int64(q, 6, ws->last_seen);
+
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        sq_store_fail(st, "cannot write a worker's state");
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* the workers' state and the loss counters, read back at start */
+
+static int
+sq_store_load_state(sq_store_t *st, sq_windows_t *a)
+{
+    int                 rc, cause;
+    const char         *name;
+    sqlite3_stmt       *s;
+    sq_worker_state_t   ws;
+
+    static const char  *causes[SQ_NLOSS] = {
+        "source", "transit", "collector"
+    };
+
+    if (sqlite3_prepare_v2(st->db,
+            "SELECT node, pid, seq, end_cr, end_cx, last_seen FROM workers",
+            -1, &s, NULL)
+        != SQLITE_OK)
+    {
+        return sq_store_fail(st, "cannot read the workers' state");
+    }
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ws.node = (const char *) sqlite3_column_text(s, 0);
+        ws.nlen = (uint32_t) sqlite3_column_bytes(s, 0);
+        ws.pid = (uint64_t) sqlite3_column_int64(s, 1);
+        ws.seq = (uint64_t) sqlite3_column_int64(s, 2);
+        ws.end_cr = (uint64_t) sqlite3_column_int64(s, 3);
+        ws.end_cx = (uint64_t) sqlite3_column_int64(s, 4);
+        ws.last_seen = sqlite3_column_int64(s, 5);
+
+        if (ws.node == NULL || ws.nlen == 0 || ws.nlen > SQ_WIRE_MAX_NODE) {
+            continue;
+        }
+
+        if (sq_workers_restore(&a->workers, &ws) != SQ_OK) {
+            break;
+        }
+    }
+
+    sqlite3_finalize(s);
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        return sq_store_fail(st, "cannot read the workers' state");
+    }
+
+    if (sqlite3_prepare_v2(st->db, "SELECT cause, requests FROM losses",
+                           -1, &s, NULL)
+        != SQLITE_OK)
+    {
+        return sq_store_fail(st, "cannot read the loss counters");
+    }
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        name = (const char *) sqlite3_column_text(s, 0);
+
+        for (cause = 0; name && cause < SQ_NLOSS; cause++) {
+            if (strcmp(name, causes[cause]) == 0) {
+                a->workers.lost_requests[cause]
+                    = (uint64_t) sqlite3_column_int64(s, 1);
+                a->workers.snap_lost[cause]
+                    = a->workers.lost_requests[cause];
+            }
+        }
+    }
+
+    sqlite3_finalize(s);
+
+    if (rc != SQLITE_DONE) {
+        return sq_store_fail(st, "cannot read the loss counters");
+    }
+
+    memcpy(a->stats.lost_requests, a->workers.lost_requests,
+           sizeof(a->stats.lost_requests));
+
+    return SQ_OK;
 }
 
 
@@ -1024,7 +1224,7 @@ sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded)
         *loaded = n;
     }
 
-    return SQ_OK;
+    return sq_store_load_state(st, a);
 }
 
 
@@ -1037,14 +1237,15 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
 
     static const char  *sql[] = {
         "DELETE FROM rollups WHERE t < ?1",
-        "DELETE FROM alerts WHERE t < ?1"
+        "DELETE FROM alerts WHERE t < ?1",
+        "DELETE FROM workers WHERE last_seen < ?1"
     };
 
     size_t  i;
 
     n = 0;
 
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK) {
             return sq_store_fail(st, "cannot delete old rows");
         }
@@ -1057,7 +1258,10 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
             return sq_store_fail(st, "cannot delete old rows");
         }
 
-        n += (size_t) sqlite3_changes(st->db);
+        if (i < 2) {
+            /* rows of history; a worker's state is not one */
+            n += (size_t) sqlite3_changes(st->db);
+        }
     }
 
     if (deleted) {

@@ -598,12 +598,30 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
     sq_series_t   *s;
     sq_dseries_t  *ds;
 
-    if (sq_workers_check(&a->workers, &d->node, d->pid, d->seq, now)
-        == SQ_ERR_DUPLICATE)
-    {
+    start = now - now % a->slot;
+
+    if (start > a->minute) {
+        /* the workers' state that goes with the slots before this one */
+        sq_workers_snapshot(&a->workers);
+        a->minute = start;
+    }
+
+    switch (sq_workers_check(&a->workers, d, now)) {
+
+    case SQ_WORKER_DUPLICATE:
         a->stats.duplicate++;
         return SQ_ERR_DUPLICATE;
+
+    case SQ_WORKER_LATE:
+        a->stats.late++;
+        return SQ_ERR_DUPLICATE;
+
+    default:
+        break;
     }
+
+    memcpy(a->stats.lost_requests, a->workers.lost_requests,
+           sizeof(a->stats.lost_requests));
 
     a->stats.accepted++;
     a->stats.source_dropped += d->dd;
@@ -611,8 +629,6 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
     a->stats.series_folded_requests += d->so;
     a->stats.segment_folded_requests += d->go;
     a->stats.requests += d->requests;
-
-    start = now - now % a->slot;
 
     for (i = 0; i < d->nseries; i++) {
         ds = &d->series[i];

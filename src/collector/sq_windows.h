@@ -73,6 +73,8 @@ typedef struct {
     uint64_t       accepted;
     uint64_t       rejected[SQ_NREJECTS];
     uint64_t       duplicate;
+    uint64_t       late;          /* counted lost before they came */
+    uint64_t       lost_requests[SQ_NLOSS];    /* the workers', by cause */
     uint64_t       source_dropped;
     uint64_t       source_dropped_requests;
     uint64_t       requests;
@@ -103,6 +105,9 @@ typedef struct {
     sq_series_t   *other;
 
     sq_workers_t   workers;       /* sequence tracking per worker */
+    int64_t        minute;        /* the latest fine slot ingested into;
+                                     sq_workers_snapshot() was taken when
+                                     it began */
 
     sq_slot_t      merged;        /* work space: a slot merged with a */
     unsigned char *packed;        /* packed one, and its packed form */

@@ -22,12 +22,30 @@ struct sq_worker_s {
     uint64_t       max_seq;
     uint64_t       seen;          /* bit i: max_seq - i arrived */
     int64_t        last_seen;
+    uint64_t       end_cr;        /* running totals at the end of max_seq */
+    uint64_t       end_cx;
+    uint64_t       snap_seq;      /* the same, as of the snapshot */
+    uint64_t       snap_cr;
+    uint64_t       snap_cx;
+    unsigned       fresh:1;       /* no datagram since the collector
+                                     started: a gap is SQ_LOSS_COLLECTOR */
+    unsigned       in_snap:1;     /* tracked when the snapshot was taken */
+    unsigned       retired:1;     /* idle past the time to live: not
+                                     counted in n, state kept */
+    uint64_t       gap_lo;        /* the requests of the last gap */
+    uint64_t       gap_hi;        /* counted lost, [gap_lo, gap_hi) */
     uint32_t       nlen;
     char           node[SQ_WIRE_MAX_NODE + 1];
 };
 
 
 static uint32_t sq_workers_hash(const sq_str_t *node, uint64_t pid);
+static sq_worker_t *sq_workers_find(sq_workers_t *w, const sq_str_t *node,
+    uint64_t pid, uint32_t h);
+static sq_worker_t *sq_workers_add(sq_workers_t *w, const sq_str_t *node,
+    uint64_t pid, uint32_t h);
+static void sq_workers_gap(sq_workers_t *w, sq_worker_t *p,
+    const sq_dgram_t *d);
 
 
 static uint32_t
@@ -88,48 +106,138 @@ sq_workers_free(sq_workers_t *w)
 }
 
 
-int
-sq_workers_check(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
-    uint64_t seq, int64_t now)
+static sq_worker_t *
+sq_workers_find(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
+    uint32_t h)
 {
-    uint32_t      h;
-    uint64_t      shift;
     sq_worker_t  *p;
-
-    h = sq_workers_hash(node, pid);
 
     for (p = w->buckets[h & (w->nbuckets - 1)]; p; p = p->next) {
         if (p->hash == h && p->pid == (uint32_t) pid && p->nlen == node->len
             && memcmp(p->node, node->ptr, node->len) == 0)
         {
-            break;
+            return p;
         }
     }
 
-    if (p == NULL) {
-        if (w->n >= w->max || node->len > SQ_WIRE_MAX_NODE) {
-            w->untracked++;
-            return SQ_OK;
-        }
+    return NULL;
+}
 
-        p = calloc(1, sizeof(sq_worker_t));
+
+static sq_worker_t *
+sq_workers_add(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
+    uint32_t h)
+{
+    sq_worker_t  *p;
+
+    if (w->n >= w->max || node->len > SQ_WIRE_MAX_NODE) {
+        return NULL;
+    }
+
+    p = calloc(1, sizeof(sq_worker_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->hash = h;
+    p->pid = (uint32_t) pid;
+    p->nlen = node->len;
+    memcpy(p->node, node->ptr, node->len);
+    p->next = w->buckets[h & (w->nbuckets - 1)];
+    w->buckets[h & (w->nbuckets - 1)] = p;
+    w->n++;
+
+    return p;
+}
+
+
+/*
+ * The requests between the end of the worker's highest datagram and the
+ * start of this one (d->cr): those it could not send (the growth of "cx")
+ * are SQ_LOSS_SOURCE, the rest were lost on the way, or, before the
+ * worker's first datagram since the collector started, while the
+ * collector was down or before it had stored them.  Then the worker's
+ * totals move to the end of this datagram.
+ */
+
+static void
+sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
+{
+    uint64_t  gap, src;
+
+    if (d->version < 2) {
+        w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+        return;
+    }
+
+    gap = (d->cr > p->end_cr) ? d->cr - p->end_cr : 0;
+    src = (d->cx > p->end_cx) ? d->cx - p->end_cx : 0;
+
+    if (src > gap) {
+        src = gap;
+    }
+
+    w->lost_requests[SQ_LOSS_SOURCE] += src;
+    w->lost_requests[p->fresh ? SQ_LOSS_COLLECTOR : SQ_LOSS_TRANSIT]
+        += gap - src;
+
+    if (gap) {
+        p->gap_lo = p->end_cr;
+        p->gap_hi = d->cr;
+    }
+
+    if (d->cr + d->requests > p->end_cr) {
+        p->end_cr = d->cr + d->requests;
+    }
+
+    if (d->cx > p->end_cx) {
+        p->end_cx = d->cx;
+    }
+
+    p->fresh = 0;
+}
+
+
+int
+sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
+{
+    uint32_t      h;
+    uint64_t      shift, seq;
+    sq_worker_t  *p;
+
+    seq = d->seq;
+    h = sq_workers_hash(&d->node, d->pid);
+    p = sq_workers_find(w, &d->node, d->pid, h);
+
+    if (p && p->retired) {
+        /* back after a long silence, with its totals */
+        p->retired = 0;
+        w->n++;
+        w->retired--;
+    }
+
+    if (p == NULL) {
+        p = sq_workers_add(w, &d->node, d->pid, h);
+
         if (p == NULL) {
             w->untracked++;
-            return SQ_OK;
+
+            if (d->version < 2) {
+                w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+            }
+
+            return SQ_WORKER_NEW;
         }
 
-        p->hash = h;
-        p->pid = (uint32_t) pid;
-        p->nlen = node->len;
-        memcpy(p->node, node->ptr, node->len);
+        /* all it made before this datagram is measured from 0 */
+
         p->max_seq = seq;
         p->seen = ~UINT64_C(0);
         p->last_seen = now;
-        p->next = w->buckets[h & (w->nbuckets - 1)];
-        w->buckets[h & (w->nbuckets - 1)] = p;
-        w->n++;
+        p->fresh = (d->cr > 0);
+        sq_workers_gap(w, p, d);
 
-        return SQ_OK;
+        return SQ_WORKER_NEW;
     }
 
     p->last_seen = now;
@@ -138,7 +246,7 @@ sq_workers_check(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
         /* absurdly far ahead: taken, but it moves nothing, so it cannot
            make the worker's next datagrams look old or count a loss */
         w->jumps++;
-        return SQ_OK;
+        return SQ_WORKER_NEW;
     }
 
     if (seq > p->max_seq) {
@@ -146,32 +254,135 @@ sq_workers_check(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
         w->lost += shift - 1;
         p->seen = (shift >= 64) ? 1 : (p->seen << shift) | 1;
         p->max_seq = seq;
-        return SQ_OK;
+        sq_workers_gap(w, p, d);
+        return SQ_WORKER_NEW;
     }
 
     shift = p->max_seq - seq;
 
     if (shift < 64) {
         if (p->seen & (UINT64_C(1) << shift)) {
-            return SQ_ERR_DUPLICATE;
+            return SQ_WORKER_DUPLICATE;
         }
 
         p->seen |= UINT64_C(1) << shift;
         w->reordered++;
-        return SQ_OK;
+
+        if (d->version >= 2 && d->requests > 0 && d->cr >= p->gap_lo
+            && d->cr + d->requests <= p->gap_hi)
+        {
+            /* in a gap already counted lost */
+            w->late++;
+            return SQ_WORKER_LATE;
+        }
+
+        if (d->version < 2) {
+            w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+        }
+
+        return SQ_WORKER_NEW;
     }
 
     if (seq <= 64) {
-        /* the worker's sequence started over */
+        /* the worker's sequence started over (a pid used again) */
         w->restarts++;
         p->max_seq = seq;
         p->seen = ~UINT64_C(0);
-        return SQ_OK;
+        p->end_cr = 0;
+        p->end_cx = 0;
+        sq_workers_gap(w, p, d);
+        return SQ_WORKER_NEW;
     }
 
     /* too old to tell from a duplicate */
 
-    return SQ_ERR_DUPLICATE;
+    return SQ_WORKER_DUPLICATE;
+}
+
+
+void
+sq_workers_snapshot(sq_workers_t *w)
+{
+    uint32_t      i;
+    sq_worker_t  *p;
+
+    memcpy(w->snap_lost, w->lost_requests, sizeof(w->snap_lost));
+
+    for (i = 0; i < w->nbuckets; i++) {
+        for (p = w->buckets[i]; p; p = p->next) {
+            p->snap_seq = p->max_seq;
+            p->snap_cr = p->end_cr;
+            p->snap_cx = p->end_cx;
+            p->in_snap = 1;
+        }
+    }
+}
+
+
+int
+sq_workers_state(const sq_workers_t *w, int snapshot, sq_workers_pt cb,
+    void *data)
+{
+    int                 rc;
+    uint32_t            i;
+    sq_worker_t        *p;
+    sq_worker_state_t   ws;
+
+    for (i = 0; i < w->nbuckets; i++) {
+        for (p = w->buckets[i]; p; p = p->next) {
+            if (snapshot && !p->in_snap) {
+                continue;
+            }
+
+            ws.node = p->node;
+            ws.nlen = p->nlen;
+            ws.pid = p->pid;
+            ws.seq = snapshot ? p->snap_seq : p->max_seq;
+            ws.end_cr = snapshot ? p->snap_cr : p->end_cr;
+            ws.end_cx = snapshot ? p->snap_cx : p->end_cx;
+            ws.last_seen = p->last_seen;
+
+            rc = cb(data, &ws);
+
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+int
+sq_workers_restore(sq_workers_t *w, const sq_worker_state_t *ws)
+{
+    uint32_t      h;
+    sq_str_t      node;
+    sq_worker_t  *p;
+
+    node.ptr = ws->node;
+    node.len = ws->nlen;
+    h = sq_workers_hash(&node, ws->pid);
+
+    p = sq_workers_find(w, &node, ws->pid, h);
+
+    if (p == NULL) {
+        p = sq_workers_add(w, &node, ws->pid, h);
+
+        if (p == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    p->max_seq = ws->seq;
+    p->seen = ~UINT64_C(0);
+    p->end_cr = ws->end_cr;
+    p->end_cx = ws->end_cx;
+    p->last_seen = ws->last_seen;
+    p->fresh = 1;
+
+    return SQ_OK;
 }
 
 
@@ -185,14 +396,37 @@ sq_workers_expire(sq_workers_t *w, int64_t before)
         for (pp = &w->buckets[i]; *pp; /* void */ ) {
             p = *pp;
 
-            if (p->last_seen < before) {
-                *pp = p->next;
-                free(p);
-                w->n--;
+            if (p->last_seen >= before) {
+                pp = &p->next;
                 continue;
             }
 
-            pp = &p->next;
+            if (!p->retired && w->retired < w->max
+                && p->last_seen >= before - SQ_WORKERS_TTL)
+            {
+                /* no longer tracked, its totals kept for its return */
+                p->retired = 1;
+                w->n--;
+                w->retired++;
+                pp = &p->next;
+                continue;
+            }
+
+            if (p->retired && p->last_seen >= before - SQ_WORKERS_TTL) {
+                pp = &p->next;
+                continue;
+            }
+
+            *pp = p->next;
+
+            if (p->retired) {
+                w->retired--;
+
+            } else {
+                w->n--;
+            }
+
+            free(p);
         }
     }
 }
@@ -201,5 +435,6 @@ sq_workers_expire(sq_workers_t *w, int64_t before)
 size_t
 sq_workers_memory(const sq_workers_t *w)
 {
-    return w->nbuckets * sizeof(sq_worker_t *) + w->n * sizeof(sq_worker_t);
+    return w->nbuckets * sizeof(sq_worker_t *)
+           + (w->n + w->retired) * sizeof(sq_worker_t);
 }

@@ -27,14 +27,52 @@
 /* a sequence number this far ahead of a worker's highest is not its own */
 #define SQ_WORKERS_MAX_JUMP  (UINT64_C(1) << 24)
 
+/* how long a silent worker's totals are kept past the time to live */
+#define SQ_WORKERS_TTL  (7 * 86400)
+
 
 typedef struct sq_worker_s  sq_worker_t;
+
+
+/* why requests were lost: servqual_lost_requests_total{cause} */
+
+typedef enum {
+    SQ_LOSS_SOURCE = 0,           /* the worker could not send them */
+    SQ_LOSS_TRANSIT,              /* sent, never received */
+    SQ_LOSS_COLLECTOR,            /* while the collector was down, or
+                                     received and not yet stored when it
+                                     died */
+    SQ_NLOSS
+} sq_loss_t;
+
+
+/*
+ * A worker's durable state (sq_store.c keeps it with the rollups): its
+ * highest sequence number, and the running totals at the end of that
+ * datagram.
+ */
+
+typedef struct {
+    const char    *node;
+    uint32_t       nlen;
+    uint64_t       pid;
+    uint64_t       seq;
+    uint64_t       end_cr;        /* requests up to the end of seq */
+    uint64_t       end_cx;        /* of those, not sent */
+    int64_t        last_seen;
+} sq_worker_state_t;
+
+
+/* called once per worker; non-zero stops the walk */
+typedef int (*sq_workers_pt)(void *data, const sq_worker_state_t *ws);
 
 
 typedef struct {
     sq_worker_t  **buckets;
     uint32_t       nbuckets;
     uint32_t       n;             /* workers tracked */
+    uint32_t       retired;       /* silent past the time to live, their
+                                     totals kept SQ_WORKERS_TTL more */
     uint64_t       max;
 
     uint64_t       lost;          /* sequence gaps */
@@ -42,6 +80,15 @@ typedef struct {
     uint64_t       restarts;      /* a worker's sequence started over */
     uint64_t       untracked;     /* datagrams past max workers */
     uint64_t       jumps;         /* more than SQ_WORKERS_MAX_JUMP ahead */
+
+    uint64_t       late;          /* arrived after their requests were
+                                     counted lost: not merged */
+
+    uint64_t       lost_requests[SQ_NLOSS];
+    uint64_t       snap_lost[SQ_NLOSS];   /* as of sq_workers_snapshot() */
+    uint64_t       unstored;      /* requests of slots that could not be
+                                     written: SQ_LOSS_COLLECTOR in the
+                                     database only (sq_persist.c) */
 } sq_workers_t;
 
 
@@ -49,11 +96,45 @@ typedef struct {
 int sq_workers_init(sq_workers_t *w, uint64_t max);
 void sq_workers_free(sq_workers_t *w);
 
-/* SQ_OK (new, counted) or SQ_ERR_DUPLICATE (seen before) */
-int sq_workers_check(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
-    uint64_t seq, int64_t now);
+/* what sq_workers_check() found a datagram to be */
 
-/* forgets workers last seen before before */
+typedef enum {
+    SQ_WORKER_NEW = 0,            /* new: to be merged */
+    SQ_WORKER_DUPLICATE,          /* seen before */
+    SQ_WORKER_LATE                /* its requests were counted lost
+                                     already: not to be merged */
+} sq_worker_result_t;
+
+
+/*
+ * SQ_WORKER_NEW, SQ_WORKER_DUPLICATE or SQ_WORKER_LATE.  A version 2
+ * datagram's running totals measure in requests the gap since the
+ * worker's previous datagram, whatever caused it: lost_requests[] by
+ * cause.  A version 1 datagram's "dr" is all it says (SQ_LOSS_SOURCE).
+ */
+int sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now);
+
+/*
+ * The state of every worker as it is now, for the loss counters and for
+ * each worker: sq_workers_state() with snapshot set walks this copy.
+ */
+void sq_workers_snapshot(sq_workers_t *w);
+
+/* walks the workers' states, live or as of the snapshot */
+int sq_workers_state(const sq_workers_t *w, int snapshot, sq_workers_pt cb,
+    void *data);
+
+/*
+ * A worker's state read back at start; its next datagram's gap counts as
+ * SQ_LOSS_COLLECTOR.  SQ_OK or SQ_ERR_NOMEM.
+ */
+int sq_workers_restore(sq_workers_t *w, const sq_worker_state_t *ws);
+
+/*
+ * Stops tracking workers last seen before before; their totals are kept
+ * SQ_WORKERS_TTL longer (at most max of them), so that a worker back
+ * after hours of silence is measured from where it was.
+ */
 void sq_workers_expire(sq_workers_t *w, int64_t before);
 
 size_t sq_workers_memory(const sq_workers_t *w);

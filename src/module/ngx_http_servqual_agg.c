@@ -324,7 +324,6 @@ void
 ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
 {
     ngx_uint_t   i;
-    ngx_time_t  *tp;
 
     /* the cells were emptied by ngx_http_servqual_agg_sort() */
 
@@ -337,6 +336,16 @@ ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
     w->requests = 0;
     w->series_overflow = 0;
     w->segment_overflow = 0;
+
+    /* the next window starts with its first request */
+    w->window_start = 0;
+}
+
+
+void
+ngx_http_servqual_agg_start(ngx_http_servqual_worker_t *w)
+{
+    ngx_time_t  *tp;
 
     tp = ngx_timeofday();
     w->window_start = (uint64_t) tp->sec * 1000 + tp->msec;

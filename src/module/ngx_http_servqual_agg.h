@@ -33,6 +33,9 @@ void ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
 ngx_uint_t ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w);
 void ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w);
 
+/* the window starts: its first request, at the cached time */
+void ngx_http_servqual_agg_start(ngx_http_servqual_worker_t *w);
+
 /* a region label's id, interned on first sight */
 ngx_uint_t ngx_http_servqual_region_id(ngx_http_servqual_worker_t *w,
     u_char *data, size_t len);

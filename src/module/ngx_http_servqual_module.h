@@ -164,6 +164,19 @@ typedef struct {
     uint64_t                       seq;
     uint64_t                       dropped;       /* datagrams */
     uint64_t                       dropped_requests;
+    uint64_t                       made_requests;  /* "cr" */
+    uint64_t                       sent;           /* "cs" */
+    uint64_t                       unsent_requests;  /* "cx" */
+    uint64_t                       last_sent;      /* since the last flush */
+    uint64_t                       last_requests;
+
+    /* datagrams not yet known delivered (ngx_http_servqual_send.c) */
+    u_char                        *queue;
+    size_t                         qlen;           /* bytes queued */
+    size_t                         qsent;          /* of those, sent since
+                                                      the last flush */
+    u_char                        *spool;          /* the spool directory,
+                                                      NUL-terminated */
     time_t                         error_logged;
     ngx_event_t                    timer;
     ngx_event_t                    posted;

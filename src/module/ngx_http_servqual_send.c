@@ -8,6 +8,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <dirent.h>
 #include <msgpack.h>
 
 #include "ngx_http_servqual_module.h"
@@ -30,6 +31,17 @@
 #define NGX_HTTP_SERVQUAL_PAIR_MAX     (3 + 5)
 #define NGX_HTTP_SERVQUAL_CLOSE_MAX    5
 
+/*
+ * The delivery queue: each datagram made waits here until it is known
+ * delivered, so that one the collector could not take (down, restarting,
+ * socket refused or full) is sent again later instead of being lost.  A
+ * record is the datagram's length (4 bytes), its requests (8) and its
+ * bytes.  Past the budget the oldest datagrams are dropped and counted
+ * ("dd", "dr", "cx").
+ */
+#define NGX_HTTP_SERVQUAL_QUEUE        (1024 * 1024)
+#define NGX_HTTP_SERVQUAL_QHEAD        12
+
 
 typedef struct {
     ngx_http_servqual_worker_t   *w;
@@ -42,6 +54,8 @@ typedef struct {
 } ngx_http_servqual_dgram_t;
 
 
+static void ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
+    ngx_uint_t force);
 static int ngx_http_servqual_write(void *data, const char *buf, size_t len);
 static void ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d);
 static void ngx_http_servqual_end(ngx_http_servqual_dgram_t *d);
@@ -60,6 +74,11 @@ static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
 static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_drain(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w);
 
 
 /* the datagram map's keys, by SQ_K_* */
@@ -71,6 +90,11 @@ static const char  *ngx_http_servqual_keys[SQ_WIRE_NKEYS] = {
 ngx_int_t
 ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
+    ngx_str_t                   *name;
+    ngx_http_core_srv_conf_t   **cscfp;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_core_main_conf_t   *cmcf;
+
     w->size = w->conf->buffer;
 
     w->buf = ngx_palloc(pool, w->size + SQ_SIGN_TRAILER);
@@ -80,12 +104,175 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 
     w->fd = (ngx_socket_t) -1;
 
+    w->queue = ngx_palloc(pool, NGX_HTTP_SERVQUAL_QUEUE);
+    if (w->queue == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the spool: nginx's client body temp path, the workers' own */
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_core_module);
+
+    if (cmcf && cmcf->servers.nelts) {
+        cscfp = cmcf->servers.elts;
+        clcf = cscfp[0]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+        if (clcf->client_body_temp_path) {
+            name = &clcf->client_body_temp_path->name;
+
+            w->spool = ngx_pnalloc(pool, name->len + 1);
+            if (w->spool == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_cpystrn(w->spool, name->data, name->len + 1);
+        }
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * A worker that exits with datagrams it could not deliver (the collector
+ * down during a reload) leaves them in a spool file in nginx's client
+ * body temp path, servqual.PID.spool; the workers that run on adopt such
+ * files at their flushes (claimed by a rename, so one worker takes each)
+ * and send the datagrams as their own queue's, in order.
+ */
+
+static void
+ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w)
+{
+    int     fd;
+    u_char  tmp[NGX_MAX_PATH], name[NGX_MAX_PATH];
+
+    if (w->spool == NULL || w->qlen == 0) {
+        return;
+    }
+
+    ngx_snprintf(tmp, sizeof(tmp), "%s/servqual.%P.tmp%Z", w->spool, ngx_pid);
+    ngx_snprintf(name, sizeof(name), "%s/servqual.%P.spool%Z", w->spool,
+                 ngx_pid);
+
+    fd = open((char *) tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    if (fd == -1
+        || write(fd, w->queue, w->qlen) != (ssize_t) w->qlen
+        || close(fd) == -1
+        || rename((char *) tmp, (char *) name) == -1)
+    {
+        ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                      "servqual: cannot spool %uz bytes of datagrams "
+                      "to \"%s\"", w->qlen, tmp);
+        (void) unlink((char *) tmp);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                  "servqual: %uz bytes of datagrams left in \"%s\" for "
+                  "the next worker", w->qlen, name);
+}
+
+
+static void
+ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w)
+{
+    int              fd;
+    DIR             *dir;
+    size_t           len;
+    ssize_t          n;
+    struct stat      st;
+    struct dirent   *de;
+    u_char           name[NGX_MAX_PATH], mine[NGX_MAX_PATH];
+
+    if (w->spool == NULL) {
+        return;
+    }
+
+    dir = opendir((char *) w->spool);
+    if (dir == NULL) {
+        return;
+    }
+
+    while ((de = readdir(dir)) != NULL) {
+        len = ngx_strlen(de->d_name);
+
+        if (len < 15 || ngx_strncmp(de->d_name, "servqual.", 9) != 0
+            || ngx_strcmp(de->d_name + len - 6, ".spool") != 0)
+        {
+            continue;
+        }
+
+        ngx_snprintf(name, sizeof(name), "%s/%s%Z", w->spool, de->d_name);
+        ngx_snprintf(mine, sizeof(mine), "%s/servqual.%P.adopted%Z",
+                     w->spool, ngx_pid);
+
+        if (stat((char *) name, &st) == -1
+            || (size_t) st.st_size > NGX_HTTP_SERVQUAL_QUEUE - w->qlen)
+        {
+            /* no room now: later, or for another worker */
+            continue;
+        }
+
+        if (rename((char *) name, (char *) mine) == -1) {
+            continue;
+        }
+
+        fd = open((char *) mine, O_RDONLY);
+
+        if (fd == -1) {
+            continue;
+        }
+
+        n = read(fd, w->queue + w->qlen, (size_t) st.st_size);
+        close(fd);
+
+        if (n == (ssize_t) st.st_size) {
+            w->qlen += (size_t) n;
+            (void) unlink((char *) mine);
+
+            ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                          "servqual: %z bytes of datagrams adopted from "
+                          "\"%s\"", n, name);
+
+        } else {
+            /* put back for another try */
+            (void) rename((char *) mine, (char *) name);
+        }
+    }
+
+    closedir(dir);
 }
 
 
 void
 ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
+{
+    ngx_http_servqual_flush_window(w, 0);
+}
+
+
+/*
+ * At exit a worker that has ever sent says its final totals, even with
+ * nothing new: the collector then sees any gap before them.
+ */
+
+void
+ngx_http_servqual_flush_final(ngx_http_servqual_worker_t *w)
+{
+    ngx_http_servqual_flush_window(w, w->seq > 0);
+
+    /* what was refused or could not go is left for the next worker */
+
+    ngx_http_servqual_refused(w);
+    ngx_http_servqual_spool_write(w);
+}
+
+
+static void
+ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
+    ngx_uint_t force)
 {
     uint32_t                     slot, kind, bucket, prev, npairs;
     uint64_t                     cell;
@@ -94,8 +281,13 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
     ngx_http_servqual_series_t  *s;
     ngx_http_servqual_dgram_t    d;
 
-    if (w->requests == 0 && w->dropped == 0) {
+    ngx_http_servqual_refused(w);
+    ngx_http_servqual_spool_read(w);
+
+    if (w->requests == 0 && w->dropped == 0 && !force) {
         ngx_http_servqual_agg_reset(w);
+        ngx_http_servqual_drain(w);
+        ngx_http_servqual_rearm(w);
         return;
     }
 
@@ -179,12 +371,30 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
     ngx_http_servqual_end(&d);
 
     ngx_http_servqual_agg_reset(w);
+    ngx_http_servqual_rearm(w);
+}
+
+
+/*
+ * While datagrams wait in the queue, or spool files of exited workers may
+ * come, the flush timer keeps running (a directory read a flush when idle).
+ */
+
+static void
+ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w)
+{
+    if ((w->qlen > w->qsent || w->spool) && !w->timer.timer_set
+        && !ngx_exiting && !ngx_terminate && !ngx_quit)
+    {
+        ngx_add_timer(&w->timer, w->conf->flush);
+    }
 }
 
 
 static void
 ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
 {
+    uint64_t                     now;
     ngx_time_t                  *tp;
     ngx_http_servqual_worker_t  *w;
 
@@ -211,11 +421,15 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     ngx_http_servqual_pack_key(d, SQ_K_SEQ);
     msgpack_pack_uint64(&d->pk, ++w->seq);
 
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    /* a window with no request (drops to report) is an empty instant */
+
     ngx_http_servqual_pack_key(d, SQ_K_WS);
-    msgpack_pack_uint64(&d->pk, w->window_start);
+    msgpack_pack_uint64(&d->pk, w->window_start ? w->window_start : now);
 
     ngx_http_servqual_pack_key(d, SQ_K_WE);
-    msgpack_pack_uint64(&d->pk, (uint64_t) tp->sec * 1000 + tp->msec);
+    msgpack_pack_uint64(&d->pk, now);
 
     ngx_http_servqual_pack_key(d, SQ_K_DD);
     msgpack_pack_uint64(&d->pk, w->dropped);
@@ -232,6 +446,17 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     ngx_http_servqual_pack_key(d, SQ_K_GO);
     msgpack_pack_uint64(&d->pk, w->segment_overflow);
     w->segment_overflow = 0;
+
+    /* the running totals of the datagrams before this one */
+
+    ngx_http_servqual_pack_key(d, SQ_K_CR);
+    msgpack_pack_uint64(&d->pk, w->made_requests);
+
+    ngx_http_servqual_pack_key(d, SQ_K_CS);
+    msgpack_pack_uint64(&d->pk, w->sent);
+
+    ngx_http_servqual_pack_key(d, SQ_K_CX);
+    msgpack_pack_uint64(&d->pk, w->unsent_requests);
 
     ngx_http_servqual_pack_key(d, SQ_K_SERIES);
     d->series = ngx_http_servqual_array32(d);
@@ -410,41 +635,112 @@ static void
 ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p, size_t len,
     uint64_t requests)
 {
-    ssize_t    n;
-    ngx_err_t  err;
+    u_char    *q;
+    size_t     need;
+    uint32_t   n;
+    uint64_t   r;
 
-    if (w->fd == (ngx_socket_t) -1 && ngx_http_servqual_connect(w) != NGX_OK)
-    {
-        goto failed;
+    w->made_requests += requests;
+
+    need = NGX_HTTP_SERVQUAL_QHEAD + len;
+
+    /* past the budget the oldest datagrams go, counted as not sent */
+
+    while (w->qlen + need > NGX_HTTP_SERVQUAL_QUEUE && w->qlen) {
+        q = w->queue;
+        n = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
+            | ((uint32_t) q[2] << 8) | q[3];
+        ngx_memcpy(&r, q + 4, sizeof(uint64_t));
+
+        if (w->qsent == 0) {
+            w->dropped++;
+            w->dropped_requests += r;
+            w->unsent_requests += r;
+
+        } else {
+            /* sent, not yet known delivered: taken as delivered */
+            w->qsent -= NGX_HTTP_SERVQUAL_QHEAD + n;
+        }
+
+        w->qlen -= NGX_HTTP_SERVQUAL_QHEAD + n;
+        ngx_memmove(w->queue, q + NGX_HTTP_SERVQUAL_QHEAD + n, w->qlen);
     }
 
-    n = send(w->fd, p, len, 0);
+    q = w->queue + w->qlen;
+    q[0] = (u_char) (len >> 24);
+    q[1] = (u_char) (len >> 16);
+    q[2] = (u_char) (len >> 8);
+    q[3] = (u_char) len;
+    ngx_memcpy(q + 4, &requests, sizeof(uint64_t));
+    ngx_memcpy(q + NGX_HTTP_SERVQUAL_QHEAD, p, len);
+    w->qlen += need;
 
-    if (n == (ssize_t) len) {
-        w->dropped = 0;
-        w->dropped_requests = 0;
+    ngx_http_servqual_drain(w);
+}
+
+
+/* sends the queued datagrams not sent yet, in order, until one fails */
+
+static void
+ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
+{
+    u_char     *q;
+    ssize_t     n;
+    uint32_t    len;
+    uint64_t    r;
+    ngx_err_t   err;
+
+    while (w->qsent < w->qlen) {
+
+        if (w->fd == (ngx_socket_t) -1
+            && ngx_http_servqual_connect(w) != NGX_OK)
+        {
+            return;
+        }
+
+        q = w->queue + w->qsent;
+        len = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
+              | ((uint32_t) q[2] << 8) | q[3];
+        ngx_memcpy(&r, q + 4, sizeof(uint64_t));
+
+        n = send(w->fd, q + NGX_HTTP_SERVQUAL_QHEAD, len, 0);
+
+        if (n == (ssize_t) len) {
+            w->qsent += NGX_HTTP_SERVQUAL_QHEAD + len;
+            w->sent++;
+            w->last_sent++;
+            w->last_requests += r;
+            w->dropped = 0;
+            w->dropped_requests = 0;
+            continue;
+        }
+
+        err = (n == -1) ? ngx_socket_errno : 0;
+
+        if (err == NGX_ECONNREFUSED) {
+            /* a datagram sent before was refused: all since the last
+               flush are sent again */
+            w->sent -= w->last_sent;
+            w->qsent = 0;
+            w->last_sent = 0;
+            w->last_requests = 0;
+        }
+
+        if (ngx_time() - w->error_logged >= 60) {
+            w->error_logged = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, w->log, err,
+                          "servqual: send() to collector \"%V\" failed, "
+                          "%uz bytes of datagrams kept to send later",
+                          &w->conf->address, w->qlen);
+        }
+
+        if (err != NGX_EAGAIN && err != ENOBUFS) {
+            /* start afresh with a new socket next time */
+            ngx_http_servqual_send_close(w);
+        }
+
         return;
     }
-
-    err = (n == -1) ? ngx_socket_errno : 0;
-
-    if (ngx_time() - w->error_logged >= 60) {
-        w->error_logged = ngx_time();
-        ngx_log_error(NGX_LOG_ERR, w->log, err,
-                      "servqual: send() to collector \"%V\" failed, "
-                      "%uL datagrams dropped so far",
-                      &w->conf->address, w->dropped + 1);
-    }
-
-    if (err != NGX_EAGAIN && err != ENOBUFS) {
-        /* start afresh with a new socket next time */
-        ngx_http_servqual_send_close(w);
-    }
-
-failed:
-
-    w->dropped++;
-    w->dropped_requests += requests;
 }
 
 
@@ -495,6 +791,58 @@ failed:
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * A connected UDP socket learns that a datagram was refused (ICMP port
+ * unreachable: no collector listens) after the send, and reports it on
+ * the next send, which then fails in its place.  The error is read here
+ * before each flush instead: the datagrams sent since the last flush are
+ * sent again (the collector drops any it had as duplicates); without an
+ * error they are taken as delivered and leave the queue.
+ */
+
+static void
+ngx_http_servqual_refused(ngx_http_servqual_worker_t *w)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+
+    if (w->fd != (ngx_socket_t) -1) {
+        len = sizeof(int);
+
+        if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
+        }
+    }
+
+    if (err) {
+        w->sent -= w->last_sent;
+        w->qsent = 0;
+
+        if (ngx_time() - w->error_logged >= 60) {
+            w->error_logged = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, w->log, err,
+                          "servqual: collector \"%V\" refused datagrams, "
+                          "%uz bytes of datagrams kept to send later",
+                          &w->conf->address, w->qlen);
+        }
+
+        ngx_http_servqual_send_close(w);
+
+    } else if (w->qsent) {
+        w->qlen -= w->qsent;
+        ngx_memmove(w->queue, w->queue + w->qsent, w->qlen);
+        w->qsent = 0;
+    }
+
+    w->last_sent = 0;
+    w->last_requests = 0;
 }
 
 

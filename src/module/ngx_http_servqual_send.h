@@ -27,6 +27,7 @@ NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 ngx_int_t ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
 void ngx_http_servqual_flush(ngx_http_servqual_worker_t *w);
+void ngx_http_servqual_flush_final(ngx_http_servqual_worker_t *w);
 void ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w);
 
 NGX_HTTP_SERVQUAL_HIDDEN_END

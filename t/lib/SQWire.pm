@@ -310,9 +310,11 @@ sub encode_datagram {
     my ($node, $series) = _k(qw(SQ_K_NODE SQ_K_SERIES));
     my $f = wire_field('SQ_F_COUNTERS');
     my $h = wire_field('SQ_F_HIST_RT');
-    my $o = pack('C', 0x80 | scalar @KEYS);
+    # a version 1 map has fewer keys: those it has, in header order
+    my @keys = grep { exists $d{$_} } @KEYS;
+    my $o = pack('C', 0x80 | scalar @keys);
 
-    for my $k (@KEYS) {
+    for my $k (@keys) {
         $o .= _str($k);
         if ($k eq $node) {
             $o .= _str($d{$k});
@@ -404,6 +406,7 @@ sub series {
 
 
 # datagram(node => N, pid => P, seq => S, dd => n, dr => n,
+#          cr => n, cs => n, cx => n (the running totals, 0 if not given),
 #          series => [series, ...], extra => { key => value },
 #          without => [key, ...]): the msgpack bytes of a test datagram
 # whose window ends now; extra sets (or adds) keys by their wire names,
@@ -427,6 +430,9 @@ sub datagram {
         SQ_K_DR      => $a{dr} // 0,
         SQ_K_SO      => 0,
         SQ_K_GO      => 0,
+        SQ_K_CR      => $a{cr} // 0,
+        SQ_K_CS      => $a{cs} // 0,
+        SQ_K_CX      => $a{cx} // 0,
         SQ_K_SERIES  => $a{series} || [],
     );
     my %m;
@@ -483,12 +489,18 @@ sub datagram_problems {
         = _k(qw(SQ_K_VERSION SQ_K_NODE SQ_K_SEQ SQ_K_WS SQ_K_WE
                 SQ_K_SERIES));
 
+    # a version 1 map has no running totals
+    my %v2 = map { wire_key($_) => 1 } qw(SQ_K_CR SQ_K_CS SQ_K_CX);
+    my $old = ($m->{$v} // '') eq $CONST{SQ_WIRE_VERSION_MIN}
+              && !grep { exists $m->{$_} } keys %v2;
+
     for my $k (grep { $_ ne $node && $_ ne $series } @KEYS) {
+        next if $old && $v2{$k};
         push @p, "\"$k\" missing or not a uint"
             unless defined $m->{$k} && !ref $m->{$k} && $m->{$k} =~ $uint;
     }
     push @p, "$v is $m->{$v}, not $CONST{SQ_WIRE_VERSION}"
-        if ($m->{$v} // '') ne $CONST{SQ_WIRE_VERSION};
+        if ($m->{$v} // '') ne $CONST{SQ_WIRE_VERSION} && !$old;
     push @p, "$node missing or too long"
         unless defined $m->{$node} && !ref $m->{$node}
                && length $m->{$node} <= $CONST{SQ_WIRE_MAX_NODE};

@@ -23,6 +23,24 @@
 #define T_NOW  INT64_C(1700000000000)
 
 
+/* a datagram of worker (web1, 7) with sequence number seq, no requests */
+
+static int
+t_seq(sq_workers_t *w, uint64_t seq)
+{
+    sq_dgram_t  d;
+
+    memset(&d, 0, sizeof(d));
+    d.version = SQ_WIRE_VERSION;
+    d.node.ptr = "web1";
+    d.node.len = 4;
+    d.pid = 7;
+    d.seq = seq;
+
+    return sq_workers_check(w, &d, 0);
+}
+
+
 static const char  *t_vector_mac =
     "479de0cc26af694b65fc743f44f996e42f23fc20747f8688682a4f5fcb590c3f";
 
@@ -87,7 +105,6 @@ main(void)
     sq_auth_t       a;
     sq_workers_t    w;
     sq_sign_key_t   k[2], other;
-    sq_str_t        node;
     EVP_MAC_CTX    *ctx;
     unsigned char   d[256], d2[256], mac[32], mac2[32], tail[16];
 
@@ -274,23 +291,20 @@ main(void)
     /* sequence tracking: a jump far ahead moves nothing */
 
     ok(sq_workers_init(&w, 16) == SQ_OK, "workers");
-    node.ptr = "web1";
-    node.len = 4;
-
     for (seq = 1; seq <= 3; seq++) {
-        (void) sq_workers_check(&w, &node, 7, seq, 0);
+        (void) t_seq(&w, seq);
     }
 
-    is_int(sq_workers_check(&w, &node, 7, UINT64_C(1) << 63, 0), SQ_OK,
+    is_int(t_seq(&w, UINT64_C(1) << 63), SQ_WORKER_NEW,
            "seq 2^63: taken");
-    is_int(sq_workers_check(&w, &node, 7, 4, 0), SQ_OK,
+    is_int(t_seq(&w, 4), SQ_WORKER_NEW,
            "the next genuine one is not a duplicate");
-    is_int(sq_workers_check(&w, &node, 7, 4, 0), SQ_ERR_DUPLICATE,
+    is_int(t_seq(&w, 4), SQ_WORKER_DUPLICATE,
            "a real duplicate still is");
     is_int((int) w.lost, 0, "no loss counted for the jump");
     is_int((int) w.jumps, 1, "the jump counted");
-    is_int(sq_workers_check(&w, &node, 7, 4 + SQ_WORKERS_MAX_JUMP, 0),
-           SQ_OK, "a gap of SQ_WORKERS_MAX_JUMP is a loss, not a jump");
+    is_int(t_seq(&w, 4 + SQ_WORKERS_MAX_JUMP),
+           SQ_WORKER_NEW, "a gap of SQ_WORKERS_MAX_JUMP is a loss, not a jump");
     ok(w.lost == SQ_WORKERS_MAX_JUMP - 1, "counted as lost");
     sq_workers_free(&w);
 

@@ -224,9 +224,15 @@ main(void)
 
     is_str(reason(dec("\x93\x01\x02\x03", 4)), "not_a_map", "an array");
 
-    uvals[0] = 2;
+    uvals[0] = SQ_WIRE_VERSION + 1;
     is_str(reason(dec_map(6, keys, svals, uvals, 0)), "bad_version",
-           "version 2");
+           "a version past SQ_WIRE_VERSION");
+    uvals[0] = 0;
+    is_str(reason(dec_map(6, keys, svals, uvals, 0)), "bad_version",
+           "version 0");
+    uvals[0] = SQ_WIRE_VERSION;
+    is_str(reason(dec_map(6, keys, svals, uvals, 0)), "missing_field",
+           "version 2 without its running totals");
     uvals[0] = 1;
 
     is_str(reason(dec_map(5, keys, svals, uvals, 0)), "missing_field",

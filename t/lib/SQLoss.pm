@@ -1,0 +1,128 @@
+package SQLoss;
+
+# Reconciling the collector's totals with nginx's own: load that runs in
+# the background (wrk when installed, else forked clients), the requests
+# nginx served (lines of its access log), and what the collector says:
+# sum(servqual_requests_total) and servqual_lost_requests_total by cause.
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+use SQHttp qw(http_get);
+use SQNginx qw(nginx_port);
+use SQProc qw(prefix);
+
+
+our @EXPORT_OK = qw(start_load stop_load served collector_totals
+                    reconcile);
+
+
+# start_load(seconds => S, clients => C, path => P): load against the
+# running nginx until stop_load() or S seconds; returns a handle.
+
+sub start_load {
+    my (%o) = @_;
+
+    my $secs = $o{seconds} // 3600;
+    my $clients = $o{clients} // 4;
+    my $path = $o{path} // '/';
+    my $port = nginx_port();
+    my @pids;
+
+    if (!$o{perl} && -x '/usr/bin/wrk') {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>', '/dev/null';
+            { exec '/usr/bin/wrk', '-t', 1, '-c', $clients, '-d', "${secs}s",
+                   "http://127.0.0.1:$port$path" }
+            POSIX::_exit(127);
+        }
+        return { pids => [$pid] };
+    }
+
+    for (1 .. $clients) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            my $end = time + $secs;
+            while (time < $end) {
+                eval { http_get($path, timeout => 5) };
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+
+    return { pids => \@pids };
+}
+
+
+sub stop_load {
+    my ($l) = @_;
+
+    kill 'TERM', @{ $l->{pids} };
+    waitpid $_, 0 for @{ $l->{pids} };
+}
+
+
+# the requests nginx served: lines of its access log
+
+sub served {
+    my $log = prefix() . '/logs/access.log';
+    open my $f, '<', $log or return 0;
+    my $n = 0;
+    $n++ while defined(my $l = <$f>);
+    close $f;
+    return $n;
+}
+
+
+# collector_totals($c): { counted => sum of servqual_requests_total,
+# source => n, transit => n, collector => n, lost => their sum }
+
+sub collector_totals {
+    my ($c) = @_;
+
+    my $m = $c->get('/metrics');
+    return undef unless $m->{status} == 200;
+
+    my %t = (counted => 0, lost => 0);
+
+    for (split /\n/, $m->{content}) {
+        $t{counted} += $1 if /^servqual_requests_total\{.*\} (\d+)$/;
+        if (/^servqual_lost_requests_total\{cause="(\w+)"\} (\d+)$/) {
+            $t{$1} = $2;
+            $t{lost} += $2;
+        }
+    }
+
+    return \%t;
+}
+
+
+# reconcile($c, timeout): polls until counted + lost equals served;
+# returns (served, totals) as last seen
+
+sub reconcile {
+    my ($c, $timeout) = @_;
+
+    my $end = time + ($timeout // 20);
+    my ($n, $t);
+
+    for (;;) {
+        $n = served();
+        $t = collector_totals($c);
+        last if $t && $t->{counted} + $t->{lost} == $n;
+        last if time > $end;
+        sleep 0.25;
+    }
+
+    return ($n, $t);
+}
+
+
+1;
