@@ -85,6 +85,9 @@ struct sq_alert_s {
     uint64_t           transitions[3][2];     /* severity, resolved */
     uint64_t           evaluations;
     double             eval_seconds;
+
+    int64_t            unrecorded_logged;     /* once a minute at most */
+    uint64_t           unrecorded;            /* since the last line */
 };
 
 
@@ -324,8 +327,17 @@ sq_alert_record(sq_alert_t *a, const sq_item_t *it, int resolved,
         ev.labels = in->labels;
 
         if (sq_store_alert_event(a->ctx->store, &ev) != SQ_OK) {
-            sq_log(SQ_LOG_ERROR, "cannot record an alert transition: %s",
-                   sq_store_strerror(a->ctx->store));
+            if (a->unrecorded_logged + 60 <= now) {
+                sq_log(SQ_LOG_ERROR, "cannot record an alert transition: "
+                       "%s (%llu more since the last report)",
+                       sq_store_strerror(a->ctx->store),
+                       (unsigned long long) a->unrecorded);
+                a->unrecorded_logged = now;
+                a->unrecorded = 0;
+
+            } else {
+                a->unrecorded++;
+            }
         }
 
         return;

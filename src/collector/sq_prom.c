@@ -750,21 +750,3 @@ sq_prom_close(sq_prom_t *p)
         free(p);
     }
 }
-
-
-void
-sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now)
-{
-    sq_prom_t  *p;
-
-    p = sq_prom_open(ctx, now);
-    if (p == NULL) {
-        return;
-    }
-
-    while (sq_prom_next(p, b, 1000)) {
-        /* void */
-    }
-
-    sq_prom_close(p);
-}

@@ -35,7 +35,6 @@ int sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget);
 void sq_prom_close(sq_prom_t *p);
 
 /* the whole text at once */
-void sq_prom_write(sq_ctx_t *ctx, struct evbuffer *b, int64_t now);
 
 
 #endif /* _SQ_PROM_H_INCLUDED_ */
