@@ -81,7 +81,8 @@ enum {
 };
 
 #define SQ_WIRE_KEY_NAMES                                                    \
-    "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "cr", "cs", "cx", "s"
+    "v", "node", "pid", "seq", "ws", "we", "dd", "dr", "so", "go", "cr",     \
+    "cs", "cx", "s"
 
 /* the longest key, in bytes */
 #define SQ_WIRE_KEY_MAX       4

@@ -28,8 +28,9 @@
  * line), except in IPv6 from bit 16 to 32, where registries allocate
  * densely, on 8 (256 entries), down to where at most
  * NGX_HTTP_SERVQUAL_RT_LEAF ranges remain; those are scanned.  An entry
- * is either a child node or (first range, count - 1).  The IPv6 tree's aliases of the IPv4
- * subtree (::/96, ::ffff:0:0/96, 2002::/16, 2001::/32) are ranges that
+ * is either a child node or (first range, count - 1).  The IPv6 tree's
+ * aliases of the IPv4 subtree (::/96, ::ffff:0:0/96, 2002::/16,
+ * 2001::/32) are ranges that
  * send the lookup to the IPv4 table with the 32 bits at their depth.
  * See docs/geo.md for the layout, its memory and its cost.
  *
