@@ -13,63 +13,12 @@
 #include <stdint.h>
 
 #include "tap.h"
-#include "wire.h"
+#include "feed.h"
 #include "sq_windows.h"
 #include "sq_score.h"
 #include "sq_status.h"
 #include "sq_history.h"
 #include "sq_view.h"
-
-
-static sq_windows_t     a;
-static sq_dgram_t       d;
-static msgpack_sbuffer  sb;
-
-
-static int
-feed(uint64_t seq, t_series_t *s, uint32_t n, int64_t now)
-{
-    t_pack(&sb, "n1", 1, seq, s, n);
-
-    if (sq_decode(&d, sb.data, sb.size) != SQ_DECODE_OK) {
-        return -1;
-    }
-
-    return sq_windows_ingest(&a, &d, now);
-}
-
-
-static void
-mk(t_series_t *s, const char *e, const char *r, uint64_t req,
-    uint32_t bucket)
-{
-    memset(s, 0, sizeof(*s));
-    s->endpoint = e;
-    s->region = r;
-    s->segment = "";
-    s->c[SQ_C_REQUESTS] = req;
-    s->c[SQ_C_2XX] = req;
-    s->nbuckets = 1;
-    s->bucket[0] = bucket;
-    s->count[0] = req;
-}
-
-
-static const sq_row_t *
-find(const sq_view_t *v, int scope, const char *e, const char *r)
-{
-    size_t  i;
-
-    for (i = 0; i < v->n; i++) {
-        if (v->rows[i].scope == scope && strcmp(v->rows[i].endpoint, e) == 0
-            && strcmp(v->rows[i].region, r) == 0)
-        {
-            return &v->rows[i];
-        }
-    }
-
-    return NULL;
-}
 
 
 int
@@ -104,9 +53,9 @@ main(void)
 
     sq_windows_init(&a, 60, 300, 3600, 1000, 7200, 100);
 
-    mk(&s[0], "checkout", "US", 1000, sq_hist_index(50000));
-    mk(&s[1], "checkout", "BR", 200, sq_hist_index(2500000));
-    feed(1, s, 2, t0);
+    mk(&s[0], "checkout", "US", 1000, 0, sq_hist_index(50000));
+    mk(&s[1], "checkout", "BR", 200, 0, sq_hist_index(2500000));
+    feed("n1", 1, 1, s, 2, t0);
 
     /* the tick builds when something changed, and only then */
 
@@ -123,8 +72,8 @@ main(void)
 
     held = sq_view_retain(sq_view_latest(&pub));
 
-    mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
-    feed(2, s, 1, t0 + 2);
+    mk(&s[0], "checkout", "US", 10, 0, sq_hist_index(50000));
+    feed("n1", 1, 2, s, 1, t0 + 2);
 
     pub.next_ms = 0;     /* the cost guard of the wall clock: below */
     rc = sq_view_tick(&pub, &a, conf, t0 + 2, 0, &built);
@@ -144,8 +93,8 @@ main(void)
        wait for it */
 
     pub.next_ms = INT64_MAX;
-    mk(&s[0], "checkout", "US", 10, sq_hist_index(50000));
-    feed(3, s, 1, t0 + 62);
+    mk(&s[0], "checkout", "US", 10, 0, sq_hist_index(50000));
+    feed("n1", 1, 3, s, 1, t0 + 62);
 
     rc = sq_view_tick(&pub, &a, conf, t0 + 62, 0, &built);
     ok(!built && pub.builds == 4, "within the guard: no build yet");
