@@ -38,10 +38,19 @@
  *                  [ endpoint str, region str, segment str,
  *                    counters array (SQ_WIRE_NCOUNTERS uints),
  *                    request time histogram, time to first byte histogram ]
+ *                  or, from version 3, of 12 when the series carries the
+ *                  browser's measurements (servqual_beacon):
+ *                  [ the 6 above,
+ *                    browser counters array (SQ_WIRE_NBCOUNTERS uints),
+ *                    LCP, INP, CLS, FCP and browser TTFB histograms ]
+ *                  A version 3 series without browser measurements has 6.
  *
  * A histogram is a flat array of pairs [d0, c0, d1, c1, ...]: d0 is the
  * first non-empty bucket index, each later d is the distance to the next
- * non-empty bucket (> 0), each c the bucket's count (> 0).
+ * non-empty bucket (> 0), each c the bucket's count (> 0).  The browser's
+ * time histograms (LCP, INP, FCP, TTFB) are in microseconds like the
+ * server's; the CLS histogram holds the layout shift score times
+ * SQ_WIRE_CLS_SCALE (0.1 is 10000), in the same buckets.
  */
 
 /* the version a module writes, and the oldest a collector reads */
@@ -105,6 +114,25 @@ enum {
 };
 
 
+/*
+ * Version 3: the browser's measurements, all or none, after the fields
+ * above: a series' field SQ_WIRE_SERIES_FIELDS + SQ_FB_*.
+ */
+
+enum {
+    SQ_FB_COUNTERS = 0,      /* browser counters array */
+    SQ_FB_HIST_LCP,          /* largest contentful paint */
+    SQ_FB_HIST_INP,          /* interaction to next paint */
+    SQ_FB_HIST_CLS,          /* cumulative layout shift, scaled */
+    SQ_FB_HIST_FCP,          /* first contentful paint */
+    SQ_FB_HIST_TTFB,         /* time to first byte, as the browser saw it */
+    SQ_WIRE_BROWSER_FIELDS
+};
+
+#define SQ_WIRE_SERIES_FIELDS_BROWSER                                        \
+    (SQ_WIRE_SERIES_FIELDS + SQ_WIRE_BROWSER_FIELDS)
+
+
 /* the histograms of a series, in wire order: index = field - SQ_F_HIST_RT */
 
 enum {
@@ -112,6 +140,48 @@ enum {
     SQ_H_TTFB,
     SQ_WIRE_NHISTS
 };
+
+
+/* the browser's histograms: index = SQ_FB_HIST_* - SQ_FB_HIST_LCP */
+
+enum {
+    SQ_B_LCP = 0,
+    SQ_B_INP,
+    SQ_B_CLS,
+    SQ_B_FCP,
+    SQ_B_TTFB,
+    SQ_WIRE_NBHISTS
+};
+
+#define SQ_WIRE_BHIST_NAMES  "lcp", "inp", "cls", "fcp", "ttfb"
+
+/* CLS is carried as an integer: the score times this */
+#define SQ_WIRE_CLS_SCALE     100000
+
+
+/* the browser counters of a series */
+
+enum {
+    SQ_BC_BEACONS = 0,       /* beacons accepted for the series */
+    SQ_BC_NAV_NAVIGATE,      /* navigation types, as web-vitals names them */
+    SQ_BC_NAV_RELOAD,
+    SQ_BC_NAV_BACK_FORWARD,
+    SQ_BC_NAV_OTHER,         /* prerender, restore, back-forward-cache */
+    SQ_BC_CLAMPED,           /* beacons with a value clamped into range */
+    SQ_WIRE_NBCOUNTERS
+};
+
+#define SQ_WIRE_BCOUNTER_NAMES                                               \
+    "beacons", "nav_navigate", "nav_reload", "nav_back_forward",             \
+    "nav_other", "beacons_clamped"
+
+_Static_assert(sizeof((const char *[]) { SQ_WIRE_BCOUNTER_NAMES })
+               == SQ_WIRE_NBCOUNTERS * sizeof(const char *),
+               "SQ_WIRE_BCOUNTER_NAMES: one name per SQ_BC_*");
+
+_Static_assert(sizeof((const char *[]) { SQ_WIRE_BHIST_NAMES })
+               == SQ_WIRE_NBHISTS * sizeof(const char *),
+               "SQ_WIRE_BHIST_NAMES: one name per SQ_B_*");
 
 #define SQ_WIRE_OTHER         "_other"
 #define SQ_WIRE_UNKNOWN       "unknown"
