@@ -11,6 +11,7 @@
 
 #include "ngx_http_servqual_module.h"
 #include "ngx_http_servqual_agg.h"
+#include "ngx_http_servqual_beacon.h"
 #include "ngx_http_servqual_geo.h"
 #include "ngx_http_servqual_outcome.h"
 #include "ngx_http_servqual_send.h"
@@ -24,14 +25,6 @@
 
 #define ngx_http_servqual_in_bounds(b, n)                                    \
     ((n) >= (b)->low && ((b)->high == -1 || (n) <= (b)->high))
-
-
-/* an endpoint name interned at configuration time, and its id */
-
-typedef struct {
-    ngx_str_node_t                 sn;
-    ngx_uint_t                     id;
-} ngx_http_servqual_endpoint_node_t;
 
 
 static ngx_int_t ngx_http_servqual_post_read_handler(ngx_http_request_t *r);
@@ -134,6 +127,34 @@ static ngx_command_t  ngx_http_servqual_commands[] = {
       offsetof(ngx_http_servqual_main_conf_t, max_series),
       &ngx_http_servqual_max_series_bounds },
 
+    { ngx_string("servqual_beacon"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_servqual_beacon,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("servqual_beacon_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_servqual_beacon_max_body,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("servqual_beacon_pages"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_servqual_beacon_pages,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("servqual_beacon_script"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_servqual_beacon_script,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -172,7 +193,7 @@ ngx_module_t  ngx_http_servqual_module = {
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 /* this worker's aggregate; NULL where the module is idle */
-static ngx_http_servqual_worker_t       *ngx_http_servqual_worker;
+ngx_http_servqual_worker_t              *ngx_http_servqual_worker;
 
 static ngx_str_t  ngx_http_servqual_other = ngx_string(SQ_WIRE_OTHER);
 static ngx_str_t  ngx_http_servqual_default = ngx_string("_default");
@@ -443,6 +464,8 @@ ngx_http_servqual_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->endpoint = { 0, NULL };
      *     conf->configured = { 0, NULL };
+     *     conf->beacon_script = { 0, NULL };
+     *     conf->beacon_etag = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -450,6 +473,8 @@ ngx_http_servqual_create_loc_conf(ngx_conf_t *cf)
     conf->region_index = NGX_CONF_UNSET;
     conf->segment_index = NGX_CONF_UNSET;
     conf->segment_max = NGX_CONF_UNSET_UINT;
+    conf->beacon_max_body = NGX_CONF_UNSET_SIZE;
+    conf->beacon_pages = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -484,6 +509,10 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->segment_max, prev->segment_max,
                               NGX_HTTP_SERVQUAL_SEGMENTS_DEFAULT);
+
+    ngx_conf_merge_size_value(conf->beacon_max_body, prev->beacon_max_body,
+                              NGX_HTTP_SERVQUAL_BEACON_MAX_BODY);
+    ngx_conf_merge_ptr_value(conf->beacon_pages, prev->beacon_pages, NULL);
 
     /*
      * the endpoint is servqual_endpoint where one is set here or above,

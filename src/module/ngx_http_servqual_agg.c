@@ -37,6 +37,8 @@ static ngx_inline void ngx_http_servqual_agg_sample(
     uint64_t us);
 static int ngx_libc_cdecl ngx_http_servqual_cmp(const void *a,
     const void *b);
+static void ngx_http_servqual_agg_browser_reset(
+    ngx_http_servqual_worker_t *w);
 
 
 static ngx_str_t  ngx_http_servqual_unknown = ngx_string(SQ_WIRE_UNKNOWN);
@@ -339,6 +341,10 @@ ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w)
 
     /* the next window starts with its first request */
     w->window_start = 0;
+
+    if (w->browser) {
+        ngx_http_servqual_agg_browser_reset(w);
+    }
 }
 
 
@@ -425,4 +431,260 @@ ngx_http_servqual_label(ngx_http_variable_value_t *v, u_char *buf,
     }
 
     return len;
+}
+
+
+/*
+ * The browser's measurements (servqual_beacon), apart from the request
+ * path: a block of counters for each series a beacon reached, found from
+ * the series' slot, and the samples of its five histograms in a table of
+ * their own, keyed by (slot + 1, histogram, bucket).  All of it is
+ * allocated on the first beacon a worker takes, so that a worker without
+ * beacons carries none of it and an ordinary request does not touch it.
+ */
+
+#define NGX_HTTP_SERVQUAL_BROWSER_MAX     4096
+#define NGX_HTTP_SERVQUAL_BROWSER_CELLS   32768
+
+#define NGX_HTTP_SERVQUAL_BCELL_KEY(slot, kind, bucket)                      \
+    ((((uint64_t) (slot) + 1) << 16) | ((uint64_t) (kind) << 11)            \
+     | (uint64_t) (bucket))
+
+
+struct ngx_http_servqual_browser_s {
+    uint32_t                      *block;      /* series slot -> block + 1 */
+    uint32_t                      *slot;       /* block -> series slot */
+    uint64_t                     (*counters)[SQ_WIRE_NBCOUNTERS];
+    ngx_uint_t                     nblocks;
+    ngx_uint_t                     cap;
+    ngx_http_servqual_bcell_t     *cells;
+    uint32_t                       mask;
+    ngx_uint_t                     ncells;
+    uint32_t                      *used;       /* cells in use */
+    ngx_http_servqual_bcell_t     *sorted;
+};
+
+
+static int ngx_libc_cdecl ngx_http_servqual_bcell_cmp(const void *a,
+    const void *b);
+
+
+static ngx_int_t
+ngx_http_servqual_agg_browser_init(ngx_http_servqual_worker_t *w)
+{
+    ngx_pool_t                   *pool;
+    ngx_http_servqual_browser_t  *b;
+
+    pool = ngx_cycle->pool;
+
+    b = ngx_pcalloc(pool, sizeof(ngx_http_servqual_browser_t));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* one block more than the cap: the "_other" series' */
+
+    b->cap = ngx_min(w->series_cap, NGX_HTTP_SERVQUAL_BROWSER_MAX);
+
+    b->block = ngx_pcalloc(pool, w->series_cap * sizeof(uint32_t));
+    b->slot = ngx_palloc(pool, (b->cap + 1) * sizeof(uint32_t));
+    b->counters = ngx_palloc(pool, (b->cap + 1) * sizeof(b->counters[0]));
+    b->cells = ngx_pcalloc(pool, NGX_HTTP_SERVQUAL_BROWSER_CELLS
+                                 * sizeof(ngx_http_servqual_bcell_t));
+    b->used = ngx_palloc(pool, NGX_HTTP_SERVQUAL_BROWSER_CELLS
+                               * sizeof(uint32_t));
+    b->sorted = ngx_palloc(pool, NGX_HTTP_SERVQUAL_BROWSER_CELLS
+                                 * sizeof(ngx_http_servqual_bcell_t));
+
+    if (b->block == NULL || b->slot == NULL || b->counters == NULL
+        || b->cells == NULL || b->used == NULL || b->sorted == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    b->mask = NGX_HTTP_SERVQUAL_BROWSER_CELLS - 1;
+
+    w->browser = b;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The browser counters of a series, its block made on first use.  Past
+ * the cap of blocks a window holds, the beacon is counted under the
+ * series ("_other", "_other", "_other"), which *sp then points to.
+ */
+
+uint64_t *
+ngx_http_servqual_agg_browser(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t **sp)
+{
+    uint32_t                      slot, n;
+    ngx_http_servqual_series_t   *s;
+    ngx_http_servqual_browser_t  *b;
+
+    if (w->browser == NULL && ngx_http_servqual_agg_browser_init(w) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    b = w->browser;
+    s = *sp;
+
+    slot = (uint32_t) (s - w->series);
+
+    if (b->block[slot]) {
+        return b->counters[b->block[slot] - 1];
+    }
+
+    if (b->nblocks >= b->cap) {
+        s = ngx_http_servqual_agg_series(w,
+                  NGX_HTTP_SERVQUAL_KEY(NGX_HTTP_SERVQUAL_ENDPOINT_OTHER,
+                                        NGX_HTTP_SERVQUAL_REGION_OTHER,
+                                        NGX_HTTP_SERVQUAL_SEGMENT_OTHER));
+        *sp = s;
+        slot = (uint32_t) (s - w->series);
+
+        if (b->block[slot]) {
+            return b->counters[b->block[slot] - 1];
+        }
+    }
+
+    n = (uint32_t) b->nblocks++;
+
+    b->block[slot] = n + 1;
+    b->slot[n] = slot;
+    ngx_memzero(b->counters[n], sizeof(b->counters[0]));
+
+    return b->counters[n];
+}
+
+
+/* a browser measurement: microseconds, or CLS times SQ_WIRE_CLS_SCALE */
+
+void
+ngx_http_servqual_agg_browser_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t v)
+{
+    uint32_t                      i;
+    uint64_t                      key;
+    ngx_http_servqual_bcell_t    *cell;
+    ngx_http_servqual_browser_t  *b;
+
+    b = w->browser;
+
+    key = NGX_HTTP_SERVQUAL_BCELL_KEY(s - w->series, kind, sq_hist_index(v));
+
+    for (i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL) >> 40) & b->mask;
+         /* void */ ;
+         i = (i + 1) & b->mask)
+    {
+        cell = &b->cells[i];
+
+        if (cell->key == key) {
+            cell->count++;
+            return;
+        }
+
+        if (cell->key == 0) {
+            break;
+        }
+    }
+
+    if (b->ncells >= b->mask) {
+        /* cannot happen: the table is flushed at half load */
+        return;
+    }
+
+    cell->key = key;
+    cell->count = 1;
+    b->used[b->ncells] = i;
+
+    if (++b->ncells > b->mask / 2 && !w->posted.posted) {
+        ngx_post_event(&w->posted, &ngx_posted_events);
+    }
+}
+
+
+/* the browser counters of the series in a slot; NULL: it has none */
+
+uint64_t *
+ngx_http_servqual_agg_browser_counters(ngx_http_servqual_worker_t *w,
+    ngx_uint_t slot)
+{
+    ngx_http_servqual_browser_t  *b;
+
+    b = w->browser;
+
+    if (b == NULL || b->block[slot] == 0) {
+        return NULL;
+    }
+
+    return b->counters[b->block[slot] - 1];
+}
+
+
+/* the browser cells of the window, by key: slot, histogram, bucket */
+
+ngx_uint_t
+ngx_http_servqual_agg_browser_sort(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_bcell_t **cells)
+{
+    ngx_uint_t                    i;
+    ngx_http_servqual_browser_t  *b;
+
+    b = w->browser;
+
+    if (b == NULL) {
+        *cells = NULL;
+        return 0;
+    }
+
+    for (i = 0; i < b->ncells; i++) {
+        b->sorted[i] = b->cells[b->used[i]];
+    }
+
+    ngx_qsort(b->sorted, b->ncells, sizeof(ngx_http_servqual_bcell_t),
+              ngx_http_servqual_bcell_cmp);
+
+    *cells = b->sorted;
+
+    return b->ncells;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_servqual_bcell_cmp(const void *a, const void *b)
+{
+    uint64_t  x, y;
+
+    x = ((const ngx_http_servqual_bcell_t *) a)->key;
+    y = ((const ngx_http_servqual_bcell_t *) b)->key;
+
+    return (x > y) - (x < y);
+}
+
+
+static void
+ngx_http_servqual_agg_browser_reset(ngx_http_servqual_worker_t *w)
+{
+    ngx_uint_t                    i;
+    ngx_http_servqual_bcell_t    *cell;
+    ngx_http_servqual_browser_t  *b;
+
+    b = w->browser;
+
+    for (i = 0; i < b->ncells; i++) {
+        cell = &b->cells[b->used[i]];
+        cell->key = 0;
+        cell->count = 0;
+    }
+
+    for (i = 0; i < b->nblocks; i++) {
+        b->block[b->slot[i]] = 0;
+    }
+
+    b->ncells = 0;
+    b->nblocks = 0;
 }

@@ -22,6 +22,18 @@
  * worker has seen, interned to small ids for its lifetime.
  */
 
+/* a browser histogram cell: (slot + 1) << 16 | histogram << 11 | bucket */
+
+typedef struct {
+    uint64_t                       key;
+    uint64_t                       count;
+} ngx_http_servqual_bcell_t;
+
+#define NGX_HTTP_SERVQUAL_BCELL_SLOT(k)    ((ngx_uint_t) ((k) >> 16) - 1)
+#define NGX_HTTP_SERVQUAL_BCELL_KIND(k)    ((ngx_uint_t) ((k) >> 11) & 0x1f)
+#define NGX_HTTP_SERVQUAL_BCELL_BUCKET(k)  ((uint32_t) (k) & 0x7ff)
+
+
 NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 
 ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
@@ -47,6 +59,21 @@ ngx_uint_t ngx_http_servqual_segment(ngx_http_request_t *r,
 /* a variable's value as a label of at most size bytes; 0: none */
 size_t ngx_http_servqual_label(ngx_http_variable_value_t *v, u_char *buf,
     size_t size);
+
+/*
+ * the browser's measurements (servqual_beacon): a series' browser
+ * counters (*s may become the "_other" series past the cap; NULL: no
+ * memory), a sample of SQ_B_* (microseconds, CLS scaled), and for the
+ * flush the counters of a slot and the window's cells in key order
+ */
+uint64_t *ngx_http_servqual_agg_browser(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t **s);
+void ngx_http_servqual_agg_browser_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t v);
+uint64_t *ngx_http_servqual_agg_browser_counters(
+    ngx_http_servqual_worker_t *w, ngx_uint_t slot);
+ngx_uint_t ngx_http_servqual_agg_browser_sort(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_bcell_t **cells);
 
 NGX_HTTP_SERVQUAL_HIDDEN_END
 

@@ -73,6 +73,15 @@
 
 
 typedef struct ngx_http_servqual_rtable_s  ngx_http_servqual_rtable_t;
+typedef struct ngx_http_servqual_browser_s  ngx_http_servqual_browser_t;
+
+
+/* an endpoint name interned at configuration time, and its id */
+
+typedef struct {
+    ngx_str_node_t                 sn;
+    ngx_uint_t                     id;
+} ngx_http_servqual_endpoint_node_t;
 
 
 typedef struct {
@@ -101,6 +110,12 @@ typedef struct {
     ngx_int_t                      region_index;
     ngx_int_t                      segment_index;
     ngx_uint_t                     segment_max;
+
+    /* servqual_beacon (ngx_http_servqual_beacon.c) */
+    size_t                         beacon_max_body;
+    ngx_array_t                   *beacon_pages;  /* page -> endpoint id */
+    ngx_str_t                      beacon_script; /* the file's bytes */
+    ngx_str_t                      beacon_etag;
 } ngx_http_servqual_loc_conf_t;
 
 
@@ -180,10 +195,20 @@ typedef struct {
     time_t                         error_logged;
     ngx_event_t                    timer;
     ngx_event_t                    posted;
+
+    /* the browser's measurements, allocated on the first beacon */
+    ngx_http_servqual_browser_t   *browser;
 } ngx_http_servqual_worker_t;
 
 
 extern ngx_module_t  ngx_http_servqual_module;
+
+NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
+
+/* this worker's aggregate; NULL where the module is idle */
+extern ngx_http_servqual_worker_t  *ngx_http_servqual_worker;
+
+NGX_HTTP_SERVQUAL_HIDDEN_END
 
 
 #endif /* _NGX_HTTP_SERVQUAL_MODULE_H_INCLUDED_ */

@@ -32,6 +32,18 @@
 #define NGX_HTTP_SERVQUAL_CLOSE_MAX    5
 
 /*
+ * A series with the browser's data (wire version 3) has 8 fields after
+ * its counters: the two server histograms, the browser counters (field
+ * NGX_HTTP_SERVQUAL_FIELD_BC), then the five browser histograms.  Closing
+ * one early takes at most an array32, the browser counters and five
+ * empty arrays.
+ */
+#define NGX_HTTP_SERVQUAL_FIELD_BC     SQ_WIRE_NHISTS
+#define NGX_HTTP_SERVQUAL_BFIELDS      (SQ_WIRE_NHISTS + 1 + SQ_WIRE_NBHISTS)
+#define NGX_HTTP_SERVQUAL_BCLOSE_MAX   (5 + 1 + 9 * SQ_WIRE_NBCOUNTERS     \
+                                        + SQ_WIRE_NBHISTS)
+
+/*
  * The delivery queue: each datagram made waits here until it is known
  * delivered, so that one the collector could not take (down, restarting,
  * socket refused or full) is sent again later instead of being lost.  A
@@ -70,7 +82,15 @@ static void ngx_http_servqual_labels(ngx_http_servqual_worker_t *w,
 static size_t ngx_http_servqual_head_size(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_series_t *s);
 static void ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
-    ngx_http_servqual_series_t *s, ngx_uint_t with_counters);
+    ngx_http_servqual_series_t *s, ngx_uint_t with_counters,
+    ngx_uint_t browser);
+static void ngx_http_servqual_bcounters(ngx_http_servqual_dgram_t *d,
+    uint64_t *bc);
+static void ngx_http_servqual_fill(ngx_http_servqual_dgram_t *d,
+    uint64_t *bc, ngx_uint_t from, ngx_uint_t to);
+static void ngx_http_servqual_split(ngx_http_servqual_dgram_t *d,
+    ngx_http_servqual_series_t *s, uint64_t *bc, ngx_uint_t from,
+    ngx_uint_t nf, ngx_uint_t with);
 static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
     size_t len, uint64_t requests);
 static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
@@ -274,10 +294,12 @@ static void
 ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_uint_t force)
 {
-    uint32_t                     slot, kind, bucket, prev, npairs;
-    uint64_t                     cell;
-    ngx_uint_t                   i, n;
+    size_t                       reserve;
+    uint32_t                     slot, bucket, prev, npairs;
+    uint64_t                     cell, key, count, *bc;
+    ngx_uint_t                   i, j, n, nb, f, nf, with;
     u_char                      *hist;
+    ngx_http_servqual_bcell_t   *bcells;
     ngx_http_servqual_series_t  *s;
     ngx_http_servqual_dgram_t    d;
 
@@ -298,67 +320,112 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_begin(&d);
 
     i = 0;
+    j = 0;
+    nb = ngx_http_servqual_agg_browser_sort(w, &bcells);
 
     for (slot = 0; slot < w->nseries; slot++) {
         s = &w->series[slot];
+        bc = ngx_http_servqual_agg_browser_counters(w, slot);
+
+        /* the fields after the labels and counters; with browser data 8 */
+
+        nf = bc ? NGX_HTTP_SERVQUAL_BFIELDS : SQ_WIRE_NHISTS;
+        reserve = bc ? NGX_HTTP_SERVQUAL_BCLOSE_MAX
+                     : NGX_HTTP_SERVQUAL_CLOSE_MAX;
 
         /* a series starts where its head and a first pair fit */
 
         if ((size_t) (d.end - d.pos) < ngx_http_servqual_head_size(w, s)
                                        + NGX_HTTP_SERVQUAL_PAIR_MAX
-                                       + NGX_HTTP_SERVQUAL_CLOSE_MAX)
+                                       + reserve)
         {
             ngx_http_servqual_end(&d);
             ngx_http_servqual_begin(&d);
         }
 
-        ngx_http_servqual_series_head(&d, s, 1);
+        ngx_http_servqual_series_head(&d, s, 1, bc != NULL);
         d.requests += s->counters[SQ_C_REQUESTS];
+        with = 1;
 
-        for (kind = 0; kind < SQ_WIRE_NHISTS; kind++) {
+        for (f = 0; f < nf; f++) {
+
+            if (f == NGX_HTTP_SERVQUAL_FIELD_BC) {
+                ngx_http_servqual_bcounters(&d, with ? bc : NULL);
+                continue;
+            }
+
+            if (f > NGX_HTTP_SERVQUAL_FIELD_BC
+                && (size_t) (d.end - d.pos)
+                   < NGX_HTTP_SERVQUAL_PAIR_MAX + reserve)
+            {
+                /* this field and the rest in the next datagram */
+                ngx_http_servqual_split(&d, s, bc, f, nf, with);
+                ngx_http_servqual_fill(&d, NULL, 0, f);
+                with = 0;
+            }
 
             hist = ngx_http_servqual_array32(&d);
             npairs = 0;
             prev = 0;
 
-            for ( /* void */ ; i < n; i++) {
-                cell = w->sorted[i];
+            for ( ;; ) {
 
-                if ((cell >> 44) != slot + 1 || ((cell >> 43) & 1) != kind) {
-                    break;
+                /* the next cell of this field's histogram, if any */
+
+                if (f < SQ_WIRE_NHISTS) {
+                    if (i == n) {
+                        break;
+                    }
+
+                    cell = w->sorted[i];
+
+                    if ((cell >> 44) != slot + 1
+                        || ((cell >> 43) & 1) != f)
+                    {
+                        break;
+                    }
+
+                    bucket = (uint32_t) (cell >> 32) & 0x7ff;
+                    count = (uint32_t) cell;
+                    i++;
+
+                } else {
+                    if (j == nb) {
+                        break;
+                    }
+
+                    key = bcells[j].key;
+
+                    if (NGX_HTTP_SERVQUAL_BCELL_SLOT(key) != slot
+                        || NGX_HTTP_SERVQUAL_BCELL_KIND(key)
+                           != f - NGX_HTTP_SERVQUAL_FIELD_BC - 1)
+                    {
+                        break;
+                    }
+
+                    bucket = NGX_HTTP_SERVQUAL_BCELL_BUCKET(key);
+                    count = ngx_min(bcells[j].count, 0xffffffff);
+                    j++;
                 }
 
                 if ((size_t) (d.end - d.pos)
-                    < NGX_HTTP_SERVQUAL_PAIR_MAX + NGX_HTTP_SERVQUAL_CLOSE_MAX)
+                    < NGX_HTTP_SERVQUAL_PAIR_MAX + reserve)
                 {
                     /* continue this histogram in the next datagram */
 
                     ngx_http_servqual_patch(hist, 2 * npairs);
+                    ngx_http_servqual_split(&d, s, bc, f + 1, nf, with);
+                    with = 0;
 
-                    if (kind == SQ_H_RT) {
-                        hist = ngx_http_servqual_array32(&d);
-                        ngx_http_servqual_patch(hist, 0);
-                    }
-
-                    ngx_http_servqual_end(&d);
-                    ngx_http_servqual_begin(&d);
-
-                    ngx_http_servqual_series_head(&d, s, 0);
-
-                    if (kind == SQ_H_TTFB) {
-                        hist = ngx_http_servqual_array32(&d);
-                        ngx_http_servqual_patch(hist, 0);
-                    }
+                    ngx_http_servqual_fill(&d, NULL, 0, f);
 
                     hist = ngx_http_servqual_array32(&d);
                     npairs = 0;
                     prev = 0;
                 }
 
-                bucket = (uint32_t) (cell >> 32) & 0x7ff;
-
                 msgpack_pack_uint32(&d.pk, npairs ? bucket - prev : bucket);
-                msgpack_pack_uint32(&d.pk, (uint32_t) cell);
+                msgpack_pack_uint32(&d.pk, (uint32_t) count);
 
                 prev = bucket;
                 npairs++;
@@ -540,7 +607,8 @@ ngx_http_servqual_head_size(ngx_http_servqual_worker_t *w,
 
 static void
 ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
-    ngx_http_servqual_series_t *s, ngx_uint_t with_counters)
+    ngx_http_servqual_series_t *s, ngx_uint_t with_counters,
+    ngx_uint_t browser)
 {
     ngx_uint_t  i;
     ngx_str_t   labels[SQ_F_COUNTERS];
@@ -549,7 +617,8 @@ ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
 
     d->nseries++;
 
-    msgpack_pack_array(&d->pk, SQ_WIRE_SERIES_FIELDS);
+    msgpack_pack_array(&d->pk, browser ? SQ_WIRE_SERIES_FIELDS_BROWSER
+                                       : SQ_WIRE_SERIES_FIELDS);
 
     for (i = SQ_F_ENDPOINT; i < SQ_F_COUNTERS; i++) {
         ngx_http_servqual_pack_str(d, labels[i].data, labels[i].len);
@@ -560,6 +629,62 @@ ngx_http_servqual_series_head(ngx_http_servqual_dgram_t *d,
     for (i = 0; i < SQ_WIRE_NCOUNTERS; i++) {
         msgpack_pack_uint64(&d->pk, with_counters ? s->counters[i] : 0);
     }
+}
+
+
+/* a series' browser counters; NULL: zeros (a continued series) */
+
+static void
+ngx_http_servqual_bcounters(ngx_http_servqual_dgram_t *d, uint64_t *bc)
+{
+    ngx_uint_t  i;
+
+    msgpack_pack_array(&d->pk, SQ_WIRE_NBCOUNTERS);
+
+    for (i = 0; i < SQ_WIRE_NBCOUNTERS; i++) {
+        msgpack_pack_uint64(&d->pk, bc ? bc[i] : 0);
+    }
+}
+
+
+/* the fields [from, to) after the counters, empty */
+
+static void
+ngx_http_servqual_fill(ngx_http_servqual_dgram_t *d, uint64_t *bc,
+    ngx_uint_t from, ngx_uint_t to)
+{
+    ngx_uint_t  f;
+
+    for (f = from; f < to; f++) {
+
+        if (f == NGX_HTTP_SERVQUAL_FIELD_BC) {
+            ngx_http_servqual_bcounters(d, bc);
+
+        } else {
+            msgpack_pack_array(&d->pk, 0);
+        }
+    }
+}
+
+
+/*
+ * A series continues in the next datagram: its fields [from, nf) are
+ * closed empty here (the browser counters as they are if they were not
+ * sent yet), and the next datagram gets its head with zero counters
+ * (ngx_http_servqual_series_head) and nothing else, the caller's next.
+ */
+
+static void
+ngx_http_servqual_split(ngx_http_servqual_dgram_t *d,
+    ngx_http_servqual_series_t *s, uint64_t *bc, ngx_uint_t from,
+    ngx_uint_t nf, ngx_uint_t with)
+{
+    ngx_http_servqual_fill(d, with ? bc : NULL, from, nf);
+
+    ngx_http_servqual_end(d);
+    ngx_http_servqual_begin(d);
+
+    ngx_http_servqual_series_head(d, s, 0, bc != NULL);
 }
 
 
