@@ -35,7 +35,7 @@ my $script = prefix() . '/conf/sq.js';
 }
 
 start_nginx(<<'EOF');
-    servqual_collector 127.0.0.1:%%UDP_PORT%% flush=100ms;
+    servqual_collector 127.0.0.1:%%UDP_PORT%% flush=100ms buffer=1024;
     servqual_region $http_x_region;
     servqual_segment $http_x_plan;
 
@@ -98,6 +98,18 @@ is(beacon('p=/&lcp=99999999999999999999999999999&cls=12345.5&inp=60001'),
 is(beacon('p=/&n=navigate&lcp=1000', headers => { 'X-Region' => 'us' }),
    204, 'another region: 204');
 $requests += 6;
+
+# many distinct values: histograms continued across 1 KiB datagrams
+
+my $many = 120;
+my $ok = 0;
+for my $i (1 .. $many) {
+    $ok++ if beacon(sprintf('p=search&n=navigate&lcp=%d&inp=%d&cls=0.%04d'
+                            . '&fcp=%d&ttfb=%d.5', 97 * $i, 13 * $i,
+                            83 * $i, 53 * $i, 7 * $i)) == 204;
+}
+is($ok, $many, "$many beacons of distinct values: 204");
+$requests += $many;
 
 my ($st) = http_get('/', headers => { 'X-Region' => 'eu',
                                       'X-Plan' => 'gold' });
@@ -172,7 +184,8 @@ my $t = sum_datagrams(@maps);
 
 my %home = (endpoint => 'home', region => 'eu', segment => 'gold');
 
-is(series_total($t, 'beacons'), 7, 'beacons counted: the 7 good ones');
+is(series_total($t, 'beacons'), 7 + $many,
+   'beacons counted: the good ones');
 is(series_total($t, 'beacons', %home), 2, 'home/eu/gold: 2 beacons');
 is(series_total($t, 'requests', %home), 1,
    'home/eu/gold: its 1 ordinary request in the same series');
@@ -181,7 +194,18 @@ is(series_total($t, 'beacons', endpoint => 'home', region => 'us'), 1,
 is(series_total($t, 'beacons', endpoint => 'checkout'), 1, 'checkout: 1');
 is(series_total($t, 'nav_reload', endpoint => 'checkout'), 1,
    'checkout: a reload');
-is(series_total($t, 'beacons', endpoint => 'search'), 1, 'search: 1');
+is(series_total($t, 'beacons', endpoint => 'search'), 1 + $many,
+   "search: 1 + $many");
+for my $hist (qw(inp cls fcp ttfb)) {
+    is(hist_total($t, "browser_$hist", endpoint => 'search'), $many,
+       "search: $many $hist samples across datagrams");
+}
+my $split = grep {
+    grep { $_->[0] eq 'search'
+           && @$_ == wire_const('SQ_WIRE_SERIES_FIELDS_BROWSER') }
+         @{ $_->{s} }
+} @maps;
+ok($split > 1, "search's browser data continued in $split datagrams");
 is(series_total($t, 'nav_back_forward', endpoint => 'search'), 1,
    'search: a back-forward navigation');
 is(series_total($t, 'beacons', endpoint => '_other'), 2,
@@ -189,7 +213,7 @@ is(series_total($t, 'beacons', endpoint => '_other'), 2,
 is(series_total($t, 'nav_other'), 3,
    'a prerender and the beacons without "n": nav_other');
 is(series_total($t, 'beacons_clamped'), 1, 'one beacon clamped');
-is(series_total($t, 'nav_navigate'), 2, 'two navigations');
+is(series_total($t, 'nav_navigate'), 2 + $many, 'the navigations');
 is(series_total($t, 'beacons', endpoint => 'beacon'), 0,
    'the beacon location: no browser data of its own');
 
@@ -220,7 +244,8 @@ is(in_bucket('ttfb', 20500, endpoint => 'checkout'), 1,
    'checkout: TTFB 20.5 ms');
 is(hist_total($t, 'browser_inp', endpoint => 'checkout'), 0,
    'checkout: no INP sent, none counted');
-is(hist_total($t, 'browser_lcp'), 7, 'LCP samples: one a good beacon');
+is(hist_total($t, 'browser_lcp'), 7 + $many,
+   'LCP samples: one a good beacon');
 
 is(series_total($t, 'requests', endpoint => 'beacon')
    + series_total($t, 'requests', endpoint => 'beacon-small'), $requests,
