@@ -353,3 +353,32 @@ fuzz: deps $(FUZZ_BINS)
 	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
 	        $(FUZZ_DIR)/work/$$n fuzz/corpus/$$n; \
 	done
+
+# -- the browser script (servqual_beacon_script): web-vitals (the npm
+#    package src/beacon/package-lock.json pins, which scripts/install-deps
+#    puts in build/beacon/node_modules) joined to src/beacon/*.js; built
+#    by make, installed by make install as a static file
+
+BEACON_MODULES ?= $(CURDIR)/$(BUILD)/beacon/node_modules
+BEACON_JS      := $(BUILD)/servqual-beacon.js
+BEACON_DIR     ?= $(PREFIX)/share/servqual
+
+.PHONY: beacon install-beacon uninstall-beacon
+
+all: beacon
+beacon: $(BEACON_JS)
+install: install-beacon
+uninstall: uninstall-beacon
+
+$(BEACON_JS): src/beacon/servqual-beacon.js src/beacon/package-lock.json \
+		scripts/beacon-build
+	@mkdir -p $(dir $@)
+	scripts/beacon-build $(BEACON_MODULES) $@
+
+install-beacon: $(BEACON_JS)
+	$(INSTALL) -d $(DESTDIR)$(BEACON_DIR)
+	$(INSTALL) -m 644 $(BEACON_JS) $(DESTDIR)$(BEACON_DIR)/
+
+uninstall-beacon:
+	rm -f $(DESTDIR)$(BEACON_DIR)/servqual-beacon.js
+	-rmdir $(DESTDIR)$(BEACON_DIR) 2>/dev/null
