@@ -20,9 +20,9 @@ use SQBlocks qw(blocks check_config_blocks);
 use SQHttp qw(http_request http_get);
 use SQNginx qw(start_nginx error_log);
 use SQProc qw(prefix);
-use SQWire qw(udp_listener decode_datagram datagram_problems sum_datagrams
-              series_total hist_total sq_hist_index sq_hist_lower
-              sq_hist_upper wire_const);
+use SQWire qw(udp_listener decode_datagram encode_datagram
+              datagram_problems sum_datagrams series_total hist_total
+              sq_hist_index sq_hist_lower sq_hist_upper wire_const);
 
 
 my $udp = udp_listener();
@@ -180,6 +180,8 @@ my @maps = map { decode_datagram($_) } @raw;
 ok(@maps, 'datagrams came');
 is_deeply([ map { datagram_problems($_) } @maps ], [],
           'every datagram conforms to the wire format');
+is(scalar(grep { encode_datagram(%{ decode_datagram($_) }) eq $_ } @raw),
+   scalar @raw, 'every datagram is canonically encoded');
 my $t = sum_datagrams(@maps);
 
 my %home = (endpoint => 'home', region => 'eu', segment => 'gold');

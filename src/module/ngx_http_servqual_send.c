@@ -36,12 +36,12 @@
  * its counters: the two server histograms, the browser counters (field
  * NGX_HTTP_SERVQUAL_FIELD_BC), then the five browser histograms.  Closing
  * one early takes at most an array32, the browser counters and five
- * empty arrays.
+ * more array32s.
  */
 #define NGX_HTTP_SERVQUAL_FIELD_BC     SQ_WIRE_NHISTS
 #define NGX_HTTP_SERVQUAL_BFIELDS      (SQ_WIRE_NHISTS + 1 + SQ_WIRE_NBHISTS)
 #define NGX_HTTP_SERVQUAL_BCLOSE_MAX   (5 + 1 + 9 * SQ_WIRE_NBCOUNTERS     \
-                                        + SQ_WIRE_NBHISTS)
+                                        + 5 * SQ_WIRE_NBHISTS)
 
 /*
  * The delivery queue: each datagram made waits here until it is known
@@ -647,7 +647,7 @@ ngx_http_servqual_bcounters(ngx_http_servqual_dgram_t *d, uint64_t *bc)
 }
 
 
-/* the fields [from, to) after the counters, empty */
+/* the fields [from, to) after the counters, empty (array32, as all) */
 
 static void
 ngx_http_servqual_fill(ngx_http_servqual_dgram_t *d, uint64_t *bc,
@@ -661,7 +661,7 @@ ngx_http_servqual_fill(ngx_http_servqual_dgram_t *d, uint64_t *bc,
             ngx_http_servqual_bcounters(d, bc);
 
         } else {
-            msgpack_pack_array(&d->pk, 0);
+            ngx_http_servqual_patch(ngx_http_servqual_array32(d), 0);
         }
     }
 }
