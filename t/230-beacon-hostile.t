@@ -318,5 +318,8 @@ __DATA__
 --- error_like: open\(\) "/nonexistent/sq.js" failed
 
 === everything
---- http: servqual on; servqual_collector 127.0.0.1:5170; servqual_beacon_max_body 4k;
+--- http
+servqual on;
+servqual_collector 127.0.0.1:5170;
+servqual_beacon_max_body 4k;
 --- location: servqual_beacon; servqual_beacon_pages / /a=b c;
