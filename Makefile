@@ -299,6 +299,7 @@ deb:
 	mkdir -p $(DEB_SRC)
 	tar -c --exclude=./$(BUILD) --exclude=./.git . | tar -x -C $(DEB_SRC)
 	cd $(DEB_SRC) && DASHBOARD_MODULES=$(DASHBOARD_MODULES) \
+	    BEACON_MODULES=$(BEACON_MODULES) \
 	    dpkg-buildpackage -b -uc -us > ../build.log 2>&1 \
 	|| { tail -30 $(CURDIR)/$(DEB_DIR)/build.log; exit 1; }
 	ls $(DEB_DIR)/*.deb
