@@ -55,6 +55,12 @@ start_nginx(<<'EOF');
             servqual_beacon_max_body 100;
         }
 
+        location = /sq/off {
+            servqual off;
+            servqual_beacon;
+            servqual_beacon_pages /=home;
+        }
+
         location = /sq.js {
             servqual_endpoint script;
             servqual_beacon_script %%PREFIX%%/conf/sq.js;
@@ -151,6 +157,9 @@ is(beacon('p=/&lcp=1&pad=' . ('x' x 100), path => '/sq/small'), 413,
 is(beacon('p=/&lcp=1', path => '/sq/small'), 204,
    'within servqual_beacon_max_body: 204');
 $requests += 4;
+
+is(beacon('p=/&lcp=1', path => '/sq/off'), 204,
+   'where servqual is off: 204, and nothing counted');
 
 ($st) = http_request('GET', '/sq/b');
 is($st, 405, 'GET: 405');

@@ -71,25 +71,19 @@ static ngx_int_t ngx_http_servqual_beacon_number(u_char *p, u_char *last,
     uint64_t scale, uint64_t max, uint64_t *v);
 static ngx_uint_t ngx_http_servqual_beacon_page(
     ngx_http_servqual_loc_conf_t *lcf, u_char *p, size_t len);
+static ngx_uint_t ngx_http_servqual_beacon_key(u_char *key, size_t len);
 static ngx_uint_t ngx_http_servqual_page_char(u_char ch);
 static ngx_int_t ngx_http_servqual_script_handler(ngx_http_request_t *r);
 
 
-/* the keys of a beacon; the times and CLS by their SQ_B_* index */
+/* the keys of a beacon: the times and CLS by their SQ_B_* index, then */
 
-static ngx_str_t  ngx_http_servqual_beacon_keys[] = {
-    ngx_string("lcp"),                  /* SQ_B_LCP */
-    ngx_string("inp"),                  /* SQ_B_INP */
-    ngx_string("cls"),                  /* SQ_B_CLS */
-    ngx_string("fcp"),                  /* SQ_B_FCP */
-    ngx_string("ttfb"),                 /* SQ_B_TTFB */
-    ngx_string("p"),
-    ngx_string("n"),
-    ngx_null_string
-};
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_P        SQ_WIRE_NBHISTS
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_N        (SQ_WIRE_NBHISTS + 1)
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_UNKNOWN  (SQ_WIRE_NBHISTS + 2)
 
-#define NGX_HTTP_SERVQUAL_BEACON_KEY_P      SQ_WIRE_NBHISTS
-#define NGX_HTTP_SERVQUAL_BEACON_KEY_N      (SQ_WIRE_NBHISTS + 1)
+#define NGX_HTTP_SERVQUAL_KEY3(k, a, b, c)                                   \
+    ((k)[0] == (a) && (k)[1] == (b) && (k)[2] == (c))
 
 
 /* web-vitals' navigation types; the rest are SQ_BC_NAV_OTHER */
@@ -520,13 +514,17 @@ ngx_http_servqual_beacon_add(ngx_http_request_t *r, u_char *p, size_t len)
     }
 
     w = ngx_http_servqual_worker;
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_servqual_module);
 
-    if (w == NULL) {
-        /* the module is idle in this worker: nothing to report to */
+    /*
+     * the module is idle in this worker, or off here: the beacon goes
+     * with its request, which is not counted either (the window starts
+     * and is sent with the requests it counts)
+     */
+
+    if (w == NULL || !lcf->enable) {
         return NGX_OK;
     }
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_servqual_module);
 
     endpoint = ngx_http_servqual_beacon_page(lcf, b.page, b.page_len);
 
@@ -627,16 +625,9 @@ ngx_http_servqual_beacon_parse(ngx_http_servqual_beacon_t *b, u_char *p,
             return NGX_ERROR;
         }
 
-        for (k = 0; ngx_http_servqual_beacon_keys[k].len; k++) {
-            if (ngx_http_servqual_beacon_keys[k].len == klen
-                && ngx_memcmp(ngx_http_servqual_beacon_keys[k].data, key,
-                              klen) == 0)
-            {
-                break;
-            }
-        }
+        k = ngx_http_servqual_beacon_key(key, klen);
 
-        if (ngx_http_servqual_beacon_keys[k].len == 0) {
+        if (k == NGX_HTTP_SERVQUAL_BEACON_KEY_UNKNOWN) {
 
             /* an unknown key: its value must still be plain */
 
@@ -790,6 +781,55 @@ ngx_http_servqual_beacon_number(u_char *p, u_char *last, uint64_t scale,
     *v = n;
 
     return NGX_OK;
+}
+
+
+/* a key's index: SQ_B_*, NGX_HTTP_SERVQUAL_BEACON_KEY_* */
+
+static ngx_uint_t
+ngx_http_servqual_beacon_key(u_char *key, size_t len)
+{
+    switch (len) {
+
+    case 1:
+        if (key[0] == 'p') {
+            return NGX_HTTP_SERVQUAL_BEACON_KEY_P;
+        }
+
+        if (key[0] == 'n') {
+            return NGX_HTTP_SERVQUAL_BEACON_KEY_N;
+        }
+
+        break;
+
+    case 3:
+        if (NGX_HTTP_SERVQUAL_KEY3(key, 'l', 'c', 'p')) {
+            return SQ_B_LCP;
+        }
+
+        if (NGX_HTTP_SERVQUAL_KEY3(key, 'i', 'n', 'p')) {
+            return SQ_B_INP;
+        }
+
+        if (NGX_HTTP_SERVQUAL_KEY3(key, 'c', 'l', 's')) {
+            return SQ_B_CLS;
+        }
+
+        if (NGX_HTTP_SERVQUAL_KEY3(key, 'f', 'c', 'p')) {
+            return SQ_B_FCP;
+        }
+
+        break;
+
+    case 4:
+        if (NGX_HTTP_SERVQUAL_KEY3(key, 't', 't', 'f') && key[3] == 'b') {
+            return SQ_B_TTFB;
+        }
+
+        break;
+    }
+
+    return NGX_HTTP_SERVQUAL_BEACON_KEY_UNKNOWN;
 }
 
 
