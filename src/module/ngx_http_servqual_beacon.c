@@ -43,6 +43,15 @@
 #define NGX_HTTP_SERVQUAL_BEACON_BODY_MAX   65536
 #define NGX_HTTP_SERVQUAL_BEACON_SCRIPT_MAX (256 * 1024)
 
+/* a beacon's keys: the times and CLS by their SQ_B_* index, "p", "n" */
+
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_P        SQ_WIRE_NBHISTS
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_N        (SQ_WIRE_NBHISTS + 1)
+#define NGX_HTTP_SERVQUAL_BEACON_KEY_UNKNOWN  (SQ_WIRE_NBHISTS + 2)
+
+#define NGX_HTTP_SERVQUAL_KEY3(k, a, b, c)                                   \
+    ((k)[0] == (a) && (k)[1] == (b) && (k)[2] == (c))
+
 
 /* a configured page and the endpoint it is reported as */
 
@@ -57,7 +66,7 @@ typedef struct {
     size_t                         page_len;
     ngx_uint_t                     nav;
     ngx_uint_t                     have;       /* 1 << SQ_B_* */
-    ngx_uint_t                     seen;       /* keys met, 1 << slot */
+    ngx_uint_t                     seen;       /* keys met, 1 << key */
     ngx_uint_t                     clamped;
     uint64_t                       value[SQ_WIRE_NBHISTS];
 } ngx_http_servqual_beacon_t;
@@ -74,16 +83,6 @@ static ngx_uint_t ngx_http_servqual_beacon_page(
 static ngx_uint_t ngx_http_servqual_beacon_key(u_char *key, size_t len);
 static ngx_uint_t ngx_http_servqual_page_char(u_char ch);
 static ngx_int_t ngx_http_servqual_script_handler(ngx_http_request_t *r);
-
-
-/* the keys of a beacon: the times and CLS by their SQ_B_* index, then */
-
-#define NGX_HTTP_SERVQUAL_BEACON_KEY_P        SQ_WIRE_NBHISTS
-#define NGX_HTTP_SERVQUAL_BEACON_KEY_N        (SQ_WIRE_NBHISTS + 1)
-#define NGX_HTTP_SERVQUAL_BEACON_KEY_UNKNOWN  (SQ_WIRE_NBHISTS + 2)
-
-#define NGX_HTTP_SERVQUAL_KEY3(k, a, b, c)                                   \
-    ((k)[0] == (a) && (k)[1] == (b) && (k)[2] == (c))
 
 
 /* web-vitals' navigation types; the rest are SQ_BC_NAV_OTHER */
