@@ -267,9 +267,15 @@ printf $md <<"MD", fmt_ratio(@rps), fmt_ratio(@cpu), $opt{n1}, $opt{n2}, $ir{'re
 Beacon / `return 204`, per round: requests/s %s; nginx CPU time per
 request %s.
 
-Instructions per request (callgrind, %d and %d keep-alive POSTs, the
-flush left out): `return 204` %.0f, beacon %.0f: **%+.0f** for reading,
-parsing and adding a beacon.
+On this shared machine requests/s and latency swing with the other
+loads; nginx's CPU time per request and the instruction count are the
+figures to read.  Instructions per request (callgrind, %d and %d
+keep-alive POSTs, the flush left out): `return 204` %.0f, beacon %.0f:
+**%+.0f** for reading the body into the request's buffer, parsing,
+checking and adding a beacon (about half of it the parse of its 67 bytes,
+`ngx_http_servqual_beacon_add`; the rest nginx reading the body and
+finalizing the 204).  An ordinary request does not pass through any of
+it.
 
 The script (`build/servqual-beacon.js`: web-vitals and servqual's lines):
 %d bytes, %d bytes gzip -9.
