@@ -26,6 +26,22 @@
     ((n) >= (b)->low && ((b)->high == -1 || (n) <= (b)->high))
 
 
+/*
+ * room in the worker's mapping beyond what agg and geo say they need and
+ * the send buffer: the send queue (1 MiB) and the rest; pages never
+ * touched cost nothing
+ */
+#define NGX_HTTP_SERVQUAL_POOL_SLACK       (4 * 1024 * 1024)
+
+
+/* the worker's own mapping */
+
+typedef struct {
+    ngx_pool_t                    *pool;
+    size_t                         size;
+} ngx_http_servqual_map_t;
+
+
 /* an endpoint name interned at configuration time, and its id */
 
 typedef struct {
@@ -61,6 +77,9 @@ static char *ngx_http_servqual_check_bounds(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_http_servqual_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_servqual_init_process(ngx_cycle_t *cycle);
+static ngx_pool_t *ngx_http_servqual_worker_pool(ngx_cycle_t *cycle,
+    size_t size);
+static void ngx_http_servqual_worker_pool_free(void *data);
 static void ngx_http_servqual_exit_process(ngx_cycle_t *cycle);
 
 
@@ -957,6 +976,8 @@ ngx_http_servqual_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_servqual_init_process(ngx_cycle_t *cycle)
 {
+    size_t                          size;
+    ngx_pool_t                     *pool;
     ngx_http_servqual_worker_t     *w;
     ngx_http_servqual_main_conf_t  *mcf;
 
@@ -974,7 +995,20 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    w = ngx_pcalloc(cycle->pool, sizeof(ngx_http_servqual_worker_t));
+    /* the worker's memory, sized for what the three parts allocate */
+
+    size = sizeof(ngx_http_servqual_worker_t)
+           + ngx_http_servqual_agg_size(mcf)
+           + ngx_http_servqual_geo_size(mcf)
+           + mcf->buffer + SQ_SIGN_TRAILER
+           + NGX_HTTP_SERVQUAL_POOL_SLACK;
+
+    pool = ngx_http_servqual_worker_pool(cycle, size);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    w = ngx_pcalloc(pool, sizeof(ngx_http_servqual_worker_t));
     if (w == NULL) {
         return NGX_ERROR;
     }
@@ -982,9 +1016,9 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
     w->conf = mcf;
     w->log = cycle->log;
 
-    if (ngx_http_servqual_geo_init(w, cycle->pool) != NGX_OK
-        || ngx_http_servqual_agg_init(w, cycle->pool) != NGX_OK
-        || ngx_http_servqual_send_init(w, cycle->pool) != NGX_OK)
+    if (ngx_http_servqual_geo_init(w, pool) != NGX_OK
+        || ngx_http_servqual_agg_init(w, pool) != NGX_OK
+        || ngx_http_servqual_send_init(w, pool) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1004,6 +1038,96 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
     ngx_add_timer(&w->timer, w->conf->flush);
 
     return NGX_OK;
+}
+
+
+/*
+ * The worker's long-lived memory (series, histogram cells, labels, send
+ * buffers) in one anonymous mapping of its own, a pool whose single
+ * block takes allocations of any size.  Taken from the malloc heap, these
+ * few megabytes would sit between the blocks nginx allocates and frees on
+ * every request (request pools, buffers) and change the path malloc
+ * takes for them: callgrind showed the same requests costing 80 to 100
+ * instructions more or less in malloc and free depending on where the
+ * module's blocks landed.  Outside the heap they change nothing there.
+ * Should the estimate fall short, the pool grows as any nginx pool does.
+ */
+
+static ngx_pool_t *
+ngx_http_servqual_worker_pool(ngx_cycle_t *cycle, size_t size)
+{
+    u_char              *p;
+    ngx_pool_t          *pool;
+    ngx_pool_cleanup_t  *cln;
+
+    size = ngx_align(size + sizeof(ngx_pool_t), ngx_pagesize);
+
+    cln = ngx_pool_cleanup_add(cycle->pool, sizeof(ngx_http_servqual_map_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    p = mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
+             -1, 0);
+
+    if (p == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "servqual: mmap(%uz) failed", size);
+        return NULL;
+    }
+
+    pool = (ngx_pool_t *) p;
+
+    pool->d.last = p + sizeof(ngx_pool_t);
+    pool->d.end = p + size;
+    pool->d.next = NULL;
+    pool->d.failed = 0;
+    pool->max = size - sizeof(ngx_pool_t);
+    pool->current = pool;
+    pool->chain = NULL;
+    pool->large = NULL;
+    pool->cleanup = NULL;
+    pool->log = cycle->log;
+
+    ((ngx_http_servqual_map_t *) cln->data)->pool = pool;
+    ((ngx_http_servqual_map_t *) cln->data)->size = size;
+    cln->handler = ngx_http_servqual_worker_pool_free;
+
+    return pool;
+}
+
+
+static void
+ngx_http_servqual_worker_pool_free(void *data)
+{
+    ngx_http_servqual_map_t  *map = data;
+
+    ngx_pool_t          *pool, *n, *next;
+    ngx_pool_large_t    *l;
+    ngx_pool_cleanup_t  *c;
+
+    pool = map->pool;
+
+    for (c = pool->cleanup; c; c = c->next) {
+        if (c->handler) {
+            c->handler(c->data);
+        }
+    }
+
+    /* what was added when the estimate fell short came from malloc */
+
+    for (l = pool->large; l; l = l->next) {
+        if (l->alloc) {
+            ngx_free(l->alloc);
+        }
+    }
+
+    for (n = pool->d.next; n; n = next) {
+        next = n->d.next;
+        ngx_free(n);
+    }
+
+    (void) munmap(pool, map->size);
 }
 
 

@@ -54,6 +54,29 @@ ngx_http_servqual_pow2(uint64_t n)
 }
 
 
+/* what ngx_http_servqual_agg_init() allocates, at most */
+
+size_t
+ngx_http_servqual_agg_size(ngx_http_servqual_main_conf_t *mcf)
+{
+    size_t    size;
+    uint64_t  cap;
+
+    cap = mcf->max_series + NGX_HTTP_SERVQUAL_OTHER_RESERVE;
+
+    size = cap * sizeof(ngx_http_servqual_series_t)
+           + ngx_http_servqual_pow2(2 * cap) * sizeof(uint32_t)
+           + ngx_http_servqual_pow2(ngx_max(65536, 32 * cap))
+             * (sizeof(ngx_http_servqual_cell_t) + sizeof(uint64_t))
+           + NGX_HTTP_SERVQUAL_REGIONS * (sizeof(ngx_http_servqual_label_t)
+                                          + 2 * sizeof(uint16_t));
+
+    /* one alignment gap an allocation */
+
+    return size + 8 * NGX_ALIGNMENT;
+}
+
+
 ngx_int_t
 ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {

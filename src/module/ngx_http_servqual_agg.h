@@ -24,6 +24,7 @@
 
 NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 
+size_t ngx_http_servqual_agg_size(ngx_http_servqual_main_conf_t *mcf);
 ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
 ngx_http_servqual_series_t *ngx_http_servqual_agg_series(

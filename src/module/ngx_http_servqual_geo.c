@@ -162,6 +162,20 @@ ngx_http_servqual_geo_table_cleanup(void *data)
 }
 
 
+/* what ngx_http_servqual_geo_init() allocates */
+
+size_t
+ngx_http_servqual_geo_size(ngx_http_servqual_main_conf_t *mcf)
+{
+    if (mcf->rtable == NULL) {
+        return 0;
+    }
+
+    return mcf->rtable->nlabels * sizeof(ngx_http_servqual_geo_t)
+           + NGX_ALIGNMENT;
+}
+
+
 ngx_int_t
 ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {

@@ -35,6 +35,7 @@ MMDB_s *ngx_http_servqual_geo_open(ngx_conf_t *cf, ngx_str_t *file);
 ngx_int_t ngx_http_servqual_geo_build(ngx_conf_t *cf,
     ngx_http_servqual_main_conf_t *mcf, ngx_uint_t modes);
 
+size_t ngx_http_servqual_geo_size(ngx_http_servqual_main_conf_t *mcf);
 ngx_int_t ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
 ngx_uint_t ngx_http_servqual_region(ngx_http_request_t *r,
