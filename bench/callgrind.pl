@@ -5,8 +5,9 @@
 # requests from a small client, once with N1 and once with N2 requests;
 # (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one request with start-up
 # and shutdown cancelled out.  The module's flush (once a second, not per
-# request) is left out of these runs with --toggle-collect and measured
-# in a run of its own.  The same difference per function, minus the
+# request) and the one at worker exit (its cost grows with the histogram
+# cells the N2 run filled, so it does not cancel out) are left out of
+# these runs with --toggle-collect and measured in a run of its own.  The same difference per function, minus the
 # module-off case, shows where the added instructions go.  Writes a
 # Markdown section.
 #
@@ -47,6 +48,7 @@ END { Bench::stop_all() }
 my $N = $opt{n2} - $opt{n1};
 my @valgrind = ('valgrind', '--tool=callgrind', '--quiet');
 my @no_flush = ('--toggle-collect=ngx_http_servqual_flush',
+                '--toggle-collect=ngx_http_servqual_flush_final',
                 '--collect-atstart=yes');     # after: toggle-collect sets no
 
 my ($drain_pid, $drain_port) = start_drain("$opt{tmp}/cg-drain.txt");
@@ -333,14 +335,15 @@ one at a time, rotating `X-Forwarded-For` (and paths and `X-Plan`) as
 the wrk script does.  Each case runs twice, with $opt{n1} and $opt{n2}
 requests: Ir/request = (Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and
 shutdown cancel out.  The module's flush runs once a second, not per
-request: it is not collected in these runs (`--toggle-collect`) and is
-measured on its own below.  Every case is compared with a module-off
-run of exactly the same requests.  Instruction counts do not depend on
+request: it is not collected in these runs (`--toggle-collect`, also
+the one at worker exit) and is measured on its own below.  Every case
+is compared with a module-off run of exactly the same requests.  Instruction counts do not depend on
 machine noise.
 
 ```sh
 valgrind --tool=callgrind --toggle-collect=ngx_http_servqual_flush \\
-    --collect-atstart=yes --callgrind-out-file=FILE \\
+    --toggle-collect=ngx_http_servqual_flush_final --collect-atstart=yes \\
+    --callgrind-out-file=FILE \\
     @{[ Bench::nginx_bin() ]} -p DIR/ -c DIR/nginx.conf -e DIR/logs/error.log
 callgrind_annotate --threshold=100 --inclusive=no FILE
 ```
