@@ -237,6 +237,13 @@ sub run_case {
     my $port = free_port('tcp');
     my $conf = write_conf($dir, port => $port, single => 1, flush => '1h',
                           collector => $drain_port, %{ $c->{conf} });
+
+    # nginx updates its cached time (and formats its log time strings)
+    # after each event when timer_resolution is not set: under valgrind
+    # that follows how slow the run was, 10 to 30 Ir/request of noise
+    # between two runs of the same requests.  An update every ten seconds
+    # makes it negligible, in every case alike.
+    timer_resolution($conf);
     my $out = "$dir/callgrind.out";
 
     my $pid = start_nginx($conf, $port, timeout => 120,
@@ -248,6 +255,22 @@ sub run_case {
     Bench::stop_nginx($pid, 'QUIT');
 
     return $out;
+}
+
+
+sub timer_resolution {
+    my ($conf) = @_;
+
+    open my $fh, '<', $conf or die "$conf: $!\n";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+
+    $text =~ s/^events \{/timer_resolution 10s;\n\nevents {/m
+        or die "$conf: no events block\n";
+
+    open $fh, '>', $conf or die "$conf: $!\n";
+    print $fh $text;
+    close $fh or die "$conf: $!\n";
 }
 
 
@@ -330,15 +353,20 @@ print $out <<"EOF";
 
 nginx with `master_process off; daemon off;` under
 `valgrind --tool=callgrind`, the same configuration as section 1 but
-`flush=1h`.  A Perl client sends keep-alive requests on one connection,
-one at a time, rotating `X-Forwarded-For` (and paths and `X-Plan`) as
-the wrk script does.  Each case runs twice, with $opt{n1} and $opt{n2}
-requests: Ir/request = (Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and
-shutdown cancel out.  The module's flush runs once a second, not per
-request: it is not collected in these runs (`--toggle-collect`, also
-the one at worker exit) and is measured on its own below.  Every case
-is compared with a module-off run of exactly the same requests.  Instruction counts do not depend on
-machine noise.
+`flush=1h` and `timer_resolution 10s`.  A Perl client sends
+keep-alive requests on one connection, one at a time, rotating
+`X-Forwarded-For` (and paths and `X-Plan`) as the wrk script does.  Each
+case runs twice, with $opt{n1} and $opt{n2} requests: Ir/request =
+(Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and shutdown cancel out.
+The module's flush runs once a second, not per request: it is not
+collected in these runs (`--toggle-collect`, also the one at worker
+exit) and is measured on its own below.  Every case is compared with a
+module-off run of exactly the same requests.  Instruction counts do not
+depend on machine noise, but without `timer_resolution` nginx updates
+its cached time after every event, and how often that formats new time
+strings follows how slow the run under valgrind was (10 to 30
+Ir/request between two runs of the same case); with it, once in ten
+seconds in every case alike.
 
 ```sh
 valgrind --tool=callgrind --toggle-collect=ngx_http_servqual_flush \\
