@@ -7,9 +7,10 @@
 # and shutdown cancelled out.  The module's flush (once a second, not per
 # request) and the one at worker exit (its cost grows with the histogram
 # cells the N2 run filled, so it does not cancel out) are left out of
-# these runs with --toggle-collect and measured in a run of its own.  The same difference per function, minus the
-# module-off case, shows where the added instructions go.  Writes a
-# Markdown section.
+# these runs with --toggle-collect and measured in a run of its own.
+# The same difference per function, minus the module-off case, shows
+# where the added instructions go.  nginx runs with timer_resolution 10s
+# (see run_case).  Writes a Markdown section.
 #
 #   bench/callgrind.pl --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]
 #       [--dense FILE] [--old-module FILE] [--cases REGEX]
