@@ -5,10 +5,12 @@
 # requests from a small client, once with N1 and once with N2 requests;
 # (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one request with start-up
 # and shutdown cancelled out.  The module's flush (once a second, not per
-# request) is left out of these runs with --toggle-collect and measured
-# in a run of its own.  The same difference per function, minus the
-# module-off case, shows where the added instructions go.  Writes a
-# Markdown section.
+# request) and the one at worker exit (its cost grows with the histogram
+# cells the N2 run filled, so it does not cancel out) are left out of
+# these runs with --toggle-collect and measured in a run of its own.
+# The same difference per function, minus the module-off case, shows
+# where the added instructions go.  nginx runs with timer_resolution 10s
+# (see run_case).  Writes a Markdown section.
 #
 #   bench/callgrind.pl --tmp DIR --out FILE --mmdb FILE [--n1 N] [--n2 N]
 #       [--dense FILE] [--old-module FILE] [--cases REGEX]
@@ -47,6 +49,7 @@ END { Bench::stop_all() }
 my $N = $opt{n2} - $opt{n1};
 my @valgrind = ('valgrind', '--tool=callgrind', '--quiet');
 my @no_flush = ('--toggle-collect=ngx_http_servqual_flush',
+                '--toggle-collect=ngx_http_servqual_flush_final',
                 '--collect-atstart=yes');     # after: toggle-collect sets no
 
 my ($drain_pid, $drain_port) = start_drain("$opt{tmp}/cg-drain.txt");
@@ -235,6 +238,13 @@ sub run_case {
     my $port = free_port('tcp');
     my $conf = write_conf($dir, port => $port, single => 1, flush => '1h',
                           collector => $drain_port, %{ $c->{conf} });
+
+    # nginx updates its cached time (and formats its log time strings)
+    # after each event when timer_resolution is not set: under valgrind
+    # that follows how slow the run was, 10 to 30 Ir/request of noise
+    # between two runs of the same requests.  An update every ten seconds
+    # makes it negligible, in every case alike.
+    timer_resolution($conf);
     my $out = "$dir/callgrind.out";
 
     my $pid = start_nginx($conf, $port, timeout => 120,
@@ -246,6 +256,22 @@ sub run_case {
     Bench::stop_nginx($pid, 'QUIT');
 
     return $out;
+}
+
+
+sub timer_resolution {
+    my ($conf) = @_;
+
+    open my $fh, '<', $conf or die "$conf: $!\n";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+
+    $text =~ s/^events \{/timer_resolution 10s;\n\nevents {/m
+        or die "$conf: no events block\n";
+
+    open $fh, '>', $conf or die "$conf: $!\n";
+    print $fh $text;
+    close $fh or die "$conf: $!\n";
 }
 
 
@@ -328,19 +354,25 @@ print $out <<"EOF";
 
 nginx with `master_process off; daemon off;` under
 `valgrind --tool=callgrind`, the same configuration as section 1 but
-`flush=1h`.  A Perl client sends keep-alive requests on one connection,
-one at a time, rotating `X-Forwarded-For` (and paths and `X-Plan`) as
-the wrk script does.  Each case runs twice, with $opt{n1} and $opt{n2}
-requests: Ir/request = (Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and
-shutdown cancel out.  The module's flush runs once a second, not per
-request: it is not collected in these runs (`--toggle-collect`) and is
-measured on its own below.  Every case is compared with a module-off
-run of exactly the same requests.  Instruction counts do not depend on
-machine noise.
+`flush=1h` and `timer_resolution 10s`.  A Perl client sends
+keep-alive requests on one connection, one at a time, rotating
+`X-Forwarded-For` (and paths and `X-Plan`) as the wrk script does.  Each
+case runs twice, with $opt{n1} and $opt{n2} requests: Ir/request =
+(Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and shutdown cancel out.
+The module's flush runs once a second, not per request: it is not
+collected in these runs (`--toggle-collect`, also the one at worker
+exit) and is measured on its own below.  Every case is compared with a
+module-off run of exactly the same requests.  Instruction counts do not
+depend on machine noise, but without `timer_resolution` nginx updates
+its cached time after every event, and how often that formats new time
+strings follows how slow the run under valgrind was (10 to 30
+Ir/request between two runs of the same case); with it, once in ten
+seconds in every case alike.
 
 ```sh
 valgrind --tool=callgrind --toggle-collect=ngx_http_servqual_flush \\
-    --collect-atstart=yes --callgrind-out-file=FILE \\
+    --toggle-collect=ngx_http_servqual_flush_final --collect-atstart=yes \\
+    --callgrind-out-file=FILE \\
     @{[ Bench::nginx_bin() ]} -p DIR/ -c DIR/nginx.conf -e DIR/logs/error.log
 callgrind_annotate --threshold=100 --inclusive=no FILE
 ```

@@ -25,16 +25,8 @@
  */
 
 
-#define NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, bucket)                       \
-    ((((uint32_t) (slot) + 1) << 12) | ((uint32_t) (kind) << 11)            \
-     | (uint32_t) (bucket))
-
-
 static ngx_http_servqual_series_t *ngx_http_servqual_agg_lookup(
     ngx_http_servqual_worker_t *w, uint64_t key, ngx_uint_t limit);
-static ngx_inline void ngx_http_servqual_agg_sample(
-    ngx_http_servqual_worker_t *w, ngx_uint_t slot, ngx_uint_t kind,
-    uint64_t us);
 static int ngx_libc_cdecl ngx_http_servqual_cmp(const void *a,
     const void *b);
 static void ngx_http_servqual_agg_browser_reset(
@@ -53,6 +45,29 @@ ngx_http_servqual_pow2(uint64_t n)
     for (p = 1; p < n; p <<= 1) { /* void */ }
 
     return p;
+}
+
+
+/* what ngx_http_servqual_agg_init() allocates, at most */
+
+size_t
+ngx_http_servqual_agg_size(ngx_http_servqual_main_conf_t *mcf)
+{
+    size_t    size;
+    uint64_t  cap;
+
+    cap = mcf->max_series + NGX_HTTP_SERVQUAL_OTHER_RESERVE;
+
+    size = cap * sizeof(ngx_http_servqual_series_t)
+           + ngx_http_servqual_pow2(2 * cap) * sizeof(uint32_t)
+           + ngx_http_servqual_pow2(ngx_max(65536, 32 * cap))
+             * (sizeof(ngx_http_servqual_cell_t) + sizeof(uint64_t))
+           + NGX_HTTP_SERVQUAL_REGIONS * (sizeof(ngx_http_servqual_label_t)
+                                          + 2 * sizeof(uint16_t));
+
+    /* one alignment gap an allocation */
+
+    return size + 8 * NGX_ALIGNMENT;
 }
 
 
@@ -163,8 +178,14 @@ ngx_http_servqual_region_id(ngx_http_servqual_worker_t *w, u_char *data,
 }
 
 
+/*
+ * The request path's series lookup and histogram update are inline in
+ * ngx_http_servqual_agg.h; what they do the first time a series or a
+ * cell is seen in a window is here, out of line.
+ */
+
 ngx_http_servqual_series_t *
-ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w, uint64_t key)
+ngx_http_servqual_agg_add(ngx_http_servqual_worker_t *w, uint64_t key)
 {
     ngx_http_servqual_series_t  *s;
 
@@ -230,47 +251,20 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
 }
 
 
-/* a request's request time and time to first byte, in microseconds */
+/* a new cell at i of the table: the bucket's first sample this window */
 
 void
-ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb)
+ngx_http_servqual_agg_cell(ngx_http_servqual_worker_t *w, uint32_t key,
+    uint32_t i)
 {
-    ngx_http_servqual_agg_sample(w, s - w->series, SQ_H_RT, rt);
-    ngx_http_servqual_agg_sample(w, s - w->series, SQ_H_TTFB, ttfb);
-}
-
-
-static ngx_inline void
-ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
-    ngx_uint_t kind, uint64_t us)
-{
-    uint32_t                   key, i;
     ngx_http_servqual_cell_t  *cell;
-
-    key = NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, sq_hist_index(us));
-
-    for (i = (key * 2654435761u) & w->cells_mask;
-         /* void */ ;
-         i = (i + 1) & w->cells_mask)
-    {
-        cell = &w->cells[i];
-
-        if (cell->key == key) {
-            cell->count++;
-            return;
-        }
-
-        if (cell->key == 0) {
-            break;
-        }
-    }
 
     if (w->ncells >= w->cells_mask) {
         /* cannot happen: the table is flushed at half load */
         return;
     }
 
+    cell = &w->cells[i];
     cell->key = key;
     cell->count = 1;
 

@@ -36,12 +36,13 @@ typedef struct {
 
 NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 
+size_t ngx_http_servqual_agg_size(ngx_http_servqual_main_conf_t *mcf);
 ngx_int_t ngx_http_servqual_agg_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
-ngx_http_servqual_series_t *ngx_http_servqual_agg_series(
+ngx_http_servqual_series_t *ngx_http_servqual_agg_add(
     ngx_http_servqual_worker_t *w, uint64_t key);
-void ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb);
+void ngx_http_servqual_agg_cell(ngx_http_servqual_worker_t *w, uint32_t key,
+    uint32_t i);
 ngx_uint_t ngx_http_servqual_agg_sort(ngx_http_servqual_worker_t *w);
 void ngx_http_servqual_agg_reset(ngx_http_servqual_worker_t *w);
 
@@ -76,6 +77,83 @@ ngx_uint_t ngx_http_servqual_agg_browser_sort(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_bcell_t **cells);
 
 NGX_HTTP_SERVQUAL_HIDDEN_END
+
+
+/*
+ * The request path, inline in the log handler: a series found by its key
+ * (a hash and, nearly always, one probe), and a histogram cell keyed by
+ * (slot + 1, histogram, bucket) incremented in place.  A series or a cell
+ * not seen yet this window goes out of line.
+ */
+
+#define NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, bucket)                       \
+    ((((uint32_t) (slot) + 1) << 12) | ((uint32_t) (kind) << 11)            \
+     | (uint32_t) (bucket))
+
+
+static ngx_inline ngx_http_servqual_series_t *
+ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w, uint64_t key)
+{
+    uint32_t                     i, n;
+    ngx_http_servqual_series_t  *s;
+
+    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL) >> 32) & w->index_mask;
+
+    while ((n = w->index[i]) != 0) {
+        s = &w->series[n - 1];
+
+        if (s->key == key) {
+            return s;
+        }
+
+        i = (i + 1) & w->index_mask;
+    }
+
+    return ngx_http_servqual_agg_add(w, key);
+}
+
+
+static ngx_inline void
+ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
+    ngx_uint_t kind, uint64_t us)
+{
+    uint32_t                   key, i;
+    ngx_http_servqual_cell_t  *cell;
+
+    key = NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, sq_hist_index(us));
+
+    for (i = (key * 2654435761u) & w->cells_mask;
+         /* void */ ;
+         i = (i + 1) & w->cells_mask)
+    {
+        cell = &w->cells[i];
+
+        if (cell->key == key) {
+            cell->count++;
+            return;
+        }
+
+        if (cell->key == 0) {
+            ngx_http_servqual_agg_cell(w, key, i);
+            return;
+        }
+    }
+}
+
+
+/* a request's request time and time to first byte, in microseconds */
+
+static ngx_inline void
+ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb)
+{
+    ngx_uint_t  slot;
+
+    slot = s - w->series;
+
+    ngx_http_servqual_agg_sample(w, slot, SQ_H_RT, rt);
+    ngx_http_servqual_agg_sample(w, slot, SQ_H_TTFB, ttfb);
+}
 
 
 #endif /* _NGX_HTTP_SERVQUAL_AGG_H_INCLUDED_ */

@@ -16,11 +16,6 @@
 #include "ngx_http_servqual_rtable.h"
 
 
-static ngx_uint_t ngx_http_servqual_region_variable(ngx_http_request_t *r,
-    ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
-    NGX_HTTP_SERVQUAL_NOINLINE;
-static ngx_uint_t ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w,
-    ngx_uint_t label) NGX_HTTP_SERVQUAL_NOINLINE;
 static void ngx_http_servqual_geo_cleanup(void *data);
 static void ngx_http_servqual_geo_table_cleanup(void *data);
 
@@ -162,6 +157,20 @@ ngx_http_servqual_geo_table_cleanup(void *data)
 }
 
 
+/* what ngx_http_servqual_geo_init() allocates */
+
+size_t
+ngx_http_servqual_geo_size(ngx_http_servqual_main_conf_t *mcf)
+{
+    if (mcf->rtable == NULL) {
+        return 0;
+    }
+
+    return mcf->rtable->nlabels * sizeof(ngx_http_servqual_geo_t)
+           + NGX_ALIGNMENT;
+}
+
+
 ngx_int_t
 ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
@@ -182,46 +191,12 @@ ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 
 
 /*
- * The request path: a table lookup (a few memory reads) and the label's
- * id in this worker.  What needs a label buffer (a variable, a label
- * seen for the first time) is kept out of line.
+ * Out of the request path (ngx_http_servqual_region() is inline in
+ * ngx_http_servqual_geo.h): a table label's first sight in this worker,
+ * and a region from a variable, both of which need a label buffer.
  */
 
 ngx_uint_t
-ngx_http_servqual_region(ngx_http_request_t *r, ngx_http_servqual_worker_t *w,
-    ngx_http_servqual_loc_conf_t *lcf)
-{
-    ngx_uint_t                   label, id;
-    ngx_http_servqual_rtable_t  *rt;
-
-    if (lcf->region == NGX_HTTP_SERVQUAL_REGION_VARIABLE) {
-        return ngx_http_servqual_region_variable(r, w, lcf);
-    }
-
-    rt = w->conf->rtable;
-
-    if (rt == NULL || !(rt->modes & (1 << lcf->region))) {
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    label = ngx_http_servqual_rtable_find(rt, lcf->region,
-                                          r->connection->sockaddr);
-
-    if (label == NGX_HTTP_SERVQUAL_RT_UNKNOWN) {
-        return NGX_HTTP_SERVQUAL_REGION_UNKNOWN;
-    }
-
-    id = w->geo[label];
-
-    if (id) {
-        return id - 1;
-    }
-
-    return ngx_http_servqual_geo_intern(w, label);
-}
-
-
-static ngx_uint_t
 ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w, ngx_uint_t label)
 {
     ngx_uint_t                     id;
@@ -244,7 +219,7 @@ ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w, ngx_uint_t label)
 }
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_servqual_region_variable(ngx_http_request_t *r,
     ngx_http_servqual_worker_t *w, ngx_http_servqual_loc_conf_t *lcf)
 {
