@@ -1,0 +1,98 @@
+#!/usr/bin/perl
+
+# Two collectors for availability: one nginx names both in
+# servqual_collector, each datagram goes to each with the same sequence
+# numbers, and each collector has its own delivery state.  Under load
+# collector B is stopped (SIGTERM) and started again, then killed
+# (SIGKILL) and started again: A counts every request nginx served (its
+# access log, exactly, nothing lost), and B accounts for every one as
+# counted or lost (its backlog sent later, what it had not stored when
+# killed reported as lost), so counted + lost = served at both.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use Time::HiRes qw(sleep);
+
+use SQCollector;
+use SQLoss qw(start_load stop_load served collector_totals reconcile);
+use SQNginx qw(start_nginx reload_nginx stop_nginx error_log_since);
+
+
+my $w = '{ slot: 2s, short: 2m, long: 10m }';
+my $a = SQCollector->new(windows => $w);
+my $b = SQCollector->new(windows => $w);
+$a->start;
+$b->start;
+
+start_nginx(<<'EOF', workers => 2,
+    servqual_collector 127.0.0.1:%%COLLA%% 127.0.0.1:%%COLLB%%
+                       flush=100ms node=pair;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        servqual on;
+
+        location / {
+            return 200 "ok\n";
+        }
+    }
+EOF
+    vars => { COLLA => $a->{udp}, COLLB => $b->{udp} });
+
+my $load = start_load(clients => 4);
+sleep 1.5;
+
+sub outage {
+    my ($sig, $down) = @_;
+    $b->signal($sig);
+    $b->wait_for(sub { !$b->alive }, 30);
+    delete $b->{pid};
+    sleep $down;
+    $b->start;
+    sleep 1.5;
+}
+
+outage('TERM', 2);
+outage('KILL', 1);
+
+stop_load($load);
+
+# the workers exit and say all they have
+reload_nginx();
+
+my ($na, $ta) = reconcile($a, 30);
+my ($nb, $tb) = reconcile($b, 30);
+
+ok $na > 500, "nginx served $na requests";
+ok $ta && $tb, 'both collectors answer';
+is $ta->{counted}, $na,
+   "collector A counted every request ($ta->{counted} of $na)";
+is $ta->{lost}, 0, 'collector A lost none';
+is $tb->{counted} + $tb->{lost}, $nb,
+   "collector B: counted $tb->{counted} + lost $tb->{lost} (source "
+   . ($tb->{source} // 0) . ", transit " . ($tb->{transit} // 0)
+   . ", collector " . ($tb->{collector} // 0) . ") = served";
+ok $tb->{lost} < 0.05 * $nb,
+   sprintf('collector B: the loss is small, %.2f %% (the workers kept '
+           . 'what it could not take)', 100 * $tb->{lost} / $nb);
+
+# each collector its own delivery state: B's outage was B's alone
+
+my $log = error_log_since(0);
+like $log, qr/collector "127\.0\.0\.1:$b->{udp}"/,
+     'nginx said that collector B could not take datagrams';
+unlike $log, qr/collector "127\.0\.0\.1:$a->{udp}"/,
+       'and nothing about collector A';
+
+stop_nginx();
+is $a->stop, 0, 'collector A stops cleanly';
+is $b->stop, 0, 'collector B stops cleanly';
+unlike $a->log_text . $b->log_text, qr/AddressSanitizer|runtime error/,
+       'no sanitizer report';
+
+done_testing;
