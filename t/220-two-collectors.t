@@ -7,7 +7,8 @@
 # (SIGKILL) and started again: A counts every request nginx served (its
 # access log, exactly, nothing lost), and B accounts for every one as
 # counted or lost (its backlog sent later, what it had not stored when
-# killed reported as lost), so counted + lost = served at both.
+# killed reported as lost, what a reload left spooled sent by the next
+# workers), so counted + lost = served at both.
 
 use strict;
 use warnings;
@@ -60,6 +61,15 @@ sub outage {
 outage('TERM', 2);
 outage('KILL', 1);
 
+# a reload while B is away: the retired workers leave B's datagrams in
+# its own spool file (servqual.PID.1.spool), the new ones send it to B
+$b->stop;
+delete $b->{pid};
+reload_nginx();
+sleep 0.5;
+$b->start;
+sleep 1.5;
+
 stop_load($load);
 
 # the workers exit and say all they have
@@ -88,6 +98,9 @@ like $log, qr/collector "127\.0\.0\.1:$b->{udp}"/,
      'nginx said that collector B could not take datagrams';
 unlike $log, qr/collector "127\.0\.0\.1:$a->{udp}"/,
        'and nothing about collector A';
+like $log, qr/adopted from "[^"]*\/servqual\.\d+\.1\.spool"/,
+     "B's spool file, left at a reload, was adopted";
+unlike $log, qr/servqual\.\d+\.spool/, 'A had nothing to spool';
 
 stop_nginx();
 is $a->stop, 0, 'collector A stops cleanly';
