@@ -145,6 +145,24 @@ like($rules, qr/^        for: 5m\n        labels:\n          severity: warning/m
 like($rules, qr/sum by \(endpoint, region, segment, site, instance\)/,
      'sums keep the site labels, by default site and instance');
 
+# conf.example/prometheus.yml loads the rules printed next to it
+
+{
+    my $ex = "$FindBin::Bin/../conf.example";
+    open my $f, '<', "$ex/prometheus.yml" or die "$ex/prometheus.yml: $!";
+    local $/;
+    write_file('prometheus.yml', <$f>);
+    close $f;
+    $rules = `$bin -c $ex/servqual-collector.yaml --prometheus-rules 2>&1`;
+    is($?, 0, 'rules from conf.example/servqual-collector.yaml');
+    write_file('servqual-rules.yml', $rules);
+    $out = `promtool check config $dir/prometheus.yml 2>&1`;
+    is($?, 0, 'promtool check config: prometheus.yml with its rules')
+        or diag $out;
+    like($out, qr/servqual-rules\.yml\s+SUCCESS: \d+ rules found/,
+         'conf.example/prometheus.yml loads servqual-rules.yml') or diag $out;
+}
+
 # two sites behind one Prometheus, site_labels [site]: the same row at
 # two sites judged apart, the slow one named, the segment shown
 
