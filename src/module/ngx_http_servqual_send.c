@@ -45,9 +45,10 @@
 /*
  * A datagram's head (the map up to the series' array32 header) is made
  * again for each collector, with that collector's delivery counts; it
- * is at most this long (14 keys, a 64-byte node, 11 uint64 values).
+ * is at most this long (14 keys, a 64-byte node, 12 integers: about 230
+ * bytes).
  */
-#define NGX_HTTP_SERVQUAL_HEAD_MAX     256
+#define NGX_HTTP_SERVQUAL_HEAD_MAX     320
 
 
 typedef struct {
@@ -638,6 +639,11 @@ ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
     u_char                       head[NGX_HTTP_SERVQUAL_HEAD_MAX];
 
     w = d->w;
+
+    if (d->series == NULL) {
+        /* no room for the head: buffer= is at least 1k, never here */
+        return;
+    }
 
     ngx_http_servqual_patch(d->series, d->nseries);
 
