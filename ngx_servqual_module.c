@@ -416,6 +416,7 @@ ngx_http_servqual_create_main_conf(ngx_conf_t *cf)
      *
      *     mcf->addr = NULL;
      *     mcf->address = { 0, NULL };
+     *     mcf->ncollectors = 0;
      *     mcf->node = { 0, NULL };
      *     mcf->mmdb = NULL;
      *     mcf->used = 0;
@@ -620,11 +621,12 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_servqual_main_conf_t *mcf = conf;
 
-    ngx_int_t               n;
-    ngx_str_t              *value, s;
-    ngx_url_t               u;
-    ngx_uint_t              i;
-    ngx_conf_num_bounds_t  *b;
+    ngx_int_t                       n;
+    ngx_str_t                      *value, s;
+    ngx_url_t                       u;
+    ngx_uint_t                      i, j;
+    ngx_conf_num_bounds_t          *b;
+    ngx_http_servqual_collector_t  *c;
 
     if (mcf->addr) {
         return "is duplicate";
@@ -632,32 +634,78 @@ ngx_http_servqual_collector(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    /*
+     * The addresses come first: the first one always, each further one
+     * when it is a unix: path or names a port (host:port, [::1]:port),
+     * so that a misspelt parameter is not taken for a host name.
+     */
 
-    u.url = value[1];
-    u.default_port = NGX_HTTP_SERVQUAL_DEFAULT_PORT;
+    for (i = 1; i < cf->args->nelts; i++) {
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in servqual collector \"%V\"",
-                               u.err, &u.url);
+        if (i > 1
+            && (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
+                || (ngx_strncmp(value[i].data, "unix:", 5) != 0
+                    && ngx_strlchr(value[i].data,
+                                   value[i].data + value[i].len, ':')
+                       == NULL)))
+        {
+            break;
         }
 
-        return NGX_CONF_ERROR;
+        if (mcf->ncollectors == NGX_HTTP_SERVQUAL_MAX_COLLECTORS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "too many servqual collectors \"%V\", "
+                               "at most %d can be named",
+                               &value[i], NGX_HTTP_SERVQUAL_MAX_COLLECTORS);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[i];
+        u.default_port = NGX_HTTP_SERVQUAL_DEFAULT_PORT;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s in servqual collector \"%V\"",
+                                   u.err, &u.url);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "servqual collector \"%V\" has no address",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < mcf->ncollectors; j++) {
+            c = &mcf->collectors[j];
+
+            if (ngx_cmp_sockaddr(c->addr->sockaddr, c->addr->socklen,
+                                 u.addrs[0].sockaddr, u.addrs[0].socklen, 1)
+                == NGX_OK)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate servqual collector \"%V\", "
+                                   "the same as \"%V\"",
+                                   &value[i], &c->address);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        c = &mcf->collectors[mcf->ncollectors++];
+        c->addr = &u.addrs[0];
+        c->address = value[i];
     }
 
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "servqual collector \"%V\" has no address",
-                           &u.url);
-        return NGX_CONF_ERROR;
-    }
+    mcf->addr = mcf->collectors[0].addr;
+    mcf->address = mcf->collectors[0].address;
 
-    mcf->addr = &u.addrs[0];
-    mcf->address = value[1];
-
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "flush=", 6) == 0) {
 

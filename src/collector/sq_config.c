@@ -13,6 +13,7 @@
 #include "sq_conf_listen.h"
 #include "sq_config.h"
 #include "sq_auth.h"
+#include "sq_rules.h"
 #include "sq_web.h"
 
 
@@ -258,6 +259,13 @@ static const sq_conf_key_t  sq_privacy_keys[] = {
     { .name = NULL }
 };
 
+static const sq_conf_key_t  sq_prometheus_keys[] = {
+    { .name = "site_labels", .set = sq_conf_set_strv,
+      .offset = offsetof(sq_conf_t, site_labels),
+      .aux = offsetof(sq_conf_t, nsite_labels), .dflt = "[site, instance]" },
+    { .name = NULL }
+};
+
 static const sq_conf_key_t  sq_storage_keys[] = {
     { .name = "path", .set = sq_conf_set_str,
       .offset = offsetof(sq_conf_t, storage_path), .dflt = "servqual.db" },
@@ -360,6 +368,9 @@ static const sq_conf_table_t  sq_log_table = { .keys = sq_log_keys };
 static const sq_conf_table_t  sq_metrics_table = { .keys = sq_metrics_keys };
 static const sq_conf_table_t  sq_alerts_table = { .keys = sq_alerts_keys };
 static const sq_conf_table_t  sq_privacy_table = { .keys = sq_privacy_keys };
+static const sq_conf_table_t  sq_prometheus_table = {
+    .keys = sq_prometheus_keys, .check = sq_rules_conf_check
+};
 
 static const sq_conf_table_t  sq_windows_table = {
     .keys = sq_windows_keys, .check = sq_conf_check_windows
@@ -382,6 +393,8 @@ static const sq_conf_key_t  sq_top_keys[] = {
       .aux = offsetof(sq_conf_t, noverrides), .size = sizeof(sq_override_t),
       .sub = &sq_override_table },
     { .name = "privacy", .set = sq_conf_set_map, .sub = &sq_privacy_table },
+    { .name = "prometheus", .set = sq_conf_set_map,
+      .sub = &sq_prometheus_table },
     { .name = "journeys", .set = sq_conf_set_list,
       .offset = offsetof(sq_conf_t, journeys),
       .aux = offsetof(sq_conf_t, njourneys), .size = sizeof(sq_journey_t),
@@ -878,5 +891,11 @@ sq_conf_free(sq_conf_t *conf)
     free(conf->alerts.alertmanager);
     free(conf->alerts.webhook);
     free(conf->alerts.generator_url);
+
+    for (i = 0; i < conf->nsite_labels; i++) {
+        free(conf->site_labels[i]);
+    }
+
+    free(conf->site_labels);
     free(conf);
 }

@@ -89,6 +89,10 @@ typedef struct {
     sq_alert_conf_t alerts;
 
     uint64_t        privacy_min;  /* requests a region needs, 0: off */
+
+    /* prometheus.site_labels: what --prometheus-rules keeps apart */
+    char          **site_labels;
+    size_t          nsite_labels;
 } sq_conf_t;
 
 

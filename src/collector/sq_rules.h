@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "sq_config.h"
+#include "sq_conf_yaml.h"
 
 
 /*
@@ -21,6 +22,13 @@
  * with the exported buckets (said on err), SQ_ERR_NOMEM.
  */
 int sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err);
+
+/*
+ * The check of the prometheus section: site_labels are label names,
+ * neither the row's nor the alerts' own, each once, at most 8.
+ */
+void sq_rules_conf_check(sq_conf_reader_t *rd, yaml_node_t *node,
+    char *base, size_t index, const char *path);
 
 
 #endif /* _SQ_RULES_H_INCLUDED_ */

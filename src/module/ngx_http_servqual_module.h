@@ -44,6 +44,7 @@
 #define NGX_HTTP_SERVQUAL_REGION_VARIABLE     3
 
 #define NGX_HTTP_SERVQUAL_MAX_SERIES_LIMIT    262144
+#define NGX_HTTP_SERVQUAL_MAX_COLLECTORS      4
 #define NGX_HTTP_SERVQUAL_OTHER_RESERVE       64
 
 /*
@@ -84,9 +85,19 @@ typedef struct {
 } ngx_http_servqual_endpoint_node_t;
 
 
+/* one address of servqual_collector */
 typedef struct {
     ngx_addr_t                    *addr;
     ngx_str_t                      address;
+} ngx_http_servqual_collector_t;
+
+
+typedef struct {
+    ngx_addr_t                    *addr;         /* the first collector's */
+    ngx_str_t                      address;
+    ngx_http_servqual_collector_t  collectors
+                                       [NGX_HTTP_SERVQUAL_MAX_COLLECTORS];
+    ngx_uint_t                     ncollectors;
     ngx_str_t                      node;
     sq_sign_key_t                 *key;          /* key=, or NULL */
     ngx_msec_t                     flush;
@@ -142,6 +153,31 @@ typedef struct {
 typedef uint16_t  ngx_http_servqual_geo_t;
 
 
+/*
+ * The delivery state of one collector (ngx_http_servqual_send.c): each
+ * has its own socket, queue and counts, so that one that is down gets
+ * its backlog later or its loss reported, whatever the others do.
+ */
+typedef struct {
+    ngx_http_servqual_collector_t *collector;
+    ngx_uint_t                     index;        /* in servqual_collector */
+    ngx_socket_t                   fd;
+    uint64_t                       dropped;       /* datagrams */
+    uint64_t                       dropped_requests;
+    uint64_t                       sent;           /* "cs" */
+    uint64_t                       unsent_requests;  /* "cx" */
+    uint64_t                       last_sent;      /* since the last flush */
+    uint64_t                       last_requests;
+
+    /* datagrams not yet known delivered */
+    u_char                        *queue;
+    size_t                         qlen;           /* bytes queued */
+    size_t                         qsent;          /* of those, sent since
+                                                      the last flush */
+    time_t                         error_logged;
+} ngx_http_servqual_dest_t;
+
+
 typedef struct {
     ngx_http_servqual_main_conf_t *conf;
     ngx_log_t                     *log;
@@ -175,21 +211,13 @@ typedef struct {
     /* sending */
     u_char                        *buf;
     size_t                         size;
-    ngx_socket_t                   fd;
     uint64_t                       seq;
-    uint64_t                       dropped;       /* datagrams */
-    uint64_t                       dropped_requests;
     uint64_t                       made_requests;  /* "cr" */
-    uint64_t                       sent;           /* "cs" */
-    uint64_t                       unsent_requests;  /* "cx" */
-    uint64_t                       last_sent;      /* since the last flush */
-    uint64_t                       last_requests;
 
-    /* datagrams not yet known delivered (ngx_http_servqual_send.c) */
-    u_char                        *queue;
-    size_t                         qlen;           /* bytes queued */
-    size_t                         qsent;          /* of those, sent since
-                                                      the last flush */
+    /* one per collector (ngx_http_servqual_send.c) */
+    ngx_http_servqual_dest_t      *dests;
+    ngx_uint_t                     ndests;
+
     u_char                        *spool;          /* the spool directory,
                                                       NUL-terminated */
     time_t                         error_logged;

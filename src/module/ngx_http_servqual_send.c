@@ -54,6 +54,14 @@
 #define NGX_HTTP_SERVQUAL_QUEUE        (1024 * 1024)
 #define NGX_HTTP_SERVQUAL_QHEAD        12
 
+/*
+ * A datagram's head (the map up to the series' array32 header) is made
+ * again for each collector, with that collector's delivery counts; it
+ * is at most this long (14 keys, a 64-byte node, 12 integers: about 230
+ * bytes).
+ */
+#define NGX_HTTP_SERVQUAL_HEAD_MAX     320
+
 
 typedef struct {
     ngx_http_servqual_worker_t   *w;
@@ -63,6 +71,14 @@ typedef struct {
     u_char                       *series;      /* "s" array32 header */
     uint32_t                      nseries;
     uint64_t                      requests;
+
+    /* the head's values that are the same for every collector */
+    uint64_t                      seq;
+    uint64_t                      ws;
+    uint64_t                      we;
+    uint64_t                      so;
+    uint64_t                      go;
+    uint64_t                      cr;
 } ngx_http_servqual_dgram_t;
 
 
@@ -70,6 +86,8 @@ static void ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     ngx_uint_t force);
 static int ngx_http_servqual_write(void *data, const char *buf, size_t len);
 static void ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d);
+static void ngx_http_servqual_head(ngx_http_servqual_dgram_t *d,
+    uint64_t dd, uint64_t dr, uint64_t cs, uint64_t cx);
 static void ngx_http_servqual_end(ngx_http_servqual_dgram_t *d);
 static void ngx_http_servqual_pack_key(ngx_http_servqual_dgram_t *d,
     ngx_uint_t key);
@@ -91,13 +109,23 @@ static void ngx_http_servqual_fill(ngx_http_servqual_dgram_t *d,
 static void ngx_http_servqual_split(ngx_http_servqual_dgram_t *d,
     ngx_http_servqual_series_t *s, uint64_t *bc, ngx_uint_t from,
     ngx_uint_t nf, ngx_uint_t with);
-static void ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p,
-    size_t len, uint64_t requests);
-static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w);
-static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w);
-static void ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w);
-static void ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w);
-static void ngx_http_servqual_drain(ngx_http_servqual_worker_t *w);
+static void ngx_http_servqual_enqueue(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest, u_char *p, size_t len,
+    uint64_t requests);
+static ngx_int_t ngx_http_servqual_connect(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest);
+static void ngx_http_servqual_refused(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest);
+static void ngx_http_servqual_spool_name(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest, u_char *buf, size_t size,
+    ngx_pid_t pid, const char *suffix);
+static void ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest);
+static void ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest);
+static void ngx_http_servqual_drain(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest);
+static void ngx_http_servqual_dest_close(ngx_http_servqual_dest_t *dest);
 static void ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w);
 
 
@@ -111,6 +139,8 @@ ngx_int_t
 ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 {
     ngx_str_t                   *name;
+    ngx_uint_t                   i;
+    ngx_http_servqual_dest_t    *dest;
     ngx_http_core_srv_conf_t   **cscfp;
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_core_main_conf_t   *cmcf;
@@ -122,11 +152,26 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
         return NGX_ERROR;
     }
 
-    w->fd = (ngx_socket_t) -1;
+    /* each collector its own socket and queue, allocated at once */
 
-    w->queue = ngx_palloc(pool, NGX_HTTP_SERVQUAL_QUEUE);
-    if (w->queue == NULL) {
+    w->ndests = w->conf->ncollectors;
+
+    w->dests = ngx_pcalloc(pool, w->ndests * sizeof(ngx_http_servqual_dest_t));
+    if (w->dests == NULL) {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < w->ndests; i++) {
+        dest = &w->dests[i];
+
+        dest->collector = &w->conf->collectors[i];
+        dest->index = i;
+        dest->fd = (ngx_socket_t) -1;
+
+        dest->queue = ngx_palloc(pool, NGX_HTTP_SERVQUAL_QUEUE);
+        if (dest->queue == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     /* the spool: nginx's client body temp path, the workers' own */
@@ -156,58 +201,90 @@ ngx_http_servqual_send_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 /*
  * A worker that exits with datagrams it could not deliver (the collector
  * down during a reload) leaves them in a spool file in nginx's client
- * body temp path, servqual.PID.spool; the workers that run on adopt such
- * files at their flushes (claimed by a rename, so one worker takes each)
- * and send the datagrams as their own queue's, in order.
+ * body temp path, servqual.PID.spool for the first collector and
+ * servqual.PID.N.spool for the Nth after it; the workers that run on
+ * adopt such files at their flushes (claimed by a rename, so one worker
+ * takes each) and send the datagrams as their own queue's, in order, to
+ * the collector of the same place in servqual_collector.
  */
 
 static void
-ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w)
+ngx_http_servqual_spool_name(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest, u_char *buf, size_t size, ngx_pid_t pid,
+    const char *suffix)
+{
+    if (dest->index == 0) {
+        ngx_snprintf(buf, size, "%s/servqual.%P.%s%Z", w->spool, pid, suffix);
+
+    } else {
+        ngx_snprintf(buf, size, "%s/servqual.%P.%ui.%s%Z", w->spool, pid,
+                     dest->index, suffix);
+    }
+}
+
+
+static void
+ngx_http_servqual_spool_write(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest)
 {
     int     fd;
     u_char  tmp[NGX_MAX_PATH], name[NGX_MAX_PATH];
 
-    if (w->spool == NULL || w->qlen == 0) {
+    if (w->spool == NULL || dest->qlen == 0) {
         return;
     }
 
-    ngx_snprintf(tmp, sizeof(tmp), "%s/servqual.%P.tmp%Z", w->spool, ngx_pid);
-    ngx_snprintf(name, sizeof(name), "%s/servqual.%P.spool%Z", w->spool,
-                 ngx_pid);
+    ngx_http_servqual_spool_name(w, dest, tmp, sizeof(tmp), ngx_pid, "tmp");
+    ngx_http_servqual_spool_name(w, dest, name, sizeof(name), ngx_pid,
+                                 "spool");
 
     fd = open((char *) tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
     if (fd == -1
-        || write(fd, w->queue, w->qlen) != (ssize_t) w->qlen
+        || write(fd, dest->queue, dest->qlen) != (ssize_t) dest->qlen
         || close(fd) == -1
         || rename((char *) tmp, (char *) name) == -1)
     {
         ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
                       "servqual: cannot spool %uz bytes of datagrams "
-                      "to \"%s\"", w->qlen, tmp);
+                      "for collector \"%V\" to \"%s\"",
+                      dest->qlen, &dest->collector->address, tmp);
         (void) unlink((char *) tmp);
         return;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                  "servqual: %uz bytes of datagrams left in \"%s\" for "
-                  "the next worker", w->qlen, name);
+                  "servqual: %uz bytes of datagrams for collector \"%V\" "
+                  "left in \"%s\" for the next worker",
+                  dest->qlen, &dest->collector->address, name);
 }
 
 
 static void
-ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w)
+ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest)
 {
     int              fd;
     DIR             *dir;
+    u_char          *p, *last;
     size_t           len;
     ssize_t          n;
     struct stat      st;
     struct dirent   *de;
     u_char           name[NGX_MAX_PATH], mine[NGX_MAX_PATH];
+    u_char           suffix[NGX_INT_T_LEN + 8];
 
     if (w->spool == NULL) {
         return;
+    }
+
+    /* what follows the pid in this collector's spool files */
+
+    if (dest->index == 0) {
+        ngx_snprintf(suffix, sizeof(suffix), ".spool%Z");
+
+    } else {
+        ngx_snprintf(suffix, sizeof(suffix), ".%ui.spool%Z", dest->index);
     }
 
     dir = opendir((char *) w->spool);
@@ -218,18 +295,29 @@ ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w)
     while ((de = readdir(dir)) != NULL) {
         len = ngx_strlen(de->d_name);
 
-        if (len < 15 || ngx_strncmp(de->d_name, "servqual.", 9) != 0
-            || ngx_strcmp(de->d_name + len - 6, ".spool") != 0)
+        if (len < 15 || ngx_strncmp(de->d_name, "servqual.", 9) != 0) {
+            continue;
+        }
+
+        p = (u_char *) de->d_name + 9;
+        last = (u_char *) de->d_name + len;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == (u_char *) de->d_name + 9
+            || ngx_strcmp(p, suffix) != 0)
         {
             continue;
         }
 
         ngx_snprintf(name, sizeof(name), "%s/%s%Z", w->spool, de->d_name);
-        ngx_snprintf(mine, sizeof(mine), "%s/servqual.%P.adopted%Z",
-                     w->spool, ngx_pid);
+        ngx_http_servqual_spool_name(w, dest, mine, sizeof(mine), ngx_pid,
+                                     "adopted");
 
         if (stat((char *) name, &st) == -1
-            || (size_t) st.st_size > NGX_HTTP_SERVQUAL_QUEUE - w->qlen)
+            || (size_t) st.st_size > NGX_HTTP_SERVQUAL_QUEUE - dest->qlen)
         {
             /* no room now: later, or for another worker */
             continue;
@@ -245,11 +333,11 @@ ngx_http_servqual_spool_read(ngx_http_servqual_worker_t *w)
             continue;
         }
 
-        n = read(fd, w->queue + w->qlen, (size_t) st.st_size);
+        n = read(fd, dest->queue + dest->qlen, (size_t) st.st_size);
         close(fd);
 
         if (n == (ssize_t) st.st_size) {
-            w->qlen += (size_t) n;
+            dest->qlen += (size_t) n;
             (void) unlink((char *) mine);
 
             ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
@@ -281,12 +369,16 @@ ngx_http_servqual_flush(ngx_http_servqual_worker_t *w)
 void
 ngx_http_servqual_flush_final(ngx_http_servqual_worker_t *w)
 {
+    ngx_uint_t  i;
+
     ngx_http_servqual_flush_window(w, w->seq > 0);
 
     /* what was refused or could not go is left for the next worker */
 
-    ngx_http_servqual_refused(w);
-    ngx_http_servqual_spool_write(w);
+    for (i = 0; i < w->ndests; i++) {
+        ngx_http_servqual_refused(w, &w->dests[i]);
+        ngx_http_servqual_spool_write(w, &w->dests[i]);
+    }
 }
 
 
@@ -297,18 +389,30 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
     size_t                       reserve;
     uint32_t                     slot, bucket, prev, npairs;
     uint64_t                     cell, key, count, *bc;
-    ngx_uint_t                   i, j, n, nb, f, nf, with;
+    ngx_uint_t                   i, j, n, nb, f, nf, with, dropped;
     u_char                      *hist;
     ngx_http_servqual_bcell_t   *bcells;
     ngx_http_servqual_series_t  *s;
     ngx_http_servqual_dgram_t    d;
 
-    ngx_http_servqual_refused(w);
-    ngx_http_servqual_spool_read(w);
+    dropped = 0;
 
-    if (w->requests == 0 && w->dropped == 0 && !force) {
+    for (i = 0; i < w->ndests; i++) {
+        ngx_http_servqual_refused(w, &w->dests[i]);
+        ngx_http_servqual_spool_read(w, &w->dests[i]);
+
+        if (w->dests[i].dropped) {
+            dropped = 1;
+        }
+    }
+
+    if (w->requests == 0 && !dropped && !force) {
         ngx_http_servqual_agg_reset(w);
-        ngx_http_servqual_drain(w);
+
+        for (i = 0; i < w->ndests; i++) {
+            ngx_http_servqual_drain(w, &w->dests[i]);
+        }
+
         ngx_http_servqual_rearm(w);
         return;
     }
@@ -450,7 +554,17 @@ ngx_http_servqual_flush_window(ngx_http_servqual_worker_t *w,
 static void
 ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w)
 {
-    if ((w->qlen > w->qsent || w->spool) && !w->timer.timer_set
+    ngx_uint_t  i, waiting;
+
+    waiting = (w->spool != NULL);
+
+    for (i = 0; i < w->ndests; i++) {
+        if (w->dests[i].qlen > w->dests[i].qsent) {
+            waiting = 1;
+        }
+    }
+
+    if (waiting && !w->timer.timer_set
         && !ngx_exiting && !ngx_terminate && !ngx_quit)
     {
         ngx_add_timer(&w->timer, w->conf->flush);
@@ -458,11 +572,20 @@ ngx_http_servqual_rearm(ngx_http_servqual_worker_t *w)
 }
 
 
+/*
+ * A datagram is made once, with a head that carries, of the counts that
+ * differ between collectors ("dd", "dr", "cs", "cx"), the largest: the
+ * head made again for each collector is no longer, so the datagram still
+ * fits its buffer.
+ */
+
 static void
 ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
 {
-    uint64_t                     now;
+    uint64_t                     dd, dr, cs, cx;
+    ngx_uint_t                   i;
     ngx_time_t                  *tp;
+    ngx_http_servqual_dest_t    *dest;
     ngx_http_servqual_worker_t  *w;
 
     w = d->w;
@@ -473,6 +596,53 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     d->requests = 0;
 
     tp = ngx_timeofday();
+
+    d->seq = ++w->seq;
+    d->we = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    /* a window with no request (drops to report) is an empty instant */
+
+    d->ws = w->window_start ? w->window_start : d->we;
+
+    /* the overflow counts of the window travel in its first datagram */
+
+    d->so = w->series_overflow;
+    w->series_overflow = 0;
+
+    d->go = w->segment_overflow;
+    w->segment_overflow = 0;
+
+    /* the running totals of the datagrams before this one */
+
+    d->cr = w->made_requests;
+
+    dd = 0;
+    dr = 0;
+    cs = 0;
+    cx = 0;
+
+    for (i = 0; i < w->ndests; i++) {
+        dest = &w->dests[i];
+
+        dd = ngx_max(dd, dest->dropped);
+        dr = ngx_max(dr, dest->dropped_requests);
+        cs = ngx_max(cs, dest->sent);
+        cx = ngx_max(cx, dest->unsent_requests);
+    }
+
+    ngx_http_servqual_head(d, dd, dr, cs, cx);
+
+    d->series = ngx_http_servqual_array32(d);
+}
+
+
+static void
+ngx_http_servqual_head(ngx_http_servqual_dgram_t *d, uint64_t dd,
+    uint64_t dr, uint64_t cs, uint64_t cx)
+{
+    ngx_http_servqual_worker_t  *w;
+
+    w = d->w;
 
     msgpack_pack_map(&d->pk, SQ_WIRE_NKEYS);
 
@@ -486,58 +656,92 @@ ngx_http_servqual_begin(ngx_http_servqual_dgram_t *d)
     msgpack_pack_uint64(&d->pk, (uint64_t) ngx_pid);
 
     ngx_http_servqual_pack_key(d, SQ_K_SEQ);
-    msgpack_pack_uint64(&d->pk, ++w->seq);
-
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    /* a window with no request (drops to report) is an empty instant */
+    msgpack_pack_uint64(&d->pk, d->seq);
 
     ngx_http_servqual_pack_key(d, SQ_K_WS);
-    msgpack_pack_uint64(&d->pk, w->window_start ? w->window_start : now);
+    msgpack_pack_uint64(&d->pk, d->ws);
 
     ngx_http_servqual_pack_key(d, SQ_K_WE);
-    msgpack_pack_uint64(&d->pk, now);
+    msgpack_pack_uint64(&d->pk, d->we);
 
     ngx_http_servqual_pack_key(d, SQ_K_DD);
-    msgpack_pack_uint64(&d->pk, w->dropped);
+    msgpack_pack_uint64(&d->pk, dd);
 
     ngx_http_servqual_pack_key(d, SQ_K_DR);
-    msgpack_pack_uint64(&d->pk, w->dropped_requests);
-
-    /* the overflow counts of the window travel in its first datagram */
+    msgpack_pack_uint64(&d->pk, dr);
 
     ngx_http_servqual_pack_key(d, SQ_K_SO);
-    msgpack_pack_uint64(&d->pk, w->series_overflow);
-    w->series_overflow = 0;
+    msgpack_pack_uint64(&d->pk, d->so);
 
     ngx_http_servqual_pack_key(d, SQ_K_GO);
-    msgpack_pack_uint64(&d->pk, w->segment_overflow);
-    w->segment_overflow = 0;
-
-    /* the running totals of the datagrams before this one */
+    msgpack_pack_uint64(&d->pk, d->go);
 
     ngx_http_servqual_pack_key(d, SQ_K_CR);
-    msgpack_pack_uint64(&d->pk, w->made_requests);
+    msgpack_pack_uint64(&d->pk, d->cr);
 
     ngx_http_servqual_pack_key(d, SQ_K_CS);
-    msgpack_pack_uint64(&d->pk, w->sent);
+    msgpack_pack_uint64(&d->pk, cs);
 
     ngx_http_servqual_pack_key(d, SQ_K_CX);
-    msgpack_pack_uint64(&d->pk, w->unsent_requests);
+    msgpack_pack_uint64(&d->pk, cx);
 
     ngx_http_servqual_pack_key(d, SQ_K_SERIES);
-    d->series = ngx_http_servqual_array32(d);
 }
 
+
+/*
+ * The same datagram, the same sequence number, to every collector: the
+ * head is made again with the collector's own delivery counts, put
+ * before the series, and the whole signed and queued for it.
+ */
 
 static void
 ngx_http_servqual_end(ngx_http_servqual_dgram_t *d)
 {
+    u_char                      *body;
+    size_t                       blen, hlen, len;
+    ngx_uint_t                   i;
+    ngx_http_servqual_dest_t    *dest;
+    ngx_http_servqual_worker_t  *w;
+    u_char                       head[NGX_HTTP_SERVQUAL_HEAD_MAX];
+
+    w = d->w;
+
+    if (d->series == NULL) {
+        /* no room for the head: buffer= is at least 1k, never here */
+        return;
+    }
+
     ngx_http_servqual_patch(d->series, d->nseries);
-    ngx_http_servqual_send(d->w, d->w->buf,
-                           ngx_http_servqual_sign(d->w, d->w->buf,
-                                                  d->pos - d->w->buf),
-                           d->requests);
+
+    body = d->series;
+    blen = d->pos - d->series;
+
+    for (i = 0; i < w->ndests; i++) {
+        dest = &w->dests[i];
+
+        d->pos = head;
+        d->end = head + sizeof(head);
+
+        ngx_http_servqual_head(d, dest->dropped, dest->dropped_requests,
+                               dest->sent, dest->unsent_requests);
+
+        hlen = d->pos - head;
+
+        ngx_memmove(w->buf + hlen, body, blen);
+        ngx_memcpy(w->buf, head, hlen);
+        body = w->buf + hlen;
+
+        len = ngx_http_servqual_sign(w, w->buf, hlen + blen);
+
+        ngx_http_servqual_enqueue(w, dest, w->buf, len, d->requests);
+    }
+
+    w->made_requests += d->requests;
+
+    for (i = 0; i < w->ndests; i++) {
+        ngx_http_servqual_drain(w, &w->dests[i]);
+    }
 }
 
 
@@ -757,57 +961,54 @@ ngx_http_servqual_write(void *data, const char *buf, size_t len)
 
 
 static void
-ngx_http_servqual_send(ngx_http_servqual_worker_t *w, u_char *p, size_t len,
-    uint64_t requests)
+ngx_http_servqual_enqueue(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest, u_char *p, size_t len, uint64_t requests)
 {
     u_char    *q;
     size_t     need;
     uint32_t   n;
     uint64_t   r;
 
-    w->made_requests += requests;
-
     need = NGX_HTTP_SERVQUAL_QHEAD + len;
 
     /* past the budget the oldest datagrams go, counted as not sent */
 
-    while (w->qlen + need > NGX_HTTP_SERVQUAL_QUEUE && w->qlen) {
-        q = w->queue;
+    while (dest->qlen + need > NGX_HTTP_SERVQUAL_QUEUE && dest->qlen) {
+        q = dest->queue;
         n = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
             | ((uint32_t) q[2] << 8) | q[3];
         ngx_memcpy(&r, q + 4, sizeof(uint64_t));
 
-        if (w->qsent == 0) {
-            w->dropped++;
-            w->dropped_requests += r;
-            w->unsent_requests += r;
+        if (dest->qsent == 0) {
+            dest->dropped++;
+            dest->dropped_requests += r;
+            dest->unsent_requests += r;
 
         } else {
             /* sent, not yet known delivered: taken as delivered */
-            w->qsent -= NGX_HTTP_SERVQUAL_QHEAD + n;
+            dest->qsent -= NGX_HTTP_SERVQUAL_QHEAD + n;
         }
 
-        w->qlen -= NGX_HTTP_SERVQUAL_QHEAD + n;
-        ngx_memmove(w->queue, q + NGX_HTTP_SERVQUAL_QHEAD + n, w->qlen);
+        dest->qlen -= NGX_HTTP_SERVQUAL_QHEAD + n;
+        ngx_memmove(dest->queue, q + NGX_HTTP_SERVQUAL_QHEAD + n, dest->qlen);
     }
 
-    q = w->queue + w->qlen;
+    q = dest->queue + dest->qlen;
     q[0] = (u_char) (len >> 24);
     q[1] = (u_char) (len >> 16);
     q[2] = (u_char) (len >> 8);
     q[3] = (u_char) len;
     ngx_memcpy(q + 4, &requests, sizeof(uint64_t));
     ngx_memcpy(q + NGX_HTTP_SERVQUAL_QHEAD, p, len);
-    w->qlen += need;
-
-    ngx_http_servqual_drain(w);
+    dest->qlen += need;
 }
 
 
 /* sends the queued datagrams not sent yet, in order, until one fails */
 
 static void
-ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
+ngx_http_servqual_drain(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest)
 {
     u_char     *q;
     ssize_t     n;
@@ -815,28 +1016,28 @@ ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
     uint64_t    r;
     ngx_err_t   err;
 
-    while (w->qsent < w->qlen) {
+    while (dest->qsent < dest->qlen) {
 
-        if (w->fd == (ngx_socket_t) -1
-            && ngx_http_servqual_connect(w) != NGX_OK)
+        if (dest->fd == (ngx_socket_t) -1
+            && ngx_http_servqual_connect(w, dest) != NGX_OK)
         {
             return;
         }
 
-        q = w->queue + w->qsent;
+        q = dest->queue + dest->qsent;
         len = ((uint32_t) q[0] << 24) | ((uint32_t) q[1] << 16)
               | ((uint32_t) q[2] << 8) | q[3];
         ngx_memcpy(&r, q + 4, sizeof(uint64_t));
 
-        n = send(w->fd, q + NGX_HTTP_SERVQUAL_QHEAD, len, 0);
+        n = send(dest->fd, q + NGX_HTTP_SERVQUAL_QHEAD, len, 0);
 
         if (n == (ssize_t) len) {
-            w->qsent += NGX_HTTP_SERVQUAL_QHEAD + len;
-            w->sent++;
-            w->last_sent++;
-            w->last_requests += r;
-            w->dropped = 0;
-            w->dropped_requests = 0;
+            dest->qsent += NGX_HTTP_SERVQUAL_QHEAD + len;
+            dest->sent++;
+            dest->last_sent++;
+            dest->last_requests += r;
+            dest->dropped = 0;
+            dest->dropped_requests = 0;
             continue;
         }
 
@@ -845,23 +1046,23 @@ ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
         if (err == NGX_ECONNREFUSED) {
             /* a datagram sent before was refused: all since the last
                flush are sent again */
-            w->sent -= w->last_sent;
-            w->qsent = 0;
-            w->last_sent = 0;
-            w->last_requests = 0;
+            dest->sent -= dest->last_sent;
+            dest->qsent = 0;
+            dest->last_sent = 0;
+            dest->last_requests = 0;
         }
 
-        if (ngx_time() - w->error_logged >= 60) {
-            w->error_logged = ngx_time();
+        if (ngx_time() - dest->error_logged >= 60) {
+            dest->error_logged = ngx_time();
             ngx_log_error(NGX_LOG_ERR, w->log, err,
                           "servqual: send() to collector \"%V\" failed, "
                           "%uz bytes of datagrams kept to send later",
-                          &w->conf->address, w->qlen);
+                          &dest->collector->address, dest->qlen);
         }
 
         if (err != NGX_EAGAIN && err != ENOBUFS) {
             /* start afresh with a new socket next time */
-            ngx_http_servqual_send_close(w);
+            ngx_http_servqual_dest_close(dest);
         }
 
         return;
@@ -870,14 +1071,15 @@ ngx_http_servqual_drain(ngx_http_servqual_worker_t *w)
 
 
 static ngx_int_t
-ngx_http_servqual_connect(ngx_http_servqual_worker_t *w)
+ngx_http_servqual_connect(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest)
 {
     ngx_err_t      err;
     ngx_socket_t   fd;
     ngx_addr_t    *addr;
     const char    *what;
 
-    addr = w->conf->addr;
+    addr = dest->collector->addr;
 
     fd = ngx_socket(addr->sockaddr->sa_family, SOCK_DGRAM, 0);
     if (fd == (ngx_socket_t) -1) {
@@ -895,7 +1097,7 @@ ngx_http_servqual_connect(ngx_http_servqual_worker_t *w)
         goto failed;
     }
 
-    w->fd = fd;
+    dest->fd = fd;
 
     return NGX_OK;
 
@@ -903,12 +1105,12 @@ failed:
 
     err = ngx_socket_errno;
 
-    if (ngx_time() - w->error_logged >= 60) {
-        w->error_logged = ngx_time();
+    if (ngx_time() - dest->error_logged >= 60) {
+        dest->error_logged = ngx_time();
         ngx_log_error(NGX_LOG_ERR, w->log, err,
                       "servqual: %s to collector \"%V\" failed, "
                       "%uL datagrams dropped so far",
-                      what, &w->conf->address, w->dropped + 1);
+                      what, &dest->collector->address, dest->dropped + 1);
     }
 
     if (fd != (ngx_socket_t) -1) {
@@ -929,17 +1131,18 @@ failed:
  */
 
 static void
-ngx_http_servqual_refused(ngx_http_servqual_worker_t *w)
+ngx_http_servqual_refused(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_dest_t *dest)
 {
     int        err;
     socklen_t  len;
 
     err = 0;
 
-    if (w->fd != (ngx_socket_t) -1) {
+    if (dest->fd != (ngx_socket_t) -1) {
         len = sizeof(int);
 
-        if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+        if (getsockopt(dest->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
             == -1)
         {
             err = ngx_socket_errno;
@@ -947,35 +1150,46 @@ ngx_http_servqual_refused(ngx_http_servqual_worker_t *w)
     }
 
     if (err) {
-        w->sent -= w->last_sent;
-        w->qsent = 0;
+        dest->sent -= dest->last_sent;
+        dest->qsent = 0;
 
-        if (ngx_time() - w->error_logged >= 60) {
-            w->error_logged = ngx_time();
+        if (ngx_time() - dest->error_logged >= 60) {
+            dest->error_logged = ngx_time();
             ngx_log_error(NGX_LOG_ERR, w->log, err,
                           "servqual: collector \"%V\" refused datagrams, "
                           "%uz bytes of datagrams kept to send later",
-                          &w->conf->address, w->qlen);
+                          &dest->collector->address, dest->qlen);
         }
 
-        ngx_http_servqual_send_close(w);
+        ngx_http_servqual_dest_close(dest);
 
-    } else if (w->qsent) {
-        w->qlen -= w->qsent;
-        ngx_memmove(w->queue, w->queue + w->qsent, w->qlen);
-        w->qsent = 0;
+    } else if (dest->qsent) {
+        dest->qlen -= dest->qsent;
+        ngx_memmove(dest->queue, dest->queue + dest->qsent, dest->qlen);
+        dest->qsent = 0;
     }
 
-    w->last_sent = 0;
-    w->last_requests = 0;
+    dest->last_sent = 0;
+    dest->last_requests = 0;
+}
+
+
+static void
+ngx_http_servqual_dest_close(ngx_http_servqual_dest_t *dest)
+{
+    if (dest->fd != (ngx_socket_t) -1) {
+        (void) ngx_close_socket(dest->fd);
+        dest->fd = (ngx_socket_t) -1;
+    }
 }
 
 
 void
 ngx_http_servqual_send_close(ngx_http_servqual_worker_t *w)
 {
-    if (w->fd != (ngx_socket_t) -1) {
-        (void) ngx_close_socket(w->fd);
-        w->fd = (ngx_socket_t) -1;
+    ngx_uint_t  i;
+
+    for (i = 0; i < w->ndests; i++) {
+        ngx_http_servqual_dest_close(&w->dests[i]);
     }
 }

@@ -18,7 +18,7 @@
 
 /*
  * Encoding the worker's window into datagrams (docs/wire-format.md) and
- * sending them to the collector, non-blocking; what cannot be sent is
+ * sending them to each collector, non-blocking; what cannot be sent is
  * dropped and counted, and the count travels in the next datagram.
  */
 
