@@ -4,7 +4,9 @@ package SQWire;
 # include/servqual_wire.h and include/servqual_hist.h: the datagram's keys
 # (SQ_K_* and SQ_WIRE_KEY_NAMES), the series fields (SQ_F_*), the
 # histogram order (SQ_H_*), the counters (SQ_C_* and
-# SQ_WIRE_COUNTER_NAMES) and the bucket scheme.  On top of them: the
+# SQ_WIRE_COUNTER_NAMES), the browser's fields of version 3 (SQ_FB_*,
+# SQ_B_* with SQ_WIRE_BHIST_NAMES, SQ_BC_* with SQ_WIRE_BCOUNTER_NAMES,
+# SQ_WIRE_CLS_SCALE) and the bucket scheme.  On top of them: the
 # canonical encoder of docs/wire-format.md and its test vectors, a
 # builder for test datagrams of any shape, a strict decoder and checker,
 # totals over datagrams, and the datagram listeners (udp and unix) that
@@ -30,11 +32,12 @@ use SQProc qw(repo_root prefix read_file owner_process);
 our @EXPORT_OK = qw(
     wire_key wire_keys wire_field wire_hists wire_const
     counter_names counter_index
+    bcounter_names bcounter_index wire_bhists wire_bfield
     sq_hist_index sq_hist_lower sq_hist_upper sq_hist_buckets
     encode_datagram doc_vectors
-    datagram series histogram msgpack_pack
+    datagram series histogram cls_histogram browser msgpack_pack
     decode_datagram datagram_problems decode_hist sum_datagrams
-    series_total hist_total seq_gaps
+    series_total hist_total hist_quantile seq_gaps
     udp_listener unix_listener
 );
 
@@ -47,7 +50,7 @@ my @LISTENERS;                 # unix listener paths to unlink at exit
 # ---------------------------------------------------------------------------
 # The headers
 
-my (%CONST, %ENUM, @KEYS, @COUNTERS, @HISTS, %HIST);
+my (%CONST, %ENUM, @KEYS, @COUNTERS, @HISTS, %HIST, @BCOUNTERS, @BHISTS);
 
 sub _load_headers {
     return if @KEYS;
@@ -76,6 +79,18 @@ sub _load_headers {
     @COUNTERS = _names($wire, 'SQ_WIRE_COUNTER_NAMES', 'SQ_C_',
                        'SQ_WIRE_NCOUNTERS');
 
+    # version 3: the browser's counters and histograms
+    @BCOUNTERS = _names($wire, 'SQ_WIRE_BCOUNTER_NAMES', 'SQ_BC_',
+                        'SQ_WIRE_NBCOUNTERS');
+    @BHISTS = _names($wire, 'SQ_WIRE_BHIST_NAMES', 'SQ_B_',
+                     'SQ_WIRE_NBHISTS');
+    croak "servqual_wire.h: SQ_WIRE_BROWSER_FIELDS is not the browser"
+          . " counters and " . @BHISTS . " histograms"
+        unless ($CONST{SQ_WIRE_BROWSER_FIELDS} // -1) == 1 + @BHISTS
+               && ($ENUM{SQ_FB_HIST_LCP} // -1) == $ENUM{SQ_FB_COUNTERS} + 1;
+    $CONST{SQ_WIRE_SERIES_FIELDS_BROWSER}
+        = $CONST{SQ_WIRE_SERIES_FIELDS} + $CONST{SQ_WIRE_BROWSER_FIELDS};
+
     # SQ_H_RT -> "rt": the histograms' names in wire order
     my @h = sort { $ENUM{$a} <=> $ENUM{$b} } grep { /^SQ_H_/ } keys %ENUM;
     croak "servqual_wire.h: " . @h . " SQ_H_* but SQ_WIRE_NHISTS is "
@@ -84,7 +99,8 @@ sub _load_headers {
     @HISTS = map { lc s/^SQ_H_//r } @h;
 
     for (qw(SQ_F_ENDPOINT SQ_F_REGION SQ_F_SEGMENT SQ_F_COUNTERS
-            SQ_F_HIST_RT SQ_WIRE_SERIES_FIELDS SQ_WIRE_VERSION))
+            SQ_F_HIST_RT SQ_WIRE_SERIES_FIELDS SQ_WIRE_VERSION
+            SQ_WIRE_VERSION_MIN SQ_WIRE_CLS_SCALE))
     {
         croak "$_ not in servqual_wire.h"
             unless defined $ENUM{$_} || defined $CONST{$_};
@@ -188,6 +204,50 @@ sub counter_index {
     croak "unknown counter $id"
         unless $id =~ /^SQ_C_/ && defined $ENUM{$id};
     return $ENUM{$id};
+}
+
+
+# bcounter_names(): the browser counter names in wire order (SQ_BC_*).
+
+sub bcounter_names {
+    _load_headers();
+    return @BCOUNTERS;
+}
+
+
+# bcounter_index('SQ_BC_BEACONS'): a browser counter's index in the
+# browser counters array.
+
+sub bcounter_index {
+    my ($id) = @_;
+
+    _load_headers();
+    croak "unknown browser counter $id"
+        unless $id =~ /^SQ_BC_/ && defined $ENUM{$id};
+    return $ENUM{$id};
+}
+
+
+# wire_bhists(): the browser's histograms' names in wire order ("lcp",
+# "inp", "cls", "fcp", "ttfb"); the one at position i is series field
+# wire_bfield('SQ_FB_HIST_LCP') + i.
+
+sub wire_bhists {
+    _load_headers();
+    return @BHISTS;
+}
+
+
+# wire_bfield('SQ_FB_HIST_CLS'): a browser field's index in a version 3
+# series array of SQ_WIRE_SERIES_FIELDS_BROWSER (after the six others).
+
+sub wire_bfield {
+    my ($id) = @_;
+
+    _load_headers();
+    croak "unknown browser field $id"
+        unless $id =~ /^SQ_FB_/ && defined $ENUM{$id};
+    return $CONST{SQ_WIRE_SERIES_FIELDS} + $ENUM{$id};
 }
 
 
@@ -334,21 +394,38 @@ sub encode_datagram {
             $o .= _array32(scalar @$hist);
             $o .= _uint($_) for @$hist;
         }
+
+        # version 3: the browser's counters (shortest header), then its
+        # histograms (array32), when the series carries them
+        next if @$s <= $CONST{SQ_WIRE_SERIES_FIELDS};
+
+        my $bc = $s->[ wire_bfield('SQ_FB_COUNTERS') ];
+        my $bh = wire_bfield('SQ_FB_HIST_LCP');
+        $o .= _array(scalar @$bc);
+        $o .= _uint($_) for @$bc;
+        for my $hist (@$s[$bh .. $bh + $#BHISTS]) {
+            $o .= _array32(scalar @$hist);
+            $o .= _uint($_) for @$hist;
+        }
     }
 
     return $o;
 }
 
 
-# doc_vectors(): the test vectors of docs/wire-format.md, a list of hex
-# strings in document order.
+# doc_vectors($tag): the test vectors of docs/wire-format.md, a list of
+# hex strings in document order: the blocks fenced as ```hex, or as
+# ```$tag when a tag is given ('hex-v1', 'hex-v3').
 
 sub doc_vectors {
+    my ($tag) = @_;
+
     my $doc = File::Spec->catfile(repo_root(), 'docs', 'wire-format.md');
     my $text = read_file($doc) or croak "cannot read $doc";
+    my $fence = quotemeta($tag // 'hex');
     my @v;
 
-    while ($text =~ /```hex\n(.*?)```/sg) {
+    while ($text =~ /```$fence\n(.*?)```/sg) {
         (my $hex = $1) =~ s/\s+//g;
         push @v, $hex;
     }
@@ -376,10 +453,58 @@ sub histogram {
 }
 
 
+# cls_histogram(@scores): a wire histogram of layout shift scores, each
+# carried as the score times SQ_WIRE_CLS_SCALE (0.1 -> bucket of 10000).
+
+sub cls_histogram {
+    my (@scores) = @_;
+
+    _load_headers();
+    return histogram(map { $_ * $CONST{SQ_WIRE_CLS_SCALE} / 1e6 } @scores);
+}
+
+
+# browser(lcp => [s, ...], inp => [s, ...], cls => [score, ...],
+#         fcp => [s, ...], ttfb => [s, ...], counters => { name => n },
+#         lcp_hist => [...], ... (a wire histogram as is)): the six browser
+# fields of a version 3 series, [ counters, LCP, INP, CLS, FCP, TTFB ].
+# Times in seconds, CLS as the score; "beacons" defaults to the largest
+# number of values given for any measure, "nav_navigate" to beacons.
+
+sub browser {
+    my (%a) = @_;
+
+    _load_headers();
+    my %hist;
+    my $n = 0;
+
+    for my $name (@BHISTS) {
+        my @v = @{ $a{$name} || [] };
+        $n = @v if @v > $n;
+        $hist{$name} = $a{"${name}_hist"}
+                       || ($name eq 'cls' ? cls_histogram(@v)
+                                          : histogram(@v));
+    }
+
+    my ($beacons, $navigate) = @BCOUNTERS[ $ENUM{SQ_BC_BEACONS},
+                                           $ENUM{SQ_BC_NAV_NAVIGATE} ];
+    my %c = ($beacons => $n, %{ $a{counters} || {} });
+    $c{$navigate} //= $c{$beacons};
+
+    my @b;
+    $b[ $ENUM{SQ_FB_COUNTERS} ] = [ map { $c{$_} // 0 } @BCOUNTERS ];
+    $b[ $ENUM{SQ_FB_HIST_LCP} + $_ ] = $hist{ $BHISTS[$_] } for 0 .. $#BHISTS;
+
+    return \@b;
+}
+
+
 # series(endpoint => E, region => R, segment => S, latencies => [s, ...],
 #        ttfb => [s, ...], counters => { name => n }, hist => [...],
-#        ttfb_hist => [...]): one series array; requests defaults to the
-# number of latencies, the histograms to those of the latencies.
+#        ttfb_hist => [...], browser => { arguments of browser() }): one
+# series array; requests defaults to the number of latencies, the
+# histograms to those of the latencies.  With browser it has the version
+# 3 browser fields too (SQ_WIRE_SERIES_FIELDS_BROWSER in all).
 
 sub series {
     my (%a) = @_;
@@ -400,6 +525,7 @@ sub series {
            [ map { $c{$_} // 0 } @COUNTERS ]);
     $s[ wire_field('SQ_F_HIST_RT') + $_ ] = $hist{ $HISTS[$_] }
         for 0 .. $#HISTS;
+    push @s, @{ browser(%{ $a{browser} }) } if $a{browser};
 
     return \@s;
 }
@@ -407,10 +533,12 @@ sub series {
 
 # datagram(node => N, pid => P, seq => S, dd => n, dr => n,
 #          cr => n, cs => n, cx => n (the running totals, 0 if not given),
-#          series => [series, ...], extra => { key => value },
+#          version => n, series => [series, ...], extra => { key => value },
 #          without => [key, ...]): the msgpack bytes of a test datagram
-# whose window ends now; extra sets (or adds) keys by their wire names,
-# without removes some, for datagrams the collector must refuse.
+# whose window ends now; version (default SQ_WIRE_VERSION) sets "v", and
+# version 1 leaves out the running totals; extra sets (or adds) keys by
+# their wire names, without removes some, for datagrams the collector
+# must refuse.
 
 my $PACKER = Data::MessagePack->new->prefer_integer(1)->utf8(1);
 
@@ -420,7 +548,7 @@ sub datagram {
     _load_headers();
     my $now = int(time * 1000);
     my %v = (
-        SQ_K_VERSION => $CONST{SQ_WIRE_VERSION},
+        SQ_K_VERSION => $a{version} // $CONST{SQ_WIRE_VERSION},
         SQ_K_NODE    => $a{node} // 'test',
         SQ_K_PID     => $a{pid} // 1000,
         SQ_K_SEQ     => $a{seq} // 1,
@@ -442,6 +570,7 @@ sub datagram {
         croak "datagram: no value for $id" unless exists $v{$id};
         $m{ wire_key($id) } = $v{$id};
     }
+    delete @m{ _k(qw(SQ_K_CR SQ_K_CS SQ_K_CX)) } if ($a{version} // 0) == 1;
     $m{$_} = $a{extra}{$_} for keys %{ $a{extra} || {} };
     delete $m{$_} for @{ $a{without} || [] };
 
@@ -499,8 +628,12 @@ sub datagram_problems {
         push @p, "\"$k\" missing or not a uint"
             unless defined $m->{$k} && !ref $m->{$k} && $m->{$k} =~ $uint;
     }
-    push @p, "$v is $m->{$v}, not $CONST{SQ_WIRE_VERSION}"
-        if ($m->{$v} // '') ne $CONST{SQ_WIRE_VERSION} && !$old;
+    my $ver = $m->{$v} // '';
+    push @p, "$v is $ver, not $CONST{SQ_WIRE_VERSION_MIN}.."
+             . $CONST{SQ_WIRE_VERSION}
+        unless $old || ($ver =~ $uint && $ver > $CONST{SQ_WIRE_VERSION_MIN}
+                        && $ver <= $CONST{SQ_WIRE_VERSION});
+    $ver = 0 unless $ver =~ $uint;
     push @p, "$node missing or too long"
         unless defined $m->{$node} && !ref $m->{$node}
                && length $m->{$node} <= $CONST{SQ_WIRE_MAX_NODE};
@@ -519,7 +652,7 @@ sub datagram_problems {
 
     for my $i (0 .. $#{ $m->{$series} }) {
         push @p, map { "series $i: $_" }
-                 _series_problems($m->{$series}[$i]);
+                 _series_problems($m->{$series}[$i], $ver);
     }
 
     return @p;
@@ -527,10 +660,14 @@ sub datagram_problems {
 
 
 sub _series_problems {
-    my ($s) = @_;
+    my ($s, $ver) = @_;
 
+    # from version 3 a series may carry the browser's fields too
     my $n = $CONST{SQ_WIRE_SERIES_FIELDS};
-    return "not an array of $n" unless ref $s eq 'ARRAY' && @$s == $n;
+    my $nb = $CONST{SQ_WIRE_SERIES_FIELDS_BROWSER};
+    my $browser = $ver >= 3 && ref $s eq 'ARRAY' && @$s == $nb;
+    return "not an array of $n" . ($ver >= 3 ? " or $nb" : '')
+        unless ref $s eq 'ARRAY' && (@$s == $n || $browser);
 
     my @p;
 
@@ -549,6 +686,19 @@ sub _series_problems {
                && !grep { !defined || ref || !/\A\d+\z/ } @$c;
 
     for my $i (map { $ENUM{SQ_F_HIST_RT} + $_ } 0 .. $#HISTS) {
+        eval { decode_hist($s->[$i]); 1 } or push @p, "field $i: $@";
+    }
+
+    return @p unless $browser;
+
+    my $bc = $s->[ wire_bfield('SQ_FB_COUNTERS') ];
+    push @p, 'browser counters not an array of ' . scalar(@BCOUNTERS)
+             . ' uints'
+        unless ref $bc eq 'ARRAY' && @$bc == @BCOUNTERS
+               && !grep { !defined || ref || !/\A\d+\z/ } @$bc;
+
+    my $bh = wire_bfield('SQ_FB_HIST_LCP');
+    for my $i ($bh .. $bh + $#BHISTS) {
         eval { decode_hist($s->[$i]); 1 } or push @p, "field $i: $@";
     }
 
@@ -593,8 +743,12 @@ sub decode_hist {
 # may appear in several):
 #   $t->{$endpoint}{$region}{$segment} = {
 #       counters => { requests => n, status_2xx => n, ... },
-#       rt => { bucket => count }, ttfb => { bucket => count } }
-# (counter and histogram names from the header).  In list context also
+#       rt => { bucket => count }, ttfb => { bucket => count },
+#       browser => { counters => { beacons => n, ... },
+#                    lcp => { bucket => count }, inp => ..., cls => ...,
+#                    fcp => ..., ttfb => ... } }
+# (counter and histogram names from the header; browser only for a
+# series that carried the version 3 browser fields).  In list context also
 # the header totals, by key name (SQ_K_DD, SQ_K_DR, SQ_K_SO, SQ_K_GO):
 #   ($t, { datagrams => n, dd => n, dr => n, so => n, go => n })
 
@@ -623,6 +777,8 @@ sub sum_datagrams {
                 for 0 .. $#COUNTERS;
             _add_hist($e->{ $HISTS[$_] }, decode_hist($s->[ $h + $_ ]))
                 for 0 .. $#HISTS;
+            _add_browser($e, $s)
+                if @$s == $CONST{SQ_WIRE_SERIES_FIELDS_BROWSER};
         }
     }
 
@@ -637,23 +793,42 @@ sub _add_hist {
 }
 
 
+sub _add_browser {
+    my ($e, $s) = @_;
+
+    my $b = $e->{browser} //= { counters => { map { $_ => 0 } @BCOUNTERS },
+                                map { $_ => {} } @BHISTS };
+    my $bc = $s->[ wire_bfield('SQ_FB_COUNTERS') ];
+    my $bh = wire_bfield('SQ_FB_HIST_LCP');
+
+    $b->{counters}{ $BCOUNTERS[$_] } += $bc->[$_] for 0 .. $#BCOUNTERS;
+    _add_hist($b->{ $BHISTS[$_] }, decode_hist($s->[ $bh + $_ ]))
+        for 0 .. $#BHISTS;
+}
+
+
 # series_total($t, $counter, endpoint => E, region => R, segment => S): a
 # counter summed over the series of sum_datagrams matching the filters
-# (an omitted filter matches all).
+# (an omitted filter matches all); a browser counter ("beacons", ...) by
+# its name too.
 
 sub series_total {
     my ($t, $counter, %f) = @_;
 
     my $n = 0;
-    _each_series($t, \%f, sub { $n += $_[0]{counters}{$counter} // 0 });
+    _each_series($t, \%f, sub {
+        $n += $_[0]{counters}{$counter}
+              // ($_[0]{browser} || {})->{counters}{$counter} // 0;
+    });
     return $n;
 }
 
 
 # hist_total($t, $hist, filters as series_total, lo => us, hi => us): the
-# count of histogram $hist (a name of wire_hists: 'rt', 'ttfb') over the
-# matching series, of the buckets lying wholly within [lo, hi)
-# microseconds when lo or hi is given.
+# count of histogram $hist (a name of wire_hists: 'rt', 'ttfb'; or of
+# wire_bhists prefixed "browser_": 'browser_lcp') over the matching
+# series, of the buckets lying wholly within [lo, hi) microseconds (CLS:
+# score times SQ_WIRE_CLS_SCALE) when lo or hi is given.
 
 sub hist_total {
     my ($t, $which, %f) = @_;
@@ -662,7 +837,7 @@ sub hist_total {
     my $n = 0;
 
     _each_series($t, \%f, sub {
-        my $h = $_[0]{$which};
+        my $h = _which_hist($_[0], $which);
         for my $i (keys %$h) {
             next if defined $lo && sq_hist_lower($i) < $lo;
             next if defined $hi && sq_hist_upper($i) > $hi;
@@ -671,6 +846,39 @@ sub hist_total {
     });
 
     return $n;
+}
+
+
+sub _which_hist {
+    my ($e, $which) = @_;
+
+    return ($e->{browser} || {})->{$1} || {} if $which =~ /^browser_(\w+)$/;
+    return $e->{$which} || {};
+}
+
+
+# hist_quantile($t, $hist, $q, filters as series_total): the q-quantile
+# (0 < q <= 1) of histogram $hist (named as for hist_total) summed over
+# the matching series, as the midpoint of the bucket it falls in
+# (microseconds; CLS times SQ_WIRE_CLS_SCALE); undef when it is empty.
+
+sub hist_quantile {
+    my ($t, $which, $q, %f) = @_;
+
+    my %sum;
+    _each_series($t, \%f, sub { _add_hist(\%sum, _which_hist($_[0], $which)) });
+
+    my $n = 0;
+    $n += $_ for values %sum;
+    return undef unless $n;
+
+    my $rank = $q * $n;
+    my $seen = 0;
+    for my $i (sort { $a <=> $b } keys %sum) {
+        $seen += $sum{$i};
+        return (sq_hist_lower($i) + sq_hist_upper($i)) / 2 if $seen >= $rank;
+    }
+    return undef;
 }
 
 
