@@ -54,7 +54,7 @@
  */
 
 /* the version a module writes, and the oldest a collector reads */
-#define SQ_WIRE_VERSION       2
+#define SQ_WIRE_VERSION       3
 #define SQ_WIRE_VERSION_MIN   1
 
 #define SQ_WIRE_MAX_NODE      64
