@@ -5,7 +5,9 @@
 # min_beacons; a browser indicator as a dimension's only one) and refuses
 # bad ones naming file, line and key: an indicator of another dimension
 # or one that is not the browser's, levels in the wrong unit or the
-# wrong way round, a minimum of 0.
+# wrong way round, a minimum of 0.  --prometheus-rules expresses a
+# browser indicator that is a dimension's own over the servqual_browser_*
+# histograms, and promtool takes the rules.
 
 use strict;
 use warnings;
@@ -90,6 +92,30 @@ for my $b (@bad) {
     ($rc, $out) = check($yaml);
     isnt $rc, 0, "-t refuses $name";
     like $out, $want, "naming file, line and key: $name";
+}
+
+# the rules printer
+
+my $conf = "$dir/conf/rules.yaml";
+open my $f, '>', $conf or die;
+print $f "dimensions:\n  tangibles: { indicator: cls_quantile }\n"
+         . "  responsiveness: { indicator: inp_quantile }\n";
+close $f;
+
+($rc, $out) = run_cmd($bin, '-c', $conf, '--prometheus-rules');
+is $rc, 0, '--prometheus-rules with browser indicators';
+like $out, qr/histogram_quantile\(0\.75, sum by \(endpoint, region, segment, le\) \(rate\(servqual_browser_cls_bucket\{\}\[5m\]\)\)\) > 0\.25/,
+     'tangibles: CLS p75 over 0.25 in the short window';
+like $out, qr/servqual_browser_inp_seconds_bucket\{\}\[1h\]\)\)\) > 0\.5\b/,
+     'responsiveness: INP p75 over 500 ms in the long window';
+
+SKIP: {
+    skip 'promtool not installed', 1 unless `which promtool` =~ /\S/;
+    open my $r, '>', "$dir/conf/rules.yml" or die;
+    print $r $out;
+    close $r;
+    my $check = `promtool check rules $dir/conf/rules.yml 2>&1`;
+    is $?, 0, 'promtool check rules passes' or diag $check;
 }
 
 done_testing();
