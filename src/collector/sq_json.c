@@ -329,6 +329,7 @@ sq_json_point(int64_t t, const sq_win_score_t *ws)
     }
 
     json_object_set_new(pt, "dimensions", dims);
+    json_object_set_new(pt, "browser", sq_json_browser(&ws->browser));
 
     return pt;
 }
