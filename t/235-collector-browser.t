@@ -17,7 +17,8 @@ use lib "$FindBin::Bin/lib";
 
 use File::Temp qw(tempfile);
 use SQCollector;
-use SQWire qw(series datagram);
+use Data::MessagePack;
+use SQWire qw(series datagram decode_datagram);
 use Test::More;
 
 my $c = SQCollector->new(min_requests => 10, windows => '{ slot: 5s, '
@@ -189,8 +190,23 @@ ok($c->wait_for(sub {
 }), 'every malformed browser datagram rejected by its reason')
     or diag explain { map { $_ => $rej->($_) - $was{$_} } keys %want };
 
+# the map's keys in another order: "s" before "v" (sorted), after a good
+# version 3 datagram; the browser fields of a version 2 one still refused
+
+my $wt = $rej->('wrong_type');
+$c->send(datagram(seq => ++$seq, pid => 3000, series => [
+    series(endpoint => '/ok', region => 'BR', latencies => lat(0.1, 1),
+           browser => { lcp => [1.0] }) ]));
+my $m2 = decode_datagram(datagram(seq => ++$seq, pid => 3000, version => 2,
+                                  series => [ $good->() ]));
+$c->send(Data::MessagePack->new->canonical(1)->prefer_integer(1)->utf8(1)
+         ->pack($m2));
+ok($c->wait_for(sub { $rej->('wrong_type') == $wt + 1 }),
+   '"s" before "v": the version is known before the series is judged');
+
 $q = $c->json('/api/v1/quality?scope=series');
 is($c->row($q, endpoint => '/bad'), undef, 'nothing of them merged');
+ok($c->row($q, endpoint => '/ok'), 'the good one between them was');
 ok($c->alive, 'the collector is still up');
 
 # a restart keeps the browser data: the minutes are in the store

@@ -1118,6 +1118,10 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
     d->nseries = 0;
     d->requests = 0;
 
+    /* a series of 12 before "v" is not taken here: the full check reads
+       the version first */
+    d->version = 0;
+
     seen = 0;
     hint = SQ_K_VERSION;
     bins = d->bins;
