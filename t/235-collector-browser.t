@@ -7,7 +7,8 @@
 # zone (CLS 0.3 at p75) and the stable one above it (0.05); /metrics has
 # the browser histogram families and passes promtool; version 2 and 1
 # datagrams are still taken; malformed browser fields are rejected and
-# counted; a restart keeps the browser data (the store).
+# counted; a restart keeps the browser data (the store), and the history
+# scores it.
 
 use strict;
 use warnings;
@@ -225,6 +226,18 @@ cmp_ok(abs($sh->{windows}{short}{browser}{cls_p75} - 0.3), '<', 0.005,
        'and the CLS p75');
 is($sh->{windows}{short}{dimensions}{tangibles}{state}, 'below',
    'still below the tangibles zone');
+
+# the history scores the stored slots with their browser data
+
+my $h = $c->json('/api/v1/history?endpoint=/shifty&region=BR&minutes=10');
+my ($beacons, @states) = (0);
+for my $pt (@{ $h->{points} }) {
+    $beacons += $pt->{browser}{beacons} if $pt->{browser};
+    push @states, $pt->{dimensions}{tangibles}{state};
+}
+is($beacons, 60, 'the history has the beacons, slot by slot');
+ok(@states && !grep({ $_ ne 'below' } @states),
+   'each stored slot below the tangibles zone') or diag "@states";
 
 is($c->stop, 0, 'clean exit');
 
