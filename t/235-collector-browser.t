@@ -23,7 +23,8 @@ use SQWire qw(series datagram decode_datagram);
 use Test::More;
 
 my $c = SQCollector->new(min_requests => 10, windows => '{ slot: 5s, '
-                         . 'short: 10m, long: 30m }');
+                         . 'short: 10m, long: 30m }',
+                         extra => "metrics: { series: true }\n");
 $c->start;
 
 sub lat { my ($s, $n) = @_; return [ ($s) x $n ] }

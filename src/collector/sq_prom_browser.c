@@ -169,7 +169,7 @@ sq_prom_browser(const sq_windows_t *a, const sq_conf_t *conf,
     uint32_t            i, n;
     const sq_series_t  *s;
 
-    if (conf->privacy_min) {
+    if (conf->privacy_min || !conf->metrics_series) {
         return;
     }
 

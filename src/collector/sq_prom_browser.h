@@ -20,8 +20,8 @@
  * per series that has had beacons, since it was first seen, the beacons
  * and their navigation types, and the histograms of LCP, INP, FCP and
  * TTFB in seconds and of CLS (a score, no unit).  Series without beacons
- * write nothing; with privacy.min_requests set nothing per series is
- * written, as for the server's families.
+ * write nothing; as for the server's per-series families, nothing is
+ * written unless metrics.series is on, nor with privacy.min_requests.
  */
 
 #define SQ_PROM_BROWSER_NLE  12
