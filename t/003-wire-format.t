@@ -69,6 +69,31 @@ is_deeply $s->{rt}, { 300 => 1, 420 => 1, 1120 => 1 },
 is_deeply $s->{ttfb}, { 5 => 1, 200 => 2, 290 => 1 },
           'vector 2: the continued first-byte histogram adds in';
 is_deeply [@$h{qw(dd dr go)}], [2, 40, 1], 'vector 2: drops and overflow';
+# version 3: a series with the browser's fields beside one without
+
+my @v3 = doc_vectors('hex-v3');
+is scalar(@v3), 1, 'docs/wire-format.md has a version 3 vector';
+
+for my $hex (@v3) {
+    my $m = decode_datagram(pack 'H*', $hex);
+    is unpack('H*', encode_datagram(%$m)), $hex,
+       'version 3 vector: canonical encoding';
+    is_deeply [datagram_problems($m)], [],
+       'version 3 vector: conforms to servqual_wire.h';
+    is scalar(@{ $m->{s}[0] }), 12, 'a series with beacons has 12 fields';
+    is scalar(@{ $m->{s}[1] }), 6, 'one without has 6';
+
+    my ($t3) = sum_datagrams($m);
+    my $b = $t3->{'/product'}{JP}{''}{browser};
+    is $b->{counters}{beacons}, 2, 'version 3 vector: two beacons';
+    is $b->{counters}{nav_reload}, 1, 'one of them a reload';
+    is_deeply $b->{lcp}, { 969 => 1, 1039 => 1 }, 'LCP buckets';
+    is_deeply $b->{cls}, { 462 => 1, 629 => 1 }, 'CLS buckets';
+    ok sq_hist_lower(629) <= 30000 && 30000 < sq_hist_upper(629),
+       'CLS 0.3 is bucket 629 (times 100000)';
+    is $t3->{'/search'}{JP}{''}{browser}, undef, '/search: no browser part';
+}
+
 is sq_hist_lower(300), 864, 'bucket 300 starts at 864 us';
 is sq_hist_upper(1120), 6356992, 'bucket 1120 ends at 6356992 us';
 

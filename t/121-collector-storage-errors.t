@@ -101,8 +101,10 @@ SKIP: {
     my $recent = $now - 3600;
     system('sqlite3', $db, <<"SQL") == 0 or die 'sqlite3 failed';
 INSERT INTO series (endpoint, region, segment) VALUES ('old', 'US', '');
-INSERT INTO rollups VALUES (1, $old, 60, 1, 1, x'01010000');
-INSERT INTO rollups VALUES (1, $recent, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (1, $old, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (1, $recent, 60, 1, 1, x'01010000');
 INSERT INTO alerts (t, status, severity, endpoint, region, segment,
     dimension, indicator, since, labels)
     VALUES ($old, 'firing', 'critical', 'old', 'US', '', 'reliability',

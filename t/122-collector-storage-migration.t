@@ -4,6 +4,9 @@
 # of its own varint codec) is migrated at start to schema 2 (the packed
 # slot of the window store): its history is served and its last long
 # window loaded into the windows, as before, and after a restart too.
+# Schema 4 adds the browser's beacons to each rollup: a database of
+# schema 3 is migrated, its rollups kept with 0 beacons, and a rollup
+# with beacons (wire version 3) stores and loads them.
 
 use strict;
 use warnings;
@@ -12,6 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use SQCollector;
+use SQWire qw(datagram series);
 use Test::More;
 
 plan skip_all => 'no sqlite3 command' unless `sqlite3 -version 2>/dev/null`;
@@ -90,7 +94,7 @@ sub short_requests {
 for my $run ('after the migration', 'after a restart') {
     $c->start;
 
-    is(`sqlite3 '$db' 'PRAGMA user_version'`, "3\n", "$run: schema 3");
+    is(`sqlite3 '$db' 'PRAGMA user_version'`, "4\n", "$run: schema 4");
     is(`sqlite3 '$db' 'SELECT count(*) FROM rollups'`, "4\n",
        "$run: every rollup kept");
     is_deeply([ history() ], [ 3, 140 ],
@@ -103,5 +107,36 @@ for my $run ('after the migration', 'after a restart') {
     is($c->stop, 0, "$run: clean exit");
     unlike($c->log_text, qr/\[error\]/, "$run: no errors in the log");
 }
+
+# schema 3 -> 4: the beacons column added, the rollups kept
+
+system('sqlite3', $db, 'ALTER TABLE rollups DROP COLUMN beacons; '
+       . 'PRAGMA user_version = 3;') == 0 or die 'sqlite3 failed';
+is(`sqlite3 '$db' 'PRAGMA user_version'`, "3\n", 'a database of schema 3');
+
+$c->start;
+is(`sqlite3 '$db' 'PRAGMA user_version'`, "4\n", 'migrated to schema 4');
+is(`sqlite3 '$db' 'SELECT count(*), sum(beacons) FROM rollups'`, "4|0\n",
+   'every rollup kept, without beacons');
+
+$c->send(datagram(series => [
+    series(endpoint => 'page', region => 'BR', latencies => [ (0.1) x 25 ],
+           browser => { lcp => [ (1.5) x 25 ], cls => [ (0.02) x 25 ] }) ]));
+
+sub beacons {
+    my $r = $c->row($c->json('/api/v1/quality'), scope => 'series',
+                    endpoint => 'page');
+    return $r && $r->{windows}{short}{browser}
+           ? $r->{windows}{short}{browser}{beacons} : 0;
+}
+
+ok($c->wait_for(sub { beacons() == 25 }), 'a rollup with 25 beacons');
+is($c->stop, 0, 'clean exit');
+is(`sqlite3 '$db' "SELECT sum(beacons) FROM rollups"`, "25\n",
+   'its beacons stored');
+
+$c->start;
+ok($c->wait_for(sub { beacons() == 25 }), 'and loaded after a restart');
+is($c->stop, 0, 'clean exit');
 
 done_testing;

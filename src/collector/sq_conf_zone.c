@@ -28,17 +28,20 @@ const char  *sq_dim_names[SQ_NDIMS] = {
 
 const char  *sq_indicator_names[SQ_NINDICATORS] = {
     "success_ratio", "apdex", "ttfb_quantile", "tls_share", "hsts_share",
-    "latency_ratio", "intact_share"
+    "latency_ratio", "intact_share", "lcp_quantile", "inp_quantile",
+    "cls_quantile"
 };
 
 static const int  sq_ind_dim[SQ_NINDICATORS] = {
     SQ_DIM_RELIABILITY, SQ_DIM_RESPONSIVENESS, SQ_DIM_RESPONSIVENESS,
-    SQ_DIM_ASSURANCE, SQ_DIM_ASSURANCE, SQ_DIM_EMPATHY, SQ_DIM_TANGIBLES
+    SQ_DIM_ASSURANCE, SQ_DIM_ASSURANCE, SQ_DIM_EMPATHY, SQ_DIM_TANGIBLES,
+    SQ_DIM_RESPONSIVENESS, SQ_DIM_RESPONSIVENESS, SQ_DIM_TANGIBLES
 };
 
 static const int  sq_ind_unit[SQ_NINDICATORS] = {
     SQ_UNIT_SHARE, SQ_UNIT_SHARE, SQ_UNIT_SECONDS, SQ_UNIT_SHARE,
-    SQ_UNIT_SHARE, SQ_UNIT_RATIO, SQ_UNIT_SHARE
+    SQ_UNIT_SHARE, SQ_UNIT_RATIO, SQ_UNIT_SHARE, SQ_UNIT_SECONDS,
+    SQ_UNIT_SECONDS, SQ_UNIT_SCORE
 };
 
 /* docs/dimensions.md gives the source of each */
@@ -50,13 +53,29 @@ static const sq_ind_default_t  sq_ind_defaults[SQ_NINDICATORS] = {
     { 0.99,  1.0,   0.5, 0.75 },      /* tls_share */
     { 0.99,  1.0,   0.5, 0.75 },      /* hsts_share */
     { 2.0,   1.25,  0.5, 0.75 },      /* latency_ratio, p75 */
-    { 0.99,  0.999, 0.5, 0.75 }       /* intact_share */
+    { 0.99,  0.999, 0.5, 0.75 },      /* intact_share */
+    { 4.0,   2.5,   0.5, 0.75 },      /* lcp_quantile, p75 (web.dev) */
+    { 0.5,   0.2,   0.5, 0.75 },      /* inp_quantile, p75 (web.dev) */
+    { 0.25,  0.1,   0.5, 0.75 }       /* cls_quantile, p75 (web.dev) */
 };
 
 static const int  sq_dim_default_ind[SQ_NDIMS] = {
     SQ_IND_SUCCESS_RATIO, SQ_IND_APDEX, SQ_IND_TLS_SHARE,
     SQ_IND_LATENCY_RATIO, SQ_IND_INTACT_SHARE
 };
+
+/* the browser's view of each dimension, by default */
+
+static const int  sq_dim_default_browser[SQ_NDIMS] = {
+    SQ_IND_NONE, SQ_IND_LCP_QUANTILE, SQ_IND_NONE, SQ_IND_NONE,
+    SQ_IND_CLS_QUANTILE
+};
+
+/*
+ * beacons a browser indicator needs before it is judged: a p75 of fewer
+ * page views says little (docs/dimensions.md)
+ */
+#define SQ_DEFAULT_MIN_BEACONS   20
 
 static const double  sq_dim_default_weight[SQ_NDIMS] = {
     32, 22, 19, 16, 11
@@ -86,6 +105,21 @@ sq_indicator_dim(int indicator)
 }
 
 
+int
+sq_indicator_browser(int indicator)
+{
+    return indicator >= SQ_IND_LCP_QUANTILE && indicator < SQ_NINDICATORS;
+}
+
+
+void
+sq_indicator_levels(int indicator, double *adequate, double *desired)
+{
+    *adequate = sq_ind_defaults[indicator].adequate;
+    *desired = sq_ind_defaults[indicator].desired;
+}
+
+
 static void
 sq_dim_reset(sq_dim_conf_t *d, int indicator)
 {
@@ -107,6 +141,12 @@ sq_dim_defaults(int dim, sq_dim_conf_t *out)
     sq_dim_reset(out, sq_dim_default_ind[dim]);
     out->weight = sq_dim_default_weight[dim];
     out->min_requests = SQ_DEFAULT_MIN_REQUESTS;
+    out->browser = sq_dim_default_browser[dim];
+    out->min_beacons = SQ_DEFAULT_MIN_BEACONS;
+
+    if (out->browser != SQ_IND_NONE) {
+        sq_indicator_levels(out->browser, &out->badequate, &out->bdesired);
+    }
 }
 
 
@@ -149,6 +189,33 @@ sq_dim_apply(sq_dim_conf_t *eff, const sq_dim_conf_t *layer)
 
     if (layer->set & SQ_SET_MIN_LATENCY) {
         eff->min_latency = layer->min_latency;
+    }
+
+    /* the browser's part: another indicator brings its own levels too */
+
+    if ((layer->set & SQ_SET_BROWSER) && layer->browser != eff->browser) {
+        eff->browser = layer->browser;
+        eff->bakind = SQ_LIT_NUMBER;
+        eff->bdkind = SQ_LIT_NUMBER;
+
+        if (eff->browser != SQ_IND_NONE) {
+            sq_indicator_levels(eff->browser, &eff->badequate,
+                                &eff->bdesired);
+        }
+    }
+
+    if (layer->set & SQ_SET_BADEQUATE) {
+        eff->badequate = layer->badequate;
+        eff->bakind = layer->bakind;
+    }
+
+    if (layer->set & SQ_SET_BDESIRED) {
+        eff->bdesired = layer->bdesired;
+        eff->bdkind = layer->bdkind;
+    }
+
+    if (layer->set & SQ_SET_MIN_BEACONS) {
+        eff->min_beacons = layer->min_beacons;
     }
 
     eff->set |= layer->set;

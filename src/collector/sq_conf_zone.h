@@ -38,8 +38,14 @@ enum {
     SQ_IND_HSTS_SHARE,            /* assurance */
     SQ_IND_LATENCY_RATIO,         /* empathy */
     SQ_IND_INTACT_SHARE,          /* tangibles */
+    SQ_IND_LCP_QUANTILE,          /* responsiveness, the browser's */
+    SQ_IND_INP_QUANTILE,          /* responsiveness, the browser's */
+    SQ_IND_CLS_QUANTILE,          /* tangibles, the browser's */
     SQ_NINDICATORS
 };
+
+/* a dimension without a browser indicator */
+#define SQ_IND_NONE  (-1)
 
 
 /* what an indicator's levels are measured in */
@@ -47,7 +53,8 @@ enum {
 enum {
     SQ_UNIT_SHARE = 0,            /* 0..1, higher is better */
     SQ_UNIT_SECONDS,              /* lower is better */
-    SQ_UNIT_RATIO                 /* >= 1, lower is better */
+    SQ_UNIT_RATIO,                /* >= 1, lower is better */
+    SQ_UNIT_SCORE                 /* >= 0, lower is better (CLS) */
 };
 
 
@@ -71,6 +78,10 @@ enum {
 #define SQ_SET_APDEX_T     0x20
 #define SQ_SET_QUANTILE    0x40
 #define SQ_SET_MIN_LATENCY 0x80
+#define SQ_SET_BROWSER     0x100
+#define SQ_SET_BADEQUATE   0x200
+#define SQ_SET_BDESIRED    0x400
+#define SQ_SET_MIN_BEACONS 0x800
 
 
 typedef struct {
@@ -82,10 +93,24 @@ typedef struct {
     double     apdex_t;           /* seconds */
     double     quantile;          /* ttfb_quantile, latency_ratio */
     double     min_latency;       /* latency_ratio: seconds, the floor */
+
+    /*
+     * The browser's view of the dimension (docs/dimensions.md): an
+     * indicator of beacons judged beside the server's, the worse of the
+     * two with enough data deciding; SQ_IND_NONE: the server's alone.
+     */
+    int        browser;
+    double     badequate;
+    double     bdesired;
+    uint64_t   min_beacons;
+
     unsigned   set;
     int        akind;             /* how adequate/desired were written */
     int        dkind;
+    int        bakind;
+    int        bdkind;
     int        line;              /* where adequate/desired were set */
+    int        bline;
 } sq_dim_conf_t;
 
 
@@ -137,6 +162,12 @@ extern const char  *sq_indicator_names[SQ_NINDICATORS];
 
 int sq_indicator_unit(int indicator);
 int sq_indicator_dim(int indicator);
+
+/* whether an indicator is measured by the browser (beacons) */
+int sq_indicator_browser(int indicator);
+
+/* an indicator's built-in levels, for a browser part */
+void sq_indicator_levels(int indicator, double *adequate, double *desired);
 
 /* the built-in settings of a dimension, before any layer */
 void sq_dim_defaults(int dim, sq_dim_conf_t *out);

@@ -38,6 +38,8 @@ typedef struct {
 
 static int sq_conf_set_indicator(sq_conf_reader_t *rd,
     const sq_conf_key_t *k, yaml_node_t *node, char *base, const char *path);
+static int sq_conf_set_browser(sq_conf_reader_t *rd,
+    const sq_conf_key_t *k, yaml_node_t *node, char *base, const char *path);
 static int sq_conf_set_labels(sq_conf_reader_t *rd, const sq_conf_key_t *k,
     yaml_node_t *node, char *base, const char *path);
 static int sq_conf_label(sq_conf_reader_t *rd, yaml_node_t *key,
@@ -54,6 +56,8 @@ static void sq_check_zones(sq_conf_reader_t *rd, sq_conf_t *conf);
 static void sq_check_dims(sq_conf_reader_t *rd, const sq_conf_t *conf,
     const sq_override_t *o, const sq_dim_conf_t *layer, const char *prefix,
     int line);
+static void sq_check_levels(sq_conf_reader_t *rd, int at, const char *path,
+    int indicator, double adequate, double desired, int akind, int dkind);
 static int sq_override_sort(const void *a, const void *b);
 static void sq_labels_free(sq_label_t *labels, size_t n);
 
@@ -103,6 +107,22 @@ static const sq_conf_enum_t  sq_indicators = {
       .offset = offsetof(sq_dim_conf_t, apdex_t), .min = 0, .max = 3600,      \
       .flag = SQ_SET_APDEX_T }
 
+/* the browser's part of a dimension (responsiveness, tangibles) */
+
+#define SQ_DIM_BROWSER(dim)                                                   \
+    { .name = "browser", .set = sq_conf_set_browser,                          \
+      .offset = offsetof(sq_dim_conf_t, browser),                             \
+      .flag = SQ_SET_BROWSER, .arg = dim },                                   \
+    { .name = "browser_adequate", .set = sq_conf_set_level,                   \
+      .offset = offsetof(sq_dim_conf_t, badequate),                           \
+      .aux = offsetof(sq_dim_conf_t, bakind), .flag = SQ_SET_BADEQUATE },     \
+    { .name = "browser_desired", .set = sq_conf_set_level,                    \
+      .offset = offsetof(sq_dim_conf_t, bdesired),                            \
+      .aux = offsetof(sq_dim_conf_t, bdkind), .flag = SQ_SET_BDESIRED },      \
+    { .name = "min_beacons", .set = sq_conf_set_count,                        \
+      .offset = offsetof(sq_dim_conf_t, min_beacons), .min = 1,               \
+      .msg = "must be at least 1", .flag = SQ_SET_MIN_BEACONS }
+
 #define SQ_DIM_QUANTILE                                                       \
     { .name = "quantile", .set = sq_conf_set_number,                          \
       .offset = offsetof(sq_dim_conf_t, quantile), .min = 0, .max = 1,        \
@@ -117,6 +137,7 @@ static const sq_conf_key_t  sq_responsiveness_keys[] = {
     SQ_DIM_KEYS(SQ_DIM_RESPONSIVENESS),
     SQ_DIM_APDEX_T,
     SQ_DIM_QUANTILE,
+    SQ_DIM_BROWSER(SQ_DIM_RESPONSIVENESS),
     { .name = NULL }
 };
 
@@ -136,6 +157,7 @@ static const sq_conf_key_t  sq_empathy_keys[] = {
 
 static const sq_conf_key_t  sq_tangibles_keys[] = {
     SQ_DIM_KEYS(SQ_DIM_TANGIBLES),
+    SQ_DIM_BROWSER(SQ_DIM_TANGIBLES),
     { .name = NULL }
 };
 
@@ -438,6 +460,48 @@ sq_conf_set_indicator(sq_conf_reader_t *rd, const sq_conf_key_t *k,
 }
 
 
+/* a browser indicator of the dimension k->arg, or none: an int */
+
+static int
+sq_conf_set_browser(sq_conf_reader_t *rd, const sq_conf_key_t *k,
+    yaml_node_t *node, char *base, const char *path)
+{
+    int          i;
+    const char  *s;
+
+    if (sq_conf_expect(rd, node, YAML_SCALAR_NODE, path) != SQ_OK) {
+        return SQ_ERR_INVALID;
+    }
+
+    s = sq_conf_scalar(node);
+
+    if (strcmp(s, "none") == 0) {
+        *sq_conf_field(base, k->offset, int) = SQ_IND_NONE;
+        return SQ_OK;
+    }
+
+    i = sq_conf_word(&sq_indicators, s);
+
+    if (i < 0) {
+        sq_conf_bad_word(rd, node, path, &sq_indicators);
+        return SQ_ERR_INVALID;
+    }
+
+    if (!sq_indicator_browser(i) || sq_indicator_dim(i) != k->arg) {
+        sq_conf_error(rd, sq_conf_line(node), path, "\"%s\" is not a "
+                      "browser indicator of %s (%s, or none)", s,
+                      sq_dim_names[k->arg],
+                      k->arg == SQ_DIM_TANGIBLES ? "cls_quantile"
+                      : "lcp_quantile, inp_quantile");
+        return SQ_ERR_INVALID;
+    }
+
+    *sq_conf_field(base, k->offset, int) = i;
+
+    return SQ_OK;
+}
+
+
 /* labels: a free-form mapping, sq_label_t * at offset, count at aux */
 
 static int
@@ -515,6 +579,10 @@ sq_conf_dim_mark(const sq_conf_key_t *k, yaml_node_t *node, char *base)
 
     if (k->flag & (SQ_SET_ADEQUATE | SQ_SET_DESIRED)) {
         d->line = sq_conf_line(node);
+    }
+
+    if (k->flag & (SQ_SET_BADEQUATE | SQ_SET_BDESIRED | SQ_SET_BROWSER)) {
+        d->bline = sq_conf_line(node);
     }
 }
 
@@ -602,15 +670,15 @@ sq_check_dims(sq_conf_reader_t *rd, const sq_conf_t *conf,
     const sq_override_t *o, const sq_dim_conf_t *layer, const char *prefix,
     int line)
 {
-    int            i, unit, bad, at;
+    int            i, at;
     size_t         j;
     char           path[SQ_CONF_PATH_MAX];
-    const char    *ind;
     sq_dim_conf_t  eff;
 
     for (i = 0; i < SQ_NDIMS; i++) {
         if (!(layer[i].set & (SQ_SET_ADEQUATE | SQ_SET_DESIRED
-                              | SQ_SET_INDICATOR)))
+                              | SQ_SET_INDICATOR | SQ_SET_BADEQUATE
+                              | SQ_SET_BDESIRED | SQ_SET_BROWSER)))
         {
             continue;
         }
@@ -631,68 +699,91 @@ sq_check_dims(sq_conf_reader_t *rd, const sq_conf_t *conf,
 
         sq_dim_apply(&eff, &layer[i]);
 
-        at = layer[i].line ? layer[i].line : line;
-        snprintf(path, sizeof(path), "%s.%s", prefix, sq_dim_names[i]);
-
-        unit = sq_indicator_unit(eff.indicator);
-        ind = sq_indicator_names[eff.indicator];
-        bad = 1;
-
-        if (unit == SQ_UNIT_SHARE) {
-            if (eff.akind == SQ_LIT_DURATION || eff.akind == SQ_LIT_RATIO
-                || eff.dkind == SQ_LIT_DURATION || eff.dkind == SQ_LIT_RATIO)
-            {
-                sq_conf_error(rd, at, path, "%s is a share: write levels "
-                              "as 0.995 or 99.5%%", ind);
-
-            } else if (eff.adequate < 0 || eff.adequate > 1
-                       || eff.desired < 0 || eff.desired > 1)
-            {
-                sq_conf_error(rd, at, path, "levels of %s must be between "
-                              "0 and 1 (0%% and 100%%)", ind);
-
-            } else {
-                bad = 0;
-            }
-
-        } else if (unit == SQ_UNIT_SECONDS) {
-            if (eff.akind == SQ_LIT_PERCENT || eff.akind == SQ_LIT_RATIO
-                || eff.dkind == SQ_LIT_PERCENT || eff.dkind == SQ_LIT_RATIO)
-            {
-                sq_conf_error(rd, at, path, "%s is a time: write levels "
-                              "as 1.8s or 800ms", ind);
-
-            } else {
-                bad = 0;
-            }
-
-        } else {
-            if (eff.akind == SQ_LIT_PERCENT || eff.akind == SQ_LIT_DURATION
-                || eff.dkind == SQ_LIT_PERCENT
-                || eff.dkind == SQ_LIT_DURATION)
-            {
-                sq_conf_error(rd, at, path, "%s is a ratio: write levels "
-                              "as 2.0 or 2x", ind);
-
-            } else {
-                bad = 0;
-            }
+        if (layer[i].set & (SQ_SET_ADEQUATE | SQ_SET_DESIRED
+                            | SQ_SET_INDICATOR))
+        {
+            at = layer[i].line ? layer[i].line : line;
+            snprintf(path, sizeof(path), "%s.%s", prefix, sq_dim_names[i]);
+            sq_check_levels(rd, at, path, eff.indicator, eff.adequate,
+                            eff.desired, eff.akind, eff.dkind);
         }
 
-        if (bad) {
-            continue;
+        if ((layer[i].set & (SQ_SET_BADEQUATE | SQ_SET_BDESIRED
+                             | SQ_SET_BROWSER))
+            && eff.browser != SQ_IND_NONE)
+        {
+            at = layer[i].bline ? layer[i].bline : line;
+            snprintf(path, sizeof(path), "%s.%s.browser", prefix,
+                     sq_dim_names[i]);
+            sq_check_levels(rd, at, path, eff.browser, eff.badequate,
+                            eff.bdesired, eff.bakind, eff.bdkind);
+        }
+    }
+}
+
+
+/* the levels of one indicator: written in its unit, desired better */
+
+static void
+sq_check_levels(sq_conf_reader_t *rd, int at, const char *path,
+    int indicator, double adequate, double desired, int akind, int dkind)
+{
+    int          unit;
+    const char  *ind;
+
+    unit = sq_indicator_unit(indicator);
+    ind = sq_indicator_names[indicator];
+
+    if (unit == SQ_UNIT_SHARE) {
+        if (akind == SQ_LIT_DURATION || akind == SQ_LIT_RATIO
+            || dkind == SQ_LIT_DURATION || dkind == SQ_LIT_RATIO)
+        {
+            sq_conf_error(rd, at, path, "%s is a share: write levels "
+                          "as 0.995 or 99.5%%", ind);
+            return;
         }
 
-        if (unit == SQ_UNIT_SHARE && !(eff.desired > eff.adequate)) {
-            sq_conf_error(rd, at, path, "desired %g is not better than "
-                          "adequate %g (higher is better)", eff.desired,
-                          eff.adequate);
-
-        } else if (unit != SQ_UNIT_SHARE && !(eff.desired < eff.adequate)) {
-            sq_conf_error(rd, at, path, "desired %g is not better than "
-                          "adequate %g (lower is better)", eff.desired,
-                          eff.adequate);
+        if (adequate < 0 || adequate > 1 || desired < 0 || desired > 1) {
+            sq_conf_error(rd, at, path, "levels of %s must be between "
+                          "0 and 1 (0%% and 100%%)", ind);
+            return;
         }
+
+    } else if (unit == SQ_UNIT_SECONDS) {
+        if (akind == SQ_LIT_PERCENT || akind == SQ_LIT_RATIO
+            || dkind == SQ_LIT_PERCENT || dkind == SQ_LIT_RATIO)
+        {
+            sq_conf_error(rd, at, path, "%s is a time: write levels "
+                          "as 1.8s or 800ms", ind);
+            return;
+        }
+
+    } else if (unit == SQ_UNIT_SCORE) {
+        if (akind != SQ_LIT_NUMBER || dkind != SQ_LIT_NUMBER
+            || adequate < 0 || desired < 0)
+        {
+            sq_conf_error(rd, at, path, "%s is a layout shift score: "
+                          "write levels as 0.25 or 0.1", ind);
+            return;
+        }
+
+    } else {
+        if (akind == SQ_LIT_PERCENT || akind == SQ_LIT_DURATION
+            || dkind == SQ_LIT_PERCENT || dkind == SQ_LIT_DURATION)
+        {
+            sq_conf_error(rd, at, path, "%s is a ratio: write levels "
+                          "as 2.0 or 2x", ind);
+            return;
+        }
+    }
+
+    if (unit == SQ_UNIT_SHARE && !(desired > adequate)) {
+        sq_conf_error(rd, at, path, "desired %g is not better than "
+                      "adequate %g (higher is better)", desired, adequate);
+
+    } else if (unit != SQ_UNIT_SHARE && !(desired < adequate)) {
+        sq_conf_error(rd, at, path, "desired %g is not better than "
+                      "adequate %g (lower is better)", desired, adequate);
     }
 }
 

@@ -117,6 +117,8 @@ static int sq_check_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
     uint32_t max, int empty);
 static int sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
+static int sq_check_browser(sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
 static int sq_check_header(sq_dgram_t *d);
@@ -885,9 +887,15 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
         return rc;
     }
 
-    if (n != SQ_WIRE_SERIES_FIELDS) {
+    /* version 3: the browser's fields may follow the server's */
+
+    if (n != SQ_WIRE_SERIES_FIELDS
+        && (n != SQ_WIRE_SERIES_FIELDS_BROWSER || d->version < 3))
+    {
         return SQ_REJ_TYPE;
     }
+
+    ds->browser = (n == SQ_WIRE_SERIES_FIELDS_BROWSER);
 
     rc = sq_check_str(pp, end, &ds->endpoint, SQ_WIRE_MAX_ENDPOINT, 0);
     if (rc != SQ_DECODE_OK) {
@@ -959,7 +967,72 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
         return rc;
     }
 
+    if (ds->browser) {
+        rc = sq_check_browser(pp, end, ds, bins);
+        if (rc != SQ_DECODE_OK) {
+            return rc;
+        }
+    }
+
     d->requests += c[SQ_C_REQUESTS];
+
+    return SQ_DECODE_OK;
+}
+
+
+/*
+ * Version 3: a series' browser counters and its five histograms.  The
+ * navigation types and the clamped beacons never outnumber the beacons;
+ * a histogram may hold more samples than the beacons of its entry (one
+ * continued from an earlier entry has none), never an absurd count.
+ */
+
+static int
+sq_check_browser(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds,
+    sq_hbin_t **bins)
+{
+    int         rc, k;
+    uint32_t    n;
+    uint64_t   *c, navs;
+    sq_byte_t  *p;
+
+    rc = sq_mp_array(pp, end, &n);
+    if (rc != SQ_DECODE_OK) {
+        return rc;
+    }
+
+    if (n != SQ_WIRE_NBCOUNTERS) {
+        return SQ_REJ_TYPE;
+    }
+
+    c = ds->bc;
+    p = *pp;
+
+    for (k = 0; k < SQ_WIRE_NBCOUNTERS; k++) {
+        if (sq_mp_uint_short(&p, end, &c[k]) != SQ_DECODE_OK) {
+            return SQ_REJ_TYPE;
+        }
+
+        if (c[k] > SQ_DECODE_MAX_COUNT) {
+            return SQ_REJ_ABSURD;
+        }
+    }
+
+    *pp = p;
+
+    navs = c[SQ_BC_NAV_NAVIGATE] + c[SQ_BC_NAV_RELOAD]
+           + c[SQ_BC_NAV_BACK_FORWARD] + c[SQ_BC_NAV_OTHER];
+
+    if (navs > c[SQ_BC_BEACONS] || c[SQ_BC_CLAMPED] > c[SQ_BC_BEACONS]) {
+        return SQ_REJ_INCONSISTENT;
+    }
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        rc = sq_check_hist(pp, end, &ds->bhist[k], bins);
+        if (rc != SQ_DECODE_OK) {
+            return rc;
+        }
+    }
 
     return SQ_DECODE_OK;
 }
@@ -1044,6 +1117,10 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
     d->cx = 0;
     d->nseries = 0;
     d->requests = 0;
+
+    /* a series of 12 before "v" is not taken here: the full check reads
+       the version first */
+    d->version = 0;
 
     seen = 0;
     hint = SQ_K_VERSION;

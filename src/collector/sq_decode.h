@@ -76,6 +76,11 @@ typedef struct {
     sq_str_t                 segment;
     uint64_t                 c[SQ_WIRE_NCOUNTERS];
     sq_dhist_t               hist[SQ_WIRE_NHISTS];    /* by SQ_H_* */
+
+    /* version 3: the browser's fields, when browser is 1 */
+    unsigned                 browser;
+    uint64_t                 bc[SQ_WIRE_NBCOUNTERS];  /* by SQ_BC_* */
+    sq_dhist_t               bhist[SQ_WIRE_NBHISTS];  /* by SQ_B_* */
 } sq_dseries_t;
 
 

@@ -74,6 +74,10 @@ sq_json_human(char *buf, size_t len, int indicator, double v)
         sq_json_seconds(buf, len, v);
         break;
 
+    case SQ_UNIT_SCORE:
+        snprintf(buf, len, "%.3g", v);
+        break;
+
     case SQ_UNIT_RATIO:
         if (v > SQ_RATIO_SHOWN_MAX) {
             snprintf(buf, len, "over %.0f\xc3\x97", SQ_RATIO_SHOWN_MAX);
@@ -215,8 +219,40 @@ sq_json_window(const sq_win_score_t *ws, int dim)
     }
 
     json_object_set_new(w, "dimensions", dims);
+    json_object_set_new(w, "browser", sq_json_browser(&ws->browser));
 
     return w;
+}
+
+
+/*
+ * The browser's own view of a window (docs/api.md): the beacons and the
+ * p75 of each measure, null without beacons.
+ */
+
+json_t *
+sq_json_browser(const sq_browser_score_t *bs)
+{
+    int                 k;
+    char                name[32];
+    json_t             *o;
+    static const char  *names[SQ_WIRE_NBHISTS] = { SQ_WIRE_BHIST_NAMES };
+
+    if (bs->beacons == 0) {
+        return json_null();
+    }
+
+    o = json_object();
+    json_object_set_new(o, "beacons", json_integer(bs->beacons));
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        snprintf(name, sizeof(name), k == SQ_B_CLS ? "%s_p75"
+                                                   : "%s_p75_seconds",
+                 names[k]);
+        json_object_set_new(o, name, sq_json_num(bs->p75[k]));
+    }
+
+    return o;
 }
 
 
@@ -293,6 +329,7 @@ sq_json_point(int64_t t, const sq_win_score_t *ws)
     }
 
     json_object_set_new(pt, "dimensions", dims);
+    json_object_set_new(pt, "browser", sq_json_browser(&ws->browser));
 
     return pt;
 }

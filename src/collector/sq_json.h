@@ -52,6 +52,9 @@ double sq_json_z_shown(double z);
 /* a scored window of /api/v1/quality, one dimension or all (dim < 0) */
 json_t *sq_json_window(const sq_win_score_t *ws, int dim);
 
+/* the browser object of a window: null without beacons */
+json_t *sq_json_browser(const sq_browser_score_t *bs);
+
 /* a row of /api/v1/quality, one window or both (win < 0) */
 json_t *sq_json_row(const sq_row_t *r, int dim, int win);
 

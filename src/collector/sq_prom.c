@@ -14,6 +14,7 @@
 #include "sq_alert.h"
 #include "sq_persist.h"
 #include "sq_prom.h"
+#include "sq_prom_browser.h"
 #include "sq_score.h"
 #include "sq_sink.h"
 #include "sq_view.h"
@@ -733,6 +734,7 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
             p->pos = 0;
 
             if (++p->family > F_WREQUESTS) {
+                sq_prom_browser(&ctx->windows, ctx->conf, b);
                 p->stage = 3;
             }
         }

@@ -359,9 +359,23 @@ sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
                  by, sel, sep, w, by, sel, sep, w, by, sel, sep, w,
                  by, sel, sep, w, c);
         return 0;
+
+    case SQ_IND_LCP_QUANTILE:
+    case SQ_IND_INP_QUANTILE:
+    case SQ_IND_CLS_QUANTILE:
+        snprintf(buf, size, "histogram_quantile(%g, sum by (endpoint, "
+                 "region, segment, le) (rate(servqual_browser_%s_bucket"
+                 "{%s}[%s])))", dc->quantile,
+                 dc->indicator == SQ_IND_LCP_QUANTILE ? "lcp_seconds"
+                 : dc->indicator == SQ_IND_INP_QUANTILE ? "inp_seconds"
+                 : "cls", sel, w);
+        return 0;
     }
 
-    return 1;     /* not expressible: empathy */
+    /* not expressible: empathy; a browser part beside the server's
+       (dimensions.md: the worse placed decides) is left to the collector */
+
+    return 1;
 }
 
 

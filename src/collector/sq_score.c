@@ -12,6 +12,10 @@
 #include "sq_score.h"
 
 
+static void sq_score_browser_view(const sq_win_t *w,
+    sq_browser_score_t *bs);
+
+
 const char  *sq_state_names[SQ_NSTATES] = {
     "insufficient", "below", "within", "above"
 };
@@ -86,6 +90,7 @@ void
 sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
     sq_dim_score_t *out)
 {
+    int              b;
     double           n, v;
     uint64_t         fail, up, defects;
     const uint64_t  *c;
@@ -165,6 +170,15 @@ sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
         }
 
         break;
+
+    case SQ_IND_LCP_QUANTILE:
+    case SQ_IND_INP_QUANTILE:
+    case SQ_IND_CLS_QUANTILE:
+        b = dc->indicator == SQ_IND_LCP_QUANTILE ? SQ_B_LCP
+            : dc->indicator == SQ_IND_INP_QUANTILE ? SQ_B_INP : SQ_B_CLS;
+        out->requests = w->b ? w->b->h[b].total : 0;
+        v = sq_browser_quantile(w, b, dc->quantile);
+        break;
     }
 
     out->value = v;
@@ -175,6 +189,62 @@ sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
     }
 
     sq_place(out);
+}
+
+
+double
+sq_browser_quantile(const sq_win_t *w, int which, double q)
+{
+    double  v;
+
+    if (w->b == NULL || w->b->h[which].total == 0) {
+        return NAN;
+    }
+
+    v = sq_hist_quantile(&w->b->h[which], q);
+
+    return which == SQ_B_CLS ? v / SQ_WIRE_CLS_SCALE : v / 1e6;
+}
+
+
+/*
+ * A dimension seen from both sides: the server's indicator in *out, the
+ * browser's judged against its own levels on beacons.  The worse placed
+ * of the parts with enough data decides, and *out becomes that part (its
+ * indicator, value, levels): a page that jumps for its visitors is
+ * shabby however intact the server's responses, and a fast server does
+ * not make a slow page fast.  A row without enough beacons keeps the
+ * server's score unchanged.
+ */
+
+void
+sq_score_browser(const sq_dim_conf_t *dc, const sq_win_t *w,
+    sq_dim_score_t *out)
+{
+    sq_dim_conf_t   bc;
+    sq_dim_score_t  bs;
+
+    if (dc->browser == SQ_IND_NONE || w->b == NULL) {
+        return;
+    }
+
+    bc = *dc;
+    bc.indicator = dc->browser;
+    bc.adequate = dc->badequate;
+    bc.desired = dc->bdesired;
+    bc.min_requests = dc->min_beacons;
+    bc.quantile = SQ_BROWSER_QUANTILE;
+
+    sq_score_dim(&bc, w, NAN, &bs);
+
+    if (bs.state == SQ_STATE_INSUFFICIENT) {
+        return;
+    }
+
+    if (out->state == SQ_STATE_INSUFFICIENT || bs.z < out->z) {
+        bs.min_requests = dc->min_beacons;
+        *out = bs;
+    }
 }
 
 
@@ -349,9 +419,28 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
             ws->dim[i].lat = wlat;
             ws->dim[i].base = wbl;
         }
+
+        sq_score_browser(&dc, w, &ws->dim[i]);
     }
 
+    sq_score_browser_view(w, &ws->browser);
     sq_score_index(ws);
+}
+
+
+/* the browser's own measurements of a window, shown beside the scores */
+
+static void
+sq_score_browser_view(const sq_win_t *w, sq_browser_score_t *bs)
+{
+    int  k;
+
+    bs->beacons = w->b ? w->b->c[SQ_BC_BEACONS] : 0;
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        bs->n[k] = w->b ? w->b->h[k].total : 0;
+        bs->p75[k] = sq_browser_quantile(w, k, SQ_BROWSER_QUANTILE);
+    }
 }
 
 

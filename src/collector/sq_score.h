@@ -59,6 +59,17 @@ typedef struct {
 } sq_dim_score_t;
 
 
+/* the browser's measurements of a window: p75 of each, NAN when none */
+
+#define SQ_BROWSER_QUANTILE  0.75
+
+typedef struct {
+    uint64_t         beacons;
+    uint64_t         n[SQ_WIRE_NBHISTS];     /* samples, by SQ_B_* */
+    double           p75[SQ_WIRE_NBHISTS];   /* seconds; CLS a score */
+} sq_browser_score_t;
+
+
 typedef struct {
     uint64_t         requests;
     uint64_t         c[SQ_WIRE_NCOUNTERS];
@@ -69,6 +80,7 @@ typedef struct {
     double           index;    /* NAN when no dimension is scored */
     int              state;
     sq_dim_score_t   dim[SQ_NDIMS];
+    sq_browser_score_t  browser;
 } sq_win_score_t;
 
 
@@ -137,6 +149,17 @@ void sq_score_dim(const sq_dim_conf_t *dc, const sq_win_t *w, double ratio,
 double sq_score_ratio(const sq_hist_t *h, const sq_hist_t *all,
     const sq_hist_t *self, double q, uint64_t min, double floor,
     double *lat, double *base);
+
+/*
+ * The browser's part of a dimension (dc->browser, SQ_IND_NONE: none)
+ * judged beside the server's in *out: the worse placed of the two that
+ * have enough data decides (docs/dimensions.md).
+ */
+void sq_score_browser(const sq_dim_conf_t *dc, const sq_win_t *w,
+    sq_dim_score_t *out);
+
+/* a browser histogram's q-quantile in its indicator's unit, NAN if none */
+double sq_browser_quantile(const sq_win_t *w, int which, double q);
 
 /* the Apdex of a histogram with threshold t seconds; aborts frustrated */
 double sq_apdex(const sq_hist_t *h, double t, uint64_t aborted);

@@ -35,11 +35,35 @@
  *   rt, ttfb   each: n, then n pairs (bucket index delta, count), the
  *              sparse histogram in ascending bucket order, each index the
  *              difference from the previous one (the first from 0)
+ *
+ * and, only when bit SQ_SLOT_BROWSER of map is set (the slot holds the
+ * browser's measurements, wire version 3):
+ *
+ *   bmap       bit k set: browser counter k (SQ_BC_*) is not zero
+ *   bcounters  the non-zero browser counters, in ascending k
+ *   lcp, inp, cls, fcp, ttfb   five histograms as rt above
+ *
+ * so a slot without browser data packs to the same bytes as before.
  */
+
+#define SQ_SLOT_BROWSER  63
 
 /* the longest packed slot: every counter and every bucket at its widest */
 #define SQ_SLOT_PACKED_MAX                                                   \
-    (10 + 10 * SQ_WIRE_NCOUNTERS + 2 * (10 + 20 * SQ_HIST_BUCKETS))
+    (10 + 10 * SQ_WIRE_NCOUNTERS + 2 * (10 + 20 * SQ_HIST_BUCKETS)          \
+     + 10 + 10 * SQ_WIRE_NBCOUNTERS                                          \
+     + SQ_WIRE_NBHISTS * (10 + 20 * SQ_HIST_BUCKETS))
+
+
+/*
+ * The browser's measurements of a slot or a window: allocated only for a
+ * series that has them, so a server-only series pays one pointer.
+ */
+
+typedef struct {
+    uint64_t    c[SQ_WIRE_NBCOUNTERS];
+    sq_hist_t   h[SQ_WIRE_NBHISTS];
+} sq_browser_t;
 
 
 /* a slot keeps its counters in 32 bits (saturating), bytes in 64 (bytes;
@@ -50,12 +74,14 @@ typedef struct {
     uint64_t    bytes;
     uint32_t    c[SQ_WIRE_NCOUNTERS];
     sq_hist_t   h[SQ_WIRE_NHISTS];
+    sq_browser_t *b;              /* NULL: no browser measurements */
 } sq_slot_t;
 
 
 typedef struct {
     uint64_t    c[SQ_WIRE_NCOUNTERS];
     sq_hist_t   h[SQ_WIRE_NHISTS];
+    sq_browser_t *b;
 } sq_win_t;
 
 
@@ -158,6 +184,17 @@ sq_varint_read(const unsigned char **pp)
 
     return v;
 }
+
+
+/*
+ * The browser part: *bp allocated on first use (SQ_OK or SQ_ERR_NOMEM);
+ * empty when absent or all zero; merge adds src (may be NULL) into *dst.
+ */
+int sq_browser_get(sq_browser_t **bp);
+void sq_browser_free(sq_browser_t **bp);
+int sq_browser_empty(const sq_browser_t *b);
+int sq_browser_merge(sq_browser_t **dst, const sq_browser_t *src);
+size_t sq_browser_bytes(const sq_browser_t *b);
 
 
 void sq_win_init(sq_win_t *w);

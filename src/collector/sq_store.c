@@ -38,6 +38,10 @@
  *            worker's highest sequence number and running totals
  *   losses   (cause, requests)   servqual_lost_requests_total by cause
  *
+ * Version 4 adds to rollups the browser's beacons of the slot (wire
+ * version 3), 0 for a slot without them; the measurements themselves
+ * are in the packed slot, behind its map's bit SQ_SLOT_BROWSER.
+ *
  * A migration takes the database from version i to i + 1: its SQL, then
  * its step in C if it has one; they all run in one transaction on open.
  *
@@ -121,6 +125,10 @@ static const sq_store_migration_t  sq_store_migrations[] = {
       "CREATE TABLE losses ("
       "  cause TEXT PRIMARY KEY,"
       "  requests INTEGER NOT NULL) WITHOUT ROWID;",
+      NULL },
+
+    /* 3 -> 4: the browser's beacons of each rollup */
+    { "ALTER TABLE rollups ADD COLUMN beacons INTEGER NOT NULL DEFAULT 0;",
       NULL }
 };
 
@@ -496,7 +504,7 @@ sq_store_prepare(sq_store_t *st)
           "VALUES (?1, ?2, ?3)" },
         { offsetof(sq_store_t, put_rollup),
           "INSERT OR REPLACE INTO rollups (series, t, secs, complete, "
-          "requests, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6)" },
+          "requests, slot, beacons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)" },
         { offsetof(sq_store_t, add_alert),
           "INSERT INTO alerts (t, status, severity, endpoint, region, "
           "segment, journey, dimension, indicator, value, adequate, "
@@ -893,6 +901,8 @@ sq_store_put(sq_store_t *st, const sq_series_t *s, const sq_slot_t *sl,
     sqlite3_bind_int(q, 4, complete);
     sqlite3_bind_int64(q, 5, sl->c[SQ_C_REQUESTS]);
     sqlite3_bind_blob(q, 6, st->packed, (int) len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 7, sl->b ? (sqlite3_int64) sl->b->c[SQ_BC_BEACONS]
+                                   : 0);
 
     rc = sqlite3_step(q);
     sqlite3_reset(q);

@@ -35,7 +35,7 @@
  * reason of the last error, with the file's name.
  */
 
-#define SQ_STORE_SCHEMA  3
+#define SQ_STORE_SCHEMA  4
 
 
 typedef struct sq_store_s  sq_store_t;

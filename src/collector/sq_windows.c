@@ -45,6 +45,8 @@ static int sq_ring_put(sq_windows_t *a, sq_series_t *s, uint32_t pos,
 static int sq_put_finished(sq_windows_t *a, sq_series_t *s,
     const sq_slot_t *sl);
 static sq_slot_t *sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start);
+static int sq_add_browser(sq_slot_t *sl, sq_series_t *s,
+    const sq_dseries_t *ds);
 static int sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k,
     const sq_dhist_t *o);
 
@@ -419,6 +421,7 @@ sq_series_free(sq_windows_t *a, sq_series_t *s)
     }
 
     sq_rings_free(a, s);
+    sq_browser_free(&s->browser);
     free(s);
 }
 
@@ -657,6 +660,61 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
         (void) sq_add_hist(sl, s, SQ_H_RT, &ds->hist[SQ_H_RT]);
         (void) sq_add_hist(sl, s, SQ_H_TTFB, &ds->hist[SQ_H_TTFB]);
+
+        if (ds->browser) {
+            (void) sq_add_browser(sl, s, ds);
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+/*
+ * A datagram's browser measurements (version 3): into the slot being
+ * written and the series' lifetime totals, each allocated on the first
+ * beacon, so that a series without any costs nothing more.
+ */
+
+static int
+sq_add_browser(sq_slot_t *sl, sq_series_t *s, const sq_dseries_t *ds)
+{
+    int            k;
+    sq_hist_t      view;
+    sq_browser_t  *b[2];
+
+    if (sq_browser_get(&s->browser) != SQ_OK
+        || (sl && sq_browser_get(&sl->b) != SQ_OK))
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    b[0] = s->browser;
+    b[1] = sl ? sl->b : NULL;
+
+    for (k = 0; k < SQ_WIRE_NBCOUNTERS; k++) {
+        b[0]->c[k] += ds->bc[k];
+
+        if (b[1]) {
+            b[1]->c[k] += ds->bc[k];
+        }
+    }
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        if (ds->bhist[k].n == 0) {
+            continue;
+        }
+
+        view.bins = (sq_hbin_t *) ds->bhist[k].bins;
+        view.n = ds->bhist[k].n;
+        view.cap = ds->bhist[k].n;
+        view.total = ds->bhist[k].total;
+
+        if (sq_hist_merge(&b[0]->h[k], &view) != SQ_OK
+            || (b[1] && sq_hist_merge(&b[1]->h[k], &view) != SQ_OK))
+        {
+            return SQ_ERR_NOMEM;
+        }
     }
 
     return SQ_OK;
@@ -837,8 +895,10 @@ sq_windows_memory(const sq_windows_t *a)
 
         if (s->cur) {
             m += sizeof(sq_slot_t) + sq_hist_bytes(&s->cur->h[0])
-                 + sq_hist_bytes(&s->cur->h[1]);
+                 + sq_hist_bytes(&s->cur->h[1]) + sq_browser_bytes(s->cur->b);
         }
+
+        m += sq_browser_bytes(s->browser);
     }
 
     return m;

@@ -62,6 +62,7 @@ struct sq_series_s {
     int64_t        last_seen;
     uint64_t       total[SQ_WIRE_NCOUNTERS];   /* since first seen */
     sq_metrics_t   metrics;                    /* Prometheus histograms */
+    sq_browser_t  *browser;       /* since first seen; NULL: no beacons */
     sq_slot_t     *cur;           /* the fine slot being written */
     unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
     uint32_t       rings_len;
