@@ -6,8 +6,11 @@
 # and shifts the text; leaving each page sends its beacon, and the
 # module's datagrams carry LCP and CLS per page in the expected ranges:
 # the shifting page's CLS above 0.25 (the web's "poor"), the stable one's
-# 0, the late image's LCP later than the fast page's.  The pages are set
-# up by t/lib/SQBrowser.pm.
+# 0, the late image's LCP later than the fast page's.  The same datagrams
+# go to the real collector too (a second servqual_collector address),
+# whose API shows each page's LCP and CLS at p75 and places the shifting
+# page below its tangibles zone.  The pages are set up by
+# t/lib/SQBrowser.pm.
 
 use strict;
 use warnings;
@@ -17,6 +20,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 
+use SQCollector;
 use SQBrowser qw(browser_skip browser_pages browser_http browser_visit);
 use SQNginx qw(start_nginx error_log);
 use SQWire qw(udp_listener decode_datagram datagram_problems sum_datagrams
@@ -28,9 +32,20 @@ plan skip_all => $skip if $skip;
 
 my $udp = udp_listener();
 
+# one beacon a page is enough for the collector to judge it here
+my $c = SQCollector->new(extra => <<'YAML');
+dimensions:
+  responsiveness: { min_requests: 1, min_beacons: 1 }
+  tangibles: { min_requests: 1, min_beacons: 1 }
+YAML
+$c->start;
+
 browser_pages();
-start_nginx(browser_http(extra => 'servqual_collector '
-                                   . '127.0.0.1:%%UDP_PORT%% flush=200ms;'));
+# gzip on: the pages are sent in good form, so the server's side of
+# tangibles is intact and the browser's layout shift is what decides
+start_nginx(browser_http(extra => 'gzip on; servqual_collector '
+                                   . '127.0.0.1:%%UDP_PORT%% '
+                                   . "127.0.0.1:$c->{udp} flush=200ms;"));
 
 my ($rc, $out, $pages) = browser_visit('/fast.html', '/shift.html');
 is($rc, 0, 'Chromium loaded and left both pages') or diag($out);
@@ -88,6 +103,32 @@ ok(defined $lcp_fast && defined $lcp_shift && $lcp_shift > $lcp_fast,
 ok(defined $cls_fast && $cls_fast < 0.01 * $scale, 'fast: CLS about 0');
 ok(defined $cls_shift && $cls_shift > 0.25 * $scale,
    'shift: CLS above 0.25, "poor"');
+
+# the collector's view of the same beacons
+
+my ($q, $fast, $shift);
+ok($c->wait_for(sub {
+    $q = $c->json('/api/v1/quality?scope=series');
+    ($fast, $shift) = map { $c->row($q, endpoint => $_) } qw(fast shift);
+    return $fast && $shift
+           && ($fast->{windows}{short}{browser}{beacons} // 0) == 1
+           && ($shift->{windows}{short}{browser}{beacons} // 0) == 1;
+}), 'the collector has one beacon for each page');
+
+my ($bf, $bs) = map { $_->{windows}{short}{browser} // {} } $fast, $shift;
+cmp_ok(abs(($bs->{cls_p75} // -1) - ($cls_shift // 0) / $scale), '<', 0.02,
+       'shift: the API shows the CLS the module sent');
+cmp_ok($bf->{cls_p75} // 1, '<', 0.01, 'fast: the API shows CLS about 0');
+cmp_ok($bs->{lcp_p75_seconds} // 0, '>', $bf->{lcp_p75_seconds} // 9,
+       "the API shows the late image's LCP later than the fast page's");
+
+my ($tf, $ts) = map { $_->{windows}{short}{dimensions}{tangibles} // {} }
+                $fast, $shift;
+is($ts->{indicator}, 'cls_quantile',
+   'shift: its layout shift decides tangibles')
+    or diag(explain($shift->{windows}{short}{dimensions}{tangibles}));
+is($ts->{state}, 'below', 'shift: below its tangibles zone');
+isnt($tf->{state} // '', 'below', 'fast: not below its tangibles zone');
 
 unlike(error_log(), qr/\[(alert|crit|emerg)\]/,
        'no [alert], [crit] or [emerg] in the log');
