@@ -50,7 +50,7 @@ WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude \
               -I$(COLL_DIR) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined -O1 -g
 
