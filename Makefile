@@ -186,6 +186,9 @@ $(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)
 
+# t/200 sends with it
+test: $(LOADGEN)
+
 # -- tests: the whole suite, then the collector's tests again under
 #    AddressSanitizer and UBSan
 

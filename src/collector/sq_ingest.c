@@ -467,6 +467,11 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     tail = in->tail;
     pthread_mutex_unlock(&in->lock);
 
+    if (n == 0) {
+        /* the thread may start the ring over meanwhile: tail is not ours */
+        return 0;
+    }
+
     if (n > budget) {
         n = budget;
     }
