@@ -32,6 +32,7 @@
  */
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
+#define SQ_INGEST_ROUNDS    8         /* recvmmsg() calls on one socket */
 #define SQ_INGEST_BUDGET    512       /* datagrams merged before yielding */
 #define SQ_INGEST_BUF       (SQ_WIRE_MAX_DATAGRAM + 1)
 #define SQ_INGEST_SKIP      UINT32_MAX
@@ -70,7 +71,7 @@ struct sq_ingest_s {
 
 
 static void *sq_ingest_thread(void *data);
-static void sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
+static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
     struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
 static int sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
@@ -234,6 +235,7 @@ sq_ingest_stop(sq_ctx_t *ctx)
 static void *
 sq_ingest_thread(void *data)
 {
+    int              round;
     size_t           i, n;
     sq_ingest_t     *in = data;
     struct pollfd   *pfd;
@@ -277,9 +279,20 @@ sq_ingest_thread(void *data)
             break;
         }
 
+        /* a socket is read empty (up to a bound) before the next: what
+           one worker sent over two sockets keeps its order, as it did
+           when the loop read them */
+
         for (i = 0; i < n; i++) {
-            if (pfd[i].revents) {
-                sq_ingest_read(in, in->ls[i], msg, iov, cmsg);
+            for (round = 0;
+                 pfd[i].revents && round < SQ_INGEST_ROUNDS;
+                 round++)
+            {
+                if (sq_ingest_read(in, in->ls[i], msg, iov, cmsg)
+                    < SQ_INGEST_BATCH)
+                {
+                    break;
+                }
             }
         }
     }
@@ -290,9 +303,12 @@ sq_ingest_thread(void *data)
 }
 
 
-/* one batch from a socket; the kernel's drop count rides on each */
+/*
+ * one batch from a socket, the number read; the kernel's drop count
+ * rides on each datagram
+ */
 
-static void
+static int
 sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
     struct iovec *iov, char (*cmsg)[64])
 {
@@ -317,7 +333,7 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
             sq_log(SQ_LOG_ERROR, "recvmmsg() failed: %s", strerror(errno));
         }
 
-        return;
+        return 0;
     }
 
     wake = 0;
@@ -354,6 +370,8 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
             /* the counter is at its limit: the loop is awake anyway */
         }
     }
+
+    return n;
 }
 
 
