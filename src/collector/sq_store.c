@@ -1263,8 +1263,8 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
             return sq_store_fail(st, "cannot delete old rows");
         }
 
-        if (i < 3) {
-            /* rows of history; a worker's state is not one */
+        if (i < 2) {
+            /* rows of history; a series or a worker's state is not one */
             n += (size_t) sqlite3_changes(st->db);
         }
 
