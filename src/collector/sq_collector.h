@@ -33,7 +33,6 @@ typedef struct {
     int                  fd;
     char                *addr;
     char                *path;          /* unix socket to unlink */
-    struct event        *ev;
     uint64_t             drops;         /* the kernel's (sq_ingest.c) */
 } sq_listener_t;
 

@@ -245,10 +245,6 @@ sq_net_close(sq_listener_t *l, size_t n)
     size_t  i;
 
     for (i = 0; i < n; i++) {
-        if (l[i].ev) {
-            event_free(l[i].ev);
-        }
-
         if (l[i].fd != -1) {
             close(l[i].fd);
         }
