@@ -50,7 +50,7 @@ WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 CFLAGS_SQ  := $(DEB_CFLAGS) $(DEB_CPPFLAGS) $(WARN) -std=gnu11 -Iinclude \
               -I$(COLL_DIR) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LIBS_SQ    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined -O1 -g
 
@@ -185,6 +185,9 @@ $(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \
            include/servqual_sign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)
+
+# t/200 sends with it
+test: $(LOADGEN)
 
 # -- tests: the whole suite, then the collector's tests again under
 #    AddressSanitizer and UBSan

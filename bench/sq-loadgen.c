@@ -11,7 +11,12 @@
  * workers, each datagram with N series.  For measuring ingest.
  *
  *   sq-loadgen [-a HOST:PORT] [-w WORKERS] [-s SERIES] [-u UNIVERSE]
- *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND] [-k KEYFILE]
+ *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND] [-k KEYFILE] [-g]
+ *
+ * By default every series answers 1 request in 20 with a 5xx and a
+ * quarter of them in 600 ms: every series is below its zone.  With -g a
+ * series is healthy (no 5xx, nothing over 200 ms) but for one in 1000,
+ * as at a real site: alerts are evaluated, few fire.
  *
  * With -k each datagram is signed as nginx signs it with key=KEYFILE
  * (include/servqual_sign.h): the trailer computed per datagram.
@@ -46,6 +51,9 @@ typedef struct {
 } sq_lg_worker_t;
 
 
+static int  sq_lg_good;              /* -g */
+
+
 /* the datagram map's keys, by SQ_K_* */
 static const char  *sq_lg_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
 
@@ -73,7 +81,7 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
     uint32_t universe)
 {
     char            name[32];
-    uint32_t        i, k, sid, b, prev, bucket[4];
+    uint32_t        i, k, sid, b, prev, bad, bucket[4];
     msgpack_packer  pk;
 
     static const char  *regions[] = { "US", "BR", "DE", "FR", "JP", "IN",
@@ -136,6 +144,8 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
 
     for (i = 0; i < nseries; i++) {
         sid = (id * nseries + i) % universe;
+        bad = !sq_lg_good || sid % 1000 == 0;
+        bucket[3] = sq_hist_index(bad ? 600000 : 200000);
 
         msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
         snprintf(name, sizeof(name), "/api/e%u", sid / 8);
@@ -151,10 +161,10 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
                 msgpack_pack_uint8(&pk, 20);
                 break;
             case SQ_C_2XX:
-                msgpack_pack_uint8(&pk, 19);
+                msgpack_pack_uint8(&pk, bad ? 19 : 20);
                 break;
             case SQ_C_5XX:
-                msgpack_pack_uint8(&pk, 1);
+                msgpack_pack_uint8(&pk, bad ? 1 : 0);
                 break;
             case SQ_C_BYTES:
                 msgpack_pack_uint32(&pk, 20 * 5120);
@@ -204,8 +214,11 @@ main(int argc, char **argv)
     duration = 10;
     rate = 0;
 
-    while ((c = getopt(argc, argv, "a:w:s:u:d:r:k:")) != -1) {
+    while ((c = getopt(argc, argv, "a:w:s:u:d:r:k:g")) != -1) {
         switch (c) {
+        case 'g':
+            sq_lg_good = 1;
+            break;
         case 'k':
             keyfile = optarg;
             break;
@@ -230,7 +243,7 @@ main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: sq-loadgen [-a HOST:PORT] [-w WORKERS] "
                     "[-s SERIES] [-u UNIVERSE] [-d SECONDS] [-r RATE] "
-                    "[-k KEYFILE]\n");
+                    "[-k KEYFILE] [-g]\n");
             return 2;
         }
     }

@@ -33,7 +33,7 @@ typedef struct {
     int                  fd;
     char                *addr;
     char                *path;          /* unix socket to unlink */
-    struct event        *ev;
+    uint64_t             drops;         /* the kernel's (sq_ingest.c) */
 } sq_listener_t;
 
 
@@ -52,10 +52,10 @@ typedef struct sq_ctx_s {
     sq_view_pub_t        views;         /* the latest scored view */
     sq_dgram_t           dgram;
     sq_auth_t            auth;          /* signed datagrams' keys, replays */
-    char                *buf;
 
     sq_listener_t       *listeners;
     size_t               nlisteners;
+    struct sq_ingest_s  *ingest;        /* receive thread (sq_ingest.c) */
 
     struct evhttp       *http;
     struct evhttp_bound_socket  *http_sock;

@@ -45,6 +45,8 @@ typedef struct {
     struct sq_web_s *web;         /* listen.web_config, NULL: none */
     uint64_t        http_connections;
     int64_t         http_timeout; /* seconds for a whole request */
+    uint64_t        rcvbuf_mb;    /* SO_RCVBUF of each ingest socket */
+    uint64_t        queue_mb;     /* the ingest queue (sq_ingest.c) */
 
     /* unix ingest sockets (sq_conf_listen.c): the names as given, NULL
        for as created, and what they resolve to */

@@ -16,6 +16,7 @@
 #include "sq_collector.h"
 #include "sq_alert.h"
 #include "sq_http.h"
+#include "sq_ingest.h"
 #include "sq_persist.h"
 #include "sq_rules.h"
 #include "sq_status.h"
@@ -90,7 +91,9 @@ sq_reload(sq_ctx_t *ctx)
     }
 
     if (!sq_same_ingest(ctx->conf, conf)) {
-        /* close the old first: the new list may reuse an address */
+        /* close the old first: the new list may reuse an address; the
+           receive thread waits, what it queued stays */
+        sq_ingest_pause(ctx);
         sq_net_close(ctx->listeners, ctx->nlisteners);
         ctx->listeners = NULL;
         ctx->nlisteners = 0;
@@ -106,12 +109,14 @@ sq_reload(sq_ctx_t *ctx)
                        "addresses either");
             }
 
+            (void) sq_ingest_resume(ctx);
             sq_conf_free(conf);
             goto failed;
         }
 
         ctx->listeners = l;
         ctx->nlisteners = n;
+        (void) sq_ingest_resume(ctx);
     }
 
     if (strcmp(ctx->conf->http, conf->http) != 0) {
@@ -402,12 +407,23 @@ main(int argc, char **argv)
         goto done;
     }
 
+    /* the sockets are read from here on, by the receive thread */
+
+    if (sq_ingest_start(&ctx) != SQ_OK) {
+        sq_log(SQ_LOG_ERROR, "cannot start the receive thread");
+        goto done;
+    }
+
     sq_log(SQ_LOG_INFO, "servqual-collector %s started: ingest %s%s, "
            "http %s", SQ_VERSION, ctx.conf->ingest[0],
            ctx.conf->ningest > 1 ? " and more" : "", ctx.conf->http);
 
     event_base_dispatch(ctx.base);
 
+    /* what was read is merged, and stored with the rest */
+
+    sq_ingest_pause(&ctx);
+    sq_ingest_drain(&ctx);
     sq_persist_stop(&ctx);
     rc = 0;
 
@@ -433,6 +449,7 @@ done:
         event_free(ctx.view_timer);
     }
 
+    sq_ingest_stop(&ctx);
     sq_alert_free(ctx.alert);
     sq_http_close(&ctx);
     sq_view_pub_free(&ctx.views);
@@ -450,7 +467,6 @@ done:
 
     sq_dgram_free(&ctx.dgram);
     sq_auth_free(&ctx.auth);
-    free(ctx.buf);
 
     if (ctx.base) {
         event_base_free(ctx.base);

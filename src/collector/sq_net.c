@@ -23,23 +23,18 @@
 
 
 /*
- * Datagram ingest: UDP and unix datagram sockets, non-blocking, read in
- * batches from the event loop.  Each datagram is decoded and validated
- * whole, then merged; a rejection is counted by reason and logged at
- * most once a minute per reason.
+ * Datagram ingest: UDP and unix datagram sockets, non-blocking, read by
+ * the receive thread (sq_ingest.c) into a queue that the event loop
+ * empties.  Each datagram is decoded and validated whole, then merged; a
+ * rejection is counted by reason and logged at most once a minute per
+ * reason.
  */
-
-#define SQ_NET_BATCH    32       /* datagrams a recvmmsg() call takes */
-#define SQ_NET_ROUNDS   8        /* recvmmsg() calls before yielding */
-#define SQ_NET_RCVBUF   (8 * 1024 * 1024)
-#define SQ_BUF_SIZE     (SQ_WIRE_MAX_DATAGRAM + 1)
 
 
 static int sq_net_bind(const char *addr, const sq_conf_t *conf,
     char **path);
 static int sq_net_own(const char *addr, const char *path,
     const sq_conf_t *conf);
-static void sq_net_read(evutil_socket_t fd, short what, void *data);
 
 
 /*
@@ -161,12 +156,17 @@ sq_net_bind(const char *addr, const sq_conf_t *conf, char **path)
     /* a large receive buffer rides out bursts and scheduling delays;
        beyond net.core.rmem_max only with CAP_NET_ADMIN */
 
-    one = SQ_NET_RCVBUF;
+    one = (int) (conf->rcvbuf_mb << 20);
 
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &one, sizeof(one)) != 0)
     {
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
     }
+
+    /* each datagram read tells how many the kernel dropped so far */
+
+    one = 1;
+    (void) setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
 
     return fd;
 }
@@ -225,10 +225,8 @@ sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out, size_t *n)
         }
 
         l[i].addr = strdup(conf->ingest[i]);
-        l[i].ev = event_new(ctx->base, l[i].fd, EV_READ | EV_PERSIST,
-                            sq_net_read, ctx);
 
-        if (l[i].ev == NULL || event_add(l[i].ev, NULL) != 0) {
+        if (l[i].addr == NULL) {
             sq_net_close(l, i + 1);
             return -1;
         }
@@ -247,10 +245,6 @@ sq_net_close(sq_listener_t *l, size_t n)
     size_t  i;
 
     for (i = 0; i < n; i++) {
-        if (l[i].ev) {
-            event_free(l[i].ev);
-        }
-
         if (l[i].fd != -1) {
             close(l[i].fd);
         }
@@ -266,6 +260,11 @@ sq_net_close(sq_listener_t *l, size_t n)
     free(l);
 }
 
+
+/*
+ * a datagram from the queue, filed by when it is merged: a slot is
+ * written once it is over, so what is still queued then goes to the next
+ */
 
 void
 sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
@@ -311,66 +310,9 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 }
 
 
-static void
-sq_net_read(evutil_socket_t fd, short what, void *data)
-{
-    int             i, n, round;
-    size_t          len;
-    sq_ctx_t       *ctx = data;
-    struct iovec    iov[SQ_NET_BATCH];
-    struct mmsghdr  msg[SQ_NET_BATCH];
-
-    for (i = 0; i < SQ_NET_BATCH; i++) {
-        iov[i].iov_base = ctx->buf + (size_t) i * SQ_BUF_SIZE;
-        iov[i].iov_len = SQ_BUF_SIZE;
-    }
-
-    for (round = 0; round < SQ_NET_ROUNDS; round++) {
-
-        for (i = 0; i < SQ_NET_BATCH; i++) {
-            memset(&msg[i], 0, sizeof(struct mmsghdr));
-            msg[i].msg_hdr.msg_iov = &iov[i];
-            msg[i].msg_hdr.msg_iovlen = 1;
-        }
-
-        n = recvmmsg(fd, msg, SQ_NET_BATCH, MSG_DONTWAIT, NULL);
-
-        if (n == -1) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                sq_log(SQ_LOG_ERROR, "recvmmsg() failed: %s",
-                       strerror(errno));
-            }
-
-            return;
-        }
-
-        for (i = 0; i < n; i++) {
-            len = msg[i].msg_len;
-
-            /* a datagram cut to the buffer is longer than any may be */
-
-            if (msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                len = SQ_BUF_SIZE;
-            }
-
-            sq_net_datagram(ctx, iov[i].iov_base, len);
-        }
-
-        if (n < SQ_NET_BATCH) {
-            return;
-        }
-    }
-}
-
-
 int
 sq_net_start(sq_ctx_t *ctx)
 {
-    ctx->buf = malloc((size_t) SQ_NET_BATCH * SQ_BUF_SIZE);
-    if (ctx->buf == NULL) {
-        return -1;
-    }
-
     if (sq_dgram_init(&ctx->dgram) != 0) {
         return -1;
     }

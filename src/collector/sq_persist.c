@@ -111,7 +111,12 @@ sq_persist_start(sq_ctx_t *ctx)
 
     now = sq_now();
 
-    rc = sq_store_expire(st, now - ctx->conf->retention, NULL);
+    rc = sq_store_expire(st, now - ctx->conf->retention, &n);
+
+    if (rc == SQ_OK && n) {
+        sq_log(SQ_LOG_INFO, "storage \"%s\": %zu rows past retention "
+               "deleted", path, n);
+    }
 
     if (rc == SQ_OK) {
         rc = sq_store_load(st, &ctx->windows, now, &n);

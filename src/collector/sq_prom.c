@@ -12,6 +12,7 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_ingest.h"
 #include "sq_persist.h"
 #include "sq_prom.h"
 #include "sq_prom_browser.h"
@@ -346,6 +347,7 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     SQ_PROM_ONE(F_RESTARTS, v->store.restarts);
     SQ_PROM_ONE(F_SRC_DGRAMS, as->source_dropped);
     SQ_PROM_ONE(F_SRC_REQS, as->source_dropped_requests);
+    sq_ingest_prom(ctx, b);
 
     /* the loss that makes the totals whole (docs/wire-format.md) */
 

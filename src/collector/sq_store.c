@@ -1245,9 +1245,14 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
     size_t         n;
     sqlite3_stmt  *s;
 
+    /* a series without rollups is one nothing refers to any more: the
+       table would otherwise keep every series ever seen */
+
     static const char  *sql[] = {
         "DELETE FROM rollups WHERE t < ?1",
         "DELETE FROM alerts WHERE t < ?1",
+        "DELETE FROM series WHERE ?1 IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM rollups r WHERE r.series = series.id)",
         "DELETE FROM workers WHERE last_seen < ?1"
     };
 
@@ -1269,8 +1274,13 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
         }
 
         if (i < 2) {
-            /* rows of history; a worker's state is not one */
+            /* rows of history; a series or a worker's state is not one */
             n += (size_t) sqlite3_changes(st->db);
+        }
+
+        if (i == 2 && sqlite3_changes(st->db) > 0) {
+            /* their ids may come back for other series */
+            sq_store_ids_clear(st);
         }
     }
 

@@ -1,0 +1,616 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "sq_ingest.h"
+#include "sq_status.h"
+
+
+/*
+ * The queue is one ring of bytes, written by the receive thread and read
+ * by the loop.  A record is a header and the datagram, padded to 8 bytes;
+ * a record that does not fit before the ring's end starts again at its
+ * beginning, the rest of the end marked as skipped.  The loop reads the
+ * records counted when it looked, without the lock (the thread writes
+ * only outside them), and gives their bytes back under the lock when it
+ * has merged them.
+ */
+
+#define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
+#define SQ_INGEST_ROUNDS    8         /* recvmmsg() calls on one socket */
+#define SQ_INGEST_BUDGET    512       /* datagrams merged before yielding */
+#define SQ_INGEST_BUF       (SQ_WIRE_MAX_DATAGRAM + 1)
+#define SQ_INGEST_SKIP      UINT32_MAX
+#define SQ_INGEST_ALIGN(n)  (((n) + 7) & ~(size_t) 7)
+
+
+typedef struct {
+    uint32_t             len;         /* SQ_INGEST_SKIP: to the ring's end */
+    uint32_t             pad;         /* 8 bytes: the datagram aligned */
+} sq_ingest_rec_t;
+
+
+struct sq_ingest_s {
+    pthread_t            thread;
+    int                  running;
+    int                  ctl;         /* eventfd: the thread stops */
+    int                  wake;        /* eventfd: datagrams are queued */
+    struct event        *ev;
+
+    pthread_mutex_t      lock;
+    char                *ring;
+    size_t               cap;
+    size_t               head;        /* the thread writes here */
+    size_t               tail;        /* the loop reads here */
+    size_t               used;        /* bytes, skipped ends included */
+    uint64_t             queued;      /* records */
+    uint64_t             received;
+    uint64_t             overflow;
+    uint64_t             peak;
+
+    /* the thread's own */
+    sq_listener_t      **ls;
+    size_t               nls;
+    char                *bufs;
+};
+
+
+static void *sq_ingest_thread(void *data);
+static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
+    struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
+static int sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len);
+static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
+static size_t sq_ingest_merge(sq_ctx_t *ctx, size_t budget);
+
+
+int
+sq_ingest_start(sq_ctx_t *ctx)
+{
+    sq_ingest_t  *in;
+
+    in = calloc(1, sizeof(sq_ingest_t));
+    if (in == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    in->ctl = -1;
+    in->wake = -1;
+    in->cap = SQ_INGEST_ALIGN((size_t) ctx->conf->queue_mb << 20);
+
+    /* untouched pages cost no memory: the ring is resident as it fills */
+
+    in->ring = malloc(in->cap);
+    in->bufs = malloc((size_t) SQ_INGEST_BATCH * SQ_INGEST_BUF);
+
+    if (in->ring == NULL || in->bufs == NULL
+        || pthread_mutex_init(&in->lock, NULL) != 0)
+    {
+        free(in->ring);
+        free(in->bufs);
+        free(in);
+        return SQ_ERR_NOMEM;
+    }
+
+    in->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    in->ctl = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    ctx->ingest = in;
+
+    if (in->wake == -1 || in->ctl == -1) {
+        sq_log(SQ_LOG_ERROR, "eventfd() failed: %s", strerror(errno));
+        return SQ_ERR_IO;
+    }
+
+    in->ev = event_new(ctx->base, in->wake, EV_READ | EV_PERSIST,
+                       sq_ingest_on_wake, ctx);
+
+    if (in->ev == NULL || event_add(in->ev, NULL) != 0) {
+        sq_log(SQ_LOG_ERROR, "cannot watch the ingest queue");
+        return SQ_ERR_IO;
+    }
+
+    return sq_ingest_resume(ctx);
+}
+
+
+int
+sq_ingest_resume(sq_ctx_t *ctx)
+{
+    int           rc;
+    size_t        i;
+    sq_ingest_t  *in;
+
+    in = ctx->ingest;
+
+    if (in == NULL || in->running) {
+        return SQ_OK;
+    }
+
+    free(in->ls);
+    in->nls = ctx->nlisteners;
+    in->ls = calloc(in->nls ? in->nls : 1, sizeof(sq_listener_t *));
+
+    if (in->ls == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (i = 0; i < in->nls; i++) {
+        in->ls[i] = &ctx->listeners[i];
+    }
+
+    rc = pthread_create(&in->thread, NULL, sq_ingest_thread, in);
+
+    if (rc != 0) {
+        sq_log(SQ_LOG_ERROR, "cannot start the receive thread: %s",
+               strerror(rc));
+        return SQ_ERR_IO;
+    }
+
+    in->running = 1;
+
+    return SQ_OK;
+}
+
+
+void
+sq_ingest_pause(sq_ctx_t *ctx)
+{
+    uint64_t      one;
+    sq_ingest_t  *in;
+
+    in = ctx->ingest;
+
+    if (in == NULL || !in->running) {
+        return;
+    }
+
+    one = 1;
+
+    if (write(in->ctl, &one, sizeof(one)) != sizeof(one)) {
+        sq_log(SQ_LOG_ERROR, "cannot stop the receive thread: %s",
+               strerror(errno));
+        return;
+    }
+
+    (void) pthread_join(in->thread, NULL);
+    in->running = 0;
+
+    while (read(in->ctl, &one, sizeof(one)) > 0) {
+        /* void */
+    }
+}
+
+
+void
+sq_ingest_stop(sq_ctx_t *ctx)
+{
+    sq_ingest_t  *in;
+
+    in = ctx->ingest;
+
+    if (in == NULL) {
+        return;
+    }
+
+    sq_ingest_pause(ctx);
+
+    if (in->ev) {
+        event_free(in->ev);
+    }
+
+    if (in->wake != -1) {
+        close(in->wake);
+    }
+
+    if (in->ctl != -1) {
+        close(in->ctl);
+    }
+
+    pthread_mutex_destroy(&in->lock);
+    free(in->ls);
+    free(in->bufs);
+    free(in->ring);
+    free(in);
+    ctx->ingest = NULL;
+}
+
+
+/* the receive thread: the sockets into the queue, nothing else */
+
+static void *
+sq_ingest_thread(void *data)
+{
+    int              round;
+    size_t           i, n;
+    sq_ingest_t     *in = data;
+    struct pollfd   *pfd;
+    struct iovec     iov[SQ_INGEST_BATCH];
+    struct mmsghdr   msg[SQ_INGEST_BATCH];
+    char             cmsg[SQ_INGEST_BATCH][64];
+
+    n = in->nls;
+
+    pfd = calloc(n + 1, sizeof(struct pollfd));
+    if (pfd == NULL) {
+        sq_log(SQ_LOG_ERROR, "receive thread: out of memory");
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        pfd[i].fd = in->ls[i]->fd;
+        pfd[i].events = POLLIN;
+    }
+
+    pfd[n].fd = in->ctl;
+    pfd[n].events = POLLIN;
+
+    for (i = 0; i < SQ_INGEST_BATCH; i++) {
+        iov[i].iov_base = in->bufs + i * SQ_INGEST_BUF;
+        iov[i].iov_len = SQ_INGEST_BUF;
+    }
+
+    for ( ;; ) {
+        if (poll(pfd, n + 1, -1) == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            sq_log(SQ_LOG_ERROR, "receive thread: poll() failed: %s",
+                   strerror(errno));
+            break;
+        }
+
+        if (pfd[n].revents) {
+            break;
+        }
+
+        /* a socket is read empty (up to a bound) before the next: what
+           one worker sent over two sockets keeps its order, as it did
+           when the loop read them */
+
+        for (i = 0; i < n; i++) {
+            for (round = 0;
+                 pfd[i].revents && round < SQ_INGEST_ROUNDS;
+                 round++)
+            {
+                if (sq_ingest_read(in, in->ls[i], msg, iov, cmsg)
+                    < SQ_INGEST_BATCH)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    free(pfd);
+
+    return NULL;
+}
+
+
+/*
+ * one batch from a socket, the number read; the kernel's drop count
+ * rides on each datagram
+ */
+
+static int
+sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
+    struct iovec *iov, char (*cmsg)[64])
+{
+    int              i, n, wake;
+    size_t           len;
+    uint32_t         drops;
+    uint64_t         one;
+    struct cmsghdr  *cm;
+
+    for (i = 0; i < SQ_INGEST_BATCH; i++) {
+        memset(&msg[i], 0, sizeof(struct mmsghdr));
+        msg[i].msg_hdr.msg_iov = &iov[i];
+        msg[i].msg_hdr.msg_iovlen = 1;
+        msg[i].msg_hdr.msg_control = cmsg[i];
+        msg[i].msg_hdr.msg_controllen = sizeof(cmsg[i]);
+    }
+
+    n = recvmmsg(l->fd, msg, SQ_INGEST_BATCH, MSG_DONTWAIT, NULL);
+
+    if (n == -1) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            sq_log(SQ_LOG_ERROR, "recvmmsg() failed: %s", strerror(errno));
+        }
+
+        return 0;
+    }
+
+    wake = 0;
+
+    for (i = 0; i < n; i++) {
+        for (cm = CMSG_FIRSTHDR(&msg[i].msg_hdr);
+             cm != NULL;
+             cm = CMSG_NXTHDR(&msg[i].msg_hdr, cm))
+        {
+            if (cm->cmsg_level == SOL_SOCKET
+                && cm->cmsg_type == SO_RXQ_OVFL)
+            {
+                memcpy(&drops, CMSG_DATA(cm), sizeof(drops));
+                __atomic_store_n(&l->drops, (uint64_t) drops,
+                                 __ATOMIC_RELAXED);
+            }
+        }
+
+        len = msg[i].msg_len;
+
+        /* a datagram cut to the buffer is longer than any may be */
+
+        if (msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+            len = SQ_INGEST_BUF;
+        }
+
+        wake |= sq_ingest_put(in, iov[i].iov_base, len);
+    }
+
+    if (wake) {
+        one = 1;
+
+        if (write(in->wake, &one, sizeof(one)) == -1) {
+            /* the counter is at its limit: the loop is awake anyway */
+        }
+    }
+
+    return n;
+}
+
+
+/* 1 when the queue was empty: the loop is to be woken */
+
+static int
+sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
+{
+    int               was_empty;
+    size_t            need, at;
+    sq_ingest_rec_t  *r;
+
+    need = sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(len);
+
+    pthread_mutex_lock(&in->lock);
+
+    in->received++;
+    was_empty = (in->queued == 0);
+
+    if (in->used == 0) {
+        in->head = 0;
+        in->tail = 0;
+    }
+
+    at = (size_t) -1;
+
+    if (in->used == 0 || in->head > in->tail) {
+        /* free: from head to the end, and from 0 to tail */
+
+        if (in->cap - in->head >= need) {
+            at = in->head;
+
+        } else if (in->tail >= need) {
+            if (in->cap - in->head >= sizeof(sq_ingest_rec_t)) {
+                r = (sq_ingest_rec_t *) (in->ring + in->head);
+                r->len = SQ_INGEST_SKIP;
+            }
+
+            in->used += in->cap - in->head;
+            at = 0;
+        }
+
+    } else if (in->head < in->tail && in->tail - in->head >= need) {
+        at = in->head;
+    }
+
+    if (at == (size_t) -1) {
+        in->overflow++;
+        pthread_mutex_unlock(&in->lock);
+        return 0;
+    }
+
+    /* the loop reads only records counted in queued: this is outside */
+
+    pthread_mutex_unlock(&in->lock);
+
+    r = (sq_ingest_rec_t *) (in->ring + at);
+    r->len = (uint32_t) len;
+    r->pad = 0;
+    memcpy(r + 1, buf, len);
+
+    pthread_mutex_lock(&in->lock);
+
+    in->head = at + need;
+    in->used += need;
+    in->queued++;
+
+    if (in->used > in->peak) {
+        in->peak = in->used;
+    }
+
+    pthread_mutex_unlock(&in->lock);
+
+    return was_empty;
+}
+
+
+static void
+sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
+{
+    uint64_t      v;
+    sq_ctx_t     *ctx = data;
+    sq_ingest_t  *in;
+
+    in = ctx->ingest;
+
+    if (read(fd, &v, sizeof(v)) == -1) {
+        /* woken by sq_ingest_merge() itself: nothing to read */
+    }
+
+    if (sq_ingest_merge(ctx, SQ_INGEST_BUDGET) > 0) {
+        /* more waits: after the other events' turn */
+        event_active(in->ev, EV_READ, 0);
+    }
+}
+
+
+/* up to budget queued datagrams merged; returns how many remain */
+
+static size_t
+sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
+{
+    size_t            n, i, tail, freed, left;
+    sq_ingest_t      *in;
+    sq_ingest_rec_t  *r;
+
+    in = ctx->ingest;
+
+    pthread_mutex_lock(&in->lock);
+    n = in->queued;
+    tail = in->tail;
+    pthread_mutex_unlock(&in->lock);
+
+    if (n == 0) {
+        /* the thread may start the ring over meanwhile: tail is not ours */
+        return 0;
+    }
+
+    if (n > budget) {
+        n = budget;
+    }
+
+    freed = 0;
+
+    for (i = 0; i < n; i++) {
+        if (in->cap - tail < sizeof(sq_ingest_rec_t)
+            || ((sq_ingest_rec_t *) (in->ring + tail))->len
+               == SQ_INGEST_SKIP)
+        {
+            freed += in->cap - tail;
+            tail = 0;
+        }
+
+        r = (sq_ingest_rec_t *) (in->ring + tail);
+
+        sq_net_datagram(ctx, (const char *) (r + 1), r->len);
+
+        tail += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
+        freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
+    }
+
+    pthread_mutex_lock(&in->lock);
+    in->tail = tail;
+    in->used -= freed;
+    in->queued -= n;
+    left = in->queued;
+    pthread_mutex_unlock(&in->lock);
+
+    return left;
+}
+
+
+void
+sq_ingest_drain(sq_ctx_t *ctx)
+{
+    if (ctx->ingest == NULL) {
+        return;
+    }
+
+    while (sq_ingest_merge(ctx, SQ_INGEST_BUDGET) > 0) {
+        /* void */
+    }
+}
+
+
+void
+sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
+{
+    sq_ingest_t  *in;
+
+    memset(st, 0, sizeof(sq_ingest_stats_t));
+    in = ctx->ingest;
+
+    if (in == NULL) {
+        return;
+    }
+
+    pthread_mutex_lock(&in->lock);
+    st->received = in->received;
+    st->overflow = in->overflow;
+    st->queued = in->queued;
+    st->bytes = in->used;
+    st->peak = in->peak;
+    st->capacity = in->cap;
+    pthread_mutex_unlock(&in->lock);
+}
+
+
+uint64_t
+sq_ingest_kernel_drops(const sq_listener_t *l)
+{
+    return __atomic_load_n(&l->drops, __ATOMIC_RELAXED);
+}
+
+
+void
+sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
+{
+    size_t             i;
+    sq_ingest_stats_t  st;
+
+    sq_ingest_stats(ctx, &st);
+
+    evbuffer_add_printf(b,
+        "# HELP servqual_receive_buffer_drops_total Datagrams the kernel "
+        "dropped because the socket's receive buffer was full "
+        "(SO_RXQ_OVFL), per ingest address, since it was opened.\n"
+        "# TYPE servqual_receive_buffer_drops_total counter\n");
+
+    for (i = 0; i < ctx->nlisteners; i++) {
+        evbuffer_add_printf(b,
+            "servqual_receive_buffer_drops_total{listen=\"%s\"} %llu\n",
+            ctx->listeners[i].addr,
+            (unsigned long long) sq_ingest_kernel_drops(&ctx->listeners[i]));
+    }
+
+    evbuffer_add_printf(b,
+        "# HELP servqual_ingest_queue_overflow_total Datagrams read from "
+        "the sockets and dropped because the ingest queue was full.\n"
+        "# TYPE servqual_ingest_queue_overflow_total counter\n"
+        "servqual_ingest_queue_overflow_total %llu\n"
+        "# HELP servqual_ingest_queue_received_total Datagrams the "
+        "receive thread read from the sockets.\n"
+        "# TYPE servqual_ingest_queue_received_total counter\n"
+        "servqual_ingest_queue_received_total %llu\n"
+        "# HELP servqual_ingest_queue_datagrams Datagrams waiting in the "
+        "ingest queue.\n"
+        "# TYPE servqual_ingest_queue_datagrams gauge\n"
+        "servqual_ingest_queue_datagrams %llu\n"
+        "# HELP servqual_ingest_queue_bytes Bytes of the ingest queue in "
+        "use, now and at the most since the start, and its size.\n"
+        "# TYPE servqual_ingest_queue_bytes gauge\n"
+        "servqual_ingest_queue_bytes{of=\"used\"} %llu\n"
+        "servqual_ingest_queue_bytes{of=\"peak\"} %llu\n"
+        "servqual_ingest_queue_bytes{of=\"capacity\"} %llu\n",
+        (unsigned long long) st.overflow,
+        (unsigned long long) st.received,
+        (unsigned long long) st.queued,
+        (unsigned long long) st.bytes,
+        (unsigned long long) st.peak,
+        (unsigned long long) st.capacity);
+}

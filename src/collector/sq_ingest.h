@@ -1,0 +1,64 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+#ifndef _SQ_INGEST_H_INCLUDED_
+#define _SQ_INGEST_H_INCLUDED_
+
+
+#include <stdint.h>
+#include <event2/buffer.h>
+
+#include "sq_collector.h"
+
+
+/*
+ * The receive thread and its queue (docs/scaling.md, "How ingest stays
+ * ahead").  One thread does nothing but read the ingest sockets into a
+ * bounded queue of raw datagrams; the event loop takes them from the
+ * queue and decodes, checks and merges them as before.  Periodic work on
+ * the loop (a view build, an alert evaluation, a minute write, a scrape)
+ * then only delays the merge: the sockets keep being drained, and what
+ * arrives meanwhile waits in the queue instead of overflowing the
+ * kernel's receive buffer.  A datagram that finds the queue full is
+ * counted (overflow) and dropped.  The kernel's own drops are read back
+ * per socket (SO_RXQ_OVFL).
+ */
+
+typedef struct sq_ingest_s  sq_ingest_t;
+
+
+typedef struct {
+    uint64_t       received;      /* datagrams read from the sockets */
+    uint64_t       overflow;      /* dropped: the queue was full */
+    uint64_t       queued;        /* waiting now */
+    uint64_t       bytes;         /* of the queue in use now */
+    uint64_t       peak;          /* the most bytes ever in use */
+    uint64_t       capacity;      /* bytes */
+} sq_ingest_stats_t;
+
+
+/* SQ_OK or SQ_ERR_NOMEM / SQ_ERR_IO, logged; listeners from ctx */
+int sq_ingest_start(sq_ctx_t *ctx);
+void sq_ingest_stop(sq_ctx_t *ctx);
+
+/* around a change of the listeners (a reload): the queue stays */
+void sq_ingest_pause(sq_ctx_t *ctx);
+int sq_ingest_resume(sq_ctx_t *ctx);
+
+/* merge everything queued now, on the loop (tests, shutdown) */
+void sq_ingest_drain(sq_ctx_t *ctx);
+
+void sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st);
+
+/* the kernel's receive-buffer drops of a listener, since it was opened */
+uint64_t sq_ingest_kernel_drops(const sq_listener_t *l);
+
+/* the receive families of /metrics */
+void sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b);
+
+
+#endif /* _SQ_INGEST_H_INCLUDED_ */
