@@ -389,7 +389,6 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
     pthread_mutex_lock(&in->lock);
 
     in->received++;
-    was_empty = (in->queued == 0);
 
     if (in->used == 0) {
         in->head = 0;
@@ -434,6 +433,14 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
     memcpy(r + 1, buf, len);
 
     pthread_mutex_lock(&in->lock);
+
+    /*
+     * whether the loop must be woken is known only now: a merge that
+     * took the records queued before may have finished since the space
+     * was taken, and would not look again
+     */
+
+    was_empty = (in->queued == 0);
 
     in->head = at + need;
     in->used += need;
