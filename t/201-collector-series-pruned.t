@@ -41,11 +41,16 @@ system('sqlite3', $db, <<"SQL") == 0 or die 'sqlite3 failed';
 INSERT INTO series (id, endpoint, region, segment) VALUES (1, 'gone', 'US', '');
 INSERT INTO series (id, endpoint, region, segment) VALUES (2, 'kept', 'US', '');
 INSERT INTO series (id, endpoint, region, segment) VALUES (3, 'gone', 'BR', '');
-INSERT INTO rollups VALUES (1, $old, 60, 1, 1, x'01010000');
-INSERT INTO rollups VALUES (1, $old + 60, 60, 1, 1, x'01010000');
-INSERT INTO rollups VALUES (2, $old, 60, 1, 1, x'01010000');
-INSERT INTO rollups VALUES (2, $recent, 60, 1, 1, x'01010000');
-INSERT INTO rollups VALUES (3, $old, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (1, $old, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (1, $old + 60, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (2, $old, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (2, $recent, 60, 1, 1, x'01010000');
+INSERT INTO rollups (series, t, secs, complete, requests, slot)
+    VALUES (3, $old, 60, 1, 1, x'01010000');
 SQL
 
 is(sql('SELECT count(*) FROM series'), 3, 'three series rows before');
