@@ -32,8 +32,6 @@ struct sq_worker_s {
     unsigned       in_snap:1;     /* tracked when the snapshot was taken */
     unsigned       retired:1;     /* idle past the time to live: not
                                      counted in n, state kept */
-    uint64_t       gap_lo;        /* the requests of the last gap */
-    uint64_t       gap_hi;        /* counted lost, [gap_lo, gap_hi) */
     uint32_t       nlen;
     char           node[SQ_WIRE_MAX_NODE + 1];
 };
@@ -181,11 +179,6 @@ sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
     w->lost_requests[p->fresh ? SQ_LOSS_COLLECTOR : SQ_LOSS_TRANSIT]
         += gap - src;
 
-    if (gap) {
-        p->gap_lo = p->end_cr;
-        p->gap_hi = d->cr;
-    }
-
     if (d->cr + d->requests > p->end_cr) {
         p->end_cr = d->cr + d->requests;
     }
@@ -268,10 +261,16 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         p->seen |= UINT64_C(1) << shift;
         w->reordered++;
 
-        if (d->version >= 2 && d->requests > 0 && d->cr >= p->gap_lo
-            && d->cr + d->requests <= p->gap_hi)
+        if (d->version >= 2 && d->requests > 0
+            && d->cr + d->requests <= p->end_cr)
         {
-            /* in a gap already counted lost */
+            /*
+             * every request before end_cr that did not arrive was counted
+             * lost, in whichever gap it fell, the last or an older one:
+             * a datagram not seen before and wholly below end_cr is in
+             * one of them, so it is not merged (merging it would count
+             * its requests twice; the loss counters only go up)
+             */
             w->late++;
             return SQ_WORKER_LATE;
         }
