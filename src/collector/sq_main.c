@@ -193,6 +193,7 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
     sq_ctx_t  *ctx = data;
 
     now = sq_now();
+    sq_persist_rewind(ctx);
     sq_persist_tick(ctx, now);
     sq_windows_expire(&ctx->windows, now);
 }
@@ -408,6 +409,7 @@ main(int argc, char **argv)
 
     event_base_dispatch(ctx.base);
 
+    sq_persist_rewind(&ctx);
     sq_persist_stop(&ctx);
     rc = 0;
 

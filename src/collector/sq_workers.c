@@ -319,6 +319,49 @@ sq_workers_snapshot(sq_workers_t *w)
 
 
 int
+sq_workers_settled(sq_workers_t *w, const sq_dgram_t *d)
+{
+    sq_worker_t  *p;
+
+    p = sq_workers_find(w, &d->node, d->pid,
+                        sq_workers_hash(&d->node, d->pid));
+
+    if (p == NULL) {
+        /* its first datagram */
+        return 1;
+    }
+
+    return p->in_snap && p->snap_seq == p->max_seq
+           && p->snap_cr == p->end_cr && p->snap_cx == p->end_cx;
+}
+
+
+void
+sq_workers_snapshot_add(sq_workers_t *w, const sq_dgram_t *d,
+    const uint64_t *lost_before)
+{
+    int           cause;
+    sq_worker_t  *p;
+
+    for (cause = 0; cause < SQ_NLOSS; cause++) {
+        w->snap_lost[cause] += w->lost_requests[cause] - lost_before[cause];
+    }
+
+    p = sq_workers_find(w, &d->node, d->pid,
+                        sq_workers_hash(&d->node, d->pid));
+
+    if (p == NULL) {
+        return;
+    }
+
+    p->snap_seq = p->max_seq;
+    p->snap_cr = p->end_cr;
+    p->snap_cx = p->end_cx;
+    p->in_snap = 1;
+}
+
+
+int
 sq_workers_state(const sq_workers_t *w, int snapshot, sq_workers_pt cb,
     void *data)
 {
