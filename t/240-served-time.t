@@ -161,7 +161,7 @@ my @slots;
 for (1 .. 3) {
         push @slots, next_slot(0.5);
     my $l = start_load(clients => 2, path => '/n', perl => 1);
-    sleep $SLOT - 1.8;
+    sleep $SLOT - 3;
     stop_load($l);
 }
 my $last = next_slot(2);

@@ -32,6 +32,8 @@ struct sq_worker_s {
     unsigned       in_snap:1;     /* tracked when the snapshot was taken */
     unsigned       retired:1;     /* idle past the time to live: not
                                      counted in n, state kept */
+    uint64_t       gap_lo;        /* the requests counted lost in gaps */
+    uint64_t       gap_hi;        /* lie in [gap_lo, gap_hi), 0 if none */
     uint32_t       nlen;
     char           node[SQ_WIRE_MAX_NODE + 1];
 };
@@ -179,6 +181,15 @@ sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
     w->lost_requests[p->fresh ? SQ_LOSS_COLLECTOR : SQ_LOSS_TRANSIT]
         += gap - src;
 
+    if (gap) {
+        /* from the first gap's start: an older gap stays covered */
+        if (p->gap_hi == 0) {
+            p->gap_lo = p->end_cr;
+        }
+
+        p->gap_hi = d->cr;
+    }
+
     if (d->cr + d->requests > p->end_cr) {
         p->end_cr = d->cr + d->requests;
     }
@@ -261,15 +272,15 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         p->seen |= UINT64_C(1) << shift;
         w->reordered++;
 
-        if (d->version >= 2 && d->requests > 0
-            && d->cr + d->requests <= p->end_cr)
+        if (d->version >= 2 && d->requests > 0 && p->gap_hi
+            && d->cr >= p->gap_lo && d->cr + d->requests <= p->gap_hi)
         {
             /*
-             * every request before end_cr that did not arrive was counted
-             * lost, in whichever gap it fell, the last or an older one:
-             * a datagram not seen before and wholly below end_cr is in
-             * one of them, so it is not merged (merging it would count
-             * its requests twice; the loss counters only go up)
+             * in a gap counted lost, the last or an older one: a
+             * datagram not seen before there is not merged (merging it
+             * would count its requests twice; the loss counters only go
+             * up).  Between the gaps lie datagrams that arrived, which
+             * the sequence numbers tell apart as duplicates.
              */
             w->late++;
             return SQ_WORKER_LATE;
@@ -289,6 +300,8 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         p->seen = ~UINT64_C(0);
         p->end_cr = 0;
         p->end_cx = 0;
+        p->gap_lo = 0;
+        p->gap_hi = 0;
         sq_workers_gap(w, p, d);
         return SQ_WORKER_NEW;
     }
