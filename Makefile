@@ -207,10 +207,11 @@ bench: all $(LOADGEN)
 	bench/run
 
 # every request counted or reported lost under reloads and collector
-# faults, minutes (SOAK_SECONDS=N, default 20; t/160 is the short
-# version in make test)
+# faults, minutes (SOAK_RELOADS=N reloads, default 100, one every
+# SOAK_EVERY=S seconds, default 1; t/160 is the short version in make test)
 soak: all
-	bench/soak.pl $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
+	bench/soak.pl $(if $(SOAK_RELOADS),--reloads $(SOAK_RELOADS)) \
+	    $(if $(SOAK_EVERY),--every $(SOAK_EVERY))
 
 clean:
 	rm -rf $(BUILD)

@@ -1,14 +1,16 @@
 #!/usr/bin/perl
 
 # make soak: every request counted or reported lost, under faults.  nginx
-# with two workers under wrk load, reloaded every 2 s, while its collector
-# is stopped once (SIGTERM, 2 s down) and killed once (SIGKILL, 2 s down);
-# over UDP, then over a unix socket.  Prints, for each, the requests nginx
-# served (its access log), those counted, those reported lost by cause
-# and those unreported (must be 0), with the collector's and the workers'
-# memory; writes them into bench/RESULTS.md (its own section).
+# with two workers under wrk load, reloaded 100 times (every --every
+# seconds), while its collector is stopped once (SIGTERM, 2 s down, at 30 %
+# of the reloads) and killed once (SIGKILL, 2 s down, at 60 %); over UDP,
+# then over a unix socket.  Prints, for each, the requests nginx served
+# (its access log), those counted, those reported lost by cause and those
+# unreported (must be 0), with the collector's and a worker's memory
+# (RSS) sampled every 10 reloads: first, last and largest sample; writes
+# them into bench/RESULTS.md (its own section).
 #
-#   bench/soak.pl [--seconds N] [--no-write]
+#   bench/soak.pl [--reloads N] [--every SECONDS] [--no-write]
 
 use strict;
 use warnings;
@@ -26,9 +28,12 @@ use SQNginx qw(start_nginx reload_nginx stop_nginx worker_pids);
 use SQProc qw(prefix repo_root);
 
 
-my $seconds = 20;
+my $nreloads = 100;
+my $every = 1;
 my $write = 1;
-GetOptions('seconds=i' => \$seconds, 'write!' => \$write) or die "usage\n";
+GetOptions('reloads=i' => \$nreloads, 'every=f' => \$every,
+           'write!' => \$write) or die "usage\n";
+my $seconds = $nreloads * $every;
 
 sub rss_kib {
     my ($pid) = @_;
@@ -82,20 +87,19 @@ EOF
     my $t0 = time;
     my $load = start_load(clients => 8, seconds => $seconds + 5);
     my ($reloads, $term, $kill) = (0, 0, 0);
-    my $next_reload = $t0 + 2;
+    my $next_reload = $t0 + $every;
+    my (@crss, @wrss);
 
     # the outages run while the reloads go on: the collector is down for
     # 2 s, then started again
     my $up_at = 0;
 
-    while (time < $t0 + $seconds || $up_at) {
-        my $el = time - $t0;
-
-        if (!$term && $el >= 0.3 * $seconds) {
+    while ($reloads < $nreloads || $up_at) {
+        if (!$term && $reloads >= 0.3 * $nreloads) {
             $term = 1;
             $c->stop;
             $up_at = time + 2;
-        } elsif (!$kill && $el >= 0.6 * $seconds) {
+        } elsif (!$kill && $reloads >= 0.6 * $nreloads) {
             $kill = 1;
             $c->signal('KILL');
             $c->wait_for(sub { !$c->alive }, 30);
@@ -108,18 +112,27 @@ EOF
             $up_at = 0;
         }
 
-        if (time >= $next_reload) {
+        if (time >= $next_reload && $reloads < $nreloads) {
             reload_nginx(timeout => 20);
             $reloads++;
-            $next_reload += 2;
+            $next_reload = time + $every;
+
+            if ($reloads % 10 == 0) {
+                # the collector as it runs (after its restarts), and one
+                # of the workers the reload started
+                push @crss, $c->alive ? rss_kib($c->{pid}) : 0;
+                push @wrss, rss_kib((worker_pids())[0]);
+            }
         }
 
         sleep 0.05;
     }
 
+    my $secs = time - $t0;
     stop_load($load);
     reload_nginx(timeout => 20);
     $reloads++;
+    @crss = grep { $_ } @crss;
 
     my ($n, $t) = reconcile($c, 60);
     $mem{collector_end} = rss_kib($c->{pid});
@@ -137,7 +150,8 @@ EOF
     my $unreported = $n - $t->{counted} - $t->{lost};
 
     return {
-        transport => $transport, seconds => $seconds, reloads => $reloads,
+        transport => $transport, seconds => $secs, reloads => $reloads,
+        crss => \@crss, wrss => \@wrss,
         served => $n, counted => $t->{counted}, source => $t->{source},
         transit => $t->{transit}, collector => $t->{collector},
         lost => $t->{lost}, unreported => $unreported, %mem,
@@ -146,20 +160,33 @@ EOF
 
 my @r = (run("udp"), run("unix"));
 
+# first, last and largest of RSS samples (KiB), in MiB
+sub flat {
+    my ($s) = @_;
+    return 'n/a' unless @$s;
+    my ($max) = sort { $b <=> $a } @$s;
+    return sprintf '%.1f → %.1f (%+.0f %%), max %.1f MiB',
+        $s->[0] / 1024, $s->[-1] / 1024,
+        100 * ($s->[-1] - $s->[0]) / $s->[0], $max / 1024;
+}
+
 my $table = "| transport | seconds | reloads | served (access log) | counted "
           . "| lost: source | transit | collector | lost % | unreported "
-          . "| collector RSS start → end | worker RSS start → end |\n"
-          . "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+          . "| collector RSS start → end | worker RSS start → end "
+          . "| collector RSS every 10 reloads: first → last, max "
+          . "| worker RSS every 10 reloads: first → last, max |\n"
+          . "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
 
 for my $x (@r) {
     $table .= sprintf "| %s | %d | %d | %d | %d | %d | %d | %d | %.3f %% | %d "
-                    . "| %.1f → %.1f MiB | %.1f → %.1f MiB |\n",
+                    . "| %.1f → %.1f MiB | %.1f → %.1f MiB | %s | %s |\n",
         @$x{qw(transport seconds reloads served counted source transit
                collector)},
         $x->{served} ? 100 * $x->{lost} / $x->{served} : 0,
         $x->{unreported},
         $x->{collector_start} / 1024, $x->{collector_end} / 1024,
-        $x->{worker_start} / 1024, $x->{worker_end} / 1024;
+        $x->{worker_start} / 1024, $x->{worker_end} / 1024,
+        flat($x->{crss}), flat($x->{wrss});
 }
 
 print $table;
@@ -174,9 +201,12 @@ if ($write) {
     my $section = "## Soak: every request counted or reported lost\n\n"
         . "Written by `make soak` (bench/soak.pl) on "
         . strftime('%Y-%m-%d %H:%M UTC', gmtime) . " at commit $commit.\n"
-        . "nginx with 2 workers under wrk (8 connections), reloaded every "
-        . "2 s; the collector stopped (SIGTERM) for 2 s at 30 % of the run "
-        . "and killed (SIGKILL) for 2 s at 60 %; flush=1s.  Served is the "
+        . "nginx with 2 workers under wrk (8 connections), reloaded "
+        . "$nreloads times, one every $every s; the collector stopped "
+        . "(SIGTERM) for 2 s at 30 % of the reloads and killed (SIGKILL) "
+        . "for 2 s at 60 %; flush=1s.  RSS is sampled every 10 reloads "
+        . "(the collector after its restarts, a worker the reload started). "
+        . "Served is the "
         . "lines of nginx's access log; counted is "
         . "sum(servqual_requests_total); lost is "
         . "servqual_lost_requests_total by cause; unreported = served - "

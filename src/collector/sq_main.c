@@ -198,6 +198,7 @@ sq_on_timer(evutil_socket_t fd, short what, void *data)
     sq_ctx_t  *ctx = data;
 
     now = sq_now();
+    sq_persist_rewind(ctx);
     sq_persist_tick(ctx, now);
     sq_windows_expire(&ctx->windows, now);
 }
@@ -424,6 +425,7 @@ main(int argc, char **argv)
 
     sq_ingest_pause(&ctx);
     sq_ingest_drain(&ctx);
+    sq_persist_rewind(&ctx);
     sq_persist_stop(&ctx);
     rc = 0;
 

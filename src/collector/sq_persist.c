@@ -394,3 +394,24 @@ sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
     st->pending = (ps->next < cur)
                   ? (uint64_t) ((cur - ps->next) / ctx->windows.slot) : 0;
 }
+
+
+/*
+ * Slots datagrams were filed into after they could have been written
+ * (sq_windows_rewrite()): the next tick writes them again, from the
+ * oldest (rows are replaced).
+ */
+
+void
+sq_persist_rewind(sq_ctx_t *ctx)
+{
+    int64_t        start;
+    sq_persist_t  *ps;
+
+    start = sq_windows_rewrite(&ctx->windows);
+    ps = ctx->persist;
+
+    if (ps != NULL && start < ps->next) {
+        ps->next = start;
+    }
+}

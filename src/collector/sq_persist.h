@@ -53,5 +53,9 @@ void sq_persist_stats(const sq_ctx_t *ctx, int64_t now,
 void sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len,
     int64_t now);
 
+/* slots filed into after they were written: written again from the next
+   tick (sq_windows_rewrite()); called before sq_persist_tick() */
+void sq_persist_rewind(sq_ctx_t *ctx);
+
 
 #endif /* _SQ_PERSIST_H_INCLUDED_ */

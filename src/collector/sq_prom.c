@@ -37,7 +37,8 @@ typedef struct {
 
 
 enum {
-    F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REJECTED, F_LOST, F_REORDERED,
+    F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REFILED, F_REJECTED, F_LOST,
+    F_REORDERED,
     F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_STORE_WRITES,
     F_STORE_ERRORS, F_STORE_SECONDS, F_STORE_LAST, F_STORE_PENDING,
     F_STORE_DROPPED,
@@ -58,6 +59,9 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Seconds since the collector started." },
     { "servqual_datagrams_total", "counter",
       "Datagrams received, by result." },
+    { "servqual_datagrams_refiled_total", "counter",
+      "Datagrams filed by the time they were received, not their window's "
+      "(window too far ahead or behind, or out of order), by reason." },
     { "servqual_datagrams_rejected_total", "counter",
       "Datagrams rejected by validation, by reason." },
     { "servqual_datagrams_lost_total", "counter",
@@ -328,6 +332,15 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
         "servqual_datagrams_total{result=\"late\"} %llu\n",
         (unsigned long long) as->accepted, (unsigned long long) rejected,
         (unsigned long long) as->duplicate, (unsigned long long) as->late);
+
+    sq_prom_head(b, F_REFILED);
+    evbuffer_add_printf(b,
+        "servqual_datagrams_refiled_total{reason=\"skew\"} %llu\n"
+        "servqual_datagrams_refiled_total{reason=\"late\"} %llu\n"
+        "servqual_datagrams_refiled_total{reason=\"order\"} %llu\n",
+        (unsigned long long) as->refiled[SQ_REFILE_SKEW],
+        (unsigned long long) as->refiled[SQ_REFILE_LATE],
+        (unsigned long long) as->refiled[SQ_REFILE_ORDER]);
 
     sq_prom_head(b, F_REJECTED);
 

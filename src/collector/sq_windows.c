@@ -47,6 +47,8 @@ static int sq_put_finished(sq_windows_t *a, sq_series_t *s,
 static sq_slot_t *sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start);
 static int sq_add_browser(sq_slot_t *sl, sq_series_t *s,
     const sq_dseries_t *ds);
+static int64_t sq_place(sq_windows_t *a, const sq_dgram_t *d, int64_t now,
+    int *covered);
 static int sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k,
     const sq_dhist_t *o);
 
@@ -278,6 +280,8 @@ sq_windows_init(sq_windows_t *a, int64_t slot, int64_t short_window,
 
     memset(a, 0, sizeof(sq_windows_t));
     sq_slot_init(&a->merged, 0);
+    sq_slot_init(&a->late, 0);
+    a->rewrite = INT64_MAX;
 
     a->nbuckets = 1024;
     a->buckets = calloc(a->nbuckets, sizeof(sq_series_t *));
@@ -369,6 +373,7 @@ sq_windows_free(sq_windows_t *a)
 
     sq_workers_free(&a->workers);
     sq_slot_free(&a->merged);
+    sq_slot_free(&a->late);
 
     free(a->buckets);
     free(a->all);
@@ -591,17 +596,78 @@ sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k, const sq_dhist_t *o)
 }
 
 
+/*
+ * The fine slot a datagram goes to (see SQ_WINDOWS_SKEW in sq_windows.h);
+ * *covered is set when that slot is before the one being ingested into,
+ * so covered by the workers' snapshot.
+ */
+
+static int64_t
+sq_place(sq_windows_t *a, const sq_dgram_t *d, int64_t now, int *covered)
+{
+    int64_t   recv, start, end;
+    uint64_t  last;
+
+    *covered = 0;
+    recv = now - now % a->slot;
+
+    /* the window's last millisecond, in seconds */
+
+    last = (d->we > d->ws) ? d->we - 1 : d->we;
+
+    if (last / 1000 > (uint64_t) (now + SQ_WINDOWS_SKEW)) {
+        a->stats.refiled[SQ_REFILE_SKEW]++;
+        start = recv;
+        goto received;
+    }
+
+    end = (int64_t) (last / 1000);
+    start = end - end % a->slot;
+
+    if (end < now - SQ_WINDOWS_LATE
+        || start <= recv - (int64_t) a->nfine * a->slot)
+    {
+        a->stats.refiled[SQ_REFILE_LATE]++;
+        start = recv;
+        goto received;
+    }
+
+    if (start > recv) {
+        /* a little ahead of our clock: the current slot */
+        start = recv;
+    }
+
+    if (start >= a->minute) {
+        return start;
+    }
+
+    if (sq_workers_settled(&a->workers, d)) {
+        *covered = 1;
+        return start;
+    }
+
+    a->stats.refiled[SQ_REFILE_ORDER]++;
+    start = recv;
+
+received:
+
+    /* a clock that went back: still the slot being ingested into */
+
+    return (start < a->minute) ? a->minute : start;
+}
+
+
 int
 sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 {
-    int            k;
+    int            k, covered, old;
     int64_t        start;
     uint32_t       i;
     sq_slot_t     *sl;
     sq_series_t   *s;
     sq_dseries_t  *ds;
 
-    start = now - now % a->slot;
+    start = sq_place(a, d, now, &covered);
 
     if (start > a->minute) {
         /* the workers' state that goes with the slots before this one */
@@ -621,6 +687,19 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
     default:
         break;
+    }
+
+    if (covered) {
+        /* the stats still hold the loss counters before the check */
+        sq_workers_snapshot_add(&a->workers, d, a->stats.lost_requests);
+    }
+
+    if (start < now - now % a->slot) {
+        a->stats.backfilled++;
+
+        if (start < a->rewrite) {
+            a->rewrite = start;
+        }
     }
 
     memcpy(a->stats.lost_requests, a->workers.lost_requests,
@@ -654,6 +733,15 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
         sl = sq_cur(a, s, start);
 
+        /* a slot the series has finished: merged into its rings */
+
+        old = (sl == NULL && s->cur != NULL);
+
+        if (old) {
+            sl = &a->late;
+            sq_slot_reset(sl, start);
+        }
+
         if (sl) {
             sq_slot_add_counters(sl, ds->c);
         }
@@ -663,6 +751,10 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
         if (ds->browser) {
             (void) sq_add_browser(sl, s, ds);
+        }
+
+        if (old) {
+            (void) sq_put_finished(a, s, sl);
         }
     }
 
@@ -718,6 +810,18 @@ sq_add_browser(sq_slot_t *sl, sq_series_t *s, const sq_dseries_t *ds)
     }
 
     return SQ_OK;
+}
+
+
+int64_t
+sq_windows_rewrite(sq_windows_t *a)
+{
+    int64_t  start;
+
+    start = a->rewrite;
+    a->rewrite = INT64_MAX;
+
+    return start;
 }
 
 

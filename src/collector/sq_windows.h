@@ -46,6 +46,45 @@
 #define SQ_WIN_LONG   1
 
 
+/*
+ * Filing by the time requests were served.  A datagram goes to the fine
+ * slot that holds the end of its window ("we" less a millisecond: a
+ * window ending on a slot boundary belongs to the slot before), not the
+ * slot it was received in, when that end is at most SQ_WINDOWS_SKEW
+ * seconds ahead of the collector's clock (then the current slot) and at
+ * most SQ_WINDOWS_LATE seconds behind it, within the short window.  A
+ * window straddling a boundary goes whole to the slot of its end (a
+ * worker's window is its flush interval, normally a second).
+ *
+ * Outside that it goes to the slot it was received in, counted in
+ * refiled[] by reason: skew (ahead), late (behind), order (its worker
+ * had a later datagram filed into a later slot already, see below).
+ * Nothing is dropped for its times.
+ *
+ * A slot the history store wrote already is written again
+ * (sq_windows_rewrite(), sq_persist_rewind()), not closed: rows are
+ * replaced, so a backlog a worker sends after an outage lands in the
+ * minutes it was served in.
+ *
+ * The workers' state stored with a slot must be that of exactly the
+ * datagrams filed into it and before (sq_workers_snapshot(), taken when
+ * a later slot begins): a datagram filed into a slot before the one
+ * being ingested into is added to the snapshot, when nothing of its
+ * worker went into a later slot since (else it is refiled, "order").
+ */
+#define SQ_WINDOWS_SKEW  10
+#define SQ_WINDOWS_LATE  120
+
+
+typedef enum {
+    SQ_REFILE_SKEW = 0,           /* window end ahead of our clock */
+    SQ_REFILE_LATE,               /* too far behind, or past the short
+                                     window */
+    SQ_REFILE_ORDER,              /* its worker moved on to a later slot */
+    SQ_NREFILE
+} sq_refile_t;
+
+
 typedef struct sq_series_s  sq_series_t;
 
 struct sq_series_s {
@@ -85,6 +124,9 @@ typedef struct {
     uint64_t       overflow_requests;          /* past limits.max_series */
     uint64_t       series_expired;
     uint64_t       bytes;
+    uint64_t       refiled[SQ_NREFILE];    /* filed by receive time */
+    uint64_t       backfilled;    /* filed into a slot before the one
+                                     they were received in */
 } sq_windows_stats_t;
 
 
@@ -110,8 +152,12 @@ typedef struct {
                                      sq_workers_snapshot() was taken when
                                      it began */
 
+    int64_t        rewrite;       /* the oldest slot backfilled since
+                                     sq_windows_rewrite(), or INT64_MAX */
+
     sq_slot_t      merged;        /* work space: a slot merged with a */
     unsigned char *packed;        /* packed one, and its packed form */
+    sq_slot_t      late;          /* a datagram for a finished slot */
 
     sq_windows_stats_t stats;
 } sq_windows_t;
@@ -160,6 +206,13 @@ int sq_windows_window(const sq_windows_t *a, const sq_series_t *s, int which,
  */
 int sq_windows_slot(const sq_windows_t *a, const sq_series_t *s,
     int64_t start, sq_slot_t *out);
+
+/*
+ * The oldest fine slot a datagram was filed into since the last call,
+ * when it is before the slot it was received in (the history store may
+ * have written it: it is to be written again), or INT64_MAX.
+ */
+int64_t sq_windows_rewrite(sq_windows_t *a);
 
 /* drops series and workers idle longer than their time to live */
 void sq_windows_expire(sq_windows_t *a, int64_t now);

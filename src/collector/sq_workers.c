@@ -32,8 +32,8 @@ struct sq_worker_s {
     unsigned       in_snap:1;     /* tracked when the snapshot was taken */
     unsigned       retired:1;     /* idle past the time to live: not
                                      counted in n, state kept */
-    uint64_t       gap_lo;        /* the requests of the last gap */
-    uint64_t       gap_hi;        /* counted lost, [gap_lo, gap_hi) */
+    uint64_t       gap_lo;        /* the requests counted lost in gaps */
+    uint64_t       gap_hi;        /* lie in [gap_lo, gap_hi), 0 if none */
     uint32_t       nlen;
     char           node[SQ_WIRE_MAX_NODE + 1];
 };
@@ -182,7 +182,11 @@ sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
         += gap - src;
 
     if (gap) {
-        p->gap_lo = p->end_cr;
+        /* from the first gap's start: an older gap stays covered */
+        if (p->gap_hi == 0) {
+            p->gap_lo = p->end_cr;
+        }
+
         p->gap_hi = d->cr;
     }
 
@@ -268,10 +272,16 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         p->seen |= UINT64_C(1) << shift;
         w->reordered++;
 
-        if (d->version >= 2 && d->requests > 0 && d->cr >= p->gap_lo
-            && d->cr + d->requests <= p->gap_hi)
+        if (d->version >= 2 && d->requests > 0 && p->gap_hi
+            && d->cr >= p->gap_lo && d->cr + d->requests <= p->gap_hi)
         {
-            /* in a gap already counted lost */
+            /*
+             * in a gap counted lost, the last or an older one: a
+             * datagram not seen before there is not merged (merging it
+             * would count its requests twice; the loss counters only go
+             * up).  Between the gaps lie datagrams that arrived, which
+             * the sequence numbers tell apart as duplicates.
+             */
             w->late++;
             return SQ_WORKER_LATE;
         }
@@ -290,6 +300,8 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         p->seen = ~UINT64_C(0);
         p->end_cr = 0;
         p->end_cx = 0;
+        p->gap_lo = 0;
+        p->gap_hi = 0;
         sq_workers_gap(w, p, d);
         return SQ_WORKER_NEW;
     }
@@ -316,6 +328,49 @@ sq_workers_snapshot(sq_workers_t *w)
             p->in_snap = 1;
         }
     }
+}
+
+
+int
+sq_workers_settled(sq_workers_t *w, const sq_dgram_t *d)
+{
+    sq_worker_t  *p;
+
+    p = sq_workers_find(w, &d->node, d->pid,
+                        sq_workers_hash(&d->node, d->pid));
+
+    if (p == NULL) {
+        /* its first datagram */
+        return 1;
+    }
+
+    return p->in_snap && p->snap_seq == p->max_seq
+           && p->snap_cr == p->end_cr && p->snap_cx == p->end_cx;
+}
+
+
+void
+sq_workers_snapshot_add(sq_workers_t *w, const sq_dgram_t *d,
+    const uint64_t *lost_before)
+{
+    int           cause;
+    sq_worker_t  *p;
+
+    for (cause = 0; cause < SQ_NLOSS; cause++) {
+        w->snap_lost[cause] += w->lost_requests[cause] - lost_before[cause];
+    }
+
+    p = sq_workers_find(w, &d->node, d->pid,
+                        sq_workers_hash(&d->node, d->pid));
+
+    if (p == NULL) {
+        return;
+    }
+
+    p->snap_seq = p->max_seq;
+    p->snap_cr = p->end_cr;
+    p->snap_cx = p->end_cx;
+    p->in_snap = 1;
 }
 
 

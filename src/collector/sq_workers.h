@@ -120,6 +120,21 @@ int sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now);
  */
 void sq_workers_snapshot(sq_workers_t *w);
 
+/*
+ * Whether nothing of the datagram's worker was taken since the snapshot:
+ * then a datagram of it may still be filed into a slot the snapshot
+ * covers (sq_windows.h).
+ */
+int sq_workers_settled(sq_workers_t *w, const sq_dgram_t *d);
+
+/*
+ * The datagram just taken (SQ_WORKER_NEW) was filed into a slot the
+ * snapshot covers: the snapshot takes its worker's totals and the loss
+ * its gap counted (lost_before: lost_requests[] before the check).
+ */
+void sq_workers_snapshot_add(sq_workers_t *w, const sq_dgram_t *d,
+    const uint64_t *lost_before);
+
 /* walks the workers' states, live or as of the snapshot */
 int sq_workers_state(const sq_workers_t *w, int snapshot, sq_workers_pt cb,
     void *data);

@@ -48,6 +48,9 @@ sub start_load {
     for (1 .. $clients) {
         my $pid = fork // die "fork: $!";
         if ($pid == 0) {
+            # the test's handler (SQProc) dies, which the eval below
+            # would catch: a client stops at SIGTERM
+            $SIG{TERM} = 'DEFAULT';
             my $end = time + $secs;
             while (time < $end) {
                 eval { http_get($path, timeout => 5) };

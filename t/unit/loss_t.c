@@ -71,6 +71,19 @@ main(void)
     is_int(w.lost_requests[SQ_LOSS_SOURCE] + w.lost_requests[SQ_LOSS_TRANSIT],
            25, "no new loss");
 
+    /* two more gaps (seq 6: 5 requests, seq 8: 6); seq 6 then arrives, in
+       the older gap: counted lost already, so not merged either */
+
+    is_int(dg(1, 7, 50, 5, 4, 103), SQ_WORKER_NEW, "seq 7");
+    is_int(dg(1, 9, 60, 5, 2, 103), SQ_WORKER_NEW, "seq 9");
+    is_int(w.lost_requests[SQ_LOSS_TRANSIT], 31, "5 and 6 more in transit");
+    is_int(dg(1, 6, 45, 5, 5, 104), SQ_WORKER_LATE,
+           "seq 6, in a gap older than the last: late, not merged");
+    is_int(dg(1, 8, 54, 5, 6, 104), SQ_WORKER_LATE,
+           "seq 8, in the last gap: late");
+    is_int(w.late, 3, "three late in all");
+    is_int(w.lost_requests[SQ_LOSS_TRANSIT], 31, "the loss stays counted once");
+
     /* version 1: its "dr" is all it says */
 
     memset(&d, 0, sizeof(d));
