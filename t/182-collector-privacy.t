@@ -17,7 +17,8 @@ my %traffic = (US => 50, BR => 40, IS => 3, LI => 2);
 
 my $c = SQCollector->new(windows => 'fast', min_requests => 1,
                          extra => "privacy:\n  min_requests: 10\n"
-                                . "metrics:\n  scores: [series, endpoint, region, journey]\n",
+                                . "metrics:\n  scores: "
+                                . "[series, endpoint, region, journey]\n",
                          alerts => { interval => '1s' });
 $c->start;
 

@@ -37,8 +37,13 @@ sq_prom_fmt_u64(char *buf, uint64_t v)
 
 
 /*
- * The shortest of %.15g, %.16g and %.17g that strtod() reads back to v:
- * %.17g always does, but shows the binary rounding of most decimals.
+ * The shortest form that strtod() reads back to v, of at most 15
+ * significant digits: a decimal read from the configuration or a count
+ * divided by a count comes out as written (0.85, not the %.17g
+ * 0.84999999999999998), and a value that needs 16 or 17 digits to read
+ * back exactly is the rounding error of a computation (0.85 * 0.85 is
+ * 0.7224999999999999), so it is printed to 15 digits (0.7225): no
+ * measurement here has more.
  */
 
 size_t
@@ -67,7 +72,7 @@ sq_prom_fmt_double(char *buf, double v)
 
     n = 0;
 
-    for (prec = 15; prec <= 17; prec++) {
+    for (prec = 6; prec <= 15; prec += (prec < 12 ? 3 : 1)) {
         n = snprintf(buf, SQ_PROM_FMT_NUM, "%.*g", prec, v);
 
         if (strtod(buf, NULL) == v) {
