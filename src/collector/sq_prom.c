@@ -204,37 +204,48 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
 };
 
 
+/* a counter's label, written as it is added to a series' labels */
+
 typedef struct {
     int          c;
-    const char  *label;
+    const char  *extra;
 } sq_prom_label_t;
 
 
 static const sq_prom_label_t  sq_classes[] = {
-    { SQ_C_1XX, "1xx" }, { SQ_C_2XX, "2xx" }, { SQ_C_3XX, "3xx" },
-    { SQ_C_4XX, "4xx" }, { SQ_C_5XX, "5xx" }
+    { SQ_C_1XX, ",class=\"1xx\"" }, { SQ_C_2XX, ",class=\"2xx\"" },
+    { SQ_C_3XX, ",class=\"3xx\"" }, { SQ_C_4XX, ",class=\"4xx\"" },
+    { SQ_C_5XX, ",class=\"5xx\"" }
 };
 
 static const sq_prom_label_t  sq_events[] = {
-    { SQ_C_ABORTED, "client_abort" },
-    { SQ_C_INCOMPLETE, "body_incomplete" },
-    { SQ_C_UPSTREAM_ERROR, "upstream_error" },
-    { SQ_C_UPSTREAM_TIMEOUT, "upstream_timeout" },
-    { SQ_C_COMPRESSIBLE, "compressible" },
-    { SQ_C_COMPRESSED, "compressed" },
-    { SQ_C_HSTS, "hsts" }
+    { SQ_C_ABORTED, ",event=\"client_abort\"" },
+    { SQ_C_INCOMPLETE, ",event=\"body_incomplete\"" },
+    { SQ_C_UPSTREAM_ERROR, ",event=\"upstream_error\"" },
+    { SQ_C_UPSTREAM_TIMEOUT, ",event=\"upstream_timeout\"" },
+    { SQ_C_COMPRESSIBLE, ",event=\"compressible\"" },
+    { SQ_C_COMPRESSED, ",event=\"compressed\"" },
+    { SQ_C_HSTS, ",event=\"hsts\"" }
 };
 
 static const sq_prom_label_t  sq_tls[] = {
-    { SQ_C_TLS_NONE, "none" }, { SQ_C_TLS_10, "1.0" },
-    { SQ_C_TLS_11, "1.1" }, { SQ_C_TLS_12, "1.2" },
-    { SQ_C_TLS_13, "1.3" }
+    { SQ_C_TLS_NONE, ",tls=\"none\"" }, { SQ_C_TLS_10, ",tls=\"1.0\"" },
+    { SQ_C_TLS_11, ",tls=\"1.1\"" }, { SQ_C_TLS_12, ",tls=\"1.2\"" },
+    { SQ_C_TLS_13, ",tls=\"1.3\"" }
 };
 
 static const sq_prom_label_t  sq_proto[] = {
-    { SQ_C_HTTP_10, "1.0" }, { SQ_C_HTTP_11, "1.1" },
-    { SQ_C_HTTP_2, "2" }, { SQ_C_HTTP_3, "3" }
+    { SQ_C_HTTP_10, ",version=\"1.0\"" },
+    { SQ_C_HTTP_11, ",version=\"1.1\"" },
+    { SQ_C_HTTP_2, ",version=\"2\"" }, { SQ_C_HTTP_3, ",version=\"3\"" }
 };
+
+
+/* the histograms' le="..." and _bucket, _sum, _count names */
+
+static char  sq_prom_le_extra[SQ_PROM_NLE][SQ_PROM_FMT_NUM + 8];
+static char  sq_prom_hist_names[2][3][64];
+static int   sq_prom_hist_ready;
 
 
 /* samples are gathered in a line buffer and handed over in blocks */
@@ -257,6 +268,7 @@ struct sq_prom_s {
     size_t             pos;
     sq_view_t         *view;      /* retained: held while the stream lasts */
     char              *lab;       /* a series' or row's labels, escaped */
+    size_t             lablen;
     size_t             labsize;
     sq_prom_out_t      out;
 };
@@ -264,21 +276,21 @@ struct sq_prom_s {
 
 static void sq_prom_head(struct evbuffer *b, int f);
 static void sq_prom_flush(sq_prom_out_t *o);
-static void sq_prom_put(sq_prom_out_t *o, const char *s, size_t len);
-static void sq_prom_line(sq_prom_out_t *o, const char *name,
-    const char *labels, const char *extra, const char *v, size_t vlen);
-static void sq_prom_u64(sq_prom_out_t *o, const char *name,
-    const char *labels, const char *extra, uint64_t v);
-static void sq_prom_dbl(sq_prom_out_t *o, const char *name,
-    const char *labels, const char *extra, double v);
+static void sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
+    const char *v, size_t vlen);
+static void sq_prom_u64(sq_prom_t *p, const char *name, const char *extra,
+    uint64_t v);
+static void sq_prom_dbl(sq_prom_t *p, const char *name, const char *extra,
+    double v);
 static int sq_prom_labels(sq_prom_t *p, const char *scope,
     const char *endpoint, const char *region, const char *segment,
     const char *window);
 static void sq_prom_health(sq_prom_t *p, struct evbuffer *b);
 static void sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b);
 static void sq_prom_nodes(sq_prom_t *p, struct evbuffer *b);
-static void sq_prom_counters(sq_prom_out_t *o, int f, const char *labels,
-    const sq_series_t *s, const char *key, const sq_prom_label_t *l, int n);
+static void sq_prom_counters(sq_prom_t *p, int f, const sq_series_t *s,
+    const sq_prom_label_t *l, int n);
+static void sq_prom_hist_init(void);
 static void sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s);
 static void sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row);
 static void sq_prom_levels(sq_prom_t *p, int f);
@@ -332,69 +344,79 @@ sq_prom_flush(sq_prom_out_t *o)
 }
 
 
+/*
+ * name{labels extra} v, labels p->lab (without braces), extra from a
+ * comma or NULL.  The usual line fits in the buffer as it is: one check.
+ */
+
 static void
-sq_prom_put(sq_prom_out_t *o, const char *s, size_t len)
+sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
+    const char *v, size_t vlen)
 {
-    if (o->n + len > SQ_PROM_OUT) {
+    char           *q;
+    size_t          n, e;
+    sq_prom_out_t  *o;
+
+    o = &p->out;
+    n = strlen(name);
+    e = extra ? strlen(extra) : 0;
+
+    if (o->n + n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
         sq_prom_flush(o);
 
-        if (len > SQ_PROM_OUT) {
-            evbuffer_add(o->b, s, len);
+        if (n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
+            /* longer than the buffer: a label value of a journey */
+            evbuffer_add_printf(o->b, "%s{%s%s} %.*s\n", name, p->lab,
+                                extra ? extra : "", (int) vlen, v);
             return;
         }
     }
 
-    memcpy(o->buf + o->n, s, len);
-    o->n += len;
-}
+    q = o->buf + o->n;
+    memcpy(q, name, n);
+    q += n;
 
+    if (p->lablen || e) {
+        *q++ = '{';
+        memcpy(q, p->lab, p->lablen);
+        q += p->lablen;
 
-/* name{labels extra} v: labels without braces, extra from a comma */
-
-static void
-sq_prom_line(sq_prom_out_t *o, const char *name, const char *labels,
-    const char *extra, const char *v, size_t vlen)
-{
-    sq_prom_put(o, name, strlen(name));
-
-    if (labels[0] || extra) {
-        sq_prom_put(o, "{", 1);
-        sq_prom_put(o, labels, strlen(labels));
-
-        if (extra) {
-            sq_prom_put(o, extra, strlen(extra));
+        if (e) {
+            memcpy(q, extra, e);
+            q += e;
         }
 
-        sq_prom_put(o, "}", 1);
+        *q++ = '}';
     }
 
-    sq_prom_put(o, " ", 1);
-    sq_prom_put(o, v, vlen);
-    sq_prom_put(o, "\n", 1);
+    *q++ = ' ';
+    memcpy(q, v, vlen);
+    q += vlen;
+    *q++ = '\n';
+
+    o->n = (size_t) (q - o->buf);
 }
 
 
 static void
-sq_prom_u64(sq_prom_out_t *o, const char *name, const char *labels,
-    const char *extra, uint64_t v)
+sq_prom_u64(sq_prom_t *p, const char *name, const char *extra, uint64_t v)
 {
     size_t  n;
     char    num[SQ_PROM_FMT_NUM];
 
     n = sq_prom_fmt_u64(num, v);
-    sq_prom_line(o, name, labels, extra, num, n);
+    sq_prom_line(p, name, extra, num, n);
 }
 
 
 static void
-sq_prom_dbl(sq_prom_out_t *o, const char *name, const char *labels,
-    const char *extra, double v)
+sq_prom_dbl(sq_prom_t *p, const char *name, const char *extra, double v)
 {
     size_t  n;
     char    num[SQ_PROM_FMT_NUM];
 
     n = sq_prom_fmt_double(num, v);
-    sq_prom_line(o, name, labels, extra, num, n);
+    sq_prom_line(p, name, extra, num, n);
 }
 
 
@@ -437,8 +459,10 @@ sq_prom_labels(sq_prom_t *p, const char *scope, const char *endpoint,
     q = stpcpy(q, "\"");
 
     if (window) {
-        sprintf(q, ",window=\"%s\"", window);
+        q += sprintf(q, ",window=\"%s\"", window);
     }
+
+    p->lablen = (size_t) (q - p->lab);
 
     return SQ_OK;
 }
@@ -696,30 +720,51 @@ sq_prom_nodes(sq_prom_t *p, struct evbuffer *b)
 /* a counter family with one sample per label value, from a table */
 
 static void
-sq_prom_counters(sq_prom_out_t *o, int f, const char *labels,
-    const sq_series_t *s, const char *key, const sq_prom_label_t *l, int n)
+sq_prom_counters(sq_prom_t *p, int f, const sq_series_t *s,
+    const sq_prom_label_t *l, int n)
 {
-    int   j;
-    char  extra[64];
+    int  j;
 
     for (j = 0; j < n; j++) {
-        snprintf(extra, sizeof(extra), ",%s=\"%s\"", key, l[j].label);
-        sq_prom_u64(o, sq_families[f].name, labels, extra,
+        sq_prom_u64(p, sq_families[f].name, l[j].extra,
                     s->total[l[j].c]);
     }
+}
+
+
+/* the histograms' le labels and sample names, made once */
+
+static void
+sq_prom_hist_init(void)
+{
+    int     j, f;
+    size_t  n;
+
+    for (j = 0; j < SQ_PROM_NLE; j++) {
+        memcpy(sq_prom_le_extra[j], ",le=\"", 5);
+        n = sq_prom_fmt_double(sq_prom_le_extra[j] + 5, sq_prom_le[j]);
+        memcpy(sq_prom_le_extra[j] + 5 + n, "\"", 2);
+    }
+
+    for (f = 0; f < 2; f++) {
+        snprintf(sq_prom_hist_names[f][0], 64, "%s_bucket",
+                 sq_families[F_DURATION + f].name);
+        snprintf(sq_prom_hist_names[f][1], 64, "%s_sum",
+                 sq_families[F_DURATION + f].name);
+        snprintf(sq_prom_hist_names[f][2], 64, "%s_count",
+                 sq_families[F_DURATION + f].name);
+    }
+
+    sq_prom_hist_ready = 1;
 }
 
 
 static void
 sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s)
 {
-    int             j, k;
-    char            name[64], extra[SQ_PROM_FMT_NUM + 8];
-    size_t          n;
-    uint64_t        cum;
-    sq_prom_out_t  *o;
-
-    o = &p->out;
+    int                       j, k, h;
+    uint64_t                  cum;
+    const sq_metrics_hist_t  *mh;
 
     if (sq_prom_labels(p, NULL, s->endpoint, s->region, s->segment, NULL)
         != SQ_OK)
@@ -730,53 +775,52 @@ sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s)
     switch (f) {
 
     case F_REQUESTS:
-        sq_prom_u64(o, sq_families[f].name, p->lab, NULL,
+        sq_prom_u64(p, sq_families[f].name, NULL,
                     s->total[SQ_C_REQUESTS]);
         break;
 
     case F_SENT:
-        sq_prom_u64(o, sq_families[f].name, p->lab, NULL,
+        sq_prom_u64(p, sq_families[f].name, NULL,
                     s->total[SQ_C_BYTES]);
         break;
 
     case F_RESPONSES:
-        sq_prom_counters(o, f, p->lab, s, "class", sq_classes, 5);
+        sq_prom_counters(p, f, s, sq_classes, 5);
         break;
 
     case F_EVENTS:
-        sq_prom_counters(o, f, p->lab, s, "event", sq_events, 7);
+        sq_prom_counters(p, f, s, sq_events, 7);
         break;
 
     case F_TLS:
-        sq_prom_counters(o, f, p->lab, s, "tls", sq_tls, 5);
+        sq_prom_counters(p, f, s, sq_tls, 5);
         break;
 
     case F_PROTO:
-        sq_prom_counters(o, f, p->lab, s, "version", sq_proto, 4);
+        sq_prom_counters(p, f, s, sq_proto, 4);
         break;
 
     case F_DURATION:
     case F_TTFB:
-        k = (f == F_DURATION) ? SQ_H_RT : SQ_H_TTFB;
-        cum = 0;
-
-        snprintf(name, sizeof(name), "%s_bucket", sq_families[f].name);
-
-        for (j = 0; j < SQ_PROM_NLE; j++) {
-            cum += s->metrics.h[k].le[j];
-            memcpy(extra, ",le=\"", 5);
-            n = sq_prom_fmt_double(extra + 5, sq_prom_le[j]);
-            memcpy(extra + 5 + n, "\"", 2);
-            sq_prom_u64(o, name, p->lab, extra, cum);
+        if (!sq_prom_hist_ready) {
+            sq_prom_hist_init();
         }
 
-        sq_prom_u64(o, name, p->lab, ",le=\"+Inf\"", s->metrics.h[k].count);
+        h = (f == F_DURATION) ? 0 : 1;
+        k = (f == F_DURATION) ? SQ_H_RT : SQ_H_TTFB;
+        mh = &s->metrics.h[k];
+        cum = 0;
 
-        snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
-        sq_prom_dbl(o, name, p->lab, NULL, s->metrics.h[k].sum);
+        for (j = 0; j < SQ_PROM_NLE; j++) {
+            cum += mh->le[j];
+            sq_prom_u64(p, sq_prom_hist_names[h][0],
+                        sq_prom_le_extra[j], cum);
+        }
 
-        snprintf(name, sizeof(name), "%s_count", sq_families[f].name);
-        sq_prom_u64(o, name, p->lab, NULL, s->metrics.h[k].count);
+        sq_prom_u64(p, sq_prom_hist_names[h][0], ",le=\"+Inf\"",
+                    mh->count);
+        sq_prom_dbl(p, sq_prom_hist_names[h][1], NULL, mh->sum);
+        sq_prom_u64(p, sq_prom_hist_names[h][2], NULL, mh->count);
         break;
     }
 }
@@ -820,7 +864,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
 
         if (f == F_INDEX) {
             if (!isnan(row->w[k].index)) {
-                sq_prom_dbl(&p->out, sq_families[f].name, p->lab, NULL,
+                sq_prom_dbl(p, sq_families[f].name, NULL,
                             row->w[k].index);
             }
 
@@ -828,7 +872,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
         }
 
         if (f == F_WREQUESTS) {
-            sq_prom_u64(&p->out, sq_families[f].name, p->lab, NULL,
+            sq_prom_u64(p, sq_families[f].name, NULL,
                         row->w[k].requests);
             continue;
         }
@@ -859,7 +903,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
                 snprintf(extra, sizeof(extra),
                          ",dimension=\"%s\",indicator=\"%s\"",
                          sq_dim_names[d], sq_indicator_names[ds->indicator]);
-                sq_prom_dbl(&p->out, sq_families[f].name, p->lab, extra, v);
+                sq_prom_dbl(p, sq_families[f].name, extra, v);
                 break;
 
             case F_Z:
@@ -869,7 +913,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
 
                 snprintf(extra, sizeof(extra), ",dimension=\"%s\"",
                          sq_dim_names[d]);
-                sq_prom_dbl(&p->out, sq_families[f].name, p->lab, extra,
+                sq_prom_dbl(p, sq_families[f].name, extra,
                             ds->z);
                 break;
 
@@ -878,7 +922,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
                     snprintf(extra, sizeof(extra),
                              ",dimension=\"%s\",state=\"%s\"",
                              sq_dim_names[d], sq_state_names[st]);
-                    sq_prom_u64(&p->out, sq_families[f].name, p->lab, extra,
+                    sq_prom_u64(p, sq_families[f].name, extra,
                                 ds->state == st);
                 }
 
@@ -906,7 +950,7 @@ sq_prom_level(sq_prom_t *p, int f, int dim, const sq_dim_conf_t *dc)
 
     snprintf(extra, sizeof(extra), ",dimension=\"%s\",indicator=\"%s\"",
              sq_dim_names[dim], sq_indicator_names[dc->indicator]);
-    sq_prom_dbl(&p->out, sq_families[f].name, p->lab, extra, v);
+    sq_prom_dbl(p, sq_families[f].name, extra, v);
 }
 
 
