@@ -59,6 +59,7 @@ if (@missing) {
     print $out "## 6. /metrics at 10k and 100k series\n\n"
              . "**not measured yet** ($what not built).\n\n";
     close $out or die "$opt{out}: $!\n";
+
     exit 0;
 }
 
@@ -197,16 +198,18 @@ for my $n (@sizes) {
         sleep 2;              # a view of all of them
 
         my $hwm0 = status_kib($c->{pid}, 'VmHWM');
+        my $cpu0 = proc_cpu_seconds($c->{pid});
         my ($st, $sec, $bytes, $samples) = scrape($c->{http}, '/metrics',
                                                   $gzip);
+        my $cpu = proc_cpu_seconds($c->{pid}) - $cpu0;
         my $hwm = status_kib($c->{pid}, 'VmHWM');
 
         push @rows, { n => $n, name => $name, st => $st, sec => $sec,
-                      bytes => $bytes, samples => $samples,
+                      cpu => $cpu, bytes => $bytes, samples => $samples,
                       hwm0 => $hwm0, hwm => $hwm };
-        printf STDERR "bench: scrape %d series, %s: %s %.2f s, %.1f MB, "
-            . "peak RSS %.0f MB\n", $n, $name, $st || 'failed', $sec,
-            $bytes / 1048576, $hwm / 1024;
+        printf STDERR "bench: scrape %d series, %s: %s %.2f s (CPU %.2f s), "
+            . "%.1f MB, peak RSS %.0f MB\n", $n, $name, $st || 'failed',
+            $sec, $cpu, $bytes / 1048576, $hwm / 1024;
         Bench::stop_nginx($c->{pid}, 'TERM');
     }
 }
@@ -217,28 +220,42 @@ print $out <<'EOF';
 A fresh collector per case (storage off), fed by `sq-loadgen -s 100`
 (100 series a datagram, `n / 100` workers) until every series is live,
 then one scrape read to the last byte over HTTP/1.0 (`bench/scrape.pl`).
-Samples: lines that are not comments (not counted for gzip). Peak RSS:
-the collector's `VmHWM` before the scrape (ingest and the view) and
-after it. Goal at 100k series: a default scrape under 2 s, peak RSS under
-300 MB.
+Scrape s: wall time to the last byte (the reader is Perl on the same
+machine); CPU s: the collector's user + system time during the scrape
+(the scrape's own cost, whatever else the machine runs). Samples: lines
+that are not comments (not counted for gzip). Peak RSS: the collector's
+`VmHWM` before the scrape (ingest and the view) and after it. Goal at
+100k series: a default scrape under 2 s, peak RSS under 300 MB.
 
-| series | export | scrape s | MB sent | samples | peak RSS before MB | peak RSS after MB |
-|---:|---|---:|---:|---:|---:|---:|
+| series | export | scrape s | CPU s | MB sent | samples | peak RSS before MB | peak RSS after MB |
+|---:|---|---:|---:|---:|---:|---:|---:|
 EOF
 
 for my $r (@rows) {
-    printf $out "| %d | %s | %s | %.1f | %s | %.0f | %.0f |\n",
+    printf $out "| %d | %s | %s | %.2f | %.1f | %s | %.0f | %.0f |\n",
         $r->{n}, $r->{name},
         $r->{st} == 200 ? sprintf('%.2f', $r->{sec})
                         : "failed ($timeout s)",
-        $r->{bytes} / 1048576, $r->{samples} || '-',
+        $r->{cpu}, $r->{bytes} / 1048576, $r->{samples} || '-',
         $r->{hwm0} / 1024, $r->{hwm} / 1024;
 }
 
 my ($big) = grep { $_->{n} == $sizes[-1] && $_->{name} eq 'default' } @rows;
-$big and printf $out "\nAt %d series, default: %.2f s (goal < 2 s: **%s**), peak "
-    . "RSS %.0f MB (goal < 300 MB: **%s**).\n\n", $big->{n}, $big->{sec},
-    $big->{st} == 200 && $big->{sec} < 2 ? 'met' : 'missed',
+$big and printf $out "\nAt %d series, default: %.2f s to the last byte, "
+    . "%.2f s of the collector's CPU (goal < 2 s: **%s**), peak RSS %.0f MB "
+    . "(goal < 300 MB: **%s**).\n\n", $big->{n}, $big->{sec}, $big->{cpu},
+    $big->{st} == 200 && $big->{sec} < 2 ? 'met'
+    : $big->{st} == 200 && $big->{cpu} < 2 ? 'met in CPU, missed in wall time'
+    : 'missed',
     $big->{hwm} / 1024, $big->{hwm} < 300 * 1024 ? 'met' : 'missed';
 
 close $out or die "$opt{out}: $!\n";
+
+if ($big) {
+    open my $sum, '>', "$opt{out}.summary" or die "$opt{out}.summary: $!\n";
+    printf $sum "- /metrics at %d series, default: %.2f s to the last byte, "
+        . "%.2f s of CPU, %.0f MB of text (gzip: see section 6); peak RSS "
+        . "%.0f MB\n", $big->{n}, $big->{sec}, $big->{cpu},
+        $big->{bytes} / 1048576, $big->{hwm} / 1024;
+    close $sum;
+}
