@@ -14,12 +14,11 @@
 
 
 /*
- * Numbers and label values as the Prometheus text format writes them,
- * without printf on the hot path: an unsigned integer, a double in the
- * shortest form that reads back to the same double (0.85, never
- * 0.84999999999999998; NaN, +Inf, -Inf), a label value escaped.  Each
- * writes into buf (SQ_PROM_FMT_NUM bytes at least for numbers) and
- * returns the length, no NUL counted.
+ * Numbers and label values as the Prometheus text format writes them: an
+ * unsigned integer without printf, a double in its shortest form of at
+ * most 15 significant digits (0.85, never 0.84999999999999998; NaN, +Inf,
+ * -Inf), a label value escaped.  Each writes into buf (SQ_PROM_FMT_NUM
+ * bytes at least for numbers) and returns the length, no NUL counted.
  */
 
 #define SQ_PROM_FMT_NUM  32
