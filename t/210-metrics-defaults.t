@@ -145,4 +145,22 @@ is($refuse->{headers}{'content-encoding'}, undef, 'gzip;q=0: not compressed');
 
 is($c->stop, 0, "the collector exits cleanly");
 
+# -t checks the keys
+
+my $bin = $ENV{SERVQUAL_COLLECTOR} || 'build/servqual-collector';
+my ($fh, $bad) = tempfile(SUFFIX => '.yaml');
+print $fh "metrics:\n  row_levels: maybe\n  scores: [series, planet]\n";
+close $fh;
+my $out = `$bin -t -c $bad 2>&1`;
+isnt($?, 0, '-t refuses bad metrics keys');
+like($out, qr/:2: metrics\.row_levels: must be true or false/,
+     'row_levels named with its line');
+like($out, qr/:3: metrics\.scores: unknown scope "planet"/,
+     'scores named with its line');
+open $fh, '>', $bad or die;
+print $fh "metrics:\n  row_levels: true\n  scores: [series, endpoint]\n";
+close $fh;
+$out = `$bin -t -c $bad 2>&1`;
+is($?, 0, '-t takes good ones') or diag $out;
+
 done_testing;
