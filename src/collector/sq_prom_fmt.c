@@ -43,12 +43,15 @@ sq_prom_fmt_u64(char *buf, uint64_t v)
  * within 2^-53 of it, so its first 15 digits are the decimal's.  A value
  * that would need 16 or 17 digits to read back exactly is the rounding
  * error of a computation (0.85 * 0.85 is 0.7224999999999999), printed to
- * 15 digits (0.7225): no measurement here has more.
+ * 15 digits (0.7225): no measurement here has more.  Without an
+ * exponent from 1e-12 up (0.000065803 seconds, not 6.5803e-05).
  */
 
 size_t
 sq_prom_fmt_double(char *buf, double v)
 {
+    int  n, digits;
+
     if (isnan(v)) {
         memcpy(buf, "NaN", 4);
         return 3;
@@ -63,7 +66,31 @@ sq_prom_fmt_double(char *buf, double v)
         return sq_prom_fmt_u64(buf, (uint64_t) v);
     }
 
-    return (size_t) snprintf(buf, SQ_PROM_FMT_NUM, "%.15g", v);
+    n = snprintf(buf, SQ_PROM_FMT_NUM, "%.15g", v);
+
+    if (strchr(buf, 'e') == NULL || fabs(v) < 1e-12 || fabs(v) >= 1e15) {
+        return (size_t) n;
+    }
+
+    /*
+     * A short time (6.5803e-05) as a person reads it: 0.000065803, the
+     * same 15 significant digits without the exponent, zeros dropped.
+     */
+
+    digits = 14 - (int) floor(log10(fabs(v)));
+    n = snprintf(buf, SQ_PROM_FMT_NUM, "%.*f", digits, v);
+
+    while (n > 1 && buf[n - 1] == '0') {
+        n--;
+    }
+
+    if (buf[n - 1] == '.') {
+        n--;
+    }
+
+    buf[n] = '\0';
+
+    return (size_t) n;
 }
 
 

@@ -57,7 +57,10 @@ main(void)
     is_str(d(0.995), "0.995", "a level from the configuration");
     is_str(d(1.0 / 3), "0.333333333333333", "1 / 3: 15 digits");
     is_str(d(0.0005), "0.0005", "a small time");
-    is_str(d(1e-7), "1e-07", "a smaller one");
+    is_str(d(6.5803e-05), "0.000065803", "a short time, no exponent");
+    is_str(d(1e-7), "0.0000001", "a shorter one");
+    is_str(d(1.0 / 3e6), "0.000000333333333333333", "15 digits of it");
+    is_str(d(1e-13), "1e-13", "below 1e-12: an exponent");
     is_str(d(12345), "12345", "an integer");
     is_str(d(-2), "-2", "a negative one");
     is_str(d(1e20), "1e+20", "a large one");
