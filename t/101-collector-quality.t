@@ -15,7 +15,11 @@ use File::Temp qw(tempfile);
 use SQCollector;
 use Test::More;
 
+# per-series scores and per-row levels are opt-in (t/210 checks the default)
 my $c = SQCollector->new(min_requests => 50, extra => <<'YAML');
+metrics:
+  scores: [series, endpoint, region, journey]
+  row_levels: true
 overrides:
   - segment: premium
     dimensions:
@@ -204,7 +208,7 @@ is($c->metric($text, 'servqual_dimension_state', scope => 'series',
               endpoint => 'checkout', region => 'BR', window => 'short',
               dimension => 'responsiveness', state => 'within'), 0,
    'and not within');
-is($c->metric($text, 'servqual_dimension_adequate', scope => 'series',
+is($c->metric($text, 'servqual_dimension_adequate_ratio', scope => 'series',
               endpoint => 'checkout', region => 'DE', window => 'long',
               dimension => 'reliability'), 0.995, 'adequate level exported');
 is($c->metric($text, 'servqual_datagrams_lost_total'), 1,

@@ -15,7 +15,8 @@ use IO::Socket::INET;
 use SQCollector;
 use Test::More;
 
-my $c = SQCollector->new;
+# per-series scores opt in: the stream walks every row
+my $c = SQCollector->new(extra => "metrics:\n  scores: [series, endpoint]\n");
 $c->start;
 
 # 4000 series, 40 datagrams of 100

@@ -16,7 +16,9 @@ use Test::More;
 my %traffic = (US => 50, BR => 40, IS => 3, LI => 2);
 
 my $c = SQCollector->new(windows => 'fast', min_requests => 1,
-                         extra => "privacy:\n  min_requests: 10\n",
+                         extra => "privacy:\n  min_requests: 10\n"
+                                . "metrics:\n  scores: "
+                                . "[series, endpoint, region, journey]\n",
                          alerts => { interval => '1s' });
 $c->start;
 
@@ -52,7 +54,7 @@ my $text = join '', map { $c->get($_)->{content} }
 unlike($text, qr/"IS"|"LI"|region="IS"|region="LI"/,
        'IS and LI appear in no output');
 like($c->get('/metrics')->{content},
-     qr/^servqual_dimension_value\{scope="series",endpoint="checkout",region="_other"/m,
+     qr/^servqual_dimension_value_ratio\{scope="series",endpoint="checkout",region="_other"/m,
      '/metrics scores _other');
 
 my $s = $c->json('/api/v1/series');

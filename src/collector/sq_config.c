@@ -331,7 +331,9 @@ static const sq_conf_key_t  sq_metrics_keys[] = {
       .offset = offsetof(sq_conf_t, metrics_series), .dflt = "true" },
     { .name = "scores", .set = sq_conf_set_mask,
       .offset = offsetof(sq_conf_t, metrics_scopes), .words = &sq_scopes,
-      .dflt = "[series, endpoint, region, journey]" },
+      .dflt = "[endpoint, region, journey]" },
+    { .name = "row_levels", .set = sq_conf_set_flag,
+      .offset = offsetof(sq_conf_t, metrics_row_levels), .dflt = "false" },
     { .name = NULL }
 };
 

@@ -79,6 +79,8 @@ typedef struct {
 
     int             metrics_series;   /* per-series counters, histograms */
     unsigned        metrics_scopes;   /* bit per SQ_SCOPE_*: scores */
+    int             metrics_row_levels;  /* levels per row, not only per
+                                            dimension and override */
 
     sq_dim_conf_t   dims[SQ_NDIMS];
 

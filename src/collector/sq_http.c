@@ -22,6 +22,7 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_gzip.h"
 #include "sq_http.h"
 #include "sq_json.h"
 #include "sq_prom.h"
@@ -96,6 +97,7 @@ typedef struct {
 
 typedef struct {
     sq_prom_t                  *prom;
+    sq_gzip_t                  *gz;      /* NULL: sent as it is */
     struct evhttp_request      *req;
     struct evhttp_connection   *evcon;
 } sq_http_stream_t;
@@ -109,6 +111,7 @@ static void sq_http_metrics_closed(struct evhttp_connection *evcon,
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
+static void sq_http_nodes(struct evhttp_request *req, void *data);
 static void sq_http_alerts(struct evhttp_request *req, void *data);
 static void sq_http_incidents(struct evhttp_request *req, void *data);
 static void sq_http_dashboard(struct evhttp_request *req, void *data);
@@ -134,6 +137,7 @@ static const sq_http_route_t  sq_http_routes[] = {
     { "/api/v1/history", sq_store_http_history, 0 },
     { "/api/v1/alerts", sq_http_alerts, 0 },
     { "/api/v1/incidents", sq_http_incidents, 0 },
+    { "/api/v1/nodes", sq_http_nodes, 0 },
     { "/healthz", sq_http_healthz, 1 },
     { "/", sq_http_dashboard, 0 },
     { NULL, sq_http_other, 0 }
@@ -371,15 +375,27 @@ sq_http_json(struct evhttp_request *req, int code, json_t *json)
 static void
 sq_http_metrics(struct evhttp_request *req, void *data)
 {
+    int                gzip;
     sq_ctx_t          *ctx = data;
     sq_http_stream_t  *st;
+    struct evkeyvalq  *out;
 
     if (sq_http_get(req) != 0) {
         return;
     }
 
-    evhttp_add_header(evhttp_request_get_output_headers(req),
-                      "Content-Type", "text/plain; version=0.0.4");
+    out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", "text/plain; version=0.0.4");
+    evhttp_add_header(out, "Vary", "Accept-Encoding");
+
+    /* as Prometheus asks: Accept-Encoding: gzip */
+
+    gzip = sq_gzip_accepted(evhttp_find_header(
+               evhttp_request_get_input_headers(req), "Accept-Encoding"));
+
+    if (gzip) {
+        evhttp_add_header(out, "Content-Encoding", "gzip");
+    }
 
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
         evhttp_send_reply(req, 200, "OK", NULL);
@@ -393,7 +409,11 @@ sq_http_metrics(struct evhttp_request *req, void *data)
     }
 
     st->prom = sq_prom_open(ctx, sq_now());
-    if (st->prom == NULL) {
+    st->gz = gzip ? sq_gzip_new() : NULL;
+
+    if (st->prom == NULL || (gzip && st->gz == NULL)) {
+        sq_prom_close(st->prom);
+        sq_gzip_free(st->gz);
         free(st);
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
@@ -413,16 +433,29 @@ static void
 sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
 {
     int                more;
-    struct evbuffer   *b;
+    struct evbuffer   *b, *text;
     sq_http_stream_t  *st = data;
 
+    /* b is what is sent: the text, or its gzip */
+
     b = evbuffer_new();
+    text = st->gz ? evbuffer_new() : b;
     more = 0;
 
-    if (b) {
+    if (b && text) {
         do {
-            more = sq_prom_next(st->prom, b, SQ_HTTP_PART);
+            more = sq_prom_next(st->prom, text, SQ_HTTP_PART);
+
+            if (st->gz && sq_gzip_add(st->gz, text, b, !more) != SQ_OK) {
+                more = 0;
+                evbuffer_drain(b, evbuffer_get_length(b));
+            }
+
         } while (more && evbuffer_get_length(b) == 0);
+    }
+
+    if (st->gz && text) {
+        evbuffer_free(text);
     }
 
     if (b && evbuffer_get_length(b)) {
@@ -444,6 +477,7 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
     evhttp_send_reply_end(st->req);
 
     sq_prom_close(st->prom);
+    sq_gzip_free(st->gz);
     free(st);
 }
 
@@ -465,6 +499,7 @@ sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
     }
 
     sq_prom_close(st->prom);
+    sq_gzip_free(st->gz);
     free(st);
 }
 
@@ -689,6 +724,51 @@ sq_http_healthz(struct evhttp_request *req, void *data)
                  "uptime_seconds", (json_int_t) (sq_now() - ctx->started),
                  "series", (json_int_t) (v ? v->store.series
                                            : ctx->windows.n)));
+}
+
+
+/*
+ * The nodes (nginx hosts) that sent datagrams since the collector
+ * started, with their loss and when each was last heard from: a node
+ * that stopped sending ages here.
+ */
+
+static void
+sq_http_nodes(struct evhttp_request *req, void *data)
+{
+    int64_t           now;
+    json_t           *list, *one;
+    uint32_t          i, n;
+    sq_ctx_t         *ctx = data;
+    const sq_node_t  *nodes;
+
+    if (sq_http_get(req) != 0) {
+        return;
+    }
+
+    now = sq_now();
+    nodes = sq_workers_nodes(&ctx->windows.workers, &n);
+
+    list = json_array();
+
+    for (i = 0; list && i < n; i++) {
+        one = sq_json_node(&nodes[i], now);
+
+        if (one == NULL || json_array_append_new(list, one) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+
+    if (list == NULL) {
+        sq_http_json(req, 500, NULL);
+        return;
+    }
+
+    sq_http_json(req, 200, json_pack("{s:o,s:I,s:I}", "nodes", list,
+                 "max_nodes", (json_int_t) SQ_WORKERS_MAX_NODES,
+                 "folded_datagrams",
+                 (json_int_t) ctx->windows.workers.nodes_folded));
 }
 
 

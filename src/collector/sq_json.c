@@ -925,3 +925,26 @@ sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
 
     return a;
 }
+
+
+json_t *
+sq_json_node(const sq_node_t *nd, int64_t now)
+{
+    char  seen[32];
+
+    sq_json_rfc3339(seen, sizeof(seen), nd->last_seen);
+
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I}",
+                     "node", nd->node,
+                     "datagrams", (json_int_t) nd->datagrams,
+                     "lost_datagrams", (json_int_t) nd->lost,
+                     "lost_requests", (json_int_t) nd->lost_requests,
+                     "source_dropped_requests",
+                     (json_int_t) nd->source_dropped,
+                     "last_seen", seen,
+                     "last_seen_timestamp", (json_int_t) nd->last_seen,
+                     "last_seen_seconds_ago",
+                     (json_int_t) (now > nd->last_seen
+                                   ? now - nd->last_seen : 0),
+                     "workers", (json_int_t) nd->workers);
+}

@@ -18,6 +18,7 @@
 #include "sq_view.h"
 #include "sq_alert.h"
 #include "sq_incident.h"
+#include "sq_workers.h"
 
 
 /*
@@ -96,6 +97,10 @@ json_t *sq_json_incident(const sq_incident_t *inc,
 json_t *sq_json_incident_am(const sq_incident_t *inc,
     const sq_incident_state_t *st, int dim, int resolved, int64_t now,
     const sq_conf_t *conf);
+
+
+/* a node of /api/v1/nodes: its ingest figures, last seen at now */
+json_t *sq_json_node(const sq_node_t *nd, int64_t now);
 
 
 #endif /* _SQ_JSON_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include "sq_persist.h"
 #include "sq_prom.h"
 #include "sq_prom_browser.h"
+#include "sq_prom_fmt.h"
 #include "sq_score.h"
 #include "sq_sink.h"
 #include "sq_view.h"
@@ -27,6 +28,19 @@
  * totals since the series was first seen; scores are gauges of the
  * short and the long window, read from the view the stream holds, as
  * are the window store's counters (the moment the scores are of).
+ *
+ * What a scrape costs grows with the series: by default the per-series
+ * part is the raw counters and the two histograms (what rate() and
+ * histogram_quantile() need), scores are of the rollup scopes
+ * (metrics.scores), and the adequate and desired levels are written once
+ * per dimension and per override or journey of the configuration, not
+ * per row (metrics.row_levels brings those back).  A family's name has
+ * one unit: a dimension's value and levels are _ratio or _seconds by
+ * indicator.
+ *
+ * Samples are written through a line buffer (sq_prom_out_t) with the
+ * series' labels escaped once per series and family: at 100000 series a
+ * scrape is millions of lines.
  */
 
 typedef struct {
@@ -47,8 +61,11 @@ enum {
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
     F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
-    F_SENT, F_DURATION, F_TTFB, F_VALUE, F_Z, F_ADEQUATE, F_DESIRED,
-    F_STATE, F_INDEX, F_WREQUESTS, F_NFAMILIES
+    F_SENT, F_DURATION, F_TTFB, F_VALUE_RATIO, F_VALUE_SECONDS, F_Z,
+    F_STATE, F_INDEX, F_WREQUESTS, F_ADEQUATE_RATIO, F_ADEQUATE_SECONDS,
+    F_DESIRED_RATIO, F_DESIRED_SECONDS, F_NODE_DGRAMS, F_NODE_LOST,
+    F_NODE_LOST_REQS, F_NODE_SRC_REQS, F_NODE_LAST_SEEN, F_NODE_WORKERS,
+    F_NODES_FOLDED, F_NFAMILIES
 };
 
 
@@ -145,153 +162,316 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Request time as nginx measures it, per series." },
     { "servqual_time_to_first_byte_seconds", "histogram",
       "Time to the first byte of the response, per series." },
-    { "servqual_dimension_value", "gauge",
-      "A dimension's indicator in its own unit, per row and window." },
+    { "servqual_dimension_value_ratio", "gauge",
+      "A dimension's indicator, per row and window, for the indicators "
+      "that are shares or ratios." },
+    { "servqual_dimension_value_seconds", "gauge",
+      "A dimension's indicator, per row and window, for the indicators "
+      "that are times." },
     { "servqual_dimension_z", "gauge",
       "Placement in the zone of tolerance: < 0 below, 0..1 within, "
       "> 1 above." },
-    { "servqual_dimension_adequate", "gauge",
-      "The adequate level of a dimension's indicator." },
-    { "servqual_dimension_desired", "gauge",
-      "The desired level of a dimension's indicator." },
     { "servqual_dimension_state", "gauge",
       "1 for the dimension's current state, 0 for the others." },
     { "servqual_quality_index", "gauge",
       "Weighted mean of the dimensions' z (each clamped to -2..2)." },
     { "servqual_window_requests", "gauge",
-      "Requests in the window, per row." }
+      "Requests in the window, per row." },
+    { "servqual_dimension_adequate_ratio", "gauge",
+      "The adequate level of a share or ratio indicator: per dimension "
+      "(scope default), override and journey; per row with "
+      "metrics.row_levels." },
+    { "servqual_dimension_adequate_seconds", "gauge",
+      "The adequate level of a time indicator: per dimension (scope "
+      "default), override and journey; per row with metrics.row_levels." },
+    { "servqual_dimension_desired_ratio", "gauge",
+      "The desired level of a share or ratio indicator: per dimension "
+      "(scope default), override and journey; per row with "
+      "metrics.row_levels." },
+    { "servqual_dimension_desired_seconds", "gauge",
+      "The desired level of a time indicator: per dimension (scope "
+      "default), override and journey; per row with metrics.row_levels." },
+    { "servqual_node_datagrams_total", "counter",
+      "Datagrams received from a node (nginx host), duplicates included." },
+    { "servqual_node_datagrams_lost_total", "counter",
+      "Datagrams missing from a node's workers' sequence numbers." },
+    { "servqual_node_lost_requests_total", "counter",
+      "Requests a node sent that never arrived (or arrived while the "
+      "collector was down)." },
+    { "servqual_node_source_dropped_requests_total", "counter",
+      "Requests a node's workers could not send." },
+    { "servqual_node_last_seen_timestamp_seconds", "gauge",
+      "When a node's last datagram arrived." },
+    { "servqual_node_workers", "gauge",
+      "A node's nginx workers whose sequence numbers are tracked." },
+    { "servqual_nodes_folded_datagrams_total", "counter",
+      "Datagrams of nodes past the node table's limit, counted as node "
+      "_other." }
 };
 
 
+/* a counter's label, written as it is added to a series' labels */
+
 typedef struct {
     int          c;
-    const char  *label;
+    const char  *extra;
 } sq_prom_label_t;
 
 
 static const sq_prom_label_t  sq_classes[] = {
-    { SQ_C_1XX, "1xx" }, { SQ_C_2XX, "2xx" }, { SQ_C_3XX, "3xx" },
-    { SQ_C_4XX, "4xx" }, { SQ_C_5XX, "5xx" }
+    { SQ_C_1XX, ",class=\"1xx\"" }, { SQ_C_2XX, ",class=\"2xx\"" },
+    { SQ_C_3XX, ",class=\"3xx\"" }, { SQ_C_4XX, ",class=\"4xx\"" },
+    { SQ_C_5XX, ",class=\"5xx\"" }
 };
 
 static const sq_prom_label_t  sq_events[] = {
-    { SQ_C_ABORTED, "client_abort" },
-    { SQ_C_INCOMPLETE, "body_incomplete" },
-    { SQ_C_UPSTREAM_ERROR, "upstream_error" },
-    { SQ_C_UPSTREAM_TIMEOUT, "upstream_timeout" },
-    { SQ_C_COMPRESSIBLE, "compressible" },
-    { SQ_C_COMPRESSED, "compressed" },
-    { SQ_C_HSTS, "hsts" }
+    { SQ_C_ABORTED, ",event=\"client_abort\"" },
+    { SQ_C_INCOMPLETE, ",event=\"body_incomplete\"" },
+    { SQ_C_UPSTREAM_ERROR, ",event=\"upstream_error\"" },
+    { SQ_C_UPSTREAM_TIMEOUT, ",event=\"upstream_timeout\"" },
+    { SQ_C_COMPRESSIBLE, ",event=\"compressible\"" },
+    { SQ_C_COMPRESSED, ",event=\"compressed\"" },
+    { SQ_C_HSTS, ",event=\"hsts\"" }
 };
 
 static const sq_prom_label_t  sq_tls[] = {
-    { SQ_C_TLS_NONE, "none" }, { SQ_C_TLS_10, "1.0" },
-    { SQ_C_TLS_11, "1.1" }, { SQ_C_TLS_12, "1.2" },
-    { SQ_C_TLS_13, "1.3" }
+    { SQ_C_TLS_NONE, ",tls=\"none\"" }, { SQ_C_TLS_10, ",tls=\"1.0\"" },
+    { SQ_C_TLS_11, ",tls=\"1.1\"" }, { SQ_C_TLS_12, ",tls=\"1.2\"" },
+    { SQ_C_TLS_13, ",tls=\"1.3\"" }
 };
 
 static const sq_prom_label_t  sq_proto[] = {
-    { SQ_C_HTTP_10, "1.0" }, { SQ_C_HTTP_11, "1.1" },
-    { SQ_C_HTTP_2, "2" }, { SQ_C_HTTP_3, "3" }
+    { SQ_C_HTTP_10, ",version=\"1.0\"" },
+    { SQ_C_HTTP_11, ",version=\"1.1\"" },
+    { SQ_C_HTTP_2, ",version=\"2\"" }, { SQ_C_HTTP_3, ",version=\"3\"" }
+};
+
+
+/* the histograms' le="..." and _bucket, _sum, _count names */
+
+static char  sq_prom_le_extra[SQ_PROM_NLE][SQ_PROM_FMT_NUM + 8];
+static char  sq_prom_hist_names[2][3][64];
+static int   sq_prom_hist_ready;
+
+
+/* samples are gathered in a line buffer and handed over in blocks */
+
+#define SQ_PROM_OUT  16384
+
+
+typedef struct {
+    struct evbuffer   *b;
+    size_t             n;
+    char               buf[SQ_PROM_OUT];
+} sq_prom_out_t;
+
+
+struct sq_prom_s {
+    sq_ctx_t          *ctx;
+    int64_t            now;
+    int                stage;
+    int                family;
+    size_t             pos;
+    sq_view_t         *view;      /* retained: held while the stream lasts */
+    char              *lab;       /* a series' or row's labels, escaped */
+    size_t             lablen;
+    size_t             labsize;
+    sq_prom_out_t      out;
 };
 
 
 static void sq_prom_head(struct evbuffer *b, int f);
-static void sq_prom_esc(struct evbuffer *b, const char *s);
-static void sq_prom_series(struct evbuffer *b, const char *metric,
-    const sq_series_t *s, const char *extra, const char *value);
-static void sq_prom_row(struct evbuffer *b, const char *metric,
-    const sq_row_t *row, int w, const char *dim, const char *extra,
+static void sq_prom_flush(sq_prom_out_t *o);
+static void sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
+    const char *v, size_t vlen);
+static void sq_prom_u64(sq_prom_t *p, const char *name, const char *extra,
+    uint64_t v);
+static void sq_prom_dbl(sq_prom_t *p, const char *name, const char *extra,
     double v);
+static int sq_prom_labels(sq_prom_t *p, const char *scope,
+    const char *endpoint, const char *region, const char *segment,
+    const char *window);
 static void sq_prom_health(sq_prom_t *p, struct evbuffer *b);
 static void sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b);
-static void sq_prom_one_series(struct evbuffer *b, int f,
-    const sq_series_t *s);
-static void sq_prom_one_row(struct evbuffer *b, int f, const sq_row_t *row);
+static void sq_prom_nodes(sq_prom_t *p, struct evbuffer *b);
+static void sq_prom_counters(sq_prom_t *p, int f, const sq_series_t *s,
+    const sq_prom_label_t *l, int n);
+static void sq_prom_hist_init(void);
+static void sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s);
+static void sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row);
+static void sq_prom_levels(sq_prom_t *p, int f);
+static void sq_prom_level(sq_prom_t *p, int f, int dim,
+    const sq_dim_conf_t *dc);
+static int sq_prom_level_family(int f, int indicator);
 
 
 static void
 sq_prom_head(struct evbuffer *b, int f)
 {
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
-                        sq_families[f].name, sq_families[f].help,
-                        sq_families[f].name, sq_families[f].type);
+    sq_prom_family(b, sq_families[f].name, sq_families[f].type,
+                   sq_families[f].help);
+}
+
+
+void
+sq_prom_family(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+                        name, type);
+}
+
+
+void
+sq_prom_sample(struct evbuffer *b, const char *name, const char *labels,
+    double v)
+{
+    size_t  n;
+    char    num[SQ_PROM_FMT_NUM];
+
+    n = sq_prom_fmt_double(num, v);
+
+    if (labels && labels[0]) {
+        evbuffer_add_printf(b, "%s{%s} %.*s\n", name, labels, (int) n, num);
+
+    } else {
+        evbuffer_add_printf(b, "%s %.*s\n", name, (int) n, num);
+    }
 }
 
 
 static void
-sq_prom_esc(struct evbuffer *b, const char *s)
+sq_prom_flush(sq_prom_out_t *o)
 {
-    const char  *p;
-
-    /* most names need no escaping: one copy */
-
-    if (strpbrk(s, "\\\"\n") == NULL) {
-        evbuffer_add(b, s, strlen(s));
-        return;
+    if (o->n) {
+        evbuffer_add(o->b, o->buf, o->n);
+        o->n = 0;
     }
+}
 
-    for (p = s; *p; p++) {
-        if (*p == '\\' || *p == '"') {
-            evbuffer_add_printf(b, "\\%c", *p);
 
-        } else if (*p == '\n') {
-            evbuffer_add(b, "\\n", 2);
+/*
+ * name{labels extra} v, labels p->lab (without braces), extra from a
+ * comma or NULL.  The usual line fits in the buffer as it is: one check.
+ */
 
-        } else {
-            evbuffer_add(b, p, 1);
+static void
+sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
+    const char *v, size_t vlen)
+{
+    char           *q;
+    size_t          n, e;
+    sq_prom_out_t  *o;
+
+    o = &p->out;
+    n = strlen(name);
+    e = extra ? strlen(extra) : 0;
+
+    if (o->n + n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
+        sq_prom_flush(o);
+
+        if (n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
+            /* longer than the buffer: a label value of a journey */
+            evbuffer_add_printf(o->b, "%s{%s%s} %.*s\n", name, p->lab,
+                                extra ? extra : "", (int) vlen, v);
+            return;
         }
     }
+
+    q = o->buf + o->n;
+    memcpy(q, name, n);
+    q += n;
+
+    if (p->lablen || e) {
+        *q++ = '{';
+        memcpy(q, p->lab, p->lablen);
+        q += p->lablen;
+
+        if (e) {
+            memcpy(q, extra, e);
+            q += e;
+        }
+
+        *q++ = '}';
+    }
+
+    *q++ = ' ';
+    memcpy(q, v, vlen);
+    q += vlen;
+    *q++ = '\n';
+
+    o->n = (size_t) (q - o->buf);
 }
 
 
 static void
-sq_prom_series(struct evbuffer *b, const char *metric, const sq_series_t *s,
-    const char *extra, const char *value)
+sq_prom_u64(sq_prom_t *p, const char *name, const char *extra, uint64_t v)
 {
-    evbuffer_add_printf(b, "%s{endpoint=\"", metric);
-    sq_prom_esc(b, s->endpoint);
-    evbuffer_add(b, "\",region=\"", 10);
-    sq_prom_esc(b, s->region);
-    evbuffer_add(b, "\",segment=\"", 11);
-    sq_prom_esc(b, s->segment);
-    evbuffer_add_printf(b, "\"%s} %s\n", extra ? extra : "", value);
+    size_t  n;
+    char    num[SQ_PROM_FMT_NUM];
+
+    n = sq_prom_fmt_u64(num, v);
+    sq_prom_line(p, name, extra, num, n);
 }
 
 
 static void
-sq_prom_row(struct evbuffer *b, const char *metric, const sq_row_t *row,
-    int w, const char *dim, const char *extra, double v)
+sq_prom_dbl(sq_prom_t *p, const char *name, const char *extra, double v)
 {
-    if (isnan(v)) {
-        return;
-    }
+    size_t  n;
+    char    num[SQ_PROM_FMT_NUM];
 
-    evbuffer_add_printf(b, "%s{scope=\"%s\",endpoint=\"", metric,
-                        sq_scope_names[row->scope]);
-    sq_prom_esc(b, row->endpoint);
-    evbuffer_add(b, "\",region=\"", 10);
-    sq_prom_esc(b, row->region);
-    evbuffer_add(b, "\",segment=\"", 11);
-    sq_prom_esc(b, row->segment);
-    evbuffer_add_printf(b, "\",window=\"%s\"", w ? "long" : "short");
-
-    if (dim) {
-        evbuffer_add_printf(b, ",dimension=\"%s\"", dim);
-    }
-
-    evbuffer_add_printf(b, "%s} %.17g\n", extra ? extra : "", v);
+    n = sq_prom_fmt_double(num, v);
+    sq_prom_line(p, name, extra, num, n);
 }
 
 
-struct sq_prom_s {
-    sq_ctx_t   *ctx;
-    int64_t     now;
-    int         stage;
-    int         family;
-    size_t      pos;
-    sq_view_t  *view;      /* retained: held while the stream lasts */
-};
+/*
+ * The labels of a series (scope NULL) or of a row and window, escaped
+ * once, into p->lab.  SQ_OK or SQ_ERR_NOMEM.
+ */
+
+static int
+sq_prom_labels(sq_prom_t *p, const char *scope, const char *endpoint,
+    const char *region, const char *segment, const char *window)
+{
+    char    *q;
+    size_t   need;
+
+    need = 2 * (strlen(endpoint) + strlen(region) + strlen(segment)) + 128;
+
+    if (need > p->labsize) {
+        q = realloc(p->lab, need);
+        if (q == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        p->lab = q;
+        p->labsize = need;
+    }
+
+    q = p->lab;
+
+    if (scope) {
+        q += sprintf(q, "scope=\"%s\",", scope);
+    }
+
+    q = stpcpy(q, "endpoint=\"");
+    q += sq_prom_fmt_esc(q, endpoint);
+    q = stpcpy(q, "\",region=\"");
+    q += sq_prom_fmt_esc(q, region);
+    q = stpcpy(q, "\",segment=\"");
+    q += sq_prom_fmt_esc(q, segment);
+    q = stpcpy(q, "\"");
+
+    if (window) {
+        q += sprintf(q, ",window=\"%s\"", window);
+    }
+
+    p->lablen = (size_t) (q - p->lab);
+
+    return SQ_OK;
+}
 
 
 static void
@@ -386,8 +566,8 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
             (unsigned long long) ps.wal_errors);
 
         sq_prom_head(b, F_STORE_SECONDS);
-        evbuffer_add_printf(b, "servqual_storage_write_seconds %.6f\n",
-                            ps.last_seconds);
+        sq_prom_sample(b, sq_families[F_STORE_SECONDS].name, NULL,
+                       ps.last_seconds);
 
         SQ_PROM_ONE(F_STORE_LAST, ps.last_ok);
         SQ_PROM_ONE(F_STORE_PENDING, ps.pending);
@@ -421,7 +601,7 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     SQ_PROM_ONE(F_VIEW_BUILDS, v->gen);
 
     sq_prom_head(b, F_VIEW_SECONDS);
-    evbuffer_add_printf(b, "servqual_view_build_seconds %.6f\n", v->seconds);
+    sq_prom_sample(b, sq_families[F_VIEW_SECONDS].name, NULL, v->seconds);
 
     sq_prom_alerts(ctx, b);
 
@@ -493,162 +673,357 @@ sq_prom_alerts(sq_ctx_t *ctx, struct evbuffer *b)
                         (unsigned long long) st.evaluations);
 
     sq_prom_head(b, F_ALERT_EVAL_SECONDS);
-    evbuffer_add_printf(b, "servqual_alert_evaluation_seconds %.6f\n",
-                        st.eval_seconds);
+    sq_prom_sample(b, sq_families[F_ALERT_EVAL_SECONDS].name, NULL,
+                   st.eval_seconds);
+}
+
+
+/* the node table: which nginx host sends what, and since when not */
+
+static void
+sq_prom_nodes(sq_prom_t *p, struct evbuffer *b)
+{
+    int               f;
+    char              name[2 * SQ_WIRE_MAX_NODE + 16];
+    uint32_t          i, n;
+    const sq_node_t  *nodes, *nd;
+
+    nodes = sq_workers_nodes(&p->ctx->windows.workers, &n);
+
+    for (f = F_NODE_DGRAMS; f <= F_NODE_WORKERS; f++) {
+        sq_prom_head(b, f);
+
+        for (i = 0; i < n; i++) {
+            nd = &nodes[i];
+            memcpy(name, "node=\"", 6);
+            sq_prom_fmt_esc(name + 6, nd->node);
+            strcat(name, "\"");
+
+            switch (f) {
+            case F_NODE_DGRAMS:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->datagrams);
+                break;
+            case F_NODE_LOST:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->lost);
+                break;
+            case F_NODE_LOST_REQS:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->lost_requests);
+                break;
+            case F_NODE_SRC_REQS:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->source_dropped);
+                break;
+            case F_NODE_LAST_SEEN:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->last_seen);
+                break;
+            default:
+                sq_prom_sample(b, sq_families[f].name, name,
+                               (double) nd->workers);
+            }
+        }
+    }
+
+    sq_prom_head(b, F_NODES_FOLDED);
+    sq_prom_sample(b, sq_families[F_NODES_FOLDED].name, NULL,
+                   (double) p->ctx->windows.workers.nodes_folded);
 }
 
 
 /* a counter family with one sample per label value, from a table */
 
 static void
-sq_prom_counters(struct evbuffer *b, int f, const sq_series_t *s,
-    const char *key, const sq_prom_label_t *labels, int n)
+sq_prom_counters(sq_prom_t *p, int f, const sq_series_t *s,
+    const sq_prom_label_t *l, int n)
 {
-    int   j;
-    char  v[64], extra[64];
+    int  j;
 
     for (j = 0; j < n; j++) {
-        snprintf(extra, sizeof(extra), ",%s=\"%s\"", key, labels[j].label);
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->total[labels[j].c]);
-        sq_prom_series(b, sq_families[f].name, s, extra, v);
+        sq_prom_u64(p, sq_families[f].name, l[j].extra,
+                    s->total[l[j].c]);
     }
 }
 
 
+/* the histograms' le labels and sample names, made once */
+
 static void
-sq_prom_one_series(struct evbuffer *b, int f, const sq_series_t *s)
+sq_prom_hist_init(void)
 {
-    int       j, k;
-    char      v[64], extra[64], name[64];
-    uint64_t  cum;
+    int     j, f;
+    size_t  n;
+
+    for (j = 0; j < SQ_PROM_NLE; j++) {
+        memcpy(sq_prom_le_extra[j], ",le=\"", 5);
+        n = sq_prom_fmt_double(sq_prom_le_extra[j] + 5, sq_prom_le[j]);
+        memcpy(sq_prom_le_extra[j] + 5 + n, "\"", 2);
+    }
+
+    for (f = 0; f < 2; f++) {
+        snprintf(sq_prom_hist_names[f][0], 64, "%s_bucket",
+                 sq_families[F_DURATION + f].name);
+        snprintf(sq_prom_hist_names[f][1], 64, "%s_sum",
+                 sq_families[F_DURATION + f].name);
+        snprintf(sq_prom_hist_names[f][2], 64, "%s_count",
+                 sq_families[F_DURATION + f].name);
+    }
+
+    sq_prom_hist_ready = 1;
+}
+
+
+static void
+sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s)
+{
+    int                       j, k, h;
+    uint64_t                  cum;
+    const sq_metrics_hist_t  *mh;
+
+    if (sq_prom_labels(p, NULL, s->endpoint, s->region, s->segment, NULL)
+        != SQ_OK)
+    {
+        return;
+    }
 
     switch (f) {
 
     case F_REQUESTS:
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->total[SQ_C_REQUESTS]);
-        sq_prom_series(b, sq_families[f].name, s, NULL, v);
+        sq_prom_u64(p, sq_families[f].name, NULL,
+                    s->total[SQ_C_REQUESTS]);
         break;
 
     case F_SENT:
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->total[SQ_C_BYTES]);
-        sq_prom_series(b, sq_families[f].name, s, NULL, v);
+        sq_prom_u64(p, sq_families[f].name, NULL,
+                    s->total[SQ_C_BYTES]);
         break;
 
     case F_RESPONSES:
-        sq_prom_counters(b, f, s, "class", sq_classes, 5);
+        sq_prom_counters(p, f, s, sq_classes, 5);
         break;
 
     case F_EVENTS:
-        sq_prom_counters(b, f, s, "event", sq_events, 7);
+        sq_prom_counters(p, f, s, sq_events, 7);
         break;
 
     case F_TLS:
-        sq_prom_counters(b, f, s, "tls", sq_tls, 5);
+        sq_prom_counters(p, f, s, sq_tls, 5);
         break;
 
     case F_PROTO:
-        sq_prom_counters(b, f, s, "version", sq_proto, 4);
+        sq_prom_counters(p, f, s, sq_proto, 4);
         break;
 
     case F_DURATION:
     case F_TTFB:
-        k = (f == F_DURATION) ? SQ_H_RT : SQ_H_TTFB;
-        cum = 0;
-
-        snprintf(name, sizeof(name), "%s_bucket",
-                 sq_families[f].name);
-
-        for (j = 0; j < SQ_PROM_NLE; j++) {
-            cum += s->metrics.h[k].le[j];
-            snprintf(extra, sizeof(extra), ",le=\"%g\"",
-                     sq_prom_le[j]);
-            snprintf(v, sizeof(v), "%llu", (unsigned long long) cum);
-            sq_prom_series(b, name, s, extra, v);
+        if (!sq_prom_hist_ready) {
+            sq_prom_hist_init();
         }
 
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->metrics.h[k].count);
-        sq_prom_series(b, name, s, ",le=\"+Inf\"", v);
+        h = (f == F_DURATION) ? 0 : 1;
+        k = (f == F_DURATION) ? SQ_H_RT : SQ_H_TTFB;
+        mh = &s->metrics.h[k];
+        cum = 0;
 
-        snprintf(name, sizeof(name), "%s_sum", sq_families[f].name);
-        snprintf(v, sizeof(v), "%.9g", s->metrics.h[k].sum);
-        sq_prom_series(b, name, s, NULL, v);
+        for (j = 0; j < SQ_PROM_NLE; j++) {
+            cum += mh->le[j];
+            sq_prom_u64(p, sq_prom_hist_names[h][0],
+                        sq_prom_le_extra[j], cum);
+        }
 
-        snprintf(name, sizeof(name), "%s_count",
-                 sq_families[f].name);
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long) s->metrics.h[k].count);
-        sq_prom_series(b, name, s, NULL, v);
+        sq_prom_u64(p, sq_prom_hist_names[h][0], ",le=\"+Inf\"",
+                    mh->count);
+        sq_prom_dbl(p, sq_prom_hist_names[h][1], NULL, mh->sum);
+        sq_prom_u64(p, sq_prom_hist_names[h][2], NULL, mh->count);
         break;
     }
 }
 
 
-static void
-sq_prom_one_row(struct evbuffer *b, int f, const sq_row_t *row)
+/* the family of a level (or value) of an indicator of that unit, or -1 */
+
+static int
+sq_prom_level_family(int f, int indicator)
 {
-    int   k, d, st;
-    char  extra[64];
+    int  seconds;
+
+    seconds = (sq_indicator_unit(indicator) == SQ_UNIT_SECONDS);
+
+    switch (f) {
+    case F_VALUE_RATIO:
+    case F_ADEQUATE_RATIO:
+    case F_DESIRED_RATIO:
+        return seconds ? -1 : f;
+    default:
+        return seconds ? f : -1;
+    }
+}
+
+
+static void
+sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
+{
+    int                    k, d, st;
+    char                   extra[128];
+    double                 v;
+    const sq_dim_score_t  *ds;
 
     for (k = 0; k < 2; k++) {
+        if (sq_prom_labels(p, sq_scope_names[row->scope], row->endpoint,
+                           row->region, row->segment, k ? "long" : "short")
+            != SQ_OK)
+        {
+            return;
+        }
+
         if (f == F_INDEX) {
-            sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
-                        row->w[k].index);
+            if (!isnan(row->w[k].index)) {
+                sq_prom_dbl(p, sq_families[f].name, NULL,
+                            row->w[k].index);
+            }
+
             continue;
         }
 
         if (f == F_WREQUESTS) {
-            sq_prom_row(b, sq_families[f].name, row, k, NULL, NULL,
-                        (double) row->w[k].requests);
+            sq_prom_u64(p, sq_families[f].name, NULL,
+                        row->w[k].requests);
             continue;
         }
 
         for (d = 0; d < SQ_NDIMS; d++) {
+            ds = &row->w[k].dim[d];
+
             switch (f) {
 
-            case F_VALUE:
-                snprintf(extra, sizeof(extra), ",indicator=\"%s\"",
-                         sq_indicator_names[
-                             row->w[k].dim[d].indicator]);
-                sq_prom_row(b, sq_families[f].name, row, k,
-                            sq_dim_names[d], extra,
-                            row->w[k].dim[d].value);
+            case F_VALUE_RATIO:
+            case F_VALUE_SECONDS:
+            case F_ADEQUATE_RATIO:
+            case F_ADEQUATE_SECONDS:
+            case F_DESIRED_RATIO:
+            case F_DESIRED_SECONDS:
+                if (sq_prom_level_family(f, ds->indicator) < 0) {
+                    break;
+                }
+
+                v = (f == F_VALUE_RATIO || f == F_VALUE_SECONDS) ? ds->value
+                    : (f == F_ADEQUATE_RATIO || f == F_ADEQUATE_SECONDS)
+                      ? ds->adequate : ds->desired;
+
+                if (isnan(v)) {
+                    break;
+                }
+
+                snprintf(extra, sizeof(extra),
+                         ",dimension=\"%s\",indicator=\"%s\"",
+                         sq_dim_names[d], sq_indicator_names[ds->indicator]);
+                sq_prom_dbl(p, sq_families[f].name, extra, v);
                 break;
 
             case F_Z:
-                sq_prom_row(b, sq_families[f].name, row, k,
-                            sq_dim_names[d], NULL,
-                            row->w[k].dim[d].state
-                            == SQ_STATE_INSUFFICIENT
-                            ? NAN : row->w[k].dim[d].z);
-                break;
+                if (ds->state == SQ_STATE_INSUFFICIENT || isnan(ds->z)) {
+                    break;
+                }
 
-            case F_ADEQUATE:
-                sq_prom_row(b, sq_families[f].name, row, k,
-                            sq_dim_names[d], NULL,
-                            row->w[k].dim[d].adequate);
-                break;
-
-            case F_DESIRED:
-                sq_prom_row(b, sq_families[f].name, row, k,
-                            sq_dim_names[d], NULL,
-                            row->w[k].dim[d].desired);
+                snprintf(extra, sizeof(extra), ",dimension=\"%s\"",
+                         sq_dim_names[d]);
+                sq_prom_dbl(p, sq_families[f].name, extra,
+                            ds->z);
                 break;
 
             case F_STATE:
                 for (st = 0; st < SQ_NSTATES; st++) {
                     snprintf(extra, sizeof(extra),
-                             ",state=\"%s\"", sq_state_names[st]);
-                    sq_prom_row(b, sq_families[f].name, row, k,
-                                sq_dim_names[d], extra,
-                                row->w[k].dim[d].state == st);
+                             ",dimension=\"%s\",state=\"%s\"",
+                             sq_dim_names[d], sq_state_names[st]);
+                    sq_prom_u64(p, sq_families[f].name, extra,
+                                ds->state == st);
                 }
 
                 break;
             }
+        }
+    }
+}
+
+
+/* one level of one dimension, labelled as p->lab says */
+
+static void
+sq_prom_level(sq_prom_t *p, int f, int dim, const sq_dim_conf_t *dc)
+{
+    char    extra[128];
+    double  v;
+
+    if (sq_prom_level_family(f, dc->indicator) < 0) {
+        return;
+    }
+
+    v = (f == F_ADEQUATE_RATIO || f == F_ADEQUATE_SECONDS) ? dc->adequate
+                                                           : dc->desired;
+
+    snprintf(extra, sizeof(extra), ",dimension=\"%s\",indicator=\"%s\"",
+             sq_dim_names[dim], sq_indicator_names[dc->indicator]);
+    sq_prom_dbl(p, sq_families[f].name, extra, v);
+}
+
+
+/*
+ * The levels of the configuration, once each: the dimensions' own
+ * (scope "default"), then as each override leaves them for the rows it
+ * matches (its endpoint, region and segment; "" for any), then each
+ * journey's (endpoint: the journey's name).
+ */
+
+static void
+sq_prom_levels(sq_prom_t *p, int f)
+{
+    int                   d;
+    size_t                i;
+    sq_dim_conf_t         dc;
+    const sq_conf_t      *conf;
+    const sq_override_t  *ov;
+    const sq_journey_t   *j;
+
+    conf = p->ctx->conf;
+
+    if (sq_prom_labels(p, "default", "", "", "", NULL) == SQ_OK) {
+        for (d = 0; d < SQ_NDIMS; d++) {
+            sq_conf_effective(conf, d, NULL, NULL, NULL, NULL, &dc);
+            sq_prom_level(p, f, d, &dc);
+        }
+    }
+
+    for (i = 0; i < conf->noverrides; i++) {
+        ov = &conf->overrides[i];
+
+        if (sq_prom_labels(p, "override", ov->endpoint ? ov->endpoint : "",
+                           ov->region ? ov->region : "",
+                           ov->segment ? ov->segment : "", NULL)
+            != SQ_OK)
+        {
+            return;
+        }
+
+        for (d = 0; d < SQ_NDIMS; d++) {
+            sq_conf_effective(conf, d, ov->endpoint, ov->region, ov->segment,
+                              NULL, &dc);
+            sq_prom_level(p, f, d, &dc);
+        }
+    }
+
+    for (i = 0; i < conf->njourneys; i++) {
+        j = &conf->journeys[i];
+
+        if (sq_prom_labels(p, "journey", j->name, "", "", NULL) != SQ_OK) {
+            return;
+        }
+
+        for (d = 0; d < SQ_NDIMS; d++) {
+            sq_conf_effective(conf, d, NULL, NULL, NULL, j, &dc);
+            sq_prom_level(p, f, d, &dc);
         }
     }
 }
@@ -682,7 +1057,10 @@ sq_prom_open(sq_ctx_t *ctx, int64_t now)
 /*
  * Appends the next part of /metrics, about budget series or rows, to b.
  * Returns 1 while there is more, 0 at the end.  Nothing is scored here:
- * the rows are the held view's.
+ * the rows are the held view's.  The stages: 0 the collector's own
+ * families and the nodes', 1 the per-series families, 2 the rows'
+ * scores, 3 the configuration's levels (and the rows' with
+ * metrics.row_levels), 4 the end.
  */
 
 int
@@ -695,9 +1073,19 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
 
     ctx = p->ctx;
     done = 0;
+    p->out.b = b;
+    p->out.n = 0;
 
     if (p->stage == 0) {
         sq_prom_health(p, b);
+        sq_prom_nodes(p, b);
+
+        /*
+         * Families of other parts that are small (a few per node or
+         * dimension) are written here, after the collector's own, with
+         * sq_prom_family() and sq_prom_sample().
+         */
+
         p->stage = 1;
         p->family = F_REQUESTS;
         p->pos = 0;
@@ -717,22 +1105,36 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
         for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {
             s = p->pos < ctx->windows.n ? ctx->windows.all[p->pos]
                                         : ctx->windows.other;
-            sq_prom_one_series(b, p->family, s);
+            sq_prom_one_series(p, p->family, s);
         }
+
+        sq_prom_flush(&p->out);
 
         if (p->pos >= n) {
             p->pos = 0;
 
             if (++p->family > F_TTFB) {
+                /* the browser's histograms beside the server's */
+                sq_prom_browser(&ctx->windows, ctx->conf, b);
+
                 p->stage = 2;
-                p->family = F_VALUE;
+                p->family = F_VALUE_RATIO;
             }
         }
     }
 
-    while (p->stage == 2 && done < budget) {
+    while ((p->stage == 2 || p->stage == 3) && done < budget) {
         if (p->pos == 0) {
             sq_prom_head(b, p->family);
+
+            if (p->stage == 3) {
+                sq_prom_levels(p, p->family);
+                sq_prom_flush(&p->out);
+
+                if (!ctx->conf->metrics_row_levels) {
+                    p->pos = p->view->n;
+                }
+            }
         }
 
         for ( /* void */ ; p->pos < p->view->n && done < budget; p->pos++)
@@ -740,22 +1142,27 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
             row = &p->view->rows[p->pos];
 
             if (ctx->conf->metrics_scopes & (1u << row->scope)) {
-                sq_prom_one_row(b, p->family, row);
+                sq_prom_one_row(p, p->family, row);
                 done++;
             }
         }
 
+        sq_prom_flush(&p->out);
+
         if (p->pos >= p->view->n) {
             p->pos = 0;
 
-            if (++p->family > F_WREQUESTS) {
-                sq_prom_browser(&ctx->windows, ctx->conf, b);
+            if (p->stage == 2 && ++p->family > F_WREQUESTS) {
                 p->stage = 3;
+                p->family = F_ADEQUATE_RATIO;
+
+            } else if (p->stage == 3 && ++p->family > F_DESIRED_SECONDS) {
+                p->stage = 4;
             }
         }
     }
 
-    return p->stage != 3;
+    return p->stage != 4;
 }
 
 
@@ -764,6 +1171,7 @@ sq_prom_close(sq_prom_t *p)
 {
     if (p) {
         sq_view_release(p->view);
+        free(p->lab);
         free(p);
     }
 }

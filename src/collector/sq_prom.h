@@ -34,7 +34,16 @@ int sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget);
 
 void sq_prom_close(sq_prom_t *p);
 
-/* the whole text at once */
+/*
+ * For parts that add families of their own (called from sq_prom_next()):
+ * a family's # HELP and # TYPE, then its samples; labels are written
+ * without braces, already escaped ("" or NULL: none), values without
+ * float noise.
+ */
+void sq_prom_family(struct evbuffer *b, const char *name, const char *type,
+    const char *help);
+void sq_prom_sample(struct evbuffer *b, const char *name, const char *labels,
+    double v);
 
 
 #endif /* _SQ_PROM_H_INCLUDED_ */

@@ -11,6 +11,7 @@
 
 #include "servqual_wire.h"
 #include "sq_prom_browser.h"
+#include "sq_prom_fmt.h"
 
 
 typedef struct {
@@ -113,7 +114,7 @@ sq_prom_browser_hist(struct evbuffer *b, const sq_series_t *s,
     int nle)
 {
     int       j;
-    char      metric[64];
+    char      metric[64], num[SQ_PROM_FMT_NUM];
     double    v, sum;
     uint32_t  i;
     uint64_t  cum;
@@ -152,7 +153,9 @@ sq_prom_browser_hist(struct evbuffer *b, const sq_series_t *s,
 
     snprintf(metric, sizeof(metric), "%s_sum", name);
     sq_prom_browser_labels(b, s, metric);
-    evbuffer_add_printf(b, "} %.9g\n", sum);
+    evbuffer_add(b, "} ", 2);
+    evbuffer_add(b, num, sq_prom_fmt_double(num, sum));
+    evbuffer_add(b, "\n", 1);
 
     snprintf(metric, sizeof(metric), "%s_count", name);
     sq_prom_browser_labels(b, s, metric);

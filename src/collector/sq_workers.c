@@ -34,6 +34,7 @@ struct sq_worker_s {
                                      counted in n, state kept */
     uint64_t       gap_lo;        /* the requests counted lost in gaps */
     uint64_t       gap_hi;        /* lie in [gap_lo, gap_hi), 0 if none */
+    sq_node_t     *nd;            /* its node's figures */
     uint32_t       nlen;
     char           node[SQ_WIRE_MAX_NODE + 1];
 };
@@ -46,6 +47,9 @@ static sq_worker_t *sq_workers_add(sq_workers_t *w, const sq_str_t *node,
     uint64_t pid, uint32_t h);
 static void sq_workers_gap(sq_workers_t *w, sq_worker_t *p,
     const sq_dgram_t *d);
+static sq_node_t *sq_workers_node(sq_workers_t *w, const sq_str_t *node);
+static void sq_workers_node_seen(sq_workers_t *w, sq_node_t *nd,
+    int64_t now);
 
 
 static uint32_t
@@ -81,6 +85,15 @@ sq_workers_init(sq_workers_t *w, uint64_t max)
         return SQ_ERR_NOMEM;
     }
 
+    w->nodes = calloc(SQ_WORKERS_MAX_NODES + 1, sizeof(sq_node_t));
+    if (w->nodes == NULL) {
+        free(w->buckets);
+        w->buckets = NULL;
+        return SQ_ERR_NOMEM;
+    }
+
+    memcpy(w->nodes[SQ_WORKERS_MAX_NODES].node, "_other", 7);
+
     w->max = max;
 
     return SQ_OK;
@@ -103,6 +116,72 @@ sq_workers_free(sq_workers_t *w)
     free(w->buckets);
     w->buckets = NULL;
     w->n = 0;
+
+    free(w->nodes);
+    w->nodes = NULL;
+    w->nnodes = 0;
+}
+
+
+/*
+ * A node's figures, found by name; past SQ_WORKERS_MAX_NODES nodes,
+ * "_other".  A linear search: it runs for a worker's first datagram (and
+ * for the datagrams of workers past max), not for every datagram.
+ */
+
+static sq_node_t *
+sq_workers_node(sq_workers_t *w, const sq_str_t *node)
+{
+    uint32_t    i;
+    size_t      len;
+    sq_node_t  *nd;
+
+    len = node->len > SQ_WIRE_MAX_NODE ? SQ_WIRE_MAX_NODE : node->len;
+
+    for (i = 0; i < w->nnodes; i++) {
+        nd = &w->nodes[i];
+
+        if (memcmp(nd->node, node->ptr, len) == 0
+            && nd->node[len] == '\0')
+        {
+            return nd;
+        }
+    }
+
+    if (w->nnodes < SQ_WORKERS_MAX_NODES) {
+        nd = &w->nodes[w->nnodes++];
+        memcpy(nd->node, node->ptr, len);
+        nd->node[len] = '\0';
+        return nd;
+    }
+
+    return &w->nodes[SQ_WORKERS_MAX_NODES];
+}
+
+
+static void
+sq_workers_node_seen(sq_workers_t *w, sq_node_t *nd, int64_t now)
+{
+    nd->datagrams++;
+
+    if (now > nd->last_seen) {
+        nd->last_seen = now;
+    }
+
+    if (nd == &w->nodes[SQ_WORKERS_MAX_NODES]) {
+        w->nodes_folded++;
+    }
+}
+
+
+const sq_node_t *
+sq_workers_nodes(const sq_workers_t *w, uint32_t *n)
+{
+    /* "_other" is used only once the table is full: it follows */
+
+    *n = w->nnodes + (w->nodes[SQ_WORKERS_MAX_NODES].datagrams ? 1 : 0);
+
+    return w->nodes;
 }
 
 
@@ -139,6 +218,8 @@ sq_workers_add(sq_workers_t *w, const sq_str_t *node, uint64_t pid,
         return NULL;
     }
 
+    p->nd = sq_workers_node(w, node);
+    p->nd->workers++;
     p->hash = h;
     p->pid = (uint32_t) pid;
     p->nlen = node->len;
@@ -167,6 +248,7 @@ sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
 
     if (d->version < 2) {
         w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+        p->nd->source_dropped += d->dr;
         return;
     }
 
@@ -180,6 +262,9 @@ sq_workers_gap(sq_workers_t *w, sq_worker_t *p, const sq_dgram_t *d)
     w->lost_requests[SQ_LOSS_SOURCE] += src;
     w->lost_requests[p->fresh ? SQ_LOSS_COLLECTOR : SQ_LOSS_TRANSIT]
         += gap - src;
+
+    p->nd->source_dropped += src;
+    p->nd->lost_requests += gap - src;
 
     if (gap) {
         /* from the first gap's start: an older gap stays covered */
@@ -207,6 +292,7 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
 {
     uint32_t      h;
     uint64_t      shift, seq;
+    sq_node_t    *nd;
     sq_worker_t  *p;
 
     seq = d->seq;
@@ -216,6 +302,7 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
     if (p && p->retired) {
         /* back after a long silence, with its totals */
         p->retired = 0;
+        p->nd->workers++;
         w->n++;
         w->retired--;
     }
@@ -226,12 +313,18 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
         if (p == NULL) {
             w->untracked++;
 
+            nd = sq_workers_node(w, &d->node);
+            sq_workers_node_seen(w, nd, now);
+
             if (d->version < 2) {
                 w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+                nd->source_dropped += d->dr;
             }
 
             return SQ_WORKER_NEW;
         }
+
+        sq_workers_node_seen(w, p->nd, now);
 
         /* all it made before this datagram is measured from 0 */
 
@@ -245,6 +338,7 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
     }
 
     p->last_seen = now;
+    sq_workers_node_seen(w, p->nd, now);
 
     if (seq - p->max_seq > SQ_WORKERS_MAX_JUMP && seq > p->max_seq) {
         /* absurdly far ahead: taken, but it moves nothing, so it cannot
@@ -256,6 +350,7 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
     if (seq > p->max_seq) {
         shift = seq - p->max_seq;
         w->lost += shift - 1;
+        p->nd->lost += shift - 1;
         p->seen = (shift >= 64) ? 1 : (p->seen << shift) | 1;
         p->max_seq = seq;
         sq_workers_gap(w, p, d);
@@ -288,6 +383,7 @@ sq_workers_check(sq_workers_t *w, const sq_dgram_t *d, int64_t now)
 
         if (d->version < 2) {
             w->lost_requests[SQ_LOSS_SOURCE] += d->dr;
+            p->nd->source_dropped += d->dr;
         }
 
         return SQ_WORKER_NEW;
@@ -437,6 +533,10 @@ sq_workers_restore(sq_workers_t *w, const sq_worker_state_t *ws)
     p->last_seen = ws->last_seen;
     p->fresh = 1;
 
+    if (ws->last_seen > p->nd->last_seen) {
+        p->nd->last_seen = ws->last_seen;
+    }
+
     return SQ_OK;
 }
 
@@ -461,6 +561,7 @@ sq_workers_expire(sq_workers_t *w, int64_t before)
             {
                 /* no longer tracked, its totals kept for its return */
                 p->retired = 1;
+                p->nd->workers--;
                 w->n--;
                 w->retired++;
                 pp = &p->next;
@@ -478,6 +579,7 @@ sq_workers_expire(sq_workers_t *w, int64_t before)
                 w->retired--;
 
             } else {
+                p->nd->workers--;
                 w->n--;
             }
 
@@ -491,5 +593,6 @@ size_t
 sq_workers_memory(const sq_workers_t *w)
 {
     return w->nbuckets * sizeof(sq_worker_t *)
-           + (w->n + w->retired) * sizeof(sq_worker_t);
+           + (w->n + w->retired) * sizeof(sq_worker_t)
+           + (SQ_WORKERS_MAX_NODES + 1) * sizeof(sq_node_t);
 }

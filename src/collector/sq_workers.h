@@ -30,6 +30,14 @@
 /* how long a silent worker's totals are kept past the time to live */
 #define SQ_WORKERS_TTL  (7 * 86400)
 
+/*
+ * Nodes (the "node" of the datagrams: one nginx host) counted apart, at
+ * most this many; datagrams of further nodes are counted as the node
+ * "_other" (and in nodes_folded), so a sender making up names cannot grow
+ * the table.
+ */
+#define SQ_WORKERS_MAX_NODES  512
+
 
 typedef struct sq_worker_s  sq_worker_t;
 
@@ -63,6 +71,20 @@ typedef struct {
 } sq_worker_state_t;
 
 
+/* a node's ingest figures since the collector started */
+
+typedef struct {
+    char           node[SQ_WIRE_MAX_NODE + 1];
+    uint64_t       datagrams;     /* received, duplicates included */
+    uint64_t       lost;          /* datagrams: sequence gaps */
+    uint64_t       lost_requests; /* sent, never received (or while the
+                                     collector was down) */
+    uint64_t       source_dropped;  /* requests the node could not send */
+    int64_t        last_seen;     /* seconds since the epoch */
+    uint32_t       workers;       /* tracked now */
+} sq_node_t;
+
+
 /* called once per worker; non-zero stops the walk */
 typedef int (*sq_workers_pt)(void *data, const sq_worker_state_t *ws);
 
@@ -89,6 +111,11 @@ typedef struct {
     uint64_t       unstored;      /* requests of slots that could not be
                                      written: SQ_LOSS_COLLECTOR in the
                                      database only (sq_persist.c) */
+
+    sq_node_t     *nodes;         /* SQ_WORKERS_MAX_NODES + 1: the last
+                                     one is "_other" */
+    uint32_t       nnodes;        /* in use, "_other" not counted */
+    uint64_t       nodes_folded;  /* datagrams counted as "_other" */
 } sq_workers_t;
 
 
@@ -153,6 +180,12 @@ int sq_workers_restore(sq_workers_t *w, const sq_worker_state_t *ws);
 void sq_workers_expire(sq_workers_t *w, int64_t before);
 
 size_t sq_workers_memory(const sq_workers_t *w);
+
+/*
+ * The nodes' figures: *n of them, "_other" last when it has had a
+ * datagram.  Valid until the next datagram.
+ */
+const sq_node_t *sq_workers_nodes(const sq_workers_t *w, uint32_t *n);
 
 
 #endif /* _SQ_WORKERS_H_INCLUDED_ */

@@ -421,7 +421,9 @@ test_defaults(void)
     is_int(d->max_workers, 65536, "max_workers");
     is_int(d->log_level, 2, "log level info");
     is_int(d->metrics_series, 1, "per-series metrics on");
-    is_int(d->metrics_scopes, 0xf, "scores of every scope");
+    is_int(d->metrics_scopes, 0xe, "scores of endpoints, regions, journeys: "
+           "per-series scores opt in");
+    is_int(d->metrics_row_levels, 0, "levels once, not per row");
     is_int(d->alerts.interval, 10, "alerts every 10 s");
     is_num(d->alerts.warning_share, 0.89, 0, "warning at 89 %%");
     is_int(d->alerts.scopes, 0xf, "alerts on every scope");
