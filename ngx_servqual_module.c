@@ -518,12 +518,10 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_servqual_loc_conf_t *prev = parent;
     ngx_http_servqual_loc_conf_t *conf = child;
 
-    uint32_t                            hash;
-    ngx_str_t                          *e, name;
-    ngx_uint_t                          i;
-    ngx_http_core_loc_conf_t           *clcf;
-    ngx_http_servqual_main_conf_t      *mcf;
-    ngx_http_servqual_endpoint_node_t  *node;
+    ngx_str_t                       name;
+    ngx_uint_t                      i;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_servqual_main_conf_t  *mcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->configured, prev->configured, "");
@@ -566,40 +564,9 @@ ngx_http_servqual_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_servqual_module);
 
-    hash = ngx_crc32_short(name.data, name.len);
-    node = (ngx_http_servqual_endpoint_node_t *)
-               ngx_str_rbtree_lookup(&mcf->endpoint_tree, &name, hash);
-
-    if (node) {
-        i = node->id;
-
-    } else {
-        i = mcf->endpoints.nelts;
-
-        if (i == NGX_HTTP_SERVQUAL_ENDPOINTS) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "too many servqual endpoints");
-            return NGX_CONF_ERROR;
-        }
-
-        e = ngx_array_push(&mcf->endpoints);
-        if (e == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *e = name;
-
-        node = ngx_palloc(cf->pool,
-                          sizeof(ngx_http_servqual_endpoint_node_t));
-        if (node == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        node->sn.node.key = hash;
-        node->sn.str = name;
-        node->id = i;
-
-        ngx_rbtree_insert(&mcf->endpoint_tree, &node->sn.node);
+    i = ngx_http_servqual_endpoint_id(cf, mcf, &name);
+    if (i == (ngx_uint_t) NGX_ERROR) {
+        return NGX_CONF_ERROR;
     }
 
     conf->endpoint = i;
@@ -1266,4 +1233,54 @@ ngx_http_servqual_exit_process(ngx_cycle_t *cycle)
     ngx_http_servqual_send_close(w);
 
     ngx_http_servqual_worker = NULL;
+}
+
+
+/*
+ * An endpoint name's id, interned at configuration time: the same name
+ * (servqual_endpoint, a location's, a beacon page's) is the same series
+ * endpoint.  NGX_ERROR past NGX_HTTP_SERVQUAL_ENDPOINTS names.
+ */
+
+ngx_uint_t
+ngx_http_servqual_endpoint_id(ngx_conf_t *cf,
+    ngx_http_servqual_main_conf_t *mcf, ngx_str_t *name)
+{
+    uint32_t                            hash;
+    ngx_str_t                          *e;
+    ngx_http_servqual_endpoint_node_t  *node;
+
+    hash = ngx_crc32_short(name->data, name->len);
+    node = (ngx_http_servqual_endpoint_node_t *)
+               ngx_str_rbtree_lookup(&mcf->endpoint_tree, name, hash);
+
+    if (node) {
+        return node->id;
+    }
+
+    if (mcf->endpoints.nelts == NGX_HTTP_SERVQUAL_ENDPOINTS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many servqual endpoints");
+        return (ngx_uint_t) NGX_ERROR;
+    }
+
+    e = ngx_array_push(&mcf->endpoints);
+    if (e == NULL) {
+        return (ngx_uint_t) NGX_ERROR;
+    }
+
+    *e = *name;
+
+    node = ngx_palloc(cf->pool, sizeof(ngx_http_servqual_endpoint_node_t));
+    if (node == NULL) {
+        return (ngx_uint_t) NGX_ERROR;
+    }
+
+    node->sn.node.key = hash;
+    node->sn.str = *name;
+    node->id = mcf->endpoints.nelts - 1;
+
+    ngx_rbtree_insert(&mcf->endpoint_tree, &node->sn.node);
+
+    return node->id;
 }

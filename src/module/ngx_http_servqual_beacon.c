@@ -160,13 +160,11 @@ ngx_http_servqual_beacon_pages(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_servqual_loc_conf_t *lcf = conf;
 
-    u_char                             *eq;
-    uint32_t                            hash;
-    ngx_str_t                          *value, page, name, *e;
-    ngx_uint_t                          i, j;
-    ngx_http_servqual_page_t           *pg;
-    ngx_http_servqual_main_conf_t      *mcf;
-    ngx_http_servqual_endpoint_node_t  *node;
+    u_char                         *eq;
+    ngx_str_t                      *value, page, name;
+    ngx_uint_t                      i, j, id;
+    ngx_http_servqual_page_t       *pg;
+    ngx_http_servqual_main_conf_t  *mcf;
 
     if (lcf->beacon_pages != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -247,36 +245,9 @@ ngx_http_servqual_beacon_pages(ngx_conf_t *cf, ngx_command_t *cmd,
 
         /* the endpoint's id, interned as servqual_endpoint's are */
 
-        hash = ngx_crc32_short(name.data, name.len);
-        node = (ngx_http_servqual_endpoint_node_t *)
-                   ngx_str_rbtree_lookup(&mcf->endpoint_tree, &name, hash);
-
-        if (node == NULL) {
-
-            if (mcf->endpoints.nelts == NGX_HTTP_SERVQUAL_ENDPOINTS) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "too many servqual endpoints");
-                return NGX_CONF_ERROR;
-            }
-
-            e = ngx_array_push(&mcf->endpoints);
-            if (e == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *e = name;
-
-            node = ngx_palloc(cf->pool,
-                              sizeof(ngx_http_servqual_endpoint_node_t));
-            if (node == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            node->sn.node.key = hash;
-            node->sn.str = name;
-            node->id = mcf->endpoints.nelts - 1;
-
-            ngx_rbtree_insert(&mcf->endpoint_tree, &node->sn.node);
+        id = ngx_http_servqual_endpoint_id(cf, mcf, &name);
+        if (id == (ngx_uint_t) NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         pg = ngx_array_push(lcf->beacon_pages);
@@ -285,7 +256,7 @@ ngx_http_servqual_beacon_pages(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         pg->page = page;
-        pg->endpoint = node->id;
+        pg->endpoint = id;
     }
 
     return NGX_CONF_OK;

@@ -236,6 +236,9 @@ NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 /* this worker's aggregate; NULL where the module is idle */
 extern ngx_http_servqual_worker_t  *ngx_http_servqual_worker;
 
+ngx_uint_t ngx_http_servqual_endpoint_id(ngx_conf_t *cf,
+    ngx_http_servqual_main_conf_t *mcf, ngx_str_t *name);
+
 NGX_HTTP_SERVQUAL_HIDDEN_END
 
 
