@@ -317,6 +317,12 @@ sq_windows_configure(sq_windows_t *a, int64_t slot, int64_t short_window,
 
     nfine = (uint32_t) (short_window / slot);
     cslot = ((long_window / 12 + slot - 1) / slot) * slot;
+
+    if (cslot < slot) {
+        /* a long window under 12 slots: coarse slots of one slot */
+        cslot = slot;
+    }
+
     ncoarse = (uint32_t) ((long_window + cslot - 1) / cslot);
 
     if (nfine == 0 || ncoarse == 0) {
