@@ -711,6 +711,10 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
     memcpy(a->stats.lost_requests, a->workers.lost_requests,
            sizeof(a->stats.lost_requests));
 
+    /* kept like the loss counters: stored, restored, replayed on top */
+    a->workers.counted += d->requests;
+    a->stats.counted = a->workers.counted;
+
     a->stats.accepted++;
     a->stats.source_dropped += d->dd;
     a->stats.source_dropped_requests += d->dr;
