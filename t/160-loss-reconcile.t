@@ -77,6 +77,10 @@ ok $t, 'the collector answers';
 is $t->{counted} + $t->{lost}, $n,
    "counted $t->{counted} + lost $t->{lost} (source $t->{source}, "
    . "transit $t->{transit}, collector $t->{collector}) = served";
+is $t->{total} + $t->{lost}, $n,
+   "servqual_counted_requests_total $t->{total} + lost = served";
+is $t->{total}, $t->{counted},
+   'inside the long window it is the sum of servqual_requests_total';
 like error_log_since(0), qr/servqual: \d+ bytes of datagrams adopted from/,
      'a spool file was adopted';
 ok $t->{lost} < 0.03 * $n,

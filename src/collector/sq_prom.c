@@ -53,7 +53,8 @@ typedef struct {
 enum {
     F_BUILD = 0, F_UPTIME, F_DGRAMS, F_REFILED, F_REJECTED, F_LOST,
     F_REORDERED,
-    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_STORE_WRITES,
+    F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_COUNTED,
+    F_STORE_WRITES,
     F_STORE_ERRORS, F_STORE_SECONDS, F_STORE_LAST, F_STORE_PENDING,
     F_STORE_DROPPED,
     F_FOLDED, F_SERIES,
@@ -96,6 +97,10 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "worker could not send them), transit (sent, never received), "
       "collector (while the collector was down or before it stored "
       "them)." },
+    { "servqual_counted_requests_total", "counter",
+      "Requests counted, over all series, kept across restarts like the "
+      "loss: plus sum(servqual_lost_requests_total) it is what nginx "
+      "served." },
     { "servqual_storage_writes_total", "counter",
       "Slots written to the database." },
     { "servqual_storage_errors_total", "counter",
@@ -552,6 +557,7 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
         (unsigned long long) as->lost_requests[SQ_LOSS_SOURCE],
         (unsigned long long) as->lost_requests[SQ_LOSS_TRANSIT],
         (unsigned long long) as->lost_requests[SQ_LOSS_COLLECTOR]);
+    SQ_PROM_ONE(F_COUNTED, as->counted);
 
     sq_persist_stats(ctx, now, &ps);
 

@@ -36,7 +36,9 @@
  *
  *   workers  (node, pid, seq, end_cr, end_cx, last_seen)   each sending
  *            worker's highest sequence number and running totals
- *   losses   (cause, requests)   servqual_lost_requests_total by cause
+ *   losses   (cause, requests)   servqual_lost_requests_total by cause,
+ *                                 and the row "counted": the requests
+ *                                 taken (servqual_counted_requests_total)
  *
  * Version 4 adds to rollups the browser's beacons of the slot (wire
  * version 3), 0 for a slot without them; the measurements themselves
@@ -1051,6 +1053,18 @@ sq_store_put_state(sq_store_t *st, const sq_windows_t *a, int64_t start,
         }
     }
 
+    /* the other side of the invariant, from the same snapshot */
+
+    sqlite3_reset(st->put_loss);
+    sqlite3_bind_text(st->put_loss, 1, "counted", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->put_loss, 2,
+                       (sqlite3_int64) (snap ? a->workers.snap_counted
+                                             : a->workers.counted));
+
+    if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
+        return sq_store_fail(st, "cannot write the loss counters");
+    }
+
     return SQ_OK;
 }
 
@@ -1136,6 +1150,13 @@ sq_store_load_state(sq_store_t *st, sq_windows_t *a)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         name = (const char *) sqlite3_column_text(s, 0);
 
+        if (name && strcmp(name, "counted") == 0) {
+            /* not a cause: servqual_counted_requests_total */
+            a->workers.counted = (uint64_t) sqlite3_column_int64(s, 1);
+            a->workers.snap_counted = a->workers.counted;
+            continue;
+        }
+
         for (cause = 0; name && cause < SQ_NLOSS; cause++) {
             if (strcmp(name, causes[cause]) == 0) {
                 a->workers.lost_requests[cause]
@@ -1154,6 +1175,7 @@ sq_store_load_state(sq_store_t *st, sq_windows_t *a)
 
     memcpy(a->stats.lost_requests, a->workers.lost_requests,
            sizeof(a->stats.lost_requests));
+    a->stats.counted = a->workers.counted;
 
     return SQ_OK;
 }

@@ -317,6 +317,12 @@ sq_windows_configure(sq_windows_t *a, int64_t slot, int64_t short_window,
 
     nfine = (uint32_t) (short_window / slot);
     cslot = ((long_window / 12 + slot - 1) / slot) * slot;
+
+    if (cslot < slot) {
+        /* a long window under 12 slots: coarse slots of one slot */
+        cslot = slot;
+    }
+
     ncoarse = (uint32_t) ((long_window + cslot - 1) / cslot);
 
     if (nfine == 0 || ncoarse == 0) {
@@ -704,6 +710,10 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
     memcpy(a->stats.lost_requests, a->workers.lost_requests,
            sizeof(a->stats.lost_requests));
+
+    /* kept like the loss counters: stored, restored, replayed on top */
+    a->workers.counted += d->requests;
+    a->stats.counted = a->workers.counted;
 
     a->stats.accepted++;
     a->stats.source_dropped += d->dd;

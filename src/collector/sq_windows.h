@@ -115,6 +115,7 @@ typedef struct {
     uint64_t       duplicate;
     uint64_t       late;          /* counted lost before they came */
     uint64_t       lost_requests[SQ_NLOSS];    /* the workers', by cause */
+    uint64_t       counted;       /* the workers': requests taken */
     uint64_t       source_dropped;
     uint64_t       source_dropped_requests;
     uint64_t       requests;

@@ -415,6 +415,7 @@ sq_workers_snapshot(sq_workers_t *w)
     sq_worker_t  *p;
 
     memcpy(w->snap_lost, w->lost_requests, sizeof(w->snap_lost));
+    w->snap_counted = w->counted;
 
     for (i = 0; i < w->nbuckets; i++) {
         for (p = w->buckets[i]; p; p = p->next) {
@@ -455,6 +456,8 @@ sq_workers_snapshot_add(sq_workers_t *w, const sq_dgram_t *d,
     for (cause = 0; cause < SQ_NLOSS; cause++) {
         w->snap_lost[cause] += w->lost_requests[cause] - lost_before[cause];
     }
+
+    w->snap_counted += d->requests;
 
     p = sq_workers_find(w, &d->node, d->pid,
                         sq_workers_hash(&d->node, d->pid));

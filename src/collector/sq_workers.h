@@ -108,6 +108,10 @@ typedef struct {
 
     uint64_t       lost_requests[SQ_NLOSS];
     uint64_t       snap_lost[SQ_NLOSS];   /* as of sq_workers_snapshot() */
+    uint64_t       counted;       /* requests taken, since the first
+                                     start, stored with lost_requests[]:
+                                     counted + lost = served */
+    uint64_t       snap_counted;  /* as of sq_workers_snapshot() */
     uint64_t       unstored;      /* requests of slots that could not be
                                      written: SQ_LOSS_COLLECTOR in the
                                      database only (sq_persist.c) */
@@ -156,8 +160,9 @@ int sq_workers_settled(sq_workers_t *w, const sq_dgram_t *d);
 
 /*
  * The datagram just taken (SQ_WORKER_NEW) was filed into a slot the
- * snapshot covers: the snapshot takes its worker's totals and the loss
- * its gap counted (lost_before: lost_requests[] before the check).
+ * snapshot covers: the snapshot takes its worker's totals, its requests
+ * and the loss its gap counted (lost_before: lost_requests[] before the
+ * check).
  */
 void sq_workers_snapshot_add(sq_workers_t *w, const sq_dgram_t *d,
     const uint64_t *lost_before);

@@ -3,7 +3,8 @@ package SQLoss;
 # Reconciling the collector's totals with nginx's own: load that runs in
 # the background (wrk when installed, else forked clients), the requests
 # nginx served (lines of its access log), and what the collector says:
-# sum(servqual_requests_total) and servqual_lost_requests_total by cause.
+# sum(servqual_requests_total), servqual_counted_requests_total and
+# servqual_lost_requests_total by cause.
 
 use strict;
 use warnings;
@@ -85,6 +86,8 @@ sub served {
 
 
 # collector_totals($c): { counted => sum of servqual_requests_total,
+# total => servqual_counted_requests_total (kept across restarts like the
+# loss; the series' totals start again from the long window),
 # source => n, transit => n, collector => n, lost => their sum }
 
 sub collector_totals {
@@ -97,6 +100,7 @@ sub collector_totals {
 
     for (split /\n/, $m->{content}) {
         $t{counted} += $1 if /^servqual_requests_total\{.*\} (\d+)$/;
+        $t{total} = $1 if /^servqual_counted_requests_total (\d+)$/;
         if (/^servqual_lost_requests_total\{cause="(\w+)"\} (\d+)$/) {
             $t{$1} = $2;
             $t{lost} += $2;
@@ -107,7 +111,8 @@ sub collector_totals {
 }
 
 
-# reconcile($c, timeout): polls until counted + lost equals served;
+# reconcile($c, timeout): polls until servqual_counted_requests_total +
+# lost equals served;
 # returns (served, totals) as last seen
 
 sub reconcile {
@@ -119,7 +124,7 @@ sub reconcile {
     for (;;) {
         $n = served();
         $t = collector_totals($c);
-        last if $t && $t->{counted} + $t->{lost} == $n;
+        last if $t && defined $t->{total} && $t->{total} + $t->{lost} == $n;
         last if time > $end;
         sleep 0.25;
     }

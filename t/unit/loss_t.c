@@ -45,6 +45,7 @@ dg(uint64_t pid, uint64_t seq, uint64_t cr, uint64_t cx, uint64_t requests,
 int
 main(void)
 {
+    uint64_t           before[SQ_NLOSS];
     sq_dgram_t         d;
     sq_worker_state_t  ws;
 
@@ -136,6 +137,30 @@ main(void)
 
     sq_workers_expire(&w, 6000 + SQ_WORKERS_TTL + 1);
     is_int(w.n + w.retired, 0, "gone after SQ_WORKERS_TTL more");
+
+    /* the counted requests go with the snapshot like the loss: a
+       datagram filed into a slot the snapshot covers adds to both */
+
+    w.counted = 500;
+    sq_workers_snapshot(&w);
+    is_int(w.snap_counted, 500, "the snapshot takes the counted total");
+
+    memcpy(before, w.lost_requests, sizeof(before));
+    memset(&d, 0, sizeof(d));
+    d.version = 2;
+    d.node.ptr = "n1";
+    d.node.len = 2;
+    d.pid = 9;
+    d.seq = 1;
+    d.requests = 12;
+    is_int(sq_workers_check(&w, &d, 7000), SQ_WORKER_NEW, "pid 9 seq 1");
+    w.counted += d.requests;
+    sq_workers_snapshot_add(&w, &d, before);
+    is_int(w.snap_counted, 512, "a covered datagram: its 12 in the snapshot");
+    is_int(w.snap_counted, w.counted, "the snapshot is whole again");
+
+    w.counted += 3;
+    is_int(w.snap_counted, 512, "later requests wait for the next one");
 
     sq_workers_free(&w);
 

@@ -293,5 +293,13 @@ main(void)
     msgpack_sbuffer_destroy(&sb);
     sq_dgram_free(&d);
 
+    /* a long window under 12 slots: coarse slots of one slot */
+
+    ok(sq_windows_init(&a, 1, 3, 6, 5, 7200, 100) == SQ_OK,
+       "slot 1s, short 3s, long 6s");
+    is_int(a.cslot, 1, "coarse slot 1s");
+    is_int(a.ncoarse, 6, "6 coarse slots");
+    sq_windows_free(&a);
+
     return done_testing();
 }
