@@ -99,7 +99,9 @@ EOF
             $term = 1;
             $c->stop;
             $up_at = time + 2;
-        } elsif (!$kill && $reloads >= 0.6 * $nreloads) {
+        } elsif (!$kill && !$up_at && $reloads >= 0.6 * $nreloads) {
+            # (after the first outage is over: a short soak reaches 60 %
+            # while the collector is still down)
             $kill = 1;
             $c->signal('KILL');
             $c->wait_for(sub { !$c->alive }, 30);
@@ -138,7 +140,7 @@ EOF
     $mem{collector_end} = rss_kib($c->{pid});
     $mem{worker_end} = rss_kib((worker_pids())[0]);
 
-    if ($n != $t->{counted} + $t->{lost}) {
+    if ($n != $t->{total} + $t->{lost}) {
         print STDERR grep { /^servqual_(datagrams|workers|worker_|storage)/ }
             split /^/, $c->get('/metrics')->{content};
         print STDERR grep { /servqual/ } split /^/, $c->log_text;
@@ -147,12 +149,12 @@ EOF
     stop_nginx();
     $c->stop;
 
-    my $unreported = $n - $t->{counted} - $t->{lost};
+    my $unreported = $n - $t->{total} - $t->{lost};
 
     return {
         transport => $transport, seconds => $secs, reloads => $reloads,
         crss => \@crss, wrss => \@wrss,
-        served => $n, counted => $t->{counted}, source => $t->{source},
+        served => $n, counted => $t->{total}, source => $t->{source},
         transit => $t->{transit}, collector => $t->{collector},
         lost => $t->{lost}, unreported => $unreported, %mem,
     };
@@ -208,7 +210,7 @@ if ($write) {
         . "(the collector after its restarts, a worker the reload started). "
         . "Served is the "
         . "lines of nginx's access log; counted is "
-        . "sum(servqual_requests_total); lost is "
+        . "servqual_counted_requests_total; lost is "
         . "servqual_lost_requests_total by cause; unreported = served - "
         . "counted - lost, which must be 0.\n\n" . $table . "\n";
     $text =~ s/## Soak: every request counted or reported lost\n.*?(?=^## |\z)//ms;
