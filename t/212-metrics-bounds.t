@@ -45,10 +45,18 @@ $c->send(SQCollector::datagram(seq => 1, series => [
         counters => { status_2xx => 10 }) ]));
 ok($c->wait_for(sub { $c->json('/healthz')->{series} == 1 }), 'a series');
 
+# and a slow one: 2 of 0.2 s, 3 of 3 s, 5 of 20 s (Apdex 0.35 at T 1.2 s)
+
+$c->send(SQCollector::datagram(seq => 2, series => [
+    SQCollector::series(endpoint => 'shop', region => 'BR',
+        latencies => [ (0.2) x 2, (3) x 3, (20) x 5 ],
+        counters => { status_2xx => 10 }) ]));
+ok($c->wait_for(sub { $c->json('/healthz')->{series} == 2 }), 'two series');
+
 my $text = $c->get('/metrics')->{content};
 
 my @le = map { /le="([^"]+)"/ ? $1 : () }
-         grep { /^servqual_request_duration_seconds_bucket\{/ }
+         grep { /^servqual_request_duration_seconds_bucket\{.*region="DE"/ }
          split /\n/, $text;
 my @fixed = qw(0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2 2.5 5 10);
 my @want = sort { $a <=> $b } @fixed, qw(0.3 1.2 4.8 0.6 0.07 0.28);
@@ -57,7 +65,7 @@ is(join(' ', @le), join(' ', @want, '+Inf'),
    . 'the journey, the TTFB levels, sorted, once each');
 
 my @tle = map { /le="([^"]+)"/ ? $1 : () }
-          grep { /^servqual_time_to_first_byte_seconds_bucket\{/ }
+          grep { /^servqual_time_to_first_byte_seconds_bucket\{.*region="DE"/ }
           split /\n/, $text;
 is(join(' ', @tle), join(' ', @le), 'the same bounds for time to first byte');
 
@@ -91,6 +99,55 @@ ok(scalar(keys %named) >= 3, 'the rules name le bounds: '
 is(join(' ', grep { !$have{$_} } sort keys %named), '',
    'every le the rules name is in the scrape');
 ok($named{$_}, "the rules use le=\"$_\"") for qw(0.3 1.2 4.8);
+
+# promtool: the rules on series made from the scrape (each minute as
+# much again, times 10) fire for the slow series only
+
+SKIP: {
+    skip 'promtool not installed', 1 unless `which promtool` =~ /\S/;
+    my $series = '';
+    for (split /\n/, $text) {
+        next unless /^(servqual_(?:requests_total|request_duration_seconds_(?:bucket|count)))\{(.*)\} (\d+)$/;
+        my ($name, $l, $v) = ($1, $2, $3 * 10);
+        next unless $l =~ /endpoint="shop"/;
+        $l =~ s/'/''/g;
+        $series .= "      - series: '$name\{$l}'\n"
+                 . "        values: '0+${v}x90'\n";
+    }
+    my $dir = $c->{dir};
+    open my $f, '>', "$dir/rules.yml" or die "$dir/rules.yml: $!";
+    print $f $rules;
+    close $f;
+    open $f, '>', "$dir/test.yml" or die "$dir/test.yml: $!";
+    print $f <<"YAML";
+rule_files: [ rules.yml ]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+$series
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: ServqualBelowZone
+        exp_alerts:
+          - exp_labels:
+              severity: critical
+              dimension: responsiveness
+              indicator: apdex
+              adequate: "0.85"
+              desired: "0.94"
+              endpoint: shop
+              region: BR
+            exp_annotations:
+              summary: "shop in BR: below the adequate level on responsiveness"
+              description: "responsiveness (apdex) is 0.35; adequate 0.85, desired 0.94; in the last 5m and the last 1h."
+YAML
+    close $f;
+    my $out = `cd $dir && promtool test rules test.yml 2>&1`;
+    is($?, 0, 'promtool test rules on the scrape: the T of 1.2s judged on '
+       . 'le="1.2" and le="4.8", shop in BR fires, shop in DE does not')
+        or diag $out;
+}
 
 # a reload that asks for other bounds: those of the start stay
 
