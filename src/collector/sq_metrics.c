@@ -248,9 +248,9 @@ sq_metrics_bounds(const sq_conf_t *conf, double *le, int *n, FILE *err)
 int
 sq_metrics_configure(const sq_conf_t *conf, FILE *err)
 {
-    int            rc, n;
-    double         le[SQ_METRICS_MAXLE];
-    static int     configured;
+    int          rc, n;
+    double       le[SQ_METRICS_MAXLE];
+    static int   configured;
 
     rc = sq_metrics_bounds(conf, le, &n, err);
     if (rc != SQ_OK) {
