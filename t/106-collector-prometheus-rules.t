@@ -257,7 +257,7 @@ is($?, 0, 'an Apdex T of 300ms: its buckets are exported, rules printed')
     or diag $out;
 like($out, qr/le=\\?"0\.3\\?".*le=\\?"1\.2\\?"/s, '  with le="0.3" and le="1.2"');
 
-# an Apdex threshold without buckets to express it: past the cap of 24
+# an Apdex threshold without buckets to express it: past the cap of 20
 
 my $big = "overrides:\n";
 $big .= sprintf "  - endpoint: e%d\n    dimensions:\n"

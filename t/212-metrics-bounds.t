@@ -175,8 +175,8 @@ $big .= sprintf "  - endpoint: e%d\n    dimensions:\n"
     for 0 .. 11;
 $c->write_conf($big);
 my $out = `$bin -t -c $c->{conf} 2>&1`;
-isnt($?, 0, '-t refuses more than 24 bounds');
-like($out, qr/servqual-collector\.yaml:\d+: overrides\[6\]\.responsiveness\.apdex_t: more than 24 histogram bounds/,
+isnt($?, 0, '-t refuses more than 20 bounds');
+like($out, qr/servqual-collector\.yaml:\d+: overrides\[4\]\.responsiveness\.apdex_t: more than 20 histogram bounds/,
      '  naming file, line and key') or diag $out;
 
 done_testing;

@@ -34,7 +34,7 @@
  */
 
 #define SQ_PROM_NLE       12
-#define SQ_METRICS_MAXLE  24
+#define SQ_METRICS_MAXLE  20
 
 
 typedef struct {
