@@ -249,11 +249,23 @@ for (['[endpoint]', qr/"endpoint" is a label of the metrics/],
     like($out, $re, '  saying why') or diag $out;
 }
 
-# an Apdex threshold without buckets to express it
+# an Apdex threshold of its own: /metrics exports its T and 4T
 
-write_file('bad.yaml', "dimensions:\n  responsiveness: { apdex_t: 300ms }\n");
+write_file('t300.yaml', "dimensions:\n  responsiveness: { apdex_t: 300ms }\n");
+$out = `$bin -c $dir/t300.yaml --prometheus-rules 2>&1`;
+is($?, 0, 'an Apdex T of 300ms: its buckets are exported, rules printed')
+    or diag $out;
+like($out, qr/le=\\?"0\.3\\?".*le=\\?"1\.2\\?"/s, '  with le="0.3" and le="1.2"');
+
+# an Apdex threshold without buckets to express it: past the cap of 20
+
+my $big = "overrides:\n";
+$big .= sprintf "  - endpoint: e%d\n    dimensions:\n"
+              . "      responsiveness: { apdex_t: %dms }\n", $_, 301 + 10 * $_
+    for 0 .. 11;
+write_file('bad.yaml', $big);
 $out = `$bin -c $dir/bad.yaml --prometheus-rules 2>&1 >/dev/null`;
 isnt($?, 0, 'an Apdex T the buckets cannot express: refused');
-like($out, qr/le="0\.3"/, 'saying which bucket is missing');
+like($out, qr/le="0\.411"/, 'saying which bucket is missing');
 
 done_testing;

@@ -18,6 +18,7 @@
 #include "sq_http.h"
 #include "sq_ingest.h"
 #include "sq_persist.h"
+#include "sq_metrics.h"
 #include "sq_rules.h"
 #include "sq_status.h"
 #include "sq_view.h"
@@ -87,6 +88,11 @@ sq_reload(sq_ctx_t *ctx)
     conf = sq_conf_load(ctx->conf_file, stderr);
 
     if (conf == NULL) {
+        goto failed;
+    }
+
+    if (sq_metrics_configure(conf, stderr) != SQ_OK) {
+        sq_conf_free(conf);
         goto failed;
     }
 
@@ -301,6 +307,11 @@ main(int argc, char **argv)
         sq_conf_free(ctx.conf);
 
         return rc == 0 ? 0 : 1;
+    }
+
+    if (ctx.conf != NULL && sq_metrics_configure(ctx.conf, stderr) != SQ_OK) {
+        sq_conf_free(ctx.conf);
+        ctx.conf = NULL;
     }
 
     if (test) {

@@ -10,25 +10,35 @@
 
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "servqual_wire.h"
 
+#include "sq_config.h"
 #include "sq_hist.h"
 
 
 /*
  * A series' lifetime Prometheus histograms: request duration and time to
- * first byte as cumulative-ready buckets on the le bounds of sq_prom_le
+ * first byte as cumulative-ready buckets on the le bounds of sq_metrics_le
  * (seconds), a sum (bucket midpoints, seconds) and a count.  The window
  * store updates them once per series update with sq_metrics_add();
  * /metrics reads them.
+ *
+ * The bounds are the fixed set sq_prom_le (SQ_PROM_NLE) and every bound
+ * the configuration judges by: each zone's, override's and journey's
+ * Apdex T and 4T and TTFB adequate and desired levels; sorted, without
+ * duplicates, at most SQ_METRICS_MAXLE.  They are chosen once, at the
+ * start (sq_metrics_configure()); a reload keeps them (a bound that
+ * changed would break the buckets' counters for Prometheus).
  */
 
-#define SQ_PROM_NLE  12
+#define SQ_PROM_NLE       12
+#define SQ_METRICS_MAXLE  20
 
 
 typedef struct {
-    uint64_t    le[SQ_PROM_NLE];  /* per bucket, not cumulative */
+    uint64_t    le[SQ_METRICS_MAXLE];  /* per bucket, not cumulative */
     double      sum;              /* seconds */
     uint64_t    count;
 } sq_metrics_hist_t;
@@ -40,6 +50,26 @@ typedef struct {
 
 
 extern const double  sq_prom_le[SQ_PROM_NLE];
+
+/* the bounds in use: the fixed set until sq_metrics_configure() */
+extern double        sq_metrics_le[SQ_METRICS_MAXLE];
+extern int           sq_metrics_nle;
+
+
+/*
+ * The bounds conf asks for, sorted, into le (SQ_METRICS_MAXLE) and *n.
+ * SQ_OK, or SQ_ERR_LIMIT past the cap after writing which key's bound
+ * did not fit, "FILE:LINE: KEY: message", to err (NULL: silent); le
+ * then holds the bounds that fit.
+ */
+int sq_metrics_bounds(const sq_conf_t *conf, double *le, int *n, FILE *err);
+
+/*
+ * At the start: the bounds of conf put in use.  On a reload: the bounds
+ * in use stay; logs once if conf asks for others (a restart changes
+ * them).  SQ_OK or SQ_ERR_LIMIT (conf asks for too many: refuse it).
+ */
+int sq_metrics_configure(const sq_conf_t *conf, FILE *err);
 
 
 /* adds a histogram (a datagram's) to which (SQ_H_RT or _TTFB) */

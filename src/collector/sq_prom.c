@@ -254,7 +254,7 @@ static const sq_prom_label_t  sq_proto[] = {
 
 /* the histograms' le="..." and _bucket, _sum, _count names */
 
-static char  sq_prom_le_extra[SQ_PROM_NLE][SQ_PROM_FMT_NUM + 8];
+static char  sq_prom_le_extra[SQ_METRICS_MAXLE][SQ_PROM_FMT_NUM + 8];
 static char  sq_prom_hist_names[2][3][64];
 static int   sq_prom_hist_ready;
 
@@ -762,9 +762,9 @@ sq_prom_hist_init(void)
     int     j, f;
     size_t  n;
 
-    for (j = 0; j < SQ_PROM_NLE; j++) {
+    for (j = 0; j < sq_metrics_nle; j++) {
         memcpy(sq_prom_le_extra[j], ",le=\"", 5);
-        n = sq_prom_fmt_double(sq_prom_le_extra[j] + 5, sq_prom_le[j]);
+        n = sq_prom_fmt_double(sq_prom_le_extra[j] + 5, sq_metrics_le[j]);
         memcpy(sq_prom_le_extra[j] + 5 + n, "\"", 2);
     }
 
@@ -833,7 +833,7 @@ sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s)
         mh = &s->metrics.h[k];
         cum = 0;
 
-        for (j = 0; j < SQ_PROM_NLE; j++) {
+        for (j = 0; j < sq_metrics_nle; j++) {
             cum += mh->le[j];
             sq_prom_u64(p, sq_prom_hist_names[h][0],
                         sq_prom_le_extra[j], cum);

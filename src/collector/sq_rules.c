@@ -12,6 +12,8 @@
 
 #include "sq_conf_yaml.h"
 #include "sq_conf_listen.h"
+#include "sq_metrics.h"
+#include "sq_prom_fmt.h"
 #include "sq_windows.h"
 #include "sq_rules.h"
 
@@ -57,6 +59,13 @@ static void sq_rules_level(char *buf, size_t size, const sq_dim_conf_t *dc,
     double v);
 static const char *sq_rules_value(const sq_dim_conf_t *dc);
 static int sq_rules_label_name(const char *s);
+static int sq_rules_le(double v, char *buf);
+
+
+/* the histogram bounds /metrics exports for the configuration printed */
+
+static double  sq_rules_bounds[SQ_METRICS_MAXLE];
+static int     sq_rules_nbounds;
 
 
 static const char  *sq_rules_reserved[] = {
@@ -275,12 +284,32 @@ sq_rules_sel(char *buf, size_t size, const sq_override_t *o)
 }
 
 
+/* whether v (seconds) is a bound of /metrics; into buf as it prints it */
+
+static int
+sq_rules_le(double v, char *buf)
+{
+    int  i;
+
+    v = round(v * 1e6) / 1e6;
+
+    for (i = 0; i < sq_rules_nbounds; i++) {
+        if (sq_rules_bounds[i] == v) {
+            buf[sq_prom_fmt_double(buf, v)] = '\0';
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
     const char *by, const char *sel, const char *w, FILE *err)
 {
-    int          i, have_t, have_4t;
-    char         t[32], t4[32], c[1024];
+    int          have_t, have_4t;
+    char         t[SQ_PROM_FMT_NUM + 8], t4[SQ_PROM_FMT_NUM + 8], c[1024];
     const char  *sep;
 
     sep = sel[0] ? "," : "";
@@ -296,18 +325,8 @@ sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
         return 0;
 
     case SQ_IND_APDEX:
-        have_t = 0;
-        have_4t = 0;
-
-        for (i = 0; i < SQ_PROM_NLE; i++) {
-            if (fabs(sq_prom_le[i] - dc->apdex_t) < 1e-9) {
-                have_t = 1;
-            }
-
-            if (fabs(sq_prom_le[i] - 4 * dc->apdex_t) < 1e-9) {
-                have_4t = 1;
-            }
-        }
+        have_t = sq_rules_le(dc->apdex_t, t);
+        have_4t = sq_rules_le(4 * dc->apdex_t, t4);
 
         if (!have_t || !have_4t) {
             fprintf(err, "servqual-collector: Apdex T = %gs needs buckets "
@@ -316,9 +335,6 @@ sq_rules_expr(char *buf, size_t size, const sq_dim_conf_t *dc,
                     4 * dc->apdex_t);
             return -1;
         }
-
-        snprintf(t, sizeof(t), "%g", dc->apdex_t);
-        snprintf(t4, sizeof(t4), "%g", 4 * dc->apdex_t);
 
         snprintf(buf, size, "((sum by (%s) (rate("
                  "servqual_request_duration_seconds_bucket{%s%sle=\"%s\"}"
@@ -397,6 +413,10 @@ sq_rules_print(const sq_conf_t *conf, FILE *out, FILE *err)
     if (layers == NULL) {
         return SQ_ERR_NOMEM;
     }
+
+    /* the bounds past the cap are missing: the rules needing them fail */
+
+    (void) sq_metrics_bounds(conf, sq_rules_bounds, &sq_rules_nbounds, err);
 
     sq_rules_dur(ws, sizeof(ws), conf->short_window);
     sq_rules_dur(wl, sizeof(wl), conf->long_window);
