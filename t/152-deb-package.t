@@ -2,9 +2,10 @@
 
 # `make deb` builds the two packages with debhelper and dh_nginx: the
 # module with its load snippet and the nginx ABI dependency, the collector
-# with its conffile, unit and man page; lintian (when installed) finds
-# nothing, informational and pedantic tags included, beyond the overrides
-# the packaging justifies; systemd-analyze verifies the packaged unit.
+# with its conffile, unit and man page; the browser script, the file
+# `make` built, beside the module; lintian (when installed) finds nothing,
+# informational and pedantic tags included, beyond the overrides the
+# packaging justifies; systemd-analyze verifies the packaged unit.
 # The installed-package test is `make test-deb` (a Debian root, minutes).
 
 use strict;
@@ -46,6 +47,12 @@ like $list, qr{ \./usr/share/nginx/modules-available/mod-http-servqual\.conf$}m,
      'its load snippet in modules-available';
 like $list, qr{ \./usr/share/man/man5/ngx_http_servqual_module\.5\.gz$}m,
      'the directives\' man page';
+like $list, qr{ \./usr/share/servqual/servqual-beacon\.js$}m,
+     'the browser script in /usr/share/servqual';
+my ($js) = $list
+    =~ m{^\S+\s+\S+\s+(\d+)\s.* \./usr/share/servqual/servqual-beacon\.js$}m;
+is $js, -s "$root/build/servqual-beacon.js",
+   'the script is the built one (same size as build/servqual-beacon.js)';
 my (undef, $dep) = run("dpkg-deb -f $mod Depends");
 like $dep, qr/\bnginx-abi-[0-9.]+-[0-9]+\b/,
      "depends on the nginx ABI it was built for ($dep)";
@@ -66,6 +73,15 @@ my $x = prefix() . '/x';
 mkdir $x;
 ($rc, $out) = run("dpkg-deb -x $col $x && dpkg-deb -x $mod $x");
 is $rc, 0, 'unpacks' or diag $out;
+
+my $slurp = sub {
+    open my $fh, '<:raw', $_[0] or return '';
+    local $/;
+    return <$fh>;
+};
+ok $slurp->("$x/usr/share/servqual/servqual-beacon.js")
+       eq $slurp->("$root/build/servqual-beacon.js"),
+   'the packaged script has the built script\'s bytes';
 
 for my $bin ('usr/lib/nginx/modules/ngx_http_servqual_module.so',
              'usr/sbin/servqual-collector')
