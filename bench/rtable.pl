@@ -5,7 +5,9 @@
 # --dense), per region mode and for all three, measured with
 # build/t/rtable_t -b (the module's own table code), and nginx -t with
 # each (open the database, build the table: what a start or a reload
-# adds).  Writes a Markdown section.
+# adds), and the lookup alone (bench/rt_lookup.c under callgrind, when
+# the Country-size database has its .sample file).  Writes a Markdown
+# section.
 #
 #   bench/rtable.pl --tmp DIR --out FILE --country FILE --city FILE
 
@@ -71,6 +73,39 @@ for my $db (@dbs) {
     ($t{ $db->[0] }) = sort { $a <=> $b } @best;
 }
 
+# the lookup alone: bench/rt_lookup.c (the module's table code and its
+# inline lookup) over the Country-size database's sample addresses, the
+# loop under callgrind, instructions per lookup
+
+my %lk;
+my $sample = "$opt{country}.sample";
+if (-s $sample) {
+    my $root = repo_root();
+    my $exe = "$opt{tmp}/rt_lookup";
+    my @inc = map { "-I$root/build/nginx/$_" } qw(src/core src/event
+        src/event/modules src/os/unix objs src/http src/http/modules
+        src/http/v2);
+    system('cc', '-O2', @inc, "-I$root/include", "-I$root/src/module",
+           '-o', $exe, "$Bin/rt_lookup.c",
+           "$root/src/module/ngx_http_servqual_rtable.c", '-lmaxminddb') == 0
+        or die "$0: cc rt_lookup.c failed\n";
+    for my $fam (4, 6) {
+        my $cg = "$opt{tmp}/rt_lookup.$fam.cg";
+        my $cmd = "valgrind --tool=callgrind --quiet "
+                . "--toggle-collect=lookup_all --callgrind-out-file=$cg "
+                . "$exe $opt{country} $sample $fam";
+        my $n = `$cmd`;
+        die "$0: rt_lookup failed\n" if $? || !$n;
+        my ($ir) = `callgrind_annotate $cg`
+            =~ /^\s*([\d,]+)\s.*PROGRAM TOTALS/m;
+        die "$0: no totals in $cg\n" unless defined $ir;
+        $ir =~ tr/,//d;
+        $lk{$fam} = [$ir / $n, $n + 0];
+        printf STDERR "bench: region table lookup, IPv%d: %.1f Ir\n",
+            $fam, $ir / $n;
+    }
+}
+
 open my $out, '>', $opt{out} or die "$opt{out}: $!\n";
 
 print $out <<'EOF';
@@ -106,6 +141,15 @@ for my $r (@rows) {
 printf $out "\n`nginx -t` (open the database, build the table of the "
           . "country mode), best of 3: Country-size %.2f s, City-size "
           . "%.2f s.\n\n", $t{Country}, $t{City};
+
+if (%lk) {
+    printf $out "The lookup alone (`bench/rt_lookup.c`: the module's table "
+              . "code and inline lookup in a loop under callgrind, the "
+              . "Country-size database's sample addresses, country mode): "
+              . "**%.1f** instructions per IPv4 lookup (%d addresses), "
+              . "**%.1f** per IPv6 lookup (%d).\n\n",
+        $lk{4}[0], $lk{4}[1], $lk{6}[0], $lk{6}[1];
+}
 
 close $out or die "$opt{out}: $!\n";
 

@@ -551,7 +551,8 @@ ngx_http_servqual_rt_intern(ngx_http_servqual_rt_build_t *b, u_char *data,
 /*
  * The trie over a tree's ranges: the root's 2^16 buckets, and for each
  * bucket with more than NGX_HTTP_SERVQUAL_RT_LEAF ranges in it, a node
- * of 16 buckets on the next 4 bits, and so on.
+ * of 16 buckets on the next 4 bits (256 on 8 where RT_WIDE4/6 say), and
+ * so on.
  */
 
 static ngx_int_t
@@ -605,11 +606,13 @@ ngx_http_servqual_rt_bucket(ngx_http_servqual_rt_build_t *b,
     }
 
     /*
-     * a node: 16 entries, or in IPv6 from bit 16 to 32 (where registries
-     * allocate, densely) 256; its place counted in units of 16 entries
+     * a node: 16 entries, or 256 from bit 16 to 24 in IPv4 and 16 to 32
+     * in IPv6 (where registries allocate, densely); its place counted in
+     * units of 16 entries
      */
 
-    bits = (!w->v4 && d < NGX_HTTP_SERVQUAL_RT_WIDE6) ? 8 : 4;
+    bits = (d < (w->v4 ? NGX_HTTP_SERVQUAL_RT_WIDE4
+                       : NGX_HTTP_SERVQUAL_RT_WIDE6)) ? 8 : 4;
     n = (ngx_uint_t) 1 << bits;
 
     if (w->nnodes + n > w->nodes_cap) {

@@ -25,7 +25,8 @@
  * sorted ranges (start, label), adjacent networks with the same label
  * merged.  A multibit trie indexes them: a root of 2^16 entries on the
  * first 16 bits, then nodes on 4 more bits each (16 entries, one cache
- * line), except in IPv6 from bit 16 to 32, where registries allocate
+ * line), except from bit 16 to 24 in IPv4 (one read where a /16 holds
+ * many networks) and 16 to 40 in IPv6, where registries allocate
  * densely, on 8 (256 entries), down to where at most
  * NGX_HTTP_SERVQUAL_RT_LEAF ranges remain; those are scanned.  An entry
  * is either a child node or (first range, count - 1).  The IPv6 tree's
@@ -43,7 +44,8 @@ NGX_HTTP_SERVQUAL_HIDDEN_BEGIN
 
 #define NGX_HTTP_SERVQUAL_RT_MODES      3         /* country ... subdivision */
 #define NGX_HTTP_SERVQUAL_RT_LEAF       4         /* ranges scanned at most */
-#define NGX_HTTP_SERVQUAL_RT_WIDE6      32        /* IPv6: 256 up to bit */
+#define NGX_HTTP_SERVQUAL_RT_WIDE4      24        /* IPv4: 256 up to bit */
+#define NGX_HTTP_SERVQUAL_RT_WIDE6      40        /* IPv6: 256 up to bit */
 #define NGX_HTTP_SERVQUAL_RT_LABELS     0x7fff
 #define NGX_HTTP_SERVQUAL_RT_UNKNOWN    0         /* label: not in the DB */
 
@@ -122,8 +124,14 @@ ngx_http_servqual_rt_find4(ngx_http_servqual_rt_tree_t *t, uint32_t a)
 
     e = t->root[a >> 16];
 
-    for (k = a << 16; e & NGX_HTTP_SERVQUAL_RT_CHILD; k <<= 4) {
-        e = t->nodes[(uint32_t) (e << 4) + (k >> 28)];
+    /* bits 16 to 23 in one node of 256, then by 4 */
+
+    if (e & NGX_HTTP_SERVQUAL_RT_CHILD) {
+        e = t->nodes[(uint32_t) (e << 4) + (a >> 8 & 0xff)];
+
+        for (k = a << 24; e & NGX_HTTP_SERVQUAL_RT_CHILD; k <<= 4) {
+            e = t->nodes[(uint32_t) (e << 4) + (k >> 28)];
+        }
     }
 
     i = e & NGX_HTTP_SERVQUAL_RT_FIRST;
@@ -146,25 +154,33 @@ ngx_http_servqual_rt_find6(ngx_http_servqual_rt_tree_t *t, uint64_t hi,
 
     e = t->root[hi >> 48];
 
-    /* bits 16 to 31 by 8, then by 4: eight levels in hi, then in lo */
+    /*
+     * bits 16 to 39 by 8 (nodes of 256, unrolled), the rest of hi by 4,
+     * then lo by 4
+     */
+
+    k = hi << 16;
 
     if (e & NGX_HTTP_SERVQUAL_RT_CHILD) {
-        e = t->nodes[(uint32_t) (e << 4) + (hi >> 40 & 0xff)];
+        e = t->nodes[(uint32_t) (e << 4) + (k >> 56)];
 
         if (e & NGX_HTTP_SERVQUAL_RT_CHILD) {
-            e = t->nodes[(uint32_t) (e << 4) + (hi >> 32 & 0xff)];
+            e = t->nodes[(uint32_t) (e << 4) + (k >> 48 & 0xff)];
 
-            for (k = hi << 32, n = 8;
-                 n && (e & NGX_HTTP_SERVQUAL_RT_CHILD);
-                 k <<= 4, n--)
-            {
-                e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
-            }
-
-            for (k = lo; e & NGX_HTTP_SERVQUAL_RT_CHILD; k <<= 4) {
-                e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
+            if (e & NGX_HTTP_SERVQUAL_RT_CHILD) {
+                e = t->nodes[(uint32_t) (e << 4) + (k >> 40 & 0xff)];
             }
         }
+    }
+
+    k = hi << 40;
+
+    for (n = 6; n && (e & NGX_HTTP_SERVQUAL_RT_CHILD); k <<= 4, n--) {
+        e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
+    }
+
+    for (k = lo; e & NGX_HTTP_SERVQUAL_RT_CHILD; k <<= 4) {
+        e = t->nodes[(uint32_t) (e << 4) + (k >> 60)];
     }
 
     i = e & NGX_HTTP_SERVQUAL_RT_FIRST;
