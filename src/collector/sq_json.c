@@ -27,6 +27,8 @@ static void sq_json_alert_id(char *buf, size_t len, int scope,
     int severity, int64_t since);
 static void sq_json_rfc3339(char *buf, size_t len, int64_t t);
 static json_t *sq_json_incident_labels(const sq_incident_t *inc);
+static json_t *sq_json_am_envelope(json_t *labels, json_t *ann,
+    int64_t since, int resolved, int64_t now, const sq_conf_t *conf);
 
 
 json_t *
@@ -496,13 +498,10 @@ json_t *
 sq_json_alert_am(const sq_alert_info_t *it, int resolved, int64_t now,
     const sq_conf_t *conf)
 {
-    char                    ts[32], buf[1024], url[512];
-    json_t                 *o, *labels, *ann, *src, *v;
-    int64_t                 ttl;
-    const char             *k;
-    const sq_alert_conf_t  *ac;
+    char         buf[1024];
+    json_t      *o, *labels, *ann, *src, *v;
+    const char  *k;
 
-    ac = &conf->alerts;
     src = sq_json_alert(it, resolved, now);
 
     /* Prometheus' label rules: no empty values, names [a-zA-Z_]\w* */
@@ -538,31 +537,7 @@ sq_json_alert_am(const sq_alert_info_t *it, int resolved, int64_t now,
     json_object_set_new(ann, "indicator",
                         json_string(sq_indicator_names[it->indicator]));
 
-    o = json_object();
-    json_object_set_new(o, "labels", labels);
-    json_object_set_new(o, "annotations", ann);
-
-    sq_json_rfc3339(ts, sizeof(ts), it->since);
-    json_object_set_new(o, "startsAt", json_string(ts));
-
-    /*
-     * While firing, endsAt is far enough ahead for the next resend to
-     * come first (as Prometheus: 4 x the longer of interval and resend);
-     * a collector that dies lets the alert expire there.
-     */
-
-    ttl = 4 * (ac->resend > ac->interval ? ac->resend : ac->interval);
-    sq_json_rfc3339(ts, sizeof(ts), resolved ? now : now + ttl);
-    json_object_set_new(o, "endsAt", json_string(ts));
-
-    if (ac->generator_url) {
-        json_object_set_new(o, "generatorURL",
-                            json_string(ac->generator_url));
-
-    } else {
-        snprintf(url, sizeof(url), "http://%s/", conf->http);
-        json_object_set_new(o, "generatorURL", json_string(url));
-    }
+    o = sq_json_am_envelope(labels, ann, it->since, resolved, now, conf);
 
     json_decref(src);
 
@@ -796,15 +771,12 @@ json_t *
 sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
     int dim, int resolved, int64_t now, const sq_conf_t *conf)
 {
-    char                    ts[32], buf[4096], url[512];
+    char                    ts[32], buf[4096];
     size_t                  i, o, n;
-    json_t                 *a, *labels, *ann, *owner, *v;
-    int64_t                 ttl;
+    json_t                 *labels, *ann, *owner, *v;
     const char             *k;
     const sq_alert_info_t  *r;
-    const sq_alert_conf_t  *ac;
 
-    ac = &conf->alerts;
     r = inc->rep[dim];
 
     labels = json_object();
@@ -903,27 +875,49 @@ sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
 
     json_decref(owner);
 
-    a = json_object();
-    json_object_set_new(a, "labels", labels);
-    json_object_set_new(a, "annotations", ann);
+    return sq_json_am_envelope(labels, ann, st->since, resolved, now, conf);
+}
 
-    sq_json_rfc3339(ts, sizeof(ts), st->since);
-    json_object_set_new(a, "startsAt", json_string(ts));
+
+/*
+ * An Alertmanager alert around its labels and annotations (both taken).
+ * While firing, endsAt is far enough ahead for the next resend to come
+ * first (as Prometheus: 4 x the longer of interval and resend); a
+ * collector that dies lets the alert expire there.
+ */
+
+static json_t *
+sq_json_am_envelope(json_t *labels, json_t *ann, int64_t since,
+    int resolved, int64_t now, const sq_conf_t *conf)
+{
+    char                    ts[32], url[512];
+    json_t                 *o;
+    int64_t                 ttl;
+    const sq_alert_conf_t  *ac;
+
+    ac = &conf->alerts;
+
+    o = json_object();
+    json_object_set_new(o, "labels", labels);
+    json_object_set_new(o, "annotations", ann);
+
+    sq_json_rfc3339(ts, sizeof(ts), since);
+    json_object_set_new(o, "startsAt", json_string(ts));
 
     ttl = 4 * (ac->resend > ac->interval ? ac->resend : ac->interval);
     sq_json_rfc3339(ts, sizeof(ts), resolved ? now : now + ttl);
-    json_object_set_new(a, "endsAt", json_string(ts));
+    json_object_set_new(o, "endsAt", json_string(ts));
 
     if (ac->generator_url) {
-        json_object_set_new(a, "generatorURL",
+        json_object_set_new(o, "generatorURL",
                             json_string(ac->generator_url));
 
     } else {
         snprintf(url, sizeof(url), "http://%s/", conf->http);
-        json_object_set_new(a, "generatorURL", json_string(url));
+        json_object_set_new(o, "generatorURL", json_string(url));
     }
 
-    return a;
+    return o;
 }
 
 
