@@ -17,7 +17,8 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use SQCollector;
-use SQLoss qw(start_load stop_load served collector_totals reconcile);
+use SQLoss qw(start_load stop_load served collector_totals reconcile
+              outage);
 use SQNginx qw(start_nginx reload_nginx stop_nginx error_log_since);
 
 
@@ -37,24 +38,15 @@ start_nginx(<<'EOF', workers => 2, vars => { COLL => $c->{udp} });
     }
 EOF
 
-sub outage {
-    my ($sig, $down) = @_;
-    $c->signal($sig);
-    $c->wait_for(sub { !$c->alive }, 30);
-    delete $c->{pid};
-    sleep $down;
-    $c->start;
-}
-
 my $load = start_load(clients => 4);
 sleep 1;
 reload_nginx();
 sleep 0.5;
-outage('KILL', 1.5);
+outage($c, 'KILL', 1.5);
 sleep 1;
 reload_nginx();
 sleep 0.5;
-outage('TERM', 1);
+outage($c, 'TERM', 1);
 sleep 1;
 
 # a reload while the collector is away: the retired workers leave what

@@ -22,7 +22,8 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use SQCollector;
-use SQLoss qw(start_load stop_load served collector_totals reconcile);
+use SQLoss qw(start_load stop_load served collector_totals reconcile
+              outage);
 use SQNginx qw(start_nginx reload_nginx stop_nginx error_log_since);
 
 
@@ -66,24 +67,16 @@ EOF
 my $load = start_load(clients => 4);
 sleep 1.5;
 
-sub outage {
-    my ($sig, $down) = @_;
-    $b->signal($sig);
-    $b->wait_for(sub { !$b->alive }, 30);
-    delete $b->{pid};
-    sleep $down;
-    $b->start;
-    sleep 1.5;
-}
-
-outage('TERM', 2);
+outage($b, 'TERM', 2);
+sleep 1.5;
 
 $c->stop;
 sleep 1.5;
 $c->start;
 sleep 1;
 
-outage('KILL', 1);
+outage($b, 'KILL', 1);
+sleep 1.5;
 
 # a reload while B is away: the retired workers leave B's datagrams in
 # its own spool file (servqual.PID.1.spool), the new ones send it to B

@@ -18,7 +18,8 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use SQCollector;
-use SQLoss qw(start_load stop_load served collector_totals reconcile);
+use SQLoss qw(start_load stop_load served collector_totals reconcile
+              outage);
 use SQNginx qw(start_nginx reload_nginx stop_nginx);
 
 
@@ -38,32 +39,23 @@ start_nginx(<<'EOF2', workers => 2, vars => { COLL => $c->{udp} });
     }
 EOF2
 
-sub outage {
-    my ($sig, $down) = @_;
-    $c->signal($sig);
-    $c->wait_for(sub { !$c->alive }, 30);
-    delete $c->{pid};
-    sleep $down;
-    $c->start;
-}
-
 # about 16 s of load: well past the long window (6 s) before the last
 # restart, so the rollups of the first seconds are outside it
 
 my $load = start_load(clients => 2);
 sleep 4;
-outage('KILL', 1);
+outage($c, 'KILL', 1);
 sleep 4;
 reload_nginx();
 sleep 1;
-outage('TERM', 1);
+outage($c, 'TERM', 1);
 sleep 5;
 stop_load($load);
 
 # the running workers say what they have at their next flush; the last
 # restart after it all: a kill, the state and the ingest log read back
 sleep 1;
-outage('KILL', 0.5);
+outage($c, 'KILL', 0.5);
 reload_nginx();
 
 my ($n, $t) = reconcile($c, 30);

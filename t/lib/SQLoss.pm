@@ -19,7 +19,7 @@ use SQProc qw(prefix);
 
 
 our @EXPORT_OK = qw(start_load stop_load served collector_totals
-                    reconcile);
+                    reconcile outage);
 
 
 # start_load(seconds => S, clients => C, path => P): load against the
@@ -108,6 +108,19 @@ sub collector_totals {
     }
 
     return \%t;
+}
+
+
+# outage($c, signal, seconds): the collector stopped by the signal, down
+# for the seconds given, then started again
+
+sub outage {
+    my ($c, $sig, $down) = @_;
+    $c->signal($sig);
+    $c->wait_for(sub { !$c->alive }, 30);
+    delete $c->{pid};
+    sleep $down;
+    $c->start;
 }
 
 
