@@ -124,6 +124,14 @@ my %regions = map { $_ => 1 }
               $m =~ /^servqual_requests_total\{[^}]*region="([^"]+)"/mg;
 ok keys(%regions) >= 5, 'metrics show ' . join(', ', sort keys %regions);
 
+# the shop's pages load the beacon script, served by the demo's nginx
+my $js = $ua->get('http://127.0.0.1:8080/servqual/beacon.js');
+is $js->{status}, 200, 'the demo serves the beacon script';
+like $js->{content} // '', qr/sendBeacon/, 'the one make built';
+like $ua->get('http://127.0.0.1:8080/')->{content} // '',
+     qr{<script src="/servqual/beacon\.js" async>},
+     'and its home page loads it';
+
 my %pids;
 my $out = output();
 $pids{collector} = $1 if $out =~ /collector up \(pid (\d+)\)/;
