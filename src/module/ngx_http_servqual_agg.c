@@ -251,7 +251,10 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
 }
 
 
-/* a new cell at i of the table: the bucket's first sample this window */
+/*
+ * a new cell at i of the table when the inline path finds the table at half
+ * load: the bucket's first sample this window, and a flush posted
+ */
 
 void
 ngx_http_servqual_agg_cell(ngx_http_servqual_worker_t *w, uint32_t key,

@@ -82,8 +82,8 @@ NGX_HTTP_SERVQUAL_HIDDEN_END
 /*
  * The request path, inline in the log handler: a series found by its key
  * (a hash and, nearly always, one probe), and a histogram cell keyed by
- * (slot + 1, histogram, bucket) incremented in place.  A series or a cell
- * not seen yet this window goes out of line.
+ * (slot + 1, histogram, bucket) incremented in place.  A series not seen
+ * yet this window goes out of line; a new cell is made in place.
  */
 
 #define NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, bucket)                       \
@@ -134,6 +134,19 @@ ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
         }
 
         if (cell->key == 0) {
+
+            /*
+             * the bucket's first sample this window; out of line only
+             * when the table reaches half load and a flush is posted
+             */
+
+            if (w->ncells < w->cells_mask / 2) {
+                cell->key = key;
+                cell->count = 1;
+                w->sorted[w->ncells++] = i;
+                return;
+            }
+
             ngx_http_servqual_agg_cell(w, key, i);
             return;
         }
