@@ -245,6 +245,7 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
     s = &w->series[slot];
     s->key = key;
     s->pos = i;
+    s->cell = NGX_HTTP_SERVQUAL_CELL_KEY(slot, 0, 0);
     ngx_memzero(s->counters, sizeof(s->counters));
 
     return s;

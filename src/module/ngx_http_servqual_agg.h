@@ -114,13 +114,14 @@ ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w, uint64_t key)
 
 
 static ngx_inline void
-ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
-    ngx_uint_t kind, uint64_t us)
+ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us)
 {
     uint32_t                   key, i;
     ngx_http_servqual_cell_t  *cell;
 
-    key = NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, sq_hist_index(us));
+    /* s->cell: the series' part of the key, NGX_HTTP_SERVQUAL_CELL_KEY() */
+    key = s->cell | ((uint32_t) kind << 11) | (uint32_t) sq_hist_index(us);
 
     for (i = (key * 2654435761u) & w->cells_mask;
          /* void */ ;
@@ -160,12 +161,8 @@ static ngx_inline void
 ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb)
 {
-    ngx_uint_t  slot;
-
-    slot = s - w->series;
-
-    ngx_http_servqual_agg_sample(w, slot, SQ_H_RT, rt);
-    ngx_http_servqual_agg_sample(w, slot, SQ_H_TTFB, ttfb);
+    ngx_http_servqual_agg_sample(w, s, SQ_H_RT, rt);
+    ngx_http_servqual_agg_sample(w, s, SQ_H_TTFB, ttfb);
 }
 
 
