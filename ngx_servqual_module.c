@@ -1108,6 +1108,8 @@ ngx_http_servqual_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_http_servqual_geo_intern_all(w);
+
     w->timer.handler = ngx_http_servqual_flush_handler;
     w->timer.data = w;
     w->timer.log = cycle->log;

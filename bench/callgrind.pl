@@ -63,6 +63,10 @@ my %wide = (servqual => 'on', mmdb => $opt{mmdb}, segment => 1,
             max_series => 16384);
 my %off = (servqual => 'off');
 
+# idle keep-alive connections held open in the "idle" cases: a site's
+# timer tree holds one timer per connection
+my $IDLE = 1000;
+
 # each case is compared with a module-off run of the same requests
 my @cases = (
     { name => 'off', conf => \%off, addrs => 12,
@@ -97,6 +101,20 @@ my @cases = (
       segments => 2, flush => 1, base => 'off, wide',
       what => 'with GeoIP, `servqual_segment $http_x_plan`, 1000 '
             . 'endpoints x 6 regions x 2 segments' },
+    { name => "off, $IDLE idle", conf => \%off, addrs => 12, idle => $IDLE,
+      what => "module off, $IDLE idle keep-alive connections held open" },
+    { name => "on, $IDLE idle", conf => { servqual => 'on' }, addrs => 12,
+      idle => $IDLE, base => "off, $IDLE idle", target => 300,
+      what => "`servqual on`, no GeoIP, $IDLE idle keep-alive connections "
+            . 'held open (their timers in the tree)' },
+    { name => 'off, pipelined', conf => \%off, addrs => 12, depth => 16,
+      what => 'module off, 16 requests written at a time (pipelined)' },
+    { name => 'on, pipelined', conf => { servqual => 'on' }, addrs => 12,
+      depth => 16, base => 'off, pipelined', ratio => 1.02,
+      what => '`servqual on`, no GeoIP, pipelined' },
+    { name => 'geo, pipelined', conf => \%geo, addrs => 12, depth => 16,
+      base => 'off, pipelined', ratio => 1.02,
+      what => 'with GeoIP, 12 addresses, pipelined' },
 );
 
 
@@ -124,7 +142,23 @@ if ($opt{dense}) {
         { name => 'dense, 12 addrs', conf => \%dense, dense => 0,
           addrs => 12, base => 'off, dense 12',
           what => 'with the dense database, 12 addresses over and over '
-                . '(the cached workload)' };
+                . '(the cached workload)' },
+        { name => "off, dense IPv4, $IDLE idle", conf => \%off, dense => 4,
+          idle => $IDLE,
+          what => "module off, a new IPv4 address every request, $IDLE "
+                . 'idle connections' },
+        { name => "dense, new IPv4, $IDLE idle", conf => \%dense, dense => 4,
+          idle => $IDLE, base => "off, dense IPv4, $IDLE idle",
+          target => 300,
+          what => "dense, new IPv4 with $IDLE idle connections" },
+        { name => "off, dense IPv6, $IDLE idle", conf => \%off, dense => 6,
+          idle => $IDLE,
+          what => "module off, a new IPv6 address every request, $IDLE "
+                . 'idle connections' },
+        { name => "dense, new IPv6, $IDLE idle", conf => \%dense, dense => 6,
+          idle => $IDLE, base => "off, dense IPv6, $IDLE idle",
+          target => 300,
+          what => "dense, new IPv6 with $IDLE idle connections" };
 }
 
 # the same cases with the other build of the module
@@ -132,7 +166,10 @@ if ($opt{dense}) {
 if ($opt{'old-module'}) {
     my %old = map { $_ => 1 } 'on', 'geo', 'geo, uncached',
                               'dense, new IPv4', 'dense, new IPv6',
-                              'dense, 12 addrs';
+                              'dense, 12 addrs', "on, $IDLE idle",
+                              "dense, new IPv4, $IDLE idle",
+                              "dense, new IPv6, $IDLE idle",
+                              'on, pipelined';
 
     push @cases, map {
         { %$_, name => "old: $_->{name}",
@@ -202,31 +239,58 @@ sub series {
 # One keep-alive connection, one request at a time.
 
 sub client {
-    my ($port, @reqs) = @_;
+    my ($port, $c, @reqs) = @_;
+
+    my $depth = $c->{depth} || 1;
+    my @idle;
+
+    # idle keep-alive connections first, held open through the run: each
+    # has made one request and waits with its keep-alive timer in nginx's
+    # timer tree, as the connections of a real site do
+    for (1 .. $c->{idle} || 0) {
+        my $i = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Proto => 'tcp')
+            or die "connect 127.0.0.1:$port: $!\n";
+        print $i "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+            or die "write: $!\n";
+        responses($i, \my $ibuf, 1);
+        push @idle, $i;
+    }
 
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                   Proto => 'tcp')
         or die "connect 127.0.0.1:$port: $!\n";
     my $buf = '';
 
-    for my $req (@reqs) {
-        print $s $req or die "write: $!\n";
-
-        my $status;
-
-        for (;;) {
-            if ($buf =~ s/\AHTTP\/1\.1 (\d+)[^\r]*\r\n.*?\r\n\r\n//s) {
-                $status = $1;
-                last;
-            }
-            my $n = sysread($s, $buf, 65536, length $buf);
-            die "connection closed by nginx\n" unless $n;
-        }
-
-        die "unexpected status $status from nginx\n" if $status ne '200';
+    # depth > 1: that many requests written at once (pipelined), then
+    # their responses read
+    while (my @batch = splice @reqs, 0, $depth) {
+        print $s join('', @batch) or die "write: $!\n";
+        responses($s, \$buf, scalar @batch);
     }
 
     close $s;
+
+    # the idle ones are closed by nginx as it exits, not here: their
+    # closing would race with the exit
+    return @idle;
+}
+
+
+sub responses {
+    my ($s, $buf, $n) = @_;
+
+    $$buf //= '';
+
+    while ($n > 0) {
+        if ($$buf =~ s/\AHTTP\/1\.1 (\d+)[^\r]*\r\n.*?\r\n\r\n//s) {
+            die "unexpected status $1 from nginx\n" if $1 ne '200';
+            $n--;
+            next;
+        }
+        my $r = sysread($s, $$buf, 65536, length $$buf);
+        die "connection closed by nginx\n" unless $r;
+    }
 }
 
 
@@ -251,9 +315,10 @@ sub run_case {
         prefix => [@valgrind, ($flush ? () : @no_flush),
                    "--callgrind-out-file=$out"]);
 
-    client($port, requests($c, $n));
+    my @idle = client($port, $c, requests($c, $n));
 
     Bench::stop_nginx($pid, 'QUIT');
+    close $_ for @idle;
 
     return $out;
 }
@@ -356,7 +421,11 @@ nginx with `master_process off; daemon off;` under
 `valgrind --tool=callgrind`, the same configuration as section 1 but
 `flush=1h` and `timer_resolution 10s`.  A Perl client sends
 keep-alive requests on one connection, one at a time, rotating
-`X-Forwarded-For` (and paths and `X-Plan`) as the wrk script does.  Each
+`X-Forwarded-For` (and paths and `X-Plan`) as the wrk script does; the
+"idle" cases first open $IDLE more connections, make one request on each
+and hold them open through the run (a timer each in nginx's timer tree,
+as on a site with many clients), and the "pipelined" cases write 16
+requests at a time and count the whole worker's instructions.  Each
 case runs twice, with $opt{n1} and $opt{n2} requests: Ir/request =
 (Ir($opt{n2}) − Ir($opt{n1})) / $N, so start-up and shutdown cancel out.
 The module's flush runs once a second, not per request: it is not
@@ -388,9 +457,18 @@ for my $c (@cases) {
     my $t = $c->{target};
     my $verdict = !$t ? '' : $added < $t ? 'met' : '**missed**';
 
+    if ($c->{ratio}) {
+        my $q = $r->{per_req} / $res{$b}{per_req};
+        $t = sprintf 'ratio ≤ %.2f', $c->{ratio};
+        $verdict = sprintf '%.3f: %s', $q,
+                           $q <= $c->{ratio} ? 'met' : '**missed**';
+    } elsif ($t) {
+        $t = "< $t";
+    }
+
     printf $out "| %s | %.0f | %s | %s | %s | %s |\n", $c->{name},
         $r->{per_req}, $b // '—', $b ? sprintf('%+.0f', $added) : '—',
-        $t ? "< $t" : '', $verdict;
+        $t // '', $verdict;
 }
 
 print $out <<'EOF';
@@ -430,7 +508,8 @@ if (@pairs) {
     }
 }
 
-for my $name ('on', 'geo', 'geo, IPv6', 'geo, uncached', 'wide',
+for my $name ('on', "on, $IDLE idle", 'on, pipelined', 'geo',
+              'geo, IPv6', 'geo, uncached', 'wide',
               'dense, new IPv4', 'dense, new IPv6', 'dense, 12 addrs',
               'old: dense, new IPv4', 'old: dense, new IPv6')
 {
@@ -503,6 +582,15 @@ for my $c (grep { $_->{target} } @cases) {
     printf $sum "- callgrind, %s: **%+.0f instructions/request** (target "
               . "< %d: %s)\n", $c->{name}, $added, $c->{target},
         $added < $c->{target} ? 'met' : 'missed';
+}
+
+for my $c (grep { $_->{ratio} } @cases) {
+    my $q = $res{ $c->{name} }{per_req} / $res{ $c->{base} }{per_req};
+    printf $sum "- callgrind, %s: whole-worker instructions per request "
+              . "**%.3f** of module off (%.0f / %.0f; goal ≤ %.2f: %s)\n",
+        $c->{name}, $q, $res{ $c->{name} }{per_req},
+        $res{ $c->{base} }{per_req}, $c->{ratio},
+        $q <= $c->{ratio} ? 'met' : 'missed';
 }
 
 close $sum or die "$opt{out}.summary: $!\n";

@@ -245,13 +245,17 @@ ngx_http_servqual_agg_lookup(ngx_http_servqual_worker_t *w, uint64_t key,
     s = &w->series[slot];
     s->key = key;
     s->pos = i;
+    s->cell = NGX_HTTP_SERVQUAL_CELL_KEY(slot, 0, 0);
     ngx_memzero(s->counters, sizeof(s->counters));
 
     return s;
 }
 
 
-/* a new cell at i of the table: the bucket's first sample this window */
+/*
+ * a new cell at i of the table when the inline path finds the table at half
+ * load: the bucket's first sample this window, and a flush posted
+ */
 
 void
 ngx_http_servqual_agg_cell(ngx_http_servqual_worker_t *w, uint32_t key,

@@ -82,8 +82,8 @@ NGX_HTTP_SERVQUAL_HIDDEN_END
 /*
  * The request path, inline in the log handler: a series found by its key
  * (a hash and, nearly always, one probe), and a histogram cell keyed by
- * (slot + 1, histogram, bucket) incremented in place.  A series or a cell
- * not seen yet this window goes out of line.
+ * (slot + 1, histogram, bucket) incremented in place.  A series not seen
+ * yet this window goes out of line; a new cell is made in place.
  */
 
 #define NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, bucket)                       \
@@ -114,13 +114,14 @@ ngx_http_servqual_agg_series(ngx_http_servqual_worker_t *w, uint64_t key)
 
 
 static ngx_inline void
-ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
-    ngx_uint_t kind, uint64_t us)
+ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w,
+    ngx_http_servqual_series_t *s, ngx_uint_t kind, uint64_t us)
 {
     uint32_t                   key, i;
     ngx_http_servqual_cell_t  *cell;
 
-    key = NGX_HTTP_SERVQUAL_CELL_KEY(slot, kind, sq_hist_index(us));
+    /* s->cell: the series' part of the key, NGX_HTTP_SERVQUAL_CELL_KEY() */
+    key = s->cell | ((uint32_t) kind << 11) | (uint32_t) sq_hist_index(us);
 
     for (i = (key * 2654435761u) & w->cells_mask;
          /* void */ ;
@@ -134,6 +135,19 @@ ngx_http_servqual_agg_sample(ngx_http_servqual_worker_t *w, ngx_uint_t slot,
         }
 
         if (cell->key == 0) {
+
+            /*
+             * the bucket's first sample this window; out of line only
+             * when the table reaches half load and a flush is posted
+             */
+
+            if (w->ncells < w->cells_mask / 2) {
+                cell->key = key;
+                cell->count = 1;
+                w->sorted[w->ncells++] = i;
+                return;
+            }
+
             ngx_http_servqual_agg_cell(w, key, i);
             return;
         }
@@ -147,12 +161,8 @@ static ngx_inline void
 ngx_http_servqual_agg_times(ngx_http_servqual_worker_t *w,
     ngx_http_servqual_series_t *s, uint64_t rt, uint64_t ttfb)
 {
-    ngx_uint_t  slot;
-
-    slot = s - w->series;
-
-    ngx_http_servqual_agg_sample(w, slot, SQ_H_RT, rt);
-    ngx_http_servqual_agg_sample(w, slot, SQ_H_TTFB, ttfb);
+    ngx_http_servqual_agg_sample(w, s, SQ_H_RT, rt);
+    ngx_http_servqual_agg_sample(w, s, SQ_H_TTFB, ttfb);
 }
 
 

@@ -191,6 +191,32 @@ ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w, ngx_pool_t *pool)
 
 
 /*
+ * At the worker's start, after the aggregate's own labels: every label of
+ * the table interned, so that the request path takes a region id straight
+ * from w->geo[] and never interns.  Left to the first sight of each label
+ * when the table has more labels than half the worker's regions (the
+ * other half kept for servqual_region $variable).
+ */
+
+void
+ngx_http_servqual_geo_intern_all(ngx_http_servqual_worker_t *w)
+{
+    ngx_uint_t                   label;
+    ngx_http_servqual_rtable_t  *rt;
+
+    rt = w->conf->rtable;
+
+    if (rt == NULL || rt->nlabels > NGX_HTTP_SERVQUAL_REGIONS / 2) {
+        return;
+    }
+
+    for (label = 1; label < rt->nlabels; label++) {
+        (void) ngx_http_servqual_geo_intern(w, label);
+    }
+}
+
+
+/*
  * Out of the request path (ngx_http_servqual_region() is inline in
  * ngx_http_servqual_geo.h): a table label's first sight in this worker,
  * and a region from a variable, both of which need a label buffer.

@@ -40,6 +40,9 @@ size_t ngx_http_servqual_geo_size(ngx_http_servqual_main_conf_t *mcf);
 ngx_int_t ngx_http_servqual_geo_init(ngx_http_servqual_worker_t *w,
     ngx_pool_t *pool);
 
+/* at the worker's start, after the aggregate's: the table's labels */
+void ngx_http_servqual_geo_intern_all(ngx_http_servqual_worker_t *w);
+
 /* out of line: a label first seen in this worker; a region variable */
 ngx_uint_t ngx_http_servqual_geo_intern(ngx_http_servqual_worker_t *w,
     ngx_uint_t label);

@@ -133,6 +133,7 @@ typedef struct {
 typedef struct {
     uint64_t                       key;
     uint32_t                       pos;        /* in the index */
+    uint32_t                       cell;       /* (slot + 1) << 12 */
     uint64_t                       counters[SQ_WIRE_NCOUNTERS];
 } ngx_http_servqual_series_t;
 

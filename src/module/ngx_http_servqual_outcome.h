@@ -61,7 +61,11 @@ ngx_http_servqual_outcome(ngx_http_request_t *r, uint64_t *c)
 
     c[SQ_C_REQUESTS]++;
 
-    if (status >= 100 && status < 600) {
+    if (status - 200 < 100) {
+        /* the common class without a division */
+        c[SQ_C_2XX]++;
+
+    } else if (status >= 100 && status < 600) {
         c[SQ_C_1XX + status / 100 - 1]++;
     }
 
