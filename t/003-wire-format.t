@@ -102,14 +102,17 @@ is sq_hist_upper(1120), 6356992, 'bucket 1120 ends at 6356992 us';
 
 my $udp = udp_listener();
 
-# /j/<i> answers after i * 1.5 ms: 600 requests 1.5 ms apart, from 0 to
-# 0.9 s, spread over well over a hundred buckets in each histogram however
-# slow the machine; with the longest node, endpoint, region and segment
-# names the wire allows, far more than a 1k datagram holds
+# /j/<i> answers after 20 ms * 100^(i / 599): 600 requests from 20 ms to
+# 2 s, about 90 to a doubling of time, where a histogram has 64 buckets:
+# far more non-empty buckets than a 1k datagram holds (two bytes each, two
+# histograms) with the longest node, endpoint, region and segment names
+# the wire allows.  The backend forks for each request, a few milliseconds
+# that bunch shorter delays together: evenly spaced times from 0 to 0.9 s
+# gave 160 to 230 buckets and at times fitted in one datagram
 
 my $n = 600;
 my $up = start_upstream(map {
-    my $delay = $_ * 0.0015;
+    my $delay = 0.02 * 100 ** ($_ / ($n - 1));
     ("/j/$_" => sub {
         select undef, undef, undef, $delay;
         return (200, { 'Content-Type' => 'text/plain' }, "ok\n");
