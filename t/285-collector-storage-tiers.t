@@ -46,16 +46,16 @@ sub check {
 my ($rc, $out) = check("storage:\n  path: $dir/tmp/a.db\n"
                        . "  retention: 7d\n  slot_retention: 7d\n");
 isnt($rc, 0, '-t: slot_retention as long as retention is refused');
-like($out, qr{check\.yaml:4: storage\.slot_retention: must be shorter than
-               \x20storage\.retention\x20\(7d\)}x,
+like($out, qr{check\.yaml:4:\ storage\.slot_retention:\ must\ be\ shorter
+               \ than\ storage\.retention\ \(7d\)}x,
      '... with file, line and key')
     or diag($out);
 
 ($rc, $out) = check("storage:\n  retention: 30d\n  slot_retention: 1h\n"
                     . "  coarse_slot: 2h\n  path: $dir/tmp/a.db\n");
 isnt($rc, 0, '-t: a coarse slot longer than slot_retention is refused');
-like($out, qr{check\.yaml:4: storage\.coarse_slot: must not be longer than
-               \x20storage\.slot_retention\x20\(1h\)}x,
+like($out, qr{check\.yaml:4:\ storage\.coarse_slot:\ must\ not\ be\ longer
+               \ than\ storage\.slot_retention\ \(1h\)}x,
      '... with file, line and key')
     or diag($out);
 
