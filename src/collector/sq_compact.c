@@ -219,6 +219,10 @@ sq_compact_flush(sq_compact_t *c, int64_t series, int64_t t, int64_t secs,
 
         sqlite3_reset(q);
 
+        if (rc == SQ_ERR_CORRUPT) {
+            return sq_store_damaged(c->store, series, t);
+        }
+
         if (rc != SQ_OK) {
             return rc;
         }
@@ -322,6 +326,10 @@ sq_compact_series(sq_compact_t *c, int64_t series, int64_t before,
             ret = sq_slot_unpack(blob, len, &c->acc);
         }
 
+        if (ret == SQ_ERR_CORRUPT) {
+            ret = sq_store_damaged(c->store, series, t);
+        }
+
         if (ret != SQ_OK) {
             break;
         }
@@ -332,10 +340,6 @@ sq_compact_series(sq_compact_t *c, int64_t series, int64_t before,
     }
 
     sqlite3_reset(q);
-
-    if (ret == SQ_ERR_CORRUPT) {
-        return sq_store_error(c->store, "a rollup is damaged");
-    }
 
     if (ret != SQ_OK) {
         return ret;

@@ -794,6 +794,16 @@ sq_store_error(sq_store_t *st, const char *what)
     return sq_store_fail(st, what);
 }
 
+
+int
+sq_store_damaged(sq_store_t *st, int64_t series, int64_t t)
+{
+    snprintf(st->err, sizeof(st->err), "%s: the rollup of series %lld at "
+             "%lld is damaged", st->path, (long long) series, (long long) t);
+
+    return SQ_ERR_CORRUPT;
+}
+
 /* the ids of series already in the database */
 
 static void

@@ -98,11 +98,13 @@ const char *sq_store_strerror(sq_store_t *st);
 const char *sq_store_path(sq_store_t *st);
 
 /*
- * For the store's other parts (sq_compact.c): the database handle, and
- * the database's last error made the store's (returns SQ_ERR_STORE).
+ * For the store's other parts (sq_compact.c): the database handle; the
+ * database's last error made the store's (returns SQ_ERR_STORE); a row
+ * that cannot be read back (returns SQ_ERR_CORRUPT).
  */
 struct sqlite3 *sq_store_db(sq_store_t *st);
 int sq_store_error(sq_store_t *st, const char *what);
+int sq_store_damaged(sq_store_t *st, int64_t series, int64_t t);
 
 /*
  * Writes every series' fine slot that starts at start (complete or not)
