@@ -255,12 +255,11 @@ EOF
     $merged, $slices, $rate, 4096, $median, $longest, $hour_rows,
     $rate ? $hour_rows / $rate : 0;
 
-printf $out "Left as minute rows after the pass: %d.  An hourly row here "
-    . "merges\n%.1f minute rows on average (the first and the last hour of "
-    . "the run are\npartial).  The slices run one a second from the storage "
-    . "tick, so a pass\nmerges at most 4096 rows a second: the %d minute "
-    . "rows an hour of 100,000\nbusy series take %.0f %% of the ticks.\n\n",
-    $left, $per_hour, $hour_rows, 100 * $hour_rows / (4096 * 3600);
+printf $out "Left as minute rows after the pass: %d.  The slices run one "
+    . "a second from\nthe storage tick, so a pass merges at most 4096 rows a "
+    . "second: the %d\nminute rows an hour of 100,000 busy series take %.0f %% "
+    . "of the ticks.\n\n", $left, $hour_rows,
+    100 * $hour_rows / (4096 * 3600);
 
 close $out or die "$opt{out}: $!\n";
 
