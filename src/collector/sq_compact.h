@@ -27,12 +27,14 @@
  * coarse tier: fine rows stay for the whole retention.
  *
  * The work is cut into slices run from the storage tick, each one
- * transaction of at most SQ_COMPACT_ROWS fine rows: a series' fine rows
- * of one coarse slot are merged into its coarse row (added to what the
- * row already holds) and deleted in the same transaction, so a fine slot
- * is in exactly one tier at any time, and a kill in the middle of the
- * work loses and doubles nothing.  A slot the window store may still
- * write (its fine ring) is never merged.
+ * transaction of SQ_COMPACT_ROWS fine rows (and the rest of the coarse
+ * slot the last of them is in: a slice ends at its boundary).  A
+ * series' fine rows of one coarse slot are merged into its coarse row
+ * (added to what the row already holds) and deleted in the same
+ * transaction, so a fine slot is in exactly one tier at any time, and a
+ * kill in the middle of the work loses and doubles nothing.  A slot of
+ * the long window (the window store may write it again, a restart loads
+ * it) is never merged.
  */
 
 #define SQ_COMPACT_ROWS    4096   /* fine rows merged in one slice */
