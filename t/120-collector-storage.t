@@ -173,7 +173,7 @@ SKIP: {
     my $db = "$c->{dir}/servqual.db";
     skip 'no sqlite3 command', 3 unless `sqlite3 -version 2>/dev/null`;
 
-    is(`sqlite3 '$db' 'PRAGMA user_version'`, "4\n", 'schema version 4');
+    is(`sqlite3 '$db' 'PRAGMA user_version'`, "5\n", 'schema version 5');
     is(`sqlite3 '$db' 'PRAGMA journal_mode'`, "wal\n", 'WAL');
     like(`sqlite3 '$db' .tables`, qr/alerts.*rollups.*series/s,
          'tables: alerts, rollups, series');

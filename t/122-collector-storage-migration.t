@@ -94,7 +94,7 @@ sub short_requests {
 for my $run ('after the migration', 'after a restart') {
     $c->start;
 
-    is(`sqlite3 '$db' 'PRAGMA user_version'`, "4\n", "$run: schema 4");
+    is(`sqlite3 '$db' 'PRAGMA user_version'`, "5\n", "$run: schema 5");
     is(`sqlite3 '$db' 'SELECT count(*) FROM rollups'`, "4\n",
        "$run: every rollup kept");
     is_deeply([ history() ], [ 3, 140 ],
@@ -115,7 +115,8 @@ system('sqlite3', $db, 'ALTER TABLE rollups DROP COLUMN beacons; '
 is(`sqlite3 '$db' 'PRAGMA user_version'`, "3\n", 'a database of schema 3');
 
 $c->start;
-is(`sqlite3 '$db' 'PRAGMA user_version'`, "4\n", 'migrated to schema 4');
+is(`sqlite3 '$db' 'PRAGMA user_version'`, "5\n",
+   'migrated to schema 5, through 4');
 is(`sqlite3 '$db' 'SELECT count(*), sum(beacons) FROM rollups'`, "4|0\n",
    'every rollup kept, without beacons');
 

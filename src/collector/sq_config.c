@@ -15,6 +15,7 @@
 #include "sq_auth.h"
 #include "sq_rules.h"
 #include "sq_web.h"
+#include "sq_compact.h"
 
 
 /*
@@ -298,6 +299,8 @@ static const sq_conf_key_t  sq_storage_keys[] = {
     { .name = "path", .set = sq_conf_set_str,
       .offset = offsetof(sq_conf_t, storage_path), .dflt = "servqual.db" },
     SQ_SEC("retention", sq_conf_t, retention, "30d"),
+    SQ_SEC("slot_retention", sq_conf_t, slot_retention, "2d"),
+    SQ_SEC("coarse_slot", sq_conf_t, coarse_slot, "1h"),
     { .name = NULL }
 };
 
@@ -392,7 +395,9 @@ static const sq_conf_table_t  sq_listen_table = {
 static const sq_conf_table_t  sq_auth_table = {
     .keys = sq_auth_keys, .check = sq_auth_conf_check
 };
-static const sq_conf_table_t  sq_storage_table = { .keys = sq_storage_keys };
+static const sq_conf_table_t  sq_storage_table = {
+    .keys = sq_storage_keys, .check = sq_compact_conf_check
+};
 static const sq_conf_table_t  sq_limits_table = { .keys = sq_limits_keys };
 static const sq_conf_table_t  sq_log_table = { .keys = sq_log_keys };
 static const sq_conf_table_t  sq_metrics_table = { .keys = sq_metrics_keys };

@@ -66,6 +66,8 @@ typedef struct {
 
     char           *storage_path;
     int64_t         retention;    /* seconds */
+    int64_t         slot_retention;   /* fine rows, then coarse ones */
+    int64_t         coarse_slot;      /* a coarse row's length */
 
     int64_t         slot;         /* seconds */
     int64_t         short_window;

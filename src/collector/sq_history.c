@@ -262,7 +262,11 @@ sq_hacc_row(void *data, const sq_store_row_t *row)
     sq_win_t   *rw;
     sq_hacc_t  *h = data;
 
-    if (row->start != h->start) {
+    /* a start and a length make a point: at the start of a coarse slot
+       whose fine rows are being merged, a series' coarse row and
+       another's fine one are two points, each counted once */
+
+    if (row->start != h->start || row->secs != h->secs) {
         if (sq_hacc_emit(h) != 0) {
             h->stop = 1;
             return 1;
@@ -373,14 +377,19 @@ static int
 sq_history_point(void *data, const sq_history_point_t *p)
 {
     sq_hist_req_t   *hr = data;
+    json_t          *pt;
     sq_win_score_t   ws;
 
     sq_history_score(hr->ctx->conf, hr->endpoint, hr->region, hr->segment,
                      p->win, p->endpoint, p->regions, p->names, p->nregions,
                      &ws);
 
-    hr->secs = p->secs;
-    json_array_append_new(hr->points, sq_json_point(p->start, &ws));
+    /* "slot" of the answer is the fine slot; a point of the older tier
+       says its own length */
+
+    pt = sq_json_point(p->start, &ws);
+    json_object_set_new(pt, "secs", json_integer(p->secs));
+    json_array_append_new(hr->points, pt);
 
     return 0;
 }

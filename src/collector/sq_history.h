@@ -48,7 +48,8 @@ typedef int (*sq_history_point_pt)(void *data, const sq_history_point_t *p);
 /*
  * The slots of endpoint with start in [from, to) in which a series
  * matches region and segment (NULL or "*": all, merged), oldest first,
- * one callback per slot: SQ_OK or the store's status.
+ * one callback per slot (fine or coarse, p->secs; at one start the
+ * coarse one first): SQ_OK or the store's status.
  */
 int sq_history_points(sq_store_t *st, const char *endpoint,
     const char *region, const char *segment, int64_t from, int64_t to,

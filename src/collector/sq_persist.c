@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sq_compact.h"
 #include "sq_persist.h"
 #include "sq_wal.h"
 
@@ -20,6 +21,7 @@
 
 struct sq_persist_s {
     sq_store_t    *store;
+    sq_compact_t  *compact;       /* the older tier (sq_compact.h) */
     sq_wal_t      *wal;           /* the ingest log, next to the database */
     int64_t        next;          /* the next slot to write */
     int64_t        expired;       /* when retention last ran */
@@ -120,6 +122,14 @@ sq_persist_start(sq_ctx_t *ctx)
 
     if (rc == SQ_OK) {
         rc = sq_store_load(st, &ctx->windows, now, &n);
+    }
+
+    if (rc == SQ_OK) {
+        ps->compact = sq_compact_open(st);
+
+        if (ps->compact == NULL) {
+            rc = SQ_ERR_STORE;
+        }
     }
 
     if (rc != SQ_OK) {
@@ -326,6 +336,20 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
                    "in %.1f ms", n, sq_persist_ms() - t0);
         }
     }
+
+    /* one slice of the older tier a tick, never a slot of the long
+       window: the fine ring may write it again, a restart loads it */
+
+    if (ctx->conf->slot_retention < ctx->conf->retention
+        && sq_compact_tick(ps->compact, now, ctx->conf->slot_retention,
+                           ctx->conf->coarse_slot, cur - a->long_window)
+           != SQ_OK
+        && now - ps->logged >= 60)
+    {
+        sq_log(SQ_LOG_ERROR, "storage: %s, will retry",
+               sq_store_strerror(st));
+        ps->logged = now;
+    }
 }
 
 
@@ -367,6 +391,7 @@ sq_persist_stop(sq_ctx_t *ctx)
     }
 
     sq_wal_close(ps->wal);
+    sq_compact_close(ps->compact);
     sq_store_close(st);
     free(ps);
     ctx->store = NULL;

@@ -18,8 +18,10 @@
  * The collector's storage timetable, between the window store and the
  * history store: at start open the database, drop rows past retention
  * and load the last long window; on each tick write every slot that is
- * over and, once a minute, drop rows past retention; at exit write the
- * current, partial slot and close.  Nothing happens when storage is off.
+ * over, once a minute drop rows past retention, and merge one slice of
+ * rollups past storage.slot_retention into coarse rows (sq_compact.h);
+ * at exit write the current, partial slot and close.  Nothing happens
+ * when storage is off.
  * Accepted datagrams go to the ingest log (sq_wal.h) until the slot they
  * were filed in is written; the log is replayed at start.
  */

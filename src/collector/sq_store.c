@@ -44,6 +44,17 @@
  * version 3), 0 for a slot without them; the measurements themselves
  * are in the packed slot, behind its map's bit SQ_SLOT_BROWSER.
  *
+ * Version 5 adds the older tier (sq_compact.c):
+ *
+ *   coarse   (series, t, secs, requests, beacons, slots, slot)
+ *            one row per series and coarse slot (an hour by default):
+ *            the fine rollups older than storage.slot_retention merged,
+ *            counts added; slots is how many fine rows went into it, slot
+ *            the packed slot as in rollups
+ *
+ * A fine slot is in exactly one of rollups and coarse at any time: the
+ * coarse row is written and its fine rows deleted in one transaction.
+ *
  * A migration takes the database from version i to i + 1: its SQL, then
  * its step in C if it has one; they all run in one transaction on open.
  *
@@ -131,6 +142,19 @@ static const sq_store_migration_t  sq_store_migrations[] = {
 
     /* 3 -> 4: the browser's beacons of each rollup */
     { "ALTER TABLE rollups ADD COLUMN beacons INTEGER NOT NULL DEFAULT 0;",
+      NULL },
+
+    /* 4 -> 5: the coarse tier, older rollups merged */
+    { "CREATE TABLE IF NOT EXISTS coarse ("
+      "  series INTEGER NOT NULL,"
+      "  t INTEGER NOT NULL,"
+      "  secs INTEGER NOT NULL,"
+      "  requests INTEGER NOT NULL,"
+      "  beacons INTEGER NOT NULL,"
+      "  slots INTEGER NOT NULL,"
+      "  slot BLOB NOT NULL,"
+      "  PRIMARY KEY (series, t)) WITHOUT ROWID;"
+      "CREATE INDEX IF NOT EXISTS coarse_t ON coarse (t);",
       NULL }
 };
 
@@ -757,6 +781,29 @@ sq_store_path(sq_store_t *st)
 }
 
 
+sqlite3 *
+sq_store_db(sq_store_t *st)
+{
+    return st->db;
+}
+
+
+int
+sq_store_error(sq_store_t *st, const char *what)
+{
+    return sq_store_fail(st, what);
+}
+
+
+int
+sq_store_damaged(sq_store_t *st, int64_t series, int64_t t)
+{
+    snprintf(st->err, sizeof(st->err), "%s: the rollup of series %lld at "
+             "%lld is damaged", st->path, (long long) series, (long long) t);
+
+    return SQ_ERR_CORRUPT;
+}
+
 /* the ids of series already in the database */
 
 static void
@@ -1272,9 +1319,11 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
 
     static const char  *sql[] = {
         "DELETE FROM rollups WHERE t < ?1",
+        "DELETE FROM coarse WHERE t < ?1",
         "DELETE FROM alerts WHERE t < ?1",
         "DELETE FROM series WHERE ?1 IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM rollups r WHERE r.series = series.id)",
+        "(SELECT 1 FROM rollups r WHERE r.series = series.id) "
+        "AND NOT EXISTS (SELECT 1 FROM coarse c WHERE c.series = series.id)",
         "DELETE FROM workers WHERE last_seen < ?1"
     };
 
@@ -1295,12 +1344,12 @@ sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted)
             return sq_store_fail(st, "cannot delete old rows");
         }
 
-        if (i < 2) {
+        if (i < 3) {
             /* rows of history; a series or a worker's state is not one */
             n += (size_t) sqlite3_changes(st->db);
         }
 
-        if (i == 2 && sqlite3_changes(st->db) > 0) {
+        if (i == 3 && sqlite3_changes(st->db) > 0) {
             /* their ids may come back for other series */
             sq_store_ids_clear(st);
         }
@@ -1325,11 +1374,18 @@ sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
     sq_store_row_t        row;
     const unsigned char  *blob;
 
+    /* both tiers: a fine slot is in one of them (sq_compact.c); at one
+       start the coarse rows come first */
+
     if (sqlite3_prepare_v2(st->db,
             "SELECT s.region, s.segment, r.t, r.secs, r.slot "
             "FROM series s JOIN rollups r ON r.series = s.id "
             "WHERE s.endpoint = ?1 AND r.t >= ?2 AND r.t < ?3 "
-            "ORDER BY r.t",
+            "UNION ALL "
+            "SELECT s.region, s.segment, c.t, c.secs, c.slot "
+            "FROM series s JOIN coarse c ON c.series = s.id "
+            "WHERE s.endpoint = ?1 AND c.t >= ?2 AND c.t < ?3 "
+            "ORDER BY 3, 4 DESC",
             -1, &s, NULL)
         != SQLITE_OK)
     {

@@ -35,7 +35,7 @@
  * reason of the last error, with the file's name.
  */
 
-#define SQ_STORE_SCHEMA  4
+#define SQ_STORE_SCHEMA  5
 
 
 typedef struct sq_store_s  sq_store_t;
@@ -98,6 +98,15 @@ const char *sq_store_strerror(sq_store_t *st);
 const char *sq_store_path(sq_store_t *st);
 
 /*
+ * For the store's other parts (sq_compact.c): the database handle; the
+ * database's last error made the store's (returns SQ_ERR_STORE); a row
+ * that cannot be read back (returns SQ_ERR_CORRUPT).
+ */
+struct sqlite3 *sq_store_db(sq_store_t *st);
+int sq_store_error(sq_store_t *st, const char *what);
+int sq_store_damaged(sq_store_t *st, int64_t series, int64_t t);
+
+/*
  * Writes every series' fine slot that starts at start (complete or not)
  * in one transaction, replacing rows of the same series and slot.
  * *written gets the number of rows, if not NULL.
@@ -113,12 +122,14 @@ int sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
  */
 int sq_store_load(sq_store_t *st, sq_windows_t *a, int64_t now, size_t *loaded);
 
-/* deletes rollups and alert events older than before */
+/* deletes rollups of both tiers and alert events older than before */
 int sq_store_expire(sq_store_t *st, int64_t before, size_t *deleted);
 
 /*
- * The rollups of every series of endpoint with start in [from, to),
- * oldest first, one callback per row (the history API, sq_history.c).
+ * The rollups of every series of endpoint with start in [from, to), of
+ * both tiers (row->secs tells them apart), oldest first and at one start
+ * the longer rows first, one callback per row (the history API,
+ * sq_history.c).
  * A row that cannot be read back stops the walk: SQ_ERR_CORRUPT.
  */
 int sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
