@@ -187,7 +187,7 @@ t_now(void)
 {
     struct timespec  ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
