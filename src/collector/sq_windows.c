@@ -272,8 +272,8 @@ sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start)
  * The series' hash: eight bytes at a time, each word mixed in with a
  * multiply and a shift, the three lengths in the seed (so that "ab"+"c"
  * and "a"+"bc" differ), the 64-bit finaliser of MurmurHash3 at the end.
- * Not keyed: the table stays at most half full and a series' strings
- * come from the configured nginx (a signed datagram, if signing is on).
+ * Not keyed: a series' strings come from the configured nginx (signed
+ * datagrams, when signing is on) and limits.max_series bounds the table.
  */
 
 #define SQ_HASH_MUL  UINT64_C(0x9e3779b97f4a7c15)
@@ -734,9 +734,10 @@ sq_series_get(sq_windows_t *a, uint64_t h, const sq_str_t *e,
         a->cap = cap;
     }
 
-    /* at most half full */
+    /* at most three quarters full */
 
-    if (2 * (a->n + 1) > a->nbuckets && sq_rehash(a) != SQ_OK
+    if (4 * (uint64_t) (a->n + 1) > 3 * (uint64_t) a->nbuckets
+        && sq_rehash(a) != SQ_OK
         && a->n + 1 >= a->nbuckets)
     {
         free(s->rings);
