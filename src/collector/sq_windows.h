@@ -116,11 +116,12 @@ struct sq_series_s {
 
 /*
  * The series table: open addressing with linear probing, at most three
- * quarters full (16 bytes a bucket: 21 to 43 bytes a series), each bucket the series' full 64-bit hash (of its three strings,
- * one pass) next to its pointer, so that a lookup compares hashes before
- * it reads any series and reads the one series it finds.  A removed
- * series' bucket is filled by shifting back the ones after it (no
- * tombstones).  s NULL: an empty bucket.
+ * quarters full (16 bytes a bucket: 21 to 43 bytes a series), each
+ * bucket the series' full 64-bit hash (of its three strings, one pass)
+ * next to its pointer, so that a lookup compares hashes before it reads
+ * any series and reads the one series it finds.  A removed series'
+ * bucket is filled by shifting back the ones after it (no tombstones).
+ * s NULL: an empty bucket.
  */
 
 typedef struct {
