@@ -99,6 +99,7 @@ struct sq_series_s {
     uint16_t       rlen;
     uint16_t       glen;
     uint32_t       pos;           /* in sq_windows_t.all */
+    uint32_t       rings_len;
     const char    *endpoint;      /* in key[] */
     const char    *region;
     const char    *segment;
@@ -109,7 +110,6 @@ struct sq_series_s {
     sq_metrics_t   metrics;                    /* Prometheus histograms */
     int64_t        first_seen;
     unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
-    uint32_t       rings_len;
     char           key[];
 };
 
