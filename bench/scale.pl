@@ -274,6 +274,15 @@ my $per_row = $a->{rows} ? $a->{db_bytes} / $a->{rows} : 0;
 printf $out "\nSent at %.0f datagrams/s (%.1fM series updates/s), %d live "
     . "series; the slowest scrape took %.2f s.\n", $a->{sent} / $seconds,
     $a->{sent} * 100 / $seconds / 1e6, $series, $a->{scrape_max};
+# the merge rate: series updates accepted per second of the collector's
+# CPU (the receive thread, scrapes, views and writes included)
+for my $r (@runs) {
+    printf $out "\n%s: %.0f series updates accepted per CPU second "
+        . "(%.2f µs each, everything included).\n", $r->{tag},
+        $r->{cpu} ? $r->{accepted} * 100 / $r->{cpu} : 0,
+        $r->{accepted} ? $r->{cpu} * 1e6 / ($r->{accepted} * 100) : 0;
+}
+
 printf $out "\nDisk: %d rollups in %.1f MB (database and its WAL), %.0f "
     . "bytes a rollup: with the default 1-minute slot, %.0f MB per 1000 "
     . "series per day (1440 rollups each), before retention deletes "

@@ -27,6 +27,14 @@
 
 typedef struct sq_group_s  sq_group_t;
 
+/*
+ * A rollup group: its two windows in own[], or, in a map that shares
+ * (sq_gmap_t.shared: endpoint by region, where most groups are one
+ * series), the windows of its first series until a second one is merged
+ * (sq_group_merge()): at 100k series that saves a copy of every series'
+ * windows while the view is built.
+ */
+
 struct sq_group_s {
     sq_group_t   *next;           /* hash chain */
     sq_group_t   *sibling;        /* the next region of an endpoint */
@@ -34,14 +42,22 @@ struct sq_group_s {
     const char   *k1;
     const char   *k2;
     uint32_t      hash;
-    sq_win_t      w[2];
+    sq_win_t     *w;              /* own, or a series' windows */
+    unsigned      sole:1;         /* w: its one series' windows */
+    unsigned      alloc:1;        /* w: allocated (shared map) */
+    sq_win_t      own[];          /* 2, or none in a shared map */
 };
 
 
 typedef struct {
     sq_group_t      **b;
     uint32_t          nb;
+    unsigned          shared:1;
 } sq_gmap_t;
+
+
+/* the windows of a group in a shared map that has none yet: empty */
+static sq_win_t  sq_group_none[2];
 
 
 /* a view being built */
@@ -63,6 +79,7 @@ static int sq_gmap_init(sq_gmap_t *m, uint32_t n);
 static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
     const char *k2, int *created);
 static void sq_gmap_free(sq_gmap_t *m);
+static int sq_group_merge(sq_group_t *g, sq_win_t *w);
 static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
     const char *r, const char *g, const sq_label_t *labels, size_t nlabels);
 static void sq_row_labels(const sq_conf_t *conf, const char *e,
@@ -111,6 +128,7 @@ sq_gmap_init(sq_gmap_t *m, uint32_t n)
     }
 
     m->b = calloc(m->nb, sizeof(sq_group_t *));
+    m->shared = 0;
 
     return m->b ? 0 : -1;
 }
@@ -133,7 +151,8 @@ sq_gmap_get(sq_gmap_t *m, const char *k1, const char *k2, int *created)
         }
     }
 
-    g = calloc(1, sizeof(sq_group_t));
+    g = calloc(1, sizeof(sq_group_t)
+                  + (m->shared ? 0 : 2 * sizeof(sq_win_t)));
     if (g == NULL) {
         return NULL;
     }
@@ -141,8 +160,15 @@ sq_gmap_get(sq_gmap_t *m, const char *k1, const char *k2, int *created)
     g->hash = h;
     g->k1 = k1;
     g->k2 = k2;
-    sq_win_init(&g->w[0]);
-    sq_win_init(&g->w[1]);
+
+    if (m->shared) {
+        g->w = sq_group_none;
+
+    } else {
+        g->w = g->own;
+        sq_win_init(&g->w[0]);
+        sq_win_init(&g->w[1]);
+    }
 
     g->next = m->b[h & (m->nb - 1)];
     m->b[h & (m->nb - 1)] = g;
@@ -162,13 +188,71 @@ sq_gmap_free(sq_gmap_t *m)
     for (i = 0; i < m->nb && m->b; i++) {
         for (g = m->b[i]; g; g = next) {
             next = g->next;
-            sq_win_free(&g->w[0]);
-            sq_win_free(&g->w[1]);
+
+            if (!m->shared || g->alloc) {
+                sq_win_free(&g->w[0]);
+                sq_win_free(&g->w[1]);
+            }
+
+            if (g->alloc) {
+                free(g->w);
+            }
+
             free(g);
         }
     }
 
     free(m->b);
+}
+
+
+/*
+ * Merges a series' two windows w into a group: in a shared map the first
+ * series' are taken as they are (they outlive the map), the second makes
+ * the group a copy of its own.  SQ_OK or SQ_ERR_NOMEM.
+ */
+
+static int
+sq_group_merge(sq_group_t *g, sq_win_t *w)
+{
+    int        k;
+    sq_win_t  *own;
+
+    if (g->w == sq_group_none) {
+        g->w = w;
+        g->sole = 1;
+        return SQ_OK;
+    }
+
+    if (g->sole) {
+        own = malloc(2 * sizeof(sq_win_t));
+        if (own == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        for (k = 0; k < 2; k++) {
+            sq_win_init(&own[k]);
+
+            if (sq_win_merge(&own[k], &g->w[k]) != SQ_OK) {
+                sq_win_free(&own[0]);
+                sq_win_free(&own[1]);
+                free(own);
+                return SQ_ERR_NOMEM;
+            }
+        }
+
+        g->w = own;
+        g->sole = 0;
+        g->alloc = 1;
+    }
+
+    for (k = 0; k < 2; k++) {
+        if (sq_win_merge(&g->w[k], &w[k]) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return SQ_OK;
 }
 
 
@@ -648,6 +732,9 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         return NULL;
     }
 
+    /* endpoint by region: most groups are one series */
+    er.shared = 1;
+
     sq_win_init(&glob[0]);
     sq_win_init(&glob[1]);
 
@@ -695,11 +782,11 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                 (void) sq_win_merge(&gr->w[k], &wins[2 * i + k]);
             }
 
-            if (gg) {
-                (void) sq_win_merge(&gg->w[k], &wins[2 * i + k]);
-            }
-
             (void) sq_win_merge(&glob[k], &wins[2 * i + k]);
+        }
+
+        if (gg) {
+            (void) sq_group_merge(gg, &wins[2 * i]);
         }
     }
 
@@ -903,6 +990,18 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
 
     if (!force && p->latest && ms < p->next_ms) {
         return SQ_OK;
+    }
+
+    /*
+     * The build runs on the loop: when no reader holds the latest view
+     * (a scrape being streamed does), nobody can see it until the new
+     * one is published, so it is freed first and the two are never held
+     * at once (at 100k series a view is about 170 MB).
+     */
+
+    if (p->latest && p->latest->refs == 1) {
+        sq_view_release(p->latest);
+        p->latest = NULL;
     }
 
     v = sq_view_build(a, conf, now);

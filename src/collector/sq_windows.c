@@ -5,6 +5,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,19 @@ typedef struct {
 } sq_rslot_t;
 
 
-static uint32_t sq_hash(const char *p, size_t len, uint32_t h);
-static sq_series_t *sq_series_get(sq_windows_t *a, const sq_str_t *e,
-    const sq_str_t *r, const sq_str_t *g, int64_t now);
+static uint64_t sq_hash_bytes(const char *p, size_t len, uint64_t h);
+static uint64_t sq_key_hash(const sq_str_t *e, const sq_str_t *r,
+    const sq_str_t *g);
+static sq_series_t *sq_series_find(const sq_windows_t *a, uint64_t h,
+    const sq_str_t *e, const sq_str_t *r, const sq_str_t *g);
+static sq_series_t *sq_series_peek(const sq_windows_t *a, uint64_t h);
+static int sq_series_is(const sq_series_t *s, const sq_str_t *e,
+    const sq_str_t *r, const sq_str_t *g);
+static void sq_series_prefetch(const sq_series_t *s);
+static sq_series_t *sq_series_get(sq_windows_t *a, uint64_t h,
+    const sq_str_t *e, const sq_str_t *r, const sq_str_t *g, int64_t now);
+static void sq_merge_series(sq_windows_t *a, sq_series_t *s,
+    const sq_dseries_t *ds, int64_t start, int64_t now);
 static void sq_series_free(sq_windows_t *a, sq_series_t *s);
 static void sq_rings_free(sq_windows_t *a, sq_series_t *s);
 static int sq_rehash(sq_windows_t *a);
@@ -257,17 +268,73 @@ sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start)
 }
 
 
-static uint32_t
-sq_hash(const char *p, size_t len, uint32_t h)
-{
-    size_t  i;
+/*
+ * The series' hash: eight bytes at a time, each word mixed in with a
+ * multiply and a shift, the three lengths in the seed (so that "ab"+"c"
+ * and "a"+"bc" differ), the 64-bit finaliser of MurmurHash3 at the end.
+ * Not keyed: a series' strings come from the configured nginx (signed
+ * datagrams, when signing is on) and limits.max_series bounds the table.
+ */
 
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char) p[i];
-        h *= 16777619u;
+#define SQ_HASH_MUL  UINT64_C(0x9e3779b97f4a7c15)
+
+uint64_t  sq_windows_hash_mask = ~UINT64_C(0);
+
+
+static uint64_t
+sq_hash_bytes(const char *p, size_t len, uint64_t h)
+{
+    size_t    i;
+    uint64_t  w;
+
+    while (len >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * SQ_HASH_MUL;
+        h ^= h >> 32;
+        p += 8;
+        len -= 8;
+    }
+
+    if (len) {
+        w = 0;
+
+        for (i = 0; i < len; i++) {
+            w |= (uint64_t) (unsigned char) p[i] << (8 * i);
+        }
+
+        h = (h ^ w) * SQ_HASH_MUL;
+        h ^= h >> 32;
     }
 
     return h;
+}
+
+
+uint64_t
+sq_windows_hash(const char *e, size_t elen, const char *r, size_t rlen,
+    const char *g, size_t glen)
+{
+    uint64_t  h;
+
+    h = (uint64_t) elen | (uint64_t) rlen << 20 | (uint64_t) glen << 40;
+    h = sq_hash_bytes(e, elen, h * SQ_HASH_MUL + 1);
+    h = sq_hash_bytes(r, rlen, h + 2);
+    h = sq_hash_bytes(g, glen, h + 3);
+
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+
+    return h & sq_windows_hash_mask;
+}
+
+
+static uint64_t
+sq_key_hash(const sq_str_t *e, const sq_str_t *r, const sq_str_t *g)
+{
+    return sq_windows_hash(e->ptr, e->len, r->ptr, r->len, g->ptr, g->len);
 }
 
 
@@ -284,7 +351,7 @@ sq_windows_init(sq_windows_t *a, int64_t slot, int64_t short_window,
     a->rewrite = INT64_MAX;
 
     a->nbuckets = 1024;
-    a->buckets = calloc(a->nbuckets, sizeof(sq_series_t *));
+    a->buckets = calloc(a->nbuckets, sizeof(sq_sbucket_t));
     a->packed = malloc(SQ_SLOT_PACKED_MAX);
 
     if (a->buckets == NULL || a->packed == NULL
@@ -411,20 +478,40 @@ sq_rings_free(sq_windows_t *a, sq_series_t *s)
 static void
 sq_series_free(sq_windows_t *a, sq_series_t *s)
 {
-    sq_series_t **pp;
+    uint32_t       i, j, home, mask;
+    sq_sbucket_t  *b;
 
     if (s == a->other) {
         a->other = NULL;
 
     } else {
-        for (pp = &a->buckets[s->hash & (a->nbuckets - 1)]; *pp;
-             pp = &(*pp)->next)
-        {
-            if (*pp == s) {
-                *pp = s->next;
-                break;
-            }
+        b = a->buckets;
+        mask = a->nbuckets - 1;
+        i = (uint32_t) sq_windows_hash(s->endpoint, s->elen, s->region,
+                                       s->rlen, s->segment, s->glen) & mask;
+
+        while (b[i].s != s) {
+            i = (i + 1) & mask;
         }
+
+        /* the buckets after it that may move back into the hole */
+
+        for (j = (i + 1) & mask; b[j].s; j = (j + 1) & mask) {
+            home = (uint32_t) b[j].hash & mask;
+
+            /* b[j] stays when its home is cyclically in (i, j] */
+
+            if ((j > i) ? (home > i && home <= j) : (home > i || home <= j))
+            {
+                continue;
+            }
+
+            b[i] = b[j];
+            i = j;
+        }
+
+        b[i].s = NULL;
+        b[i].hash = 0;
 
         a->all[s->pos] = a->all[a->n - 1];
         a->all[s->pos]->pos = s->pos;
@@ -437,25 +524,33 @@ sq_series_free(sq_windows_t *a, sq_series_t *s)
 }
 
 
+/* the table twice the size, every bucket put again */
+
 static int
 sq_rehash(sq_windows_t *a)
 {
-    uint32_t      i, n;
-    sq_series_t **b, *s, *next;
+    uint32_t       i, j, n;
+    sq_sbucket_t  *b;
 
     n = a->nbuckets * 2;
 
-    b = calloc(n, sizeof(sq_series_t *));
+    b = calloc(n, sizeof(sq_sbucket_t));
     if (b == NULL) {
         return SQ_ERR_NOMEM;
     }
 
     for (i = 0; i < a->nbuckets; i++) {
-        for (s = a->buckets[i]; s; s = next) {
-            next = s->next;
-            s->next = b[s->hash & (n - 1)];
-            b[s->hash & (n - 1)] = s;
+        if (a->buckets[i].s == NULL) {
+            continue;
         }
+
+        for (j = (uint32_t) a->buckets[i].hash & (n - 1); b[j].s;
+             j = (j + 1) & (n - 1))
+        {
+            /* void */
+        }
+
+        b[j] = a->buckets[i];
     }
 
     free(a->buckets);
@@ -466,31 +561,107 @@ sq_rehash(sq_windows_t *a)
 }
 
 
+/* the series of that hash and strings, or NULL */
+
 static sq_series_t *
-sq_series_get(sq_windows_t *a, const sq_str_t *e, const sq_str_t *r,
-    const sq_str_t *g, int64_t now)
+sq_series_find(const sq_windows_t *a, uint64_t h, const sq_str_t *e,
+    const sq_str_t *r, const sq_str_t *g)
+{
+    uint32_t             i, mask;
+    sq_series_t         *s;
+    const sq_sbucket_t  *b;
+
+    b = a->buckets;
+    mask = a->nbuckets - 1;
+
+    for (i = (uint32_t) h & mask; b[i].s; i = (i + 1) & mask) {
+        s = b[i].s;
+
+        if (b[i].hash == h && sq_series_is(s, e, r, g)) {
+            return s;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+sq_series_is(const sq_series_t *s, const sq_str_t *e, const sq_str_t *r,
+    const sq_str_t *g)
+{
+    return s->elen == e->len && s->rlen == r->len && s->glen == g->len
+           && memcmp(s->endpoint, e->ptr, e->len) == 0
+           && memcmp(s->region, r->ptr, r->len) == 0
+           && memcmp(s->segment, g->ptr, g->len) == 0;
+}
+
+
+/*
+ * The first series of hash h in the table, or NULL, without reading any
+ * series: the likely one, to fetch ahead; whether it is the one is for
+ * sq_series_is() once it is there.
+ */
+
+static sq_series_t *
+sq_series_peek(const sq_windows_t *a, uint64_t h)
+{
+    uint32_t             i, mask;
+    const sq_sbucket_t  *b;
+
+    b = a->buckets;
+    mask = a->nbuckets - 1;
+
+    for (i = (uint32_t) h & mask; b[i].s; i = (i + 1) & mask) {
+        if (b[i].hash == h) {
+            return b[i].s;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Fetches the cache lines a merge of s touches: the series up to its
+ * Prometheus histograms, and its key.
+ */
+
+static void
+sq_series_prefetch(const sq_series_t *s)
+{
+    size_t       off;
+    const char  *p;
+
+    p = (const char *) s;
+
+    for (off = 0; off < offsetof(sq_series_t, first_seen); off += 64) {
+        __builtin_prefetch(p + off, 1);
+    }
+
+    __builtin_prefetch(s->key);
+}
+
+
+/*
+ * The series of those strings (h their hash), created when new; past
+ * limits.max_series, the one series _other.  NULL: out of memory.
+ */
+
+static sq_series_t *
+sq_series_get(sq_windows_t *a, uint64_t h, const sq_str_t *e,
+    const sq_str_t *r, const sq_str_t *g, int64_t now)
 {
     char          *p;
     size_t         len;
-    uint32_t       h, cap;
+    uint32_t       i, cap;
     sq_str_t       other, empty;
     sq_series_t   *s, **all;
 
-    h = sq_hash(e->ptr, e->len, 2166136261u);
-    h = sq_hash("", 1, h);
-    h = sq_hash(r->ptr, r->len, h);
-    h = sq_hash("", 1, h);
-    h = sq_hash(g->ptr, g->len, h);
+    s = sq_series_find(a, h, e, r, g);
 
-    for (s = a->buckets[h & (a->nbuckets - 1)]; s; s = s->next) {
-        if (s->hash == h
-            && s->elen == e->len && s->rlen == r->len && s->glen == g->len
-            && memcmp(s->endpoint, e->ptr, e->len) == 0
-            && memcmp(s->region, r->ptr, r->len) == 0
-            && memcmp(s->segment, g->ptr, g->len) == 0)
-        {
-            return s;
-        }
+    if (s) {
+        return s;
     }
 
     if (a->n >= a->max_series) {
@@ -563,13 +734,25 @@ sq_series_get(sq_windows_t *a, const sq_str_t *e, const sq_str_t *r,
         a->cap = cap;
     }
 
-    if (a->n >= a->nbuckets) {
-        (void) sq_rehash(a);
+    /* at most three quarters full */
+
+    if (4 * (uint64_t) (a->n + 1) > 3 * (uint64_t) a->nbuckets
+        && sq_rehash(a) != SQ_OK
+        && a->n + 1 >= a->nbuckets)
+    {
+        free(s->rings);
+        free(s);
+        return NULL;
     }
 
-    s->hash = h;
-    s->next = a->buckets[h & (a->nbuckets - 1)];
-    a->buckets[h & (a->nbuckets - 1)] = s;
+    for (i = (uint32_t) h & (a->nbuckets - 1); a->buckets[i].s;
+         i = (i + 1) & (a->nbuckets - 1))
+    {
+        /* void */
+    }
+
+    a->buckets[i].hash = h;
+    a->buckets[i].s = s;
     s->pos = a->n;
     a->all[a->n++] = s;
 
@@ -663,15 +846,29 @@ received:
 }
 
 
+/*
+ * How far ahead of the series being merged its datagram's series are
+ * looked at: SQ_AHEAD_HASH series ahead, the hash is computed and the
+ * table's bucket fetched; SQ_AHEAD_FIND series ahead, the series of that
+ * hash is taken from the bucket (sq_series_peek()) and its lines fetched
+ * (sq_series_prefetch()); one series ahead, its slot being written.
+ * With 100k series the table and the series are far larger than the
+ * caches: the fetches overlap the merges of the series before.
+ */
+#define SQ_AHEAD_HASH  4
+#define SQ_AHEAD_FIND  2
+#define SQ_AHEAD_RING  8              /* a power of two > SQ_AHEAD_HASH */
+
+
 int
 sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 {
-    int            k, covered, old;
-    int64_t        start;
-    uint32_t       i;
-    sq_slot_t     *sl;
-    sq_series_t   *s;
-    sq_dseries_t  *ds;
+    int                  covered;
+    int64_t              start;
+    uint32_t             i, j, n;
+    uint64_t             h[SQ_AHEAD_RING];
+    sq_series_t         *s, *found[SQ_AHEAD_RING];
+    const sq_dseries_t  *ds;
 
     start = sq_place(a, d, now, &covered);
 
@@ -722,53 +919,112 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
     a->stats.segment_folded_requests += d->go;
     a->stats.requests += d->requests;
 
-    for (i = 0; i < d->nseries; i++) {
-        ds = &d->series[i];
+    n = d->nseries;
 
-        s = sq_series_get(a, &ds->endpoint, &ds->region, &ds->segment, now);
-        if (s == NULL) {
+    for (i = 0; i < n + SQ_AHEAD_HASH; i++) {
+
+        if (i < n) {
+            ds = &d->series[i];
+            j = i & (SQ_AHEAD_RING - 1);
+            h[j] = sq_key_hash(&ds->endpoint, &ds->region, &ds->segment);
+            __builtin_prefetch(&a->buckets[h[j] & (a->nbuckets - 1)]);
+        }
+
+        if (i >= SQ_AHEAD_HASH - SQ_AHEAD_FIND
+            && i - (SQ_AHEAD_HASH - SQ_AHEAD_FIND) < n)
+        {
+            j = i - (SQ_AHEAD_HASH - SQ_AHEAD_FIND);
+            s = sq_series_peek(a, h[j & (SQ_AHEAD_RING - 1)]);
+            found[j & (SQ_AHEAD_RING - 1)] = s;
+
+            if (s) {
+                sq_series_prefetch(s);
+            }
+        }
+
+        if (i < SQ_AHEAD_HASH) {
             continue;
         }
 
-        if (s == a->other) {
-            a->stats.overflow_requests += ds->c[SQ_C_REQUESTS];
+        j = i - SQ_AHEAD_HASH;
+
+        if (j + 1 < n) {
+            s = found[(j + 1) & (SQ_AHEAD_RING - 1)];
+
+            if (s && s->cur) {
+                __builtin_prefetch(s->cur, 1);
+                __builtin_prefetch((const char *) s->cur + 64, 1);
+                __builtin_prefetch((const char *) s->cur + 128, 1);
+            }
         }
 
-        s->last_seen = now;
-        a->stats.series_updates++;
+        ds = &d->series[j];
+        s = found[j & (SQ_AHEAD_RING - 1)];
 
-        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-            s->total[k] += ds->c[k];
+        if (s == NULL || !sq_series_is(s, &ds->endpoint, &ds->region,
+                                       &ds->segment))
+        {
+            /* new, created by a series before it in this datagram, or
+               another series of the same hash */
+            s = sq_series_get(a, h[j & (SQ_AHEAD_RING - 1)], &ds->endpoint,
+                              &ds->region, &ds->segment, now);
+            if (s == NULL) {
+                continue;
+            }
         }
 
-        sl = sq_cur(a, s, start);
-
-        /* a slot the series has finished: merged into its rings */
-
-        old = (sl == NULL && s->cur != NULL);
-
-        if (old) {
-            sl = &a->late;
-            sq_slot_reset(sl, start);
-        }
-
-        if (sl) {
-            sq_slot_add_counters(sl, ds->c);
-        }
-
-        (void) sq_add_hist(sl, s, SQ_H_RT, &ds->hist[SQ_H_RT]);
-        (void) sq_add_hist(sl, s, SQ_H_TTFB, &ds->hist[SQ_H_TTFB]);
-
-        if (ds->browser) {
-            (void) sq_add_browser(sl, s, ds);
-        }
-
-        if (old) {
-            (void) sq_put_finished(a, s, sl);
-        }
+        sq_merge_series(a, s, ds, start, now);
     }
 
     return SQ_OK;
+}
+
+
+/* one series of a datagram, filed into the slot at start */
+
+static void
+sq_merge_series(sq_windows_t *a, sq_series_t *s, const sq_dseries_t *ds,
+    int64_t start, int64_t now)
+{
+    int         k, old;
+    sq_slot_t  *sl;
+
+    if (s == a->other) {
+        a->stats.overflow_requests += ds->c[SQ_C_REQUESTS];
+    }
+
+    s->last_seen = now;
+    a->stats.series_updates++;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        s->total[k] += ds->c[k];
+    }
+
+    sl = sq_cur(a, s, start);
+
+    /* a slot the series has finished: merged into its rings */
+
+    old = (sl == NULL && s->cur != NULL);
+
+    if (old) {
+        sl = &a->late;
+        sq_slot_reset(sl, start);
+    }
+
+    if (sl) {
+        sq_slot_add_counters(sl, ds->c);
+    }
+
+    (void) sq_add_hist(sl, s, SQ_H_RT, &ds->hist[SQ_H_RT]);
+    (void) sq_add_hist(sl, s, SQ_H_TTFB, &ds->hist[SQ_H_TTFB]);
+
+    if (ds->browser) {
+        (void) sq_add_browser(sl, s, ds);
+    }
+
+    if (old) {
+        (void) sq_put_finished(a, s, sl);
+    }
 }
 
 
@@ -857,7 +1113,7 @@ sq_windows_add_slot(sq_windows_t *a, const char *endpoint,
     g.ptr = segment;
     g.len = (uint32_t) strlen(segment);
 
-    s = sq_series_get(a, &e, &r, &g, now);
+    s = sq_series_get(a, sq_key_hash(&e, &r, &g), &e, &r, &g, now);
     if (s == NULL) {
         return SQ_ERR_NOMEM;
     }
@@ -999,7 +1255,7 @@ sq_windows_memory(const sq_windows_t *a)
     uint32_t      i;
     sq_series_t  *s;
 
-    m = a->nbuckets * sizeof(void *) + a->cap * sizeof(void *)
+    m = a->nbuckets * sizeof(sq_sbucket_t) + a->cap * sizeof(void *)
         + sq_workers_memory(&a->workers);
 
     for (i = 0; i < a->n; i++) {

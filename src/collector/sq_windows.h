@@ -87,26 +87,47 @@ typedef enum {
 
 typedef struct sq_series_s  sq_series_t;
 
+/*
+ * A series.  The fields a datagram's merge touches come first, in the
+ * order it touches them (the key to compare, the slot being written, the
+ * totals, the Prometheus histograms), so that sq_windows_ingest() can
+ * fetch them ahead while it merges the series before.
+ */
+
 struct sq_series_s {
-    sq_series_t   *next;          /* hash chain */
-    uint32_t       hash;
-    uint32_t       pos;           /* in sq_windows_t.all */
     uint16_t       elen;
     uint16_t       rlen;
     uint16_t       glen;
-    const char    *endpoint;
+    uint32_t       pos;           /* in sq_windows_t.all */
+    uint32_t       rings_len;
+    const char    *endpoint;      /* in key[] */
     const char    *region;
     const char    *segment;
-    int64_t        first_seen;
+    sq_slot_t     *cur;           /* the fine slot being written */
     int64_t        last_seen;
+    sq_browser_t  *browser;       /* since first seen; NULL: no beacons */
     uint64_t       total[SQ_WIRE_NCOUNTERS];   /* since first seen */
     sq_metrics_t   metrics;                    /* Prometheus histograms */
-    sq_browser_t  *browser;       /* since first seen; NULL: no beacons */
-    sq_slot_t     *cur;           /* the fine slot being written */
+    int64_t        first_seen;
     unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
-    uint32_t       rings_len;
     char           key[];
 };
+
+
+/*
+ * The series table: open addressing with linear probing, at most three
+ * quarters full (16 bytes a bucket: 21 to 43 bytes a series), each
+ * bucket the series' full 64-bit hash (of its three strings, one pass)
+ * next to its pointer, so that a lookup compares hashes before it reads
+ * any series and reads the one series it finds.  A removed series'
+ * bucket is filled by shifting back the ones after it (no tombstones).
+ * s NULL: an empty bucket.
+ */
+
+typedef struct {
+    uint64_t       hash;
+    sq_series_t   *s;
+} sq_sbucket_t;
 
 
 typedef struct {
@@ -141,7 +162,7 @@ typedef struct {
     uint64_t       max_series;
     int64_t        ttl;
 
-    sq_series_t  **buckets;
+    sq_sbucket_t  *buckets;       /* nbuckets, a power of two */
     uint32_t       nbuckets;
     sq_series_t  **all;
     uint32_t       n;
@@ -219,6 +240,16 @@ int64_t sq_windows_rewrite(sq_windows_t *a);
 void sq_windows_expire(sq_windows_t *a, int64_t now);
 
 size_t sq_windows_memory(const sq_windows_t *a);
+
+/*
+ * The hash of a series' three strings, as the table keeps it; ANDed with
+ * sq_windows_hash_mask (all ones), which a test narrows to force
+ * collisions through the table.
+ */
+uint64_t sq_windows_hash(const char *e, size_t elen, const char *r,
+    size_t rlen, const char *g, size_t glen);
+
+extern uint64_t  sq_windows_hash_mask;
 
 
 #endif /* _SQ_WINDOWS_H_INCLUDED_ */
