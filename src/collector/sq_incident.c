@@ -12,6 +12,7 @@
 
 #include "sq_incident.h"
 #include "sq_json.h"
+#include "sq_smap.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -31,13 +32,27 @@ typedef struct {
 } sq_tally_t;
 
 
+/* the rows of one region or endpoint, as the grouping sees them */
+
+typedef struct {
+    size_t       first;           /* index in al, or SQ_SMAP_NONE */
+    const char  *other;           /* the first row's endpoint (region) */
+    int          broad;           /* another one seen */
+    size_t       worst[SQ_NDIMS];
+} sq_group_t;
+
+
 static int sq_incident_series(const sq_alert_info_t *a);
 static int sq_incident_worse(const sq_alert_info_t *a,
     const sq_alert_info_t *b);
-static int sq_incident_region_broad(const sq_alert_info_t **al, size_t n,
-    const char *region);
-static int sq_incident_endpoint_broad(const sq_alert_info_t **al, size_t n,
-    const char *endpoint, const unsigned char *rb);
+static void sq_incident_see(sq_group_t *g, const sq_alert_info_t **al,
+    size_t i, const char *other);
+static sq_group_t *sq_incident_group_of(sq_smap_t *m, sq_group_t *gs,
+    size_t *ng, const char *name);
+static size_t sq_incident_drag(const sq_group_t *g,
+    const sq_alert_info_t **al, int dim);
+static void sq_incident_member(sq_incident_t *inc,
+    const sq_alert_info_t *a, int *differ);
 static char *sq_incident_key(int cause, const char *a, const char *b);
 static const char *sq_incident_common(const char *cur, const char *v,
     int *differ);
@@ -130,66 +145,6 @@ sq_incident_worse(const sq_alert_info_t *a, const sq_alert_info_t *b)
 }
 
 
-/* a region with firing rows on two endpoints or more */
-
-static int
-sq_incident_region_broad(const sq_alert_info_t **al, size_t n,
-    const char *region)
-{
-    size_t       i;
-    const char  *first;
-
-    first = NULL;
-
-    for (i = 0; i < n; i++) {
-        if (!sq_incident_series(al[i])
-            || strcmp(al[i]->region, region) != 0)
-        {
-            continue;
-        }
-
-        if (first == NULL) {
-            first = al[i]->endpoint;
-
-        } else if (strcmp(first, al[i]->endpoint) != 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* an endpoint with firing rows in two regions or more, not broad ones */
-
-static int
-sq_incident_endpoint_broad(const sq_alert_info_t **al, size_t n,
-    const char *endpoint, const unsigned char *rb)
-{
-    size_t       i;
-    const char  *first;
-
-    first = NULL;
-
-    for (i = 0; i < n; i++) {
-        if (!sq_incident_series(al[i]) || rb[i]
-            || strcmp(al[i]->endpoint, endpoint) != 0)
-        {
-            continue;
-        }
-
-        if (first == NULL) {
-            first = al[i]->region;
-
-        } else if (strcmp(first, al[i]->region) != 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 static char *
 sq_incident_key(int cause, const char *a, const char *b)
 {
@@ -268,17 +223,109 @@ sq_incident_cmp(const void *pa, const void *pb)
 }
 
 
+/*
+ * What the rows of one region (or one endpoint) give the grouping: the
+ * first row seen, whether a second endpoint (region) fires there, and the
+ * worst row per dimension, each found in al's order.
+ */
+
+static void
+sq_incident_see(sq_group_t *g, const sq_alert_info_t **al, size_t i,
+    const char *other)
+{
+    int  d;
+
+    if (g->first == SQ_SMAP_NONE) {
+        g->first = i;
+        g->other = other;
+
+    } else if (other && !g->broad && strcmp(g->other, other) != 0) {
+        g->broad = 1;
+    }
+
+    d = al[i]->dim;
+
+    if (g->worst[d] == SQ_SMAP_NONE
+        || sq_incident_worse(al[i], al[g->worst[d]]))
+    {
+        g->worst[d] = i;
+    }
+}
+
+
+/* the group of name in m, a new one if there is none; NULL: no memory */
+
+static sq_group_t *
+sq_incident_group_of(sq_smap_t *m, sq_group_t *gs, size_t *ng,
+    const char *name)
+{
+    int              d, added;
+    sq_group_t      *g;
+    sq_smap_slot_t  *s;
+
+    s = sq_smap_put(m, name, *ng, &added);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (!added) {
+        return &gs[s->val];
+    }
+
+    g = &gs[(*ng)++];
+    g->first = SQ_SMAP_NONE;
+    g->other = NULL;
+    g->broad = 0;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        g->worst[d] = SQ_SMAP_NONE;
+    }
+
+    return g;
+}
+
+
+/*
+ * The row that drags a rollup of dimension dim down: the worst on the
+ * same dimension, else the worst on the dimension of the first row seen
+ */
+
+static size_t
+sq_incident_drag(const sq_group_t *g, const sq_alert_info_t **al, int dim)
+{
+    if (g == NULL || g->first == SQ_SMAP_NONE) {
+        return SQ_SMAP_NONE;
+    }
+
+    if (g->worst[dim] != SQ_SMAP_NONE) {
+        return g->worst[dim];
+    }
+
+    return g->worst[al[g->first]->dim];
+}
+
+
+/*
+ * In linear time: the rows are tallied by region and by endpoint in hash
+ * maps, every rollup finds the row that drags it down in its group, and
+ * the incidents are found by their key in a hash map.
+ */
+
 int
 sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 {
-    int                      rc, cause, d, differ[4];
+    int                      rc, cause, d, *differ;
     char                   **keys;
-    size_t                   i, j, k, m, r, x, *grp;
+    size_t                   i, k, m, ng, nb, w;
+    sq_smap_t                byreg, byep, bynb, bykey;
+    sq_group_t              *gs, *g, *eg, rollups;
     unsigned char           *rb;
     sq_incident_t           *inc;
     const char              *ca, *cb;
-    const sq_alert_info_t   *a, *w;
+    const sq_alert_info_t   *a;
     const sq_alert_info_t  **pool;
+    sq_smap_slot_t          *s;
+    size_t                  *grp;
 
     memset(out, 0, sizeof(sq_incidents_t));
 
@@ -290,24 +337,78 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
     keys = calloc(n, sizeof(char *));
     rb = calloc(n, 1);
     grp = calloc(n, sizeof(size_t));
+    gs = calloc(3 * n, sizeof(sq_group_t));         /* 2 n + n at most */
+    differ = calloc(4 * n, sizeof(int));
     out->inc = calloc(n, sizeof(sq_incident_t));
     pool = calloc(n, sizeof(sq_alert_info_t *));
 
     out->pool = pool;
+    memset(&byreg, 0, sizeof(sq_smap_t));
+    memset(&byep, 0, sizeof(sq_smap_t));
+    memset(&bynb, 0, sizeof(sq_smap_t));
+    memset(&bykey, 0, sizeof(sq_smap_t));
 
-    if (keys == NULL || rb == NULL || grp == NULL || out->inc == NULL
-        || pool == NULL)
+    if (keys == NULL || rb == NULL || grp == NULL || gs == NULL
+        || differ == NULL || out->inc == NULL || pool == NULL
+        || sq_smap_init(&byreg, 64) != SQ_OK
+        || sq_smap_init(&byep, 64) != SQ_OK
+        || sq_smap_init(&bynb, 64) != SQ_OK
+        || sq_smap_init(&bykey, 64) != SQ_OK)
     {
         goto cleanup;
     }
 
-    /* the rows: their region, then their endpoint, then themselves */
+    /*
+     * The rows by region (broad: two endpoints or more fire there), and
+     * by endpoint: the first groups are the regions' and the endpoints'
+     * of every row, then come the endpoints' of the rows outside a broad
+     * region (broad: two such regions or more).
+     */
+
+    ng = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!sq_incident_series(al[i])) {
+            continue;
+        }
+
+        g = sq_incident_group_of(&byreg, gs, &ng, al[i]->region);
+        eg = sq_incident_group_of(&byep, gs, &ng, al[i]->endpoint);
+
+        if (g == NULL || eg == NULL) {
+            goto cleanup;
+        }
+
+        sq_incident_see(g, al, i, al[i]->endpoint);
+        sq_incident_see(eg, al, i, NULL);
+    }
 
     for (i = 0; i < n; i++) {
         if (sq_incident_series(al[i])) {
-            rb[i] = sq_incident_region_broad(al, n, al[i]->region);
+            g = &gs[sq_smap_get(&byreg, al[i]->region)];
+            rb[i] = (unsigned char) g->broad;
         }
     }
+
+    /* the endpoints of the rows outside broad regions, from gs[m] on */
+
+    m = ng;
+    nb = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!sq_incident_series(al[i]) || rb[i]) {
+            continue;
+        }
+
+        eg = sq_incident_group_of(&bynb, gs + m, &nb, al[i]->endpoint);
+        if (eg == NULL) {
+            goto cleanup;
+        }
+
+        sq_incident_see(eg, al, i, al[i]->region);
+    }
+
+    /* the rows: their region, then their endpoint, then themselves */
 
     for (i = 0; i < n; i++) {
         a = al[i];
@@ -319,7 +420,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
         if (rb[i]) {
             keys[i] = sq_incident_key(SQ_CAUSE_REGION, a->region, "");
 
-        } else if (sq_incident_endpoint_broad(al, n, a->endpoint, rb)) {
+        } else if (gs[m + sq_smap_get(&bynb, a->endpoint)].broad) {
             keys[i] = sq_incident_key(SQ_CAUSE_ENDPOINT, a->endpoint, "");
 
         } else {
@@ -339,90 +440,78 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
      * Their own when nothing explains them.
      */
 
-    for (x = 0; x < 2 * n; x++) {
-        i = x % n;
-        a = al[i];
+    rollups.first = SQ_SMAP_NONE;
+    rollups.other = NULL;
+    rollups.broad = 0;
 
-        if (sq_incident_series(a)
-            || (a->scope == SQ_SCOPE_ENDPOINT) != (x >= n))
-        {
-            continue;
-        }
+    for (d = 0; d < SQ_NDIMS; d++) {
+        rollups.worst[d] = SQ_SMAP_NONE;
+    }
 
-        w = NULL;
-        k = n;
-        r = n;
+    for (m = 0; m < 2; m++) {
+        for (i = 0; i < n; i++) {
+            a = al[i];
 
-        for (j = 0; j < n; j++) {
-            if (!sq_incident_series(al[j])) {
-                continue;
-            }
-
-            if (a->scope == SQ_SCOPE_ENDPOINT
-                && strcmp(al[j]->endpoint, a->endpoint) != 0)
+            if (sq_incident_series(a)
+                || (a->scope == SQ_SCOPE_ENDPOINT) != (m == 1))
             {
                 continue;
             }
 
-            if (a->scope != SQ_SCOPE_ENDPOINT
-                && (strcmp(a->region, SQ_ALL) == 0
-                    || strcmp(al[j]->region, a->region) != 0))
-            {
-                continue;
+            g = NULL;
+
+            if (a->scope == SQ_SCOPE_ENDPOINT) {
+                k = sq_smap_get(&byep, a->endpoint);
+                g = k == SQ_SMAP_NONE ? NULL : &gs[k];
+
+            } else if (strcmp(a->region, SQ_ALL) != 0) {
+                k = sq_smap_get(&byreg, a->region);
+                g = k == SQ_SMAP_NONE ? NULL : &gs[k];
+
+                if (g && a->scope == SQ_SCOPE_JOURNEY && !g->broad) {
+                    g = NULL;
+                }
             }
 
-            if (a->scope == SQ_SCOPE_JOURNEY && !rb[j]) {
-                continue;
+            w = sq_incident_drag(g, al, a->dim);
+
+            if (w == SQ_SMAP_NONE && a->scope == SQ_SCOPE_ENDPOINT) {
+                w = sq_incident_drag(&rollups, al, a->dim);
             }
 
-            if (w == NULL || (al[j]->dim == a->dim && w->dim != a->dim)
-                || (al[j]->dim == w->dim && sq_incident_worse(al[j], w)))
-            {
-                w = al[j];
-                k = j;
+            if (w != SQ_SMAP_NONE) {
+                keys[i] = strdup(keys[w]);
+
+            } else {
+                cause = a->scope == SQ_SCOPE_ENDPOINT ? SQ_CAUSE_ENDPOINT
+                        : a->scope == SQ_SCOPE_REGION ? SQ_CAUSE_REGION
+                        : SQ_CAUSE_JOURNEY;
+                ca = cause == SQ_CAUSE_REGION ? a->region : a->endpoint;
+                cb = cause == SQ_CAUSE_JOURNEY ? a->region : "";
+                keys[i] = sq_incident_key(cause, ca, cb);
             }
-        }
 
-        for (j = 0; k == n && a->scope == SQ_SCOPE_ENDPOINT && j < n; j++) {
-            if (al[j]->scope == SQ_SCOPE_REGION && keys[j]
-                && (w == NULL || (al[j]->dim == a->dim && w->dim != a->dim)
-                    || (al[j]->dim == w->dim
-                        && sq_incident_worse(al[j], w))))
-            {
-                w = al[j];
-                r = j;
+            if (keys[i] == NULL) {
+                goto cleanup;
             }
-        }
 
-        k = w && k == n ? r : k;
-
-        if (w) {
-            keys[i] = strdup(keys[k]);
-
-        } else {
-            cause = a->scope == SQ_SCOPE_ENDPOINT ? SQ_CAUSE_ENDPOINT
-                    : a->scope == SQ_SCOPE_REGION ? SQ_CAUSE_REGION
-                    : SQ_CAUSE_JOURNEY;
-            ca = cause == SQ_CAUSE_REGION ? a->region : a->endpoint;
-            cb = cause == SQ_CAUSE_JOURNEY ? a->region : "";
-            keys[i] = sq_incident_key(cause, ca, cb);
-        }
-
-        if (keys[i] == NULL) {
-            goto cleanup;
+            if (a->scope == SQ_SCOPE_REGION) {
+                sq_incident_see(&rollups, al, i, NULL);
+            }
         }
     }
 
     /* one incident per key */
 
     for (i = 0; i < n; i++) {
-        for (k = 0; k < out->n; k++) {
-            if (strcmp(out->inc[k].key, keys[i]) == 0) {
-                break;
-            }
+        s = sq_smap_put(&bykey, keys[i], out->n, &d);
+        if (s == NULL) {
+            goto cleanup;
         }
 
-        if (k == out->n) {
+        k = s->val;
+
+        if (d) {
             inc = &out->inc[out->n++];
             inc->key = keys[i];
             keys[i] = NULL;
@@ -452,63 +541,17 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
         inc->nmembers = 0;
     }
 
+    for (i = 0; i < n; i++) {
+        inc = &out->inc[grp[i]];
+        sq_incident_member(inc, al[i], &differ[4 * grp[i]]);
+    }
+
+    /* a member's own segment "" is a segment too */
+
     for (k = 0; k < out->n; k++) {
         inc = &out->inc[k];
-        memset(differ, 0, sizeof(differ));
 
-        for (i = 0; i < n; i++) {
-            if (grp[i] != k) {
-                continue;
-            }
-
-            a = al[i];
-            inc->members[inc->nmembers++] = a;
-
-            if (a->scope == SQ_SCOPE_JOURNEY) {
-                inc->journey = sq_incident_common(inc->journey, a->endpoint,
-                                                  &differ[3]);
-
-            } else {
-                inc->endpoint = sq_incident_common(inc->endpoint,
-                                                   a->endpoint, &differ[0]);
-                inc->segment = sq_incident_common(inc->segment, a->segment,
-                                                  &differ[2]);
-            }
-
-            inc->region = sq_incident_common(inc->region, a->region,
-                                             &differ[1]);
-
-            if (a->severity > inc->severity) {
-                inc->severity = a->severity;
-            }
-
-            if (inc->since == 0 || a->since < inc->since) {
-                inc->since = a->since;
-            }
-
-            d = a->dim;
-            inc->dims |= 1u << d;
-
-            if (a->severity > inc->dim_severity[d]) {
-                inc->dim_severity[d] = a->severity;
-            }
-
-            /* the rollup of the incident's own scope speaks for it */
-
-            if (inc->rep[d] == NULL
-                || sq_incident_rank(inc, a) > sq_incident_rank(inc,
-                                                               inc->rep[d])
-                || (sq_incident_rank(inc, a) == sq_incident_rank(inc,
-                                                                inc->rep[d])
-                    && sq_incident_worse(a, inc->rep[d])))
-            {
-                inc->rep[d] = a;
-            }
-        }
-
-        /* a member's own segment "" is a segment too */
-
-        if (differ[2] == 0 && inc->segment == NULL) {
+        if (differ[4 * k + 2] == 0 && inc->segment == NULL) {
             for (i = 0; i < inc->nmembers; i++) {
                 if (inc->members[i]->scope == SQ_SCOPE_SERIES) {
                     inc->segment = inc->members[i]->segment;
@@ -530,15 +573,71 @@ cleanup:
         }
     }
 
+    sq_smap_free(&byreg);
+    sq_smap_free(&byep);
+    sq_smap_free(&bynb);
+    sq_smap_free(&bykey);
     free(keys);
     free(rb);
     free(grp);
+    free(gs);
+    free(differ);
 
     if (rc != SQ_OK) {
         sq_incidents_free(out);
     }
 
     return rc;
+}
+
+
+/* a ∈ inc: what the members share, the severity, the speakers */
+
+static void
+sq_incident_member(sq_incident_t *inc, const sq_alert_info_t *a,
+    int *differ)
+{
+    int  d;
+
+    inc->members[inc->nmembers++] = a;
+
+    if (a->scope == SQ_SCOPE_JOURNEY) {
+        inc->journey = sq_incident_common(inc->journey, a->endpoint,
+                                          &differ[3]);
+
+    } else {
+        inc->endpoint = sq_incident_common(inc->endpoint, a->endpoint,
+                                           &differ[0]);
+        inc->segment = sq_incident_common(inc->segment, a->segment,
+                                          &differ[2]);
+    }
+
+    inc->region = sq_incident_common(inc->region, a->region, &differ[1]);
+
+    if (a->severity > inc->severity) {
+        inc->severity = a->severity;
+    }
+
+    if (inc->since == 0 || a->since < inc->since) {
+        inc->since = a->since;
+    }
+
+    d = a->dim;
+    inc->dims |= 1u << d;
+
+    if (a->severity > inc->dim_severity[d]) {
+        inc->dim_severity[d] = a->severity;
+    }
+
+    /* the rollup of the incident's own scope speaks for it */
+
+    if (inc->rep[d] == NULL
+        || sq_incident_rank(inc, a) > sq_incident_rank(inc, inc->rep[d])
+        || (sq_incident_rank(inc, a) == sq_incident_rank(inc, inc->rep[d])
+            && sq_incident_worse(a, inc->rep[d])))
+    {
+        inc->rep[d] = a;
+    }
 }
 
 
