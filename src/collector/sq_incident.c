@@ -59,8 +59,8 @@ static const char *sq_incident_common(const char *cur, const char *v,
 static int sq_incident_cmp(const void *a, const void *b);
 static int sq_incident_rank(const sq_incident_t *inc,
     const sq_alert_info_t *a);
-static size_t sq_incident_tally(sq_tally_t *t, size_t nt, size_t max,
-    const char *name);
+static size_t sq_incident_tally(sq_smap_t *m, sq_tally_t *t, size_t nt,
+    size_t max, const char *name);
 static void sq_incident_list(char *buf, size_t len, sq_tally_t *t,
     size_t nt);
 
@@ -767,54 +767,72 @@ sq_incident_title(char *buf, size_t len, const sq_incident_t *inc)
 }
 
 
+/* one more of name in t[0 .. nt - 1], found by m; the new count nt */
+
 static size_t
-sq_incident_tally(sq_tally_t *t, size_t nt, size_t max, const char *name)
+sq_incident_tally(sq_smap_t *m, sq_tally_t *t, size_t nt, size_t max,
+    const char *name)
 {
-    size_t  i;
+    int              added;
+    size_t           i;
+    sq_smap_slot_t  *s;
 
     if (name == NULL || strcmp(name, SQ_ALL) == 0) {
         return nt;
     }
 
-    for (i = 0; i < nt; i++) {
-        if (strcmp(t[i].name, name) == 0) {
-            t[i].n++;
-            return nt;
-        }
+    i = sq_smap_get(m, name);
+
+    if (i != SQ_SMAP_NONE) {
+        t[i].n++;
+        return nt;
     }
 
-    if (nt < max) {
-        t[nt].name = name;
-        t[nt].n = 1;
-        nt++;
+    if (nt >= max || (s = sq_smap_put(m, name, nt, &added)) == NULL) {
+        return nt;
     }
 
-    return nt;
+    t[nt].name = name;
+    t[nt].n = 1;
+
+    return nt + 1;
 }
 
+
+/* the SQ_INCIDENT_TOP names with most members, the first seen on a tie */
 
 static void
 sq_incident_list(char *buf, size_t len, sq_tally_t *t, size_t nt)
 {
-    size_t      i, j, o;
-    sq_tally_t  x;
+    size_t      i, j, k, o, top;
+    sq_tally_t  best[SQ_INCIDENT_TOP];
 
-    /* most members first */
+    top = 0;
 
-    for (i = 1; i < nt; i++) {
-        for (j = i; j > 0 && t[j].n > t[j - 1].n; j--) {
-            x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
+    for (i = 0; i < nt; i++) {
+        for (k = 0; k < top && best[k].n >= t[i].n; k++) {
+            /* void */
         }
+
+        if (k == SQ_INCIDENT_TOP) {
+            continue;
+        }
+
+        j = top < SQ_INCIDENT_TOP ? top++ : top - 1;
+
+        for ( /* void */ ; j > k; j--) {
+            best[j] = best[j - 1];
+        }
+
+        best[k] = t[i];
     }
 
     o = 0;
     buf[0] = '\0';
 
-    for (i = 0; i < nt && i < SQ_INCIDENT_TOP && o + 1 < len; i++) {
+    for (i = 0; i < top && o + 1 < len; i++) {
         o += snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-                      t[i].name[0] ? t[i].name : "(none)");
+                      best[i].name[0] ? best[i].name : "(none)");
     }
 
     if (nt > SQ_INCIDENT_TOP && o + 1 < len) {
@@ -829,13 +847,23 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
     int                     d, first;
     char                    eps[256], regs[256], segs[256], l[48], b[48];
     size_t                  i, o, ne, nr, ns, max;
+    sq_smap_t               me, mr, ms;
     sq_tally_t             *te, *tr, *ts;
     const sq_alert_info_t  *r;
 
     max = inc->nmembers;
     te = calloc(3 * (max ? max : 1), sizeof(sq_tally_t));
+    memset(&me, 0, sizeof(sq_smap_t));
+    memset(&mr, 0, sizeof(sq_smap_t));
+    memset(&ms, 0, sizeof(sq_smap_t));
 
-    if (te == NULL) {
+    if (te == NULL || sq_smap_init(&me, 16) != SQ_OK
+        || sq_smap_init(&mr, 16) != SQ_OK || sq_smap_init(&ms, 16) != SQ_OK)
+    {
+        sq_smap_free(&me);
+        sq_smap_free(&mr);
+        sq_smap_free(&ms);
+        free(te);
         snprintf(buf, len, "-");
         return;
     }
@@ -851,14 +879,17 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
             continue;
         }
 
-        ne = sq_incident_tally(te, ne, max, inc->members[i]->endpoint);
-        nr = sq_incident_tally(tr, nr, max, inc->members[i]->region);
-        ns = sq_incident_tally(ts, ns, max, inc->members[i]->segment);
+        ne = sq_incident_tally(&me, te, ne, max, inc->members[i]->endpoint);
+        nr = sq_incident_tally(&mr, tr, nr, max, inc->members[i]->region);
+        ns = sq_incident_tally(&ms, ts, ns, max, inc->members[i]->segment);
     }
 
     sq_incident_list(eps, sizeof(eps), te, ne);
     sq_incident_list(regs, sizeof(regs), tr, nr);
     sq_incident_list(segs, sizeof(segs), ts, ns);
+    sq_smap_free(&me);
+    sq_smap_free(&mr);
+    sq_smap_free(&ms);
     free(te);
 
     if (ne == 0) {

@@ -32,6 +32,9 @@
  * of its members explains it.
  */
 
+#define SQ_INCIDENT_MEMBERS  100    /* listed in its JSON, the worst */
+
+
 enum {
     SQ_CAUSE_REGION = 0,
     SQ_CAUSE_ENDPOINT,
