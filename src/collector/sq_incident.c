@@ -316,16 +316,15 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 {
     int                      rc, cause, d, *differ;
     char                   **keys;
-    size_t                   i, k, m, ng, nb, w;
+    size_t                   i, k, m, ng, nb, w, *grp;
     sq_smap_t                byreg, byep, bynb, bykey;
     sq_group_t              *gs, *g, *eg, rollups;
     unsigned char           *rb;
     sq_incident_t           *inc;
+    sq_smap_slot_t          *s;
     const char              *ca, *cb;
     const sq_alert_info_t   *a;
     const sq_alert_info_t  **pool;
-    sq_smap_slot_t          *s;
-    size_t                  *grp;
 
     memset(out, 0, sizeof(sq_incidents_t));
 
@@ -337,7 +336,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
     keys = calloc(n, sizeof(char *));
     rb = calloc(n, 1);
     grp = calloc(n, sizeof(size_t));
-    gs = calloc(3 * n, sizeof(sq_group_t));         /* 2 n + n at most */
+    gs = calloc(3 * n, sizeof(sq_group_t));     /* 2 n + n at most */
     differ = calloc(4 * n, sizeof(int));
     out->inc = calloc(n, sizeof(sq_incident_t));
     pool = calloc(n, sizeof(sq_alert_info_t *));
@@ -591,7 +590,7 @@ cleanup:
 }
 
 
-/* a ∈ inc: what the members share, the severity, the speakers */
+/* a joins inc: what the members share, the severity, the speakers */
 
 static void
 sq_incident_member(sq_incident_t *inc, const sq_alert_info_t *a,
