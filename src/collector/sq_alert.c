@@ -17,6 +17,7 @@
 #include "sq_alert.h"
 #include "sq_alert_am.h"
 #include "sq_alert_log.h"
+#include "sq_alert_rec.h"
 #include "sq_incident.h"
 #include "sq_json.h"
 #include "sq_sink.h"
@@ -82,7 +83,7 @@ struct sq_alert_s {
     size_t             achg;
     uint64_t           fired[3];   /* this evaluation's, by severity */
     uint64_t           resolved[3];
-    double             store_seconds;   /* this evaluation's records */
+    sq_alert_rec_t    *rec;        /* the history writer */
 
     sq_sink_t         *sink[SQ_NSINKS];
     uint64_t           notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
@@ -106,9 +107,6 @@ struct sq_alert_s {
     uint64_t           transitions[3][2];     /* severity, resolved */
     uint64_t           evaluations;
     double             eval_seconds;
-
-    int64_t            unrecorded_logged;     /* once a minute at most */
-    uint64_t           unrecorded;            /* since the last line */
 };
 
 
@@ -117,6 +115,9 @@ const char  *sq_severity_names[3] = { "none", "warning", "critical" };
 const char  *sq_sink_names[SQ_NSINKS] = { "alertmanager", "webhook" };
 
 
+static uint32_t sq_alert_row_hash(int scope, const char *e, const char *r,
+    const char *g);
+static uint32_t sq_alert_dim_hash(uint32_t row, int dim);
 static sq_item_t *sq_alert_find(sq_alert_t *a, uint32_t hash, int scope,
     const char *e, const char *r, const char *g, int dim);
 static sq_item_t *sq_alert_add(sq_alert_t *a, uint32_t hash, int scope,
@@ -129,6 +130,8 @@ static void sq_alert_report(sq_alert_t *a, int64_t now);
 static void sq_alert_event_of(sq_alert_event_t *ev,
     const sq_alert_info_t *in, int resolved, int64_t now);
 static void sq_alert_record(sq_alert_t *a, int64_t now);
+static double sq_alert_seconds(const struct timespec *t0,
+    const struct timespec *t1);
 static void sq_alert_on_timer(evutil_socket_t fd, short what, void *data);
 static int sq_alert_schedule(sq_alert_t *a);
 static void sq_alert_restore(sq_alert_t *a);
@@ -208,6 +211,54 @@ sq_alert_hash(int scope, const char *e, const char *r, const char *g,
         h ^= 0xff;
         h *= 16777619u;
     }
+
+    return h;
+}
+
+
+/*
+ * The table's own hash: the row's names hashed once, then each dimension
+ * mixed in (sq_alert_hash, in the alerts' ids, hashes all per dimension)
+ */
+
+static uint32_t
+sq_alert_row_hash(int scope, const char *e, const char *r, const char *g)
+{
+    uint32_t     h;
+    const char  *p;
+    int          i;
+    const char  *parts[3];
+
+    parts[0] = e;
+    parts[1] = r;
+    parts[2] = g;
+
+    h = 2166136261u ^ (uint32_t) scope;
+    h *= 16777619u;
+
+    for (i = 0; i < 3; i++) {
+        for (p = parts[i]; *p; p++) {
+            h ^= (unsigned char) *p;
+            h *= 16777619u;
+        }
+
+        h ^= 0xff;
+        h *= 16777619u;
+    }
+
+    return h;
+}
+
+
+static uint32_t
+sq_alert_dim_hash(uint32_t row, int dim)
+{
+    uint32_t  h;
+
+    h = row ^ ((uint32_t) (dim + 1) * 0x9e3779b1u);
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
 
     return h;
 }
@@ -355,9 +406,9 @@ sq_alert_event_of(sq_alert_event_t *ev, const sq_alert_info_t *in,
 
 
 /*
- * The history of the transitions: the store, one transaction for an
- * evaluation's (at 100k rows one commit, not 100k), or without a store
- * a ring of the last SQ_ALERT_RING
+ * The history of the transitions: the store, in slices between turns of
+ * the loop (sq_alert_rec.c), or without a store a ring of the last
+ * SQ_ALERT_RING
  */
 
 static void
@@ -365,14 +416,13 @@ sq_alert_record(sq_alert_t *a, int64_t now)
 {
     size_t             i;
     json_t            *o;
-    struct timespec    t0, t1;
-    sq_alert_event_t  *ev;
+    sq_alert_event_t   ev;
 
     if (a->nchg == 0) {
         return;
     }
 
-    if (a->ctx->store == NULL) {
+    if (a->ctx->store == NULL || a->rec == NULL) {
         for (i = 0; i < a->nchg; i++) {
             o = sq_json_alert(&a->chg[i].it->info, a->chg[i].resolved, now);
 
@@ -391,39 +441,17 @@ sq_alert_record(sq_alert_t *a, int64_t now)
         return;
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < a->nchg; i++) {
+        sq_alert_event_of(&ev, &a->chg[i].it->info, a->chg[i].resolved, now);
 
-    ev = malloc(a->nchg * sizeof(sq_alert_event_t));
-
-    if (ev) {
-        for (i = 0; i < a->nchg; i++) {
-            sq_alert_event_of(&ev[i], &a->chg[i].it->info,
-                              a->chg[i].resolved, now);
+        if (sq_alert_rec_add(a->rec, &ev) != SQ_OK) {
+            sq_log(SQ_LOG_ERROR, "alerts: out of memory: %zu transitions "
+                   "not recorded", a->nchg - i);
+            break;
         }
     }
 
-    if (ev == NULL
-        || sq_store_alert_events(a->ctx->store, ev, a->nchg) != SQ_OK)
-    {
-        if (a->unrecorded_logged + 60 <= now) {
-            sq_log(SQ_LOG_ERROR, "cannot record %zu alert transition%s: %s "
-                   "(%llu more since the last report)", a->nchg,
-                   a->nchg == 1 ? "" : "s",
-                   ev ? sq_store_strerror(a->ctx->store) : "out of memory",
-                   (unsigned long long) a->unrecorded);
-            a->unrecorded_logged = now;
-            a->unrecorded = 0;
-
-        } else {
-            a->unrecorded += a->nchg;
-        }
-    }
-
-    free(ev);
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    a->store_seconds = (t1.tv_sec - t0.tv_sec)
-                       + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    sq_alert_rec_kick(a->rec);
 }
 
 
@@ -518,8 +546,8 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
 {
     int                    d, cur, next, many;
     size_t                 i;
-    double                 warn_z;
-    uint32_t               h, k;
+    double                 warn_z, judged;
+    uint32_t               h, k, rh;
     unsigned               scopes;
     sq_item_t             *it, *nx;
     const sq_row_t        *r;
@@ -532,7 +560,6 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     a->changed = 0;
     memset(a->fired, 0, sizeof(a->fired));
     memset(a->resolved, 0, sizeof(a->resolved));
-    a->store_seconds = 0;
     warn_z = 1 - a->ctx->conf->alerts.warning_share;
     scopes = a->ctx->conf->alerts.scopes;
 
@@ -543,12 +570,14 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
             continue;
         }
 
+        rh = sq_alert_row_hash(r->scope, r->endpoint, r->region,
+                               r->segment);
+
         for (d = 0; d < SQ_NDIMS; d++) {
             s = &r->w[SQ_WIN_SHORT].dim[d];
             l = &r->w[SQ_WIN_LONG].dim[d];
 
-            h = sq_alert_hash(r->scope, r->endpoint, r->region, r->segment,
-                              d);
+            h = sq_alert_dim_hash(rh, d);
             it = sq_alert_find(a, h, r->scope, r->endpoint, r->region,
                                r->segment, d);
             cur = it ? it->info.severity : SQ_SEV_NONE;
@@ -602,14 +631,16 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
         }
     }
 
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    judged = sq_alert_seconds(&t0, &t1);
+
     many = a->nchg > SQ_ALERT_LOG_DETAIL;
     sq_alert_report(a, now);
     sq_alert_incidents(a, now);
 
     a->evaluations++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    a->eval_seconds = (t1.tv_sec - t0.tv_sec)
-                      + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    a->eval_seconds = sq_alert_seconds(&t0, &t1);
 
     if (many) {
         sq_alert_log_summary(a->fired, a->resolved, a->n, a->inc.n,
@@ -617,12 +648,23 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     }
 
     sq_log(SQ_LOG_DEBUG, "alerts: evaluation %llu: %zu rows in %.1f ms "
-           "(%.1f ms recording transitions), %u alerts firing in %zu "
-           "incidents, %llu fired, %llu resolved",
+           "(%.1f ms judging them; %zu transitions to record, the longest "
+           "slice since the last evaluation %.1f ms), %u alerts firing in "
+           "%zu incidents, %llu fired, %llu resolved",
            (unsigned long long) a->evaluations, view->n,
-           a->eval_seconds * 1000, a->store_seconds * 1000, a->n, a->inc.n,
+           a->eval_seconds * 1000, judged * 1000,
+           sq_alert_rec_pending(a->rec),
+           a->rec ? sq_alert_rec_slowest(a->rec) * 1000 : 0.0, a->n,
+           a->inc.n,
            (unsigned long long) (a->fired[1] + a->fired[2]),
            (unsigned long long) (a->resolved[1] + a->resolved[2]));
+}
+
+
+static double
+sq_alert_seconds(const struct timespec *t0, const struct timespec *t1)
+{
+    return (t1->tv_sec - t0->tv_sec) + (t1->tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 
@@ -769,7 +811,9 @@ sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
         return 0;
     }
 
-    h = sq_alert_hash(in.scope, in.endpoint, in.region, in.segment, in.dim);
+    h = sq_alert_dim_hash(sq_alert_row_hash(in.scope, in.endpoint, in.region,
+                                            in.segment),
+                          in.dim);
 
     /* newest first: the first event of a key and severity decides */
 
@@ -861,7 +905,10 @@ sq_alert_new(sq_ctx_t *ctx)
     a->b = calloc(a->nb, sizeof(sq_item_t *));
     a->timer = event_new(ctx->base, -1, EV_PERSIST, sq_alert_on_timer, a);
 
-    if (a->b == NULL || a->timer == NULL || sq_alert_am_init(&a->am) != SQ_OK
+    a->rec = sq_alert_rec_new(ctx);
+
+    if (a->b == NULL || a->timer == NULL || a->rec == NULL
+        || sq_alert_am_init(&a->am) != SQ_OK
         || sq_smap_init(&a->opened, 16) != SQ_OK)
     {
         sq_alert_free(a);
@@ -976,6 +1023,7 @@ sq_alert_free(sq_alert_t *a)
         sq_alert_close(a, a->nopen - 1);
     }
 
+    sq_alert_rec_free(a->rec);
     a->nchg = 0;
     sq_alert_report(a, 0);
     sq_incidents_free(&a->inc);
@@ -1225,6 +1273,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
 
     for (i = 0; i < a->inc.n; i++) {
         inc = &a->inc.inc[i];
+        sq_incident_describe(inc);
 
         op = sq_alert_open(a, inc, now);
         if (op == NULL) {

@@ -39,6 +39,7 @@ typedef struct {
     const char  *other;           /* the first row's endpoint (region) */
     int          broad;           /* another one seen */
     size_t       worst[SQ_NDIMS];
+    size_t       inc;             /* its incident, once known */
 } sq_group_t;
 
 
@@ -53,7 +54,8 @@ static size_t sq_incident_drag(const sq_group_t *g,
     const sq_alert_info_t **al, int dim);
 static void sq_incident_member(sq_incident_t *inc,
     const sq_alert_info_t *a, int *differ);
-static char *sq_incident_key(int cause, const char *a, const char *b);
+static size_t sq_incident_intern(sq_incidents_t *out, sq_smap_t *m,
+    int cause, const char *a, const char *b);
 static const char *sq_incident_common(const char *cur, const char *v,
     int *differ);
 static int sq_incident_cmp(const void *a, const void *b);
@@ -145,22 +147,62 @@ sq_incident_worse(const sq_alert_info_t *a, const sq_alert_info_t *b)
 }
 
 
-static char *
-sq_incident_key(int cause, const char *a, const char *b)
+/*
+ * The incident of the key "cause\ta\tb" in out, found in m; a new one if
+ * there is none.  Its index, or SQ_SMAP_NONE when out of memory.
+ */
+
+static size_t
+sq_incident_intern(sq_incidents_t *out, sq_smap_t *m, int cause,
+    const char *a, const char *b)
 {
-    char    *k;
-    size_t   len;
+    int              added;
+    char             buf[512], *k;
+    size_t           i, lc, la, lb;
+    sq_smap_slot_t  *s;
 
-    len = strlen(sq_cause_names[cause]) + strlen(a) + strlen(b) + 3;
+    lc = strlen(sq_cause_names[cause]);
+    la = strlen(a);
+    lb = strlen(b);
 
-    k = malloc(len);
+    k = lc + la + lb + 3 <= sizeof(buf) ? buf : malloc(lc + la + lb + 3);
     if (k == NULL) {
-        return NULL;
+        return SQ_SMAP_NONE;
     }
 
-    snprintf(k, len, "%s\t%s\t%s", sq_cause_names[cause], a, b);
+    memcpy(k, sq_cause_names[cause], lc);
+    k[lc] = '\t';
+    memcpy(k + lc + 1, a, la);
+    k[lc + 1 + la] = '\t';
+    memcpy(k + lc + 2 + la, b, lb + 1);
 
-    return k;
+    i = sq_smap_get(m, k);
+
+    if (i != SQ_SMAP_NONE) {
+        if (k != buf) {
+            free(k);
+        }
+
+        return i;
+    }
+
+    if (k == buf) {
+        k = strdup(buf);
+        if (k == NULL) {
+            return SQ_SMAP_NONE;
+        }
+    }
+
+    s = sq_smap_put(m, k, out->n, &added);
+    if (s == NULL) {
+        free(k);
+        return SQ_SMAP_NONE;
+    }
+
+    out->inc[out->n].key = k;
+    out->inc[out->n].cause = cause;
+
+    return out->n++;
 }
 
 
@@ -276,6 +318,7 @@ sq_incident_group_of(sq_smap_t *m, sq_group_t *gs, size_t *ng,
     g->first = SQ_SMAP_NONE;
     g->other = NULL;
     g->broad = 0;
+    g->inc = SQ_SMAP_NONE;
 
     for (d = 0; d < SQ_NDIMS; d++) {
         g->worst[d] = SQ_SMAP_NONE;
@@ -315,13 +358,11 @@ int
 sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 {
     int                      rc, cause, d, *differ;
-    char                   **keys;
-    size_t                   i, k, m, ng, nb, w, *grp;
+    size_t                   i, k, m, ng, nb, w, *grp, *gi;
     sq_smap_t                byreg, byep, bynb, bykey;
     sq_group_t              *gs, *g, *eg, rollups;
     unsigned char           *rb;
     sq_incident_t           *inc;
-    sq_smap_slot_t          *s;
     const char              *ca, *cb;
     const sq_alert_info_t   *a;
     const sq_alert_info_t  **pool;
@@ -333,9 +374,9 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
     }
 
     rc = SQ_ERR_NOMEM;
-    keys = calloc(n, sizeof(char *));
     rb = calloc(n, 1);
     grp = calloc(n, sizeof(size_t));
+    gi = calloc(2 * n, sizeof(size_t));         /* region, endpoint */
     gs = calloc(3 * n, sizeof(sq_group_t));     /* 2 n + n at most */
     differ = calloc(4 * n, sizeof(int));
     out->inc = calloc(n, sizeof(sq_incident_t));
@@ -347,7 +388,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
     memset(&bynb, 0, sizeof(sq_smap_t));
     memset(&bykey, 0, sizeof(sq_smap_t));
 
-    if (keys == NULL || rb == NULL || grp == NULL || gs == NULL
+    if (rb == NULL || grp == NULL || gi == NULL || gs == NULL
         || differ == NULL || out->inc == NULL || pool == NULL
         || sq_smap_init(&byreg, 64) != SQ_OK
         || sq_smap_init(&byep, 64) != SQ_OK
@@ -380,12 +421,12 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 
         sq_incident_see(g, al, i, al[i]->endpoint);
         sq_incident_see(eg, al, i, NULL);
+        gi[2 * i] = g - gs;
     }
 
     for (i = 0; i < n; i++) {
         if (sq_incident_series(al[i])) {
-            g = &gs[sq_smap_get(&byreg, al[i]->region)];
-            rb[i] = (unsigned char) g->broad;
+            rb[i] = (unsigned char) gs[gi[2 * i]].broad;
         }
     }
 
@@ -405,6 +446,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
         }
 
         sq_incident_see(eg, al, i, al[i]->region);
+        gi[2 * i + 1] = eg - gs;
     }
 
     /* the rows: their region, then their endpoint, then themselves */
@@ -416,17 +458,29 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
             continue;
         }
 
-        if (rb[i]) {
-            keys[i] = sq_incident_key(SQ_CAUSE_REGION, a->region, "");
+        /* a group's incident is looked up once, not once per row */
 
-        } else if (gs[m + sq_smap_get(&bynb, a->endpoint)].broad) {
-            keys[i] = sq_incident_key(SQ_CAUSE_ENDPOINT, a->endpoint, "");
+        g = rb[i] ? &gs[gi[2 * i]] : &gs[gi[2 * i + 1]];
+
+        if (g->inc != SQ_SMAP_NONE && (rb[i] || g->broad)) {
+            grp[i] = g->inc;
+
+        } else if (rb[i]) {
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_REGION,
+                                        a->region, "");
+            g->inc = grp[i];
+
+        } else if (g->broad) {
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_ENDPOINT,
+                                        a->endpoint, "");
+            g->inc = grp[i];
 
         } else {
-            keys[i] = sq_incident_key(SQ_CAUSE_ROW, a->endpoint, a->region);
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_ROW,
+                                        a->endpoint, a->region);
         }
 
-        if (keys[i] == NULL) {
+        if (grp[i] == SQ_SMAP_NONE) {
             goto cleanup;
         }
     }
@@ -479,7 +533,7 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
             }
 
             if (w != SQ_SMAP_NONE) {
-                keys[i] = strdup(keys[w]);
+                grp[i] = grp[w];
 
             } else {
                 cause = a->scope == SQ_SCOPE_ENDPOINT ? SQ_CAUSE_ENDPOINT
@@ -487,10 +541,10 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
                         : SQ_CAUSE_JOURNEY;
                 ca = cause == SQ_CAUSE_REGION ? a->region : a->endpoint;
                 cb = cause == SQ_CAUSE_JOURNEY ? a->region : "";
-                keys[i] = sq_incident_key(cause, ca, cb);
+                grp[i] = sq_incident_intern(out, &bykey, cause, ca, cb);
             }
 
-            if (keys[i] == NULL) {
+            if (grp[i] == SQ_SMAP_NONE) {
                 goto cleanup;
             }
 
@@ -500,33 +554,10 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
         }
     }
 
-    /* one incident per key */
+    /* the members of each incident */
 
     for (i = 0; i < n; i++) {
-        s = sq_smap_put(&bykey, keys[i], out->n, &d);
-        if (s == NULL) {
-            goto cleanup;
-        }
-
-        k = s->val;
-
-        if (d) {
-            inc = &out->inc[out->n++];
-            inc->key = keys[i];
-            keys[i] = NULL;
-
-            for (cause = 0; cause < SQ_NCAUSES; cause++) {
-                if (strncmp(inc->key, sq_cause_names[cause],
-                            strlen(sq_cause_names[cause])) == 0
-                    && inc->key[strlen(sq_cause_names[cause])] == '\t')
-                {
-                    inc->cause = cause;
-                }
-            }
-        }
-
-        grp[i] = k;
-        out->inc[k].nmembers++;
+        out->inc[grp[i]].nmembers++;
     }
 
     /* the members, in the order of al, and what they share */
@@ -566,19 +597,13 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 
 cleanup:
 
-    if (keys) {
-        for (i = 0; i < n; i++) {
-            free(keys[i]);
-        }
-    }
-
     sq_smap_free(&byreg);
     sq_smap_free(&byep);
     sq_smap_free(&bynb);
     sq_smap_free(&bykey);
-    free(keys);
     free(rb);
     free(grp);
+    free(gi);
     free(gs);
     free(differ);
 
@@ -648,6 +673,7 @@ sq_incidents_free(sq_incidents_t *s)
     if (s->inc) {
         for (k = 0; k < s->n; k++) {
             free(s->inc[k].key);
+            free(s->inc[k].look_at);
         }
 
     }
@@ -850,6 +876,11 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
     sq_tally_t             *te, *tr, *ts;
     const sq_alert_info_t  *r;
 
+    if (inc->look_at) {
+        snprintf(buf, len, "%s", inc->look_at);
+        return;
+    }
+
     max = inc->nmembers;
     te = calloc(3 * (max ? max : 1), sizeof(sq_tally_t));
     memset(&me, 0, sizeof(sq_smap_t));
@@ -928,6 +959,18 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
             sq_json_seconds(b, sizeof(b), r->base);
             o += snprintf(buf + o, len - o, " (p75 %s vs %s)", l, b);
         }
+    }
+}
+
+
+void
+sq_incident_describe(sq_incident_t *inc)
+{
+    char  buf[4096];
+
+    if (inc->look_at == NULL) {
+        sq_incident_look_at(buf, sizeof(buf), inc);
+        inc->look_at = strdup(buf);
     }
 }
 
