@@ -84,6 +84,7 @@ struct sq_alert_s {
     uint64_t           fired[3];   /* this evaluation's, by severity */
     uint64_t           resolved[3];
     sq_alert_rec_t    *rec;        /* the history writer */
+    double             group_seconds;   /* the last grouping's */
 
     sq_sink_t         *sink[SQ_NSINKS];
     uint64_t           notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
@@ -648,11 +649,11 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     }
 
     sq_log(SQ_LOG_DEBUG, "alerts: evaluation %llu: %zu rows in %.1f ms "
-           "(%.1f ms judging them; %zu transitions to record, the longest "
-           "slice since the last evaluation %.1f ms), %u alerts firing in "
-           "%zu incidents, %llu fired, %llu resolved",
+           "(%.1f ms judging them, %.1f ms grouping; %zu transitions to "
+           "record, the longest slice since the last evaluation %.1f ms), "
+           "%u alerts firing in %zu incidents, %llu fired, %llu resolved",
            (unsigned long long) a->evaluations, view->n,
-           a->eval_seconds * 1000, judged * 1000,
+           a->eval_seconds * 1000, judged * 1000, a->group_seconds * 1000,
            sq_alert_rec_pending(a->rec),
            a->rec ? sq_alert_rec_slowest(a->rec) * 1000 : 0.0, a->n,
            a->inc.n,
@@ -1228,6 +1229,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
     sq_item_t               *it;
     sq_open_t               *op;
     sq_incident_t           *inc;
+    struct timespec          t0, t1;
     sq_incident_state_t    **st;
     const sq_alert_info_t  **al;
 
@@ -1254,10 +1256,15 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
     free(a->inc_al);
     a->inc_al = al;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
     if (sq_incident_group(al, n, &a->inc) != SQ_OK) {
         sq_log(SQ_LOG_ERROR, "incidents: out of memory");
         return;
     }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    a->group_seconds = sq_alert_seconds(&t0, &t1);
 
     st = realloc(a->inc_st, (a->inc.n ? a->inc.n : 1)
                             * sizeof(sq_incident_state_t *));
