@@ -19,9 +19,9 @@
 #include "sq_alert_log.h"
 #include "sq_alert_rec.h"
 #include "sq_incident.h"
+#include "sq_incident_open.h"
 #include "sq_json.h"
 #include "sq_sink.h"
-#include "sq_smap.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -51,19 +51,6 @@ typedef struct {
     sq_item_t        *it;
     int               resolved;
 } sq_change_t;
-
-
-/* an incident that is open: what it was at the last evaluation */
-
-typedef struct {
-    char                 *key;
-    uint64_t              gen;
-    unsigned              dims;
-    int                   severity;
-    size_t                nmembers;
-    sq_incident_state_t   st;
-    json_t               *last;       /* its latest JSON */
-} sq_open_t;
 
 
 struct sq_alert_s {
@@ -96,10 +83,7 @@ struct sq_alert_s {
     const sq_alert_info_t  **inc_al;    /* what inc points into */
     sq_incident_state_t    **inc_st;    /* the state of each of inc */
     uint64_t           inc_gen;
-    sq_open_t         *open;
-    size_t             nopen;
-    size_t             aopen;
-    sq_smap_t          opened;     /* key -> index in open */
+    sq_opens_t         opens;      /* the incidents open */
 
     json_t            *ring[SQ_ALERT_RING];   /* newest at ring_head - 1 */
     size_t             ring_head;
@@ -143,10 +127,6 @@ static int sq_alert_dim_of(const char *name);
 static int sq_alert_info_of(const sq_alert_event_t *ev,
     sq_alert_info_t *in);
 static void sq_alert_incidents(sq_alert_t *a, int64_t now);
-static sq_open_t *sq_alert_open(sq_alert_t *a, const sq_incident_t *inc,
-    int64_t now);
-static sq_open_t *sq_alert_open_of(sq_alert_t *a, const char *key);
-static void sq_alert_close(sq_alert_t *a, size_t i);
 
 
 int
@@ -910,7 +890,7 @@ sq_alert_new(sq_ctx_t *ctx)
 
     if (a->b == NULL || a->timer == NULL || a->rec == NULL
         || sq_alert_am_init(&a->am) != SQ_OK
-        || sq_smap_init(&a->opened, 16) != SQ_OK)
+        || sq_opens_init(&a->opens) != SQ_OK)
     {
         sq_alert_free(a);
         return NULL;
@@ -1020,9 +1000,7 @@ sq_alert_free(sq_alert_t *a)
         json_decref(a->ring[i]);
     }
 
-    while (a->nopen) {
-        sq_alert_close(a, a->nopen - 1);
-    }
+    sq_opens_free(&a->opens);
 
     sq_alert_rec_free(a->rec);
     a->nchg = 0;
@@ -1030,9 +1008,7 @@ sq_alert_free(sq_alert_t *a)
     sq_incidents_free(&a->inc);
     free(a->inc_al);
     free(a->inc_st);
-    free(a->open);
     free(a->chg);
-    sq_smap_free(&a->opened);
     sq_alert_am_free(&a->am);
     free(a->b);
     free(a);
@@ -1129,96 +1105,6 @@ sq_alert_json(sq_alert_t *a)
 
 /* ---- incidents: the firing alerts grouped by cause (sq_incident.c) */
 
-static sq_open_t *
-sq_alert_open_of(sq_alert_t *a, const char *key)
-{
-    size_t  i;
-
-    i = sq_smap_get(&a->opened, key);
-
-    return i == SQ_SMAP_NONE ? NULL : &a->open[i];
-}
-
-
-/* the open incident of inc's key; a new one if there is none */
-
-static sq_open_t *
-sq_alert_open(sq_alert_t *a, const sq_incident_t *inc, int64_t now)
-{
-    int              d, added;
-    size_t           n;
-    sq_open_t       *op;
-    sq_smap_slot_t  *s;
-
-    op = sq_alert_open_of(a, inc->key);
-    if (op) {
-        return op;
-    }
-
-    if (a->nopen == a->aopen) {
-        n = a->aopen ? 2 * a->aopen : 16;
-        op = realloc(a->open, n * sizeof(sq_open_t));
-
-        if (op == NULL) {
-            return NULL;
-        }
-
-        a->open = op;
-        a->aopen = n;
-    }
-
-    op = &a->open[a->nopen];
-    memset(op, 0, sizeof(sq_open_t));
-
-    op->key = strdup(inc->key);
-    if (op->key == NULL) {
-        return NULL;
-    }
-
-    s = sq_smap_put(&a->opened, op->key, a->nopen, &added);
-    if (s == NULL) {
-        free(op->key);
-        return NULL;
-    }
-
-    op->st.since = inc->since ? inc->since : now;
-    snprintf(op->st.id, sizeof(op->st.id), "%08x-%lld",
-             sq_incident_hash(inc), (long long) op->st.since);
-
-    for (d = 0; d < SQ_NDIMS; d++) {
-        op->st.msa0[d] = NAN;
-    }
-
-    a->nopen++;
-
-    return op;
-}
-
-
-/* forgets open incident i: the last one takes its place */
-
-static void
-sq_alert_close(sq_alert_t *a, size_t i)
-{
-    int         added;
-    sq_open_t  *op;
-
-    op = &a->open[i];
-    sq_smap_del(&a->opened, op->key);
-    free(op->key);
-    json_decref(op->last);
-
-    a->nopen--;
-
-    if (i == a->nopen) {
-        return;
-    }
-
-    a->open[i] = a->open[a->nopen];
-    sq_smap_put(&a->opened, a->open[i].key, i, &added)->val = i;
-}
-
-
 static void
 sq_alert_incidents(sq_alert_t *a, int64_t now)
 {
@@ -1282,7 +1168,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
         inc = &a->inc.inc[i];
         sq_incident_describe(inc);
 
-        op = sq_alert_open(a, inc, now);
+        op = sq_opens_open(&a->opens, inc, now);
         if (op == NULL) {
             sq_log(SQ_LOG_ERROR, "incidents: out of memory");
             continue;
@@ -1316,8 +1202,8 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
 
     /* the incidents that are over */
 
-    for (i = 0; i < a->nopen; /* void */) {
-        op = &a->open[i];
+    for (i = 0; i < a->opens.n; /* void */) {
+        op = &a->opens.open[i];
 
         if (op->gen == a->inc_gen) {
             i++;
@@ -1339,7 +1225,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
             }
         }
 
-        sq_alert_close(a, i);
+        sq_opens_close(&a->opens, i);
     }
 
     sq_alert_log_end(&a->log);
@@ -1347,7 +1233,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
     /* the open incidents moved as others closed: their states now */
 
     for (i = 0; i < a->inc.n; i++) {
-        op = sq_alert_open_of(a, a->inc.inc[i].key);
+        op = sq_opens_get(&a->opens, a->inc.inc[i].key);
         a->inc_st[i] = op ? &op->st : NULL;
     }
 
@@ -1373,7 +1259,7 @@ sq_alert_incidents_json(sq_alert_t *a)
         inc = &a->inc.inc[i];
         firing += inc->nmembers;
 
-        op = sq_alert_open_of(a, inc->key);
+        op = sq_opens_get(&a->opens, inc->key);
         if (op == NULL) {
             continue;
         }
