@@ -532,10 +532,11 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     unsigned               scopes;
     sq_item_t             *it, *nx;
     const sq_row_t        *r;
-    struct timespec        t0, t1;
+    struct timespec        t0, t1, c0, c1;
     const sq_dim_score_t  *s, *l;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 
     a->gen++;
     a->changed = 0;
@@ -621,6 +622,7 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
 
     a->evaluations++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     a->eval_seconds = sq_alert_seconds(&t0, &t1);
 
     if (many) {
@@ -629,11 +631,13 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     }
 
     sq_log(SQ_LOG_DEBUG, "alerts: evaluation %llu: %zu rows in %.1f ms "
-           "(%.1f ms judging them, %.1f ms grouping; %zu transitions to "
-           "record, the longest slice since the last evaluation %.1f ms), "
-           "%u alerts firing in %zu incidents, %llu fired, %llu resolved",
+           "(%.1f ms of CPU; %.1f ms judging them, %.1f ms grouping; %zu "
+           "transitions to record, the longest slice since the last "
+           "evaluation %.1f ms), %u alerts firing in %zu incidents, %llu "
+           "fired, %llu resolved",
            (unsigned long long) a->evaluations, view->n,
-           a->eval_seconds * 1000, judged * 1000, a->group_seconds * 1000,
+           a->eval_seconds * 1000, sq_alert_seconds(&c0, &c1) * 1000,
+           judged * 1000, a->group_seconds * 1000,
            sq_alert_rec_pending(a->rec),
            a->rec ? sq_alert_rec_slowest(a->rec) * 1000 : 0.0, a->n,
            a->inc.n,
