@@ -231,6 +231,8 @@ EOF
         transitions => 0,
         posts => 0,
         build_s => metric($m, 'servqual_view_build_seconds'),
+        last_eval => metric($m, 'servqual_alert_evaluation_seconds'),
+        evals_total => metric($m, 'servqual_alert_evaluations_total'),
     );
 
     for my $sev (qw(critical warning)) {
@@ -321,6 +323,13 @@ for my $r (@runs) {
         $r->{sent} - $r->{accepted}, $r->{gaps}, $r->{kernel},
         $r->{overflow};
 }
+
+for my $r (@runs) {
+    printf $out "\n%s: %d evaluations, the last took %.0f ms "
+        . "(servqual_alert_evaluation_seconds).", $r->{name},
+        $r->{evals_total}, $r->{last_eval} * 1000;
+}
+print $out "\n";
 
 printf $out "\nLive series at the end: %d.  Load average at the end: %s %s "
     . "%s\n\n", $runs[-1]{series}, (split ' ', `cat /proc/loadavg`)[0 .. 2];
