@@ -172,12 +172,12 @@ sq_alert_rec_slowest(sq_alert_rec_t *r)
 static void
 sq_alert_rec_slice(sq_alert_rec_t *r, size_t max)
 {
-    size_t            i, k;
-    double            s;
-    int64_t           now;
-    sq_rec_t         *rec;
-    struct timespec   t0, t1;
-    sq_alert_event_t *ev;
+    size_t             i, k;
+    double             s;
+    int64_t            now;
+    sq_rec_t          *rec;
+    struct timespec    t0, t1;
+    sq_alert_event_t  *ev;
 
     k = r->n < max ? r->n : max;
 
