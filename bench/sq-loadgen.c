@@ -12,11 +12,13 @@
  *
  *   sq-loadgen [-a HOST:PORT] [-w WORKERS] [-s SERIES] [-u UNIVERSE]
  *              [-d SECONDS] [-r DATAGRAMS_PER_SECOND] [-k KEYFILE] [-g]
+ *              [-b N]
  *
  * By default every series answers 1 request in 20 with a 5xx and a
  * quarter of them in 600 ms: every series is below its zone.  With -g a
  * series is healthy (no 5xx, nothing over 200 ms) but for one in 1000,
- * as at a real site: alerts are evaluated, few fire.
+ * as at a real site: alerts are evaluated, few fire.  -b N is -g with
+ * one series in N below its zone instead (-b 0: none).
  *
  * With -k each datagram is signed as nginx signs it with key=KEYFILE
  * (include/servqual_sign.h): the trailer computed per datagram.
@@ -51,7 +53,8 @@ typedef struct {
 } sq_lg_worker_t;
 
 
-static int  sq_lg_good;              /* -g */
+static int       sq_lg_good;         /* -g */
+static uint32_t  sq_lg_every = 1000; /* -b */
 
 
 /* the datagram map's keys, by SQ_K_* */
@@ -144,7 +147,7 @@ sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
 
     for (i = 0; i < nseries; i++) {
         sid = (id * nseries + i) % universe;
-        bad = !sq_lg_good || sid % 1000 == 0;
+        bad = !sq_lg_good || (sq_lg_every && sid % sq_lg_every == 0);
         bucket[3] = sq_hist_index(bad ? 600000 : 200000);
 
         msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
@@ -214,10 +217,14 @@ main(int argc, char **argv)
     duration = 10;
     rate = 0;
 
-    while ((c = getopt(argc, argv, "a:w:s:u:d:r:k:g")) != -1) {
+    while ((c = getopt(argc, argv, "a:w:s:u:d:r:k:gb:")) != -1) {
         switch (c) {
         case 'g':
             sq_lg_good = 1;
+            break;
+        case 'b':
+            sq_lg_good = 1;
+            sq_lg_every = (uint32_t) atoi(optarg);
             break;
         case 'k':
             keyfile = optarg;
@@ -243,7 +250,7 @@ main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: sq-loadgen [-a HOST:PORT] [-w WORKERS] "
                     "[-s SERIES] [-u UNIVERSE] [-d SECONDS] [-r RATE] "
-                    "[-k KEYFILE] [-g]\n");
+                    "[-k KEYFILE] [-g] [-b N]\n");
             return 2;
         }
     }

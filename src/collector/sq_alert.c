@@ -15,7 +15,11 @@
 
 #include "sq_collector.h"
 #include "sq_alert.h"
+#include "sq_alert_am.h"
+#include "sq_alert_log.h"
+#include "sq_alert_rec.h"
 #include "sq_incident.h"
+#include "sq_incident_open.h"
 #include "sq_json.h"
 #include "sq_sink.h"
 #include "sq_status.h"
@@ -41,17 +45,12 @@ struct sq_item_s {
 };
 
 
-/* an incident that is open: what it was at the last evaluation */
+/* an alert transition of the evaluation under way */
 
 typedef struct {
-    char                 *key;
-    uint64_t              gen;
-    unsigned              dims;
-    int                   severity;
-    size_t                nmembers;
-    sq_incident_state_t   st;
-    json_t               *last;       /* its latest JSON */
-} sq_open_t;
+    sq_item_t        *it;
+    int               resolved;
+} sq_change_t;
 
 
 struct sq_alert_s {
@@ -65,18 +64,26 @@ struct sq_alert_s {
     uint32_t           n;
     uint64_t           gen;
 
+    sq_item_t         *dead;       /* resolved, freed after the report */
+    sq_change_t       *chg;        /* this evaluation's transitions */
+    size_t             nchg;
+    size_t             achg;
+    uint64_t           fired[3];   /* this evaluation's, by severity */
+    uint64_t           resolved[3];
+    sq_alert_rec_t    *rec;        /* the history writer */
+    double             group_seconds;   /* the last grouping's */
+
     sq_sink_t         *sink[SQ_NSINKS];
     uint64_t           notes[SQ_NSINKS][SQ_NOTE_NRESULTS];
-    json_t            *am_prev;    /* what Alertmanager was last sent */
-    int64_t            am_sent;    /* last full send to Alertmanager */
+    sq_alert_am_t      am;
+    sq_alert_log_t     log;
     int                changed;
 
     sq_incidents_t     inc;        /* of the firing alerts */
     const sq_alert_info_t  **inc_al;    /* what inc points into */
+    sq_incident_state_t    **inc_st;    /* the state of each of inc */
     uint64_t           inc_gen;
-    sq_open_t         *open;
-    size_t             nopen;
-    size_t             aopen;
+    sq_opens_t         opens;      /* the incidents open */
 
     json_t            *ring[SQ_ALERT_RING];   /* newest at ring_head - 1 */
     size_t             ring_head;
@@ -85,9 +92,6 @@ struct sq_alert_s {
     uint64_t           transitions[3][2];     /* severity, resolved */
     uint64_t           evaluations;
     double             eval_seconds;
-
-    int64_t            unrecorded_logged;     /* once a minute at most */
-    uint64_t           unrecorded;            /* since the last line */
 };
 
 
@@ -96,16 +100,23 @@ const char  *sq_severity_names[3] = { "none", "warning", "critical" };
 const char  *sq_sink_names[SQ_NSINKS] = { "alertmanager", "webhook" };
 
 
+static uint32_t sq_alert_row_hash(int scope, const char *e, const char *r,
+    const char *g);
+static uint32_t sq_alert_dim_hash(uint32_t row, int dim);
 static sq_item_t *sq_alert_find(sq_alert_t *a, uint32_t hash, int scope,
     const char *e, const char *r, const char *g, int dim);
 static sq_item_t *sq_alert_add(sq_alert_t *a, uint32_t hash, int scope,
     const char *e, const char *r, const char *g, int dim);
-static void sq_alert_remove(sq_alert_t *a, sq_item_t *it);
+static void sq_alert_remove(sq_alert_t *a, sq_item_t *it, int defer);
 static void sq_alert_set(sq_item_t *it, const sq_dim_score_t *ds);
 static void sq_alert_transition(sq_alert_t *a, sq_item_t *it, int resolved,
     int64_t now);
-static void sq_alert_record(sq_alert_t *a, const sq_item_t *it,
-    int resolved, int64_t now);
+static void sq_alert_report(sq_alert_t *a, int64_t now);
+static void sq_alert_event_of(sq_alert_event_t *ev,
+    const sq_alert_info_t *in, int resolved, int64_t now);
+static void sq_alert_record(sq_alert_t *a, int64_t now);
+static double sq_alert_seconds(const struct timespec *t0,
+    const struct timespec *t1);
 static void sq_alert_on_timer(evutil_socket_t fd, short what, void *data);
 static int sq_alert_schedule(sq_alert_t *a);
 static void sq_alert_restore(sq_alert_t *a);
@@ -116,10 +127,6 @@ static int sq_alert_dim_of(const char *name);
 static int sq_alert_info_of(const sq_alert_event_t *ev,
     sq_alert_info_t *in);
 static void sq_alert_incidents(sq_alert_t *a, int64_t now);
-static sq_open_t *sq_alert_open(sq_alert_t *a, const sq_incident_t *inc,
-    int64_t now);
-static void sq_alert_incident_log(const char *what, const json_t *o);
-static void sq_alert_am(sq_alert_t *a, int64_t now);
 
 
 int
@@ -185,6 +192,54 @@ sq_alert_hash(int scope, const char *e, const char *r, const char *g,
         h ^= 0xff;
         h *= 16777619u;
     }
+
+    return h;
+}
+
+
+/*
+ * The table's own hash: the row's names hashed once, then each dimension
+ * mixed in (sq_alert_hash, in the alerts' ids, hashes all per dimension)
+ */
+
+static uint32_t
+sq_alert_row_hash(int scope, const char *e, const char *r, const char *g)
+{
+    uint32_t     h;
+    const char  *p;
+    int          i;
+    const char  *parts[3];
+
+    parts[0] = e;
+    parts[1] = r;
+    parts[2] = g;
+
+    h = 2166136261u ^ (uint32_t) scope;
+    h *= 16777619u;
+
+    for (i = 0; i < 3; i++) {
+        for (p = parts[i]; *p; p++) {
+            h ^= (unsigned char) *p;
+            h *= 16777619u;
+        }
+
+        h ^= 0xff;
+        h *= 16777619u;
+    }
+
+    return h;
+}
+
+
+static uint32_t
+sq_alert_dim_hash(uint32_t row, int dim)
+{
+    uint32_t  h;
+
+    h = row ^ ((uint32_t) (dim + 1) * 0x9e3779b1u);
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
 
     return h;
 }
@@ -267,8 +322,10 @@ sq_alert_add(sq_alert_t *a, uint32_t hash, int scope, const char *e,
 }
 
 
+/* unlinks it; defer: freed after the evaluation's report */
+
 static void
-sq_alert_remove(sq_alert_t *a, sq_item_t *it)
+sq_alert_remove(sq_alert_t *a, sq_item_t *it, int defer)
 {
     sq_item_t  **pp;
 
@@ -278,6 +335,12 @@ sq_alert_remove(sq_alert_t *a, sq_item_t *it)
             a->n--;
             break;
         }
+    }
+
+    if (defer) {
+        it->next = a->dead;
+        a->dead = it;
+        return;
     }
 
     free(it->info.labels);
@@ -298,97 +361,163 @@ sq_alert_set(sq_item_t *it, const sq_dim_score_t *ds)
 }
 
 
+/* an alert transition as the store records it */
+
 static void
-sq_alert_record(sq_alert_t *a, const sq_item_t *it, int resolved,
-    int64_t now)
+sq_alert_event_of(sq_alert_event_t *ev, const sq_alert_info_t *in,
+    int resolved, int64_t now)
 {
-    json_t                 *o;
-    sq_alert_event_t        ev;
-    const sq_alert_info_t  *in;
+    memset(ev, 0, sizeof(sq_alert_event_t));
+    ev->time = now;
+    ev->status = resolved ? "resolved" : "firing";
+    ev->severity = sq_severity_names[in->severity];
+    ev->endpoint = in->endpoint;
+    ev->region = in->region;
+    ev->segment = in->segment;
+    ev->journey = in->scope == SQ_SCOPE_JOURNEY ? in->endpoint : NULL;
+    ev->dimension = sq_dim_names[in->dim];
+    ev->indicator = sq_indicator_names[in->indicator];
+    ev->value = in->value;
+    ev->adequate = in->adequate;
+    ev->desired = in->desired;
+    ev->msa = in->msa;
+    ev->since = in->since;
+    ev->labels = in->labels;
+}
 
-    in = &it->info;
 
-    if (a->ctx->store) {
-        memset(&ev, 0, sizeof(ev));
-        ev.time = now;
-        ev.status = resolved ? "resolved" : "firing";
-        ev.severity = sq_severity_names[in->severity];
-        ev.endpoint = in->endpoint;
-        ev.region = in->region;
-        ev.segment = in->segment;
-        ev.journey = in->scope == SQ_SCOPE_JOURNEY ? in->endpoint : NULL;
-        ev.dimension = sq_dim_names[in->dim];
-        ev.indicator = sq_indicator_names[in->indicator];
-        ev.value = in->value;
-        ev.adequate = in->adequate;
-        ev.desired = in->desired;
-        ev.msa = in->msa;
-        ev.since = in->since;
-        ev.labels = in->labels;
+/*
+ * The history of the transitions: the store, in slices between turns of
+ * the loop (sq_alert_rec.c), or without a store a ring of the last
+ * SQ_ALERT_RING
+ */
 
-        if (sq_store_alert_event(a->ctx->store, &ev) != SQ_OK) {
-            if (a->unrecorded_logged + 60 <= now) {
-                sq_log(SQ_LOG_ERROR, "cannot record an alert transition: "
-                       "%s (%llu more since the last report)",
-                       sq_store_strerror(a->ctx->store),
-                       (unsigned long long) a->unrecorded);
-                a->unrecorded_logged = now;
-                a->unrecorded = 0;
+static void
+sq_alert_record(sq_alert_t *a, int64_t now)
+{
+    size_t             i;
+    json_t            *o;
+    sq_alert_event_t   ev;
 
-            } else {
-                a->unrecorded++;
+    if (a->nchg == 0) {
+        return;
+    }
+
+    if (a->ctx->store == NULL || a->rec == NULL) {
+        for (i = 0; i < a->nchg; i++) {
+            o = sq_json_alert(&a->chg[i].it->info, a->chg[i].resolved, now);
+
+            if (a->ring[a->ring_head]) {
+                json_decref(a->ring[a->ring_head]);
+            }
+
+            a->ring[a->ring_head] = o;
+            a->ring_head = (a->ring_head + 1) % SQ_ALERT_RING;
+
+            if (a->ring_n < SQ_ALERT_RING) {
+                a->ring_n++;
             }
         }
 
         return;
     }
 
-    o = sq_json_alert(in, resolved, now);
+    for (i = 0; i < a->nchg; i++) {
+        sq_alert_event_of(&ev, &a->chg[i].it->info, a->chg[i].resolved, now);
 
-    if (a->ring[a->ring_head]) {
-        json_decref(a->ring[a->ring_head]);
+        if (sq_alert_rec_add(a->rec, &ev) != SQ_OK) {
+            sq_log(SQ_LOG_ERROR, "alerts: out of memory: %zu transitions "
+                   "not recorded", a->nchg - i);
+            break;
+        }
     }
 
-    a->ring[a->ring_head] = o;
-    a->ring_head = (a->ring_head + 1) % SQ_ALERT_RING;
-
-    if (a->ring_n < SQ_ALERT_RING) {
-        a->ring_n++;
-    }
+    sq_alert_rec_kick(a->rec);
 }
 
+
+/*
+ * A transition: counted now; recorded, logged and sent to the webhook by
+ * the report at the end of the evaluation
+ */
 
 static void
 sq_alert_transition(sq_alert_t *a, sq_item_t *it, int resolved, int64_t now)
 {
-    char                    summary[1024];
-    const sq_alert_info_t  *in;
+    size_t        n;
+    sq_change_t  *c;
 
-    in = &it->info;
-    a->transitions[in->severity][resolved]++;
+    a->transitions[it->info.severity][resolved]++;
     a->changed = 1;
 
-    sq_json_alert_summary(summary, sizeof(summary), in);
+    if (resolved) {
+        a->resolved[it->info.severity]++;
 
-    sq_log(SQ_LOG_WARN, "alert %s severity=%s alertname=%s scope=%s "
-           "endpoint=\"%s\" region=\"%s\" segment=\"%s\" dimension=%s "
-           "indicator=%s value=%.6g adequate=%.6g desired=%.6g msa=%.6g "
-           "since=%lld labels=%s: %s",
-           resolved ? "resolved" : "firing",
-           sq_severity_names[in->severity],
-           in->severity == SQ_SEV_CRITICAL ? "ServqualBelowZone"
-                                           : "ServqualZoneWarning",
-           sq_scope_names[in->scope], in->endpoint, in->region,
-           in->segment, sq_dim_names[in->dim],
-           sq_indicator_names[in->indicator], in->value, in->adequate,
-           in->desired, in->msa, (long long) in->since,
-           in->labels ? in->labels : "{}", summary);
+    } else {
+        a->fired[it->info.severity]++;
+    }
 
-    sq_alert_record(a, it, resolved, now);
+    if (a->nchg == a->achg) {
+        n = a->achg ? 2 * a->achg : 64;
+        c = realloc(a->chg, n * sizeof(sq_change_t));
 
-    if (a->sink[SQ_SINK_WEBHOOK]) {
-        sq_sink_push(a->sink[SQ_SINK_WEBHOOK],
-                     sq_json_alert_hook(in, resolved, now, a->ctx->conf));
+        if (c == NULL) {
+            return;
+        }
+
+        a->chg = c;
+        a->achg = n;
+    }
+
+    a->chg[a->nchg].it = it;
+    a->chg[a->nchg].resolved = resolved;
+    a->nchg++;
+}
+
+
+/*
+ * The transitions of an evaluation: a log line each when they are few,
+ * else the incidents speak for them and one line sums them up (after the
+ * grouping).  The webhook gets a notification each, as many as its queue
+ * holds: those the queue would drop at once are counted, never built.
+ */
+
+static void
+sq_alert_report(sq_alert_t *a, int64_t now)
+{
+    size_t      i, skip;
+    sq_item_t  *it;
+    sq_sink_t  *hook;
+
+    if (a->nchg <= SQ_ALERT_LOG_DETAIL) {
+        for (i = 0; i < a->nchg; i++) {
+            sq_alert_log_transition(&a->chg[i].it->info, a->chg[i].resolved);
+        }
+    }
+
+    sq_alert_record(a, now);
+
+    hook = a->sink[SQ_SINK_WEBHOOK];
+
+    if (hook && a->nchg) {
+        skip = a->nchg > sq_sink_capacity(hook)
+               ? a->nchg - sq_sink_capacity(hook) : 0;
+        sq_sink_drop(hook, skip);
+
+        for (i = skip; i < a->nchg; i++) {
+            sq_sink_push(hook, sq_json_alert_hook(&a->chg[i].it->info,
+                                                  a->chg[i].resolved, now,
+                                                  a->ctx->conf));
+        }
+    }
+
+    a->nchg = 0;
+
+    while (a->dead) {
+        it = a->dead;
+        a->dead = it->next;
+        free(it->info.labels);
+        free(it);
     }
 }
 
@@ -396,20 +525,23 @@ sq_alert_transition(sq_alert_t *a, sq_item_t *it, int resolved, int64_t now)
 void
 sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
 {
-    int                    d, cur, next;
+    int                    d, cur, next, many;
     size_t                 i;
-    double                 warn_z;
-    uint32_t               h, k;
+    double                 warn_z, judged;
+    uint32_t               h, k, rh;
     unsigned               scopes;
     sq_item_t             *it, *nx;
     const sq_row_t        *r;
-    struct timespec        t0, t1;
+    struct timespec        t0, t1, c0, c1;
     const sq_dim_score_t  *s, *l;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 
     a->gen++;
     a->changed = 0;
+    memset(a->fired, 0, sizeof(a->fired));
+    memset(a->resolved, 0, sizeof(a->resolved));
     warn_z = 1 - a->ctx->conf->alerts.warning_share;
     scopes = a->ctx->conf->alerts.scopes;
 
@@ -420,12 +552,14 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
             continue;
         }
 
+        rh = sq_alert_row_hash(r->scope, r->endpoint, r->region,
+                               r->segment);
+
         for (d = 0; d < SQ_NDIMS; d++) {
             s = &r->w[SQ_WIN_SHORT].dim[d];
             l = &r->w[SQ_WIN_LONG].dim[d];
 
-            h = sq_alert_hash(r->scope, r->endpoint, r->region, r->segment,
-                              d);
+            h = sq_alert_dim_hash(rh, d);
             it = sq_alert_find(a, h, r->scope, r->endpoint, r->region,
                                r->segment, d);
             cur = it ? it->info.severity : SQ_SEV_NONE;
@@ -442,7 +576,7 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
 
             if (it) {
                 sq_alert_transition(a, it, 1, now);
-                sq_alert_remove(a, it);
+                sq_alert_remove(a, it, 1);
             }
 
             if (next == SQ_SEV_NONE) {
@@ -474,17 +608,48 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
 
             if (it->gen != a->gen) {
                 sq_alert_transition(a, it, 1, now);
-                sq_alert_remove(a, it);
+                sq_alert_remove(a, it, 1);
             }
         }
     }
 
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    judged = sq_alert_seconds(&t0, &t1);
+
+    many = a->nchg > SQ_ALERT_LOG_DETAIL;
+    sq_alert_report(a, now);
     sq_alert_incidents(a, now);
 
     a->evaluations++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    a->eval_seconds = (t1.tv_sec - t0.tv_sec)
-                      + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    a->eval_seconds = sq_alert_seconds(&t0, &t1);
+
+    if (many) {
+        sq_alert_log_summary(a->fired, a->resolved, a->n, a->inc.n,
+                             a->eval_seconds);
+    }
+
+    sq_log(SQ_LOG_DEBUG, "alerts: evaluation %llu: %zu rows in %.1f ms "
+           "(%.1f ms of CPU; %.1f ms judging them, %.1f ms grouping; %zu "
+           "transitions to record, the longest slice since the last "
+           "evaluation %.1f ms), %u alerts firing in %zu incidents, %llu "
+           "fired, %llu resolved",
+           (unsigned long long) a->evaluations, view->n,
+           a->eval_seconds * 1000, sq_alert_seconds(&c0, &c1) * 1000,
+           judged * 1000, a->group_seconds * 1000,
+           sq_alert_rec_pending(a->rec),
+           a->rec ? sq_alert_rec_slowest(a->rec) * 1000 : 0.0, a->n,
+           a->inc.n,
+           (unsigned long long) (a->fired[1] + a->fired[2]),
+           (unsigned long long) (a->resolved[1] + a->resolved[2]));
+}
+
+
+static double
+sq_alert_seconds(const struct timespec *t0, const struct timespec *t1)
+{
+    return (t1->tv_sec - t0->tv_sec) + (t1->tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 
@@ -631,7 +796,9 @@ sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
         return 0;
     }
 
-    h = sq_alert_hash(in.scope, in.endpoint, in.region, in.segment, in.dim);
+    h = sq_alert_dim_hash(sq_alert_row_hash(in.scope, in.endpoint, in.region,
+                                            in.segment),
+                          in.dim);
 
     /* newest first: the first event of a key and severity decides */
 
@@ -667,6 +834,7 @@ sq_alert_restore_one(void *data, const sq_alert_event_t *ev)
 static void
 sq_alert_restore(sq_alert_t *a)
 {
+    size_t        taken;
     uint32_t      k;
     sq_item_t    *it, *nx;
     sq_restore_t  rs;
@@ -688,24 +856,22 @@ sq_alert_restore(sq_alert_t *a)
 
     /* the keys whose last transition was a resolution are done */
 
+    taken = 0;
+
     for (k = 0; k < a->nb; k++) {
         for (it = a->b[k]; it; it = nx) {
             nx = it->next;
 
             if (it->info.severity == SQ_SEV_NONE) {
-                sq_alert_remove(a, it);
+                sq_alert_remove(a, it, 0);
 
             } else {
-                sq_log(SQ_LOG_INFO, "alert taken up: %s %s \"%s\" \"%s\" "
-                       "\"%s\" %s since %lld",
-                       sq_severity_names[it->info.severity],
-                       sq_scope_names[it->info.scope], it->info.endpoint,
-                       it->info.region, it->info.segment,
-                       sq_dim_names[it->info.dim],
-                       (long long) it->info.since);
+                sq_alert_log_taken_up(&it->info, taken++);
             }
         }
     }
+
+    sq_alert_log_taken_up_total(taken);
 }
 
 
@@ -722,10 +888,14 @@ sq_alert_new(sq_ctx_t *ctx)
     a->ctx = ctx;
     a->nb = SQ_ALERT_BUCKETS;
     a->b = calloc(a->nb, sizeof(sq_item_t *));
-    a->am_prev = json_object();
     a->timer = event_new(ctx->base, -1, EV_PERSIST, sq_alert_on_timer, a);
 
-    if (a->b == NULL || a->am_prev == NULL || a->timer == NULL) {
+    a->rec = sq_alert_rec_new(ctx);
+
+    if (a->b == NULL || a->timer == NULL || a->rec == NULL
+        || sq_alert_am_init(&a->am) != SQ_OK
+        || sq_opens_init(&a->opens) != SQ_OK)
+    {
         sq_alert_free(a);
         return NULL;
     }
@@ -834,15 +1004,16 @@ sq_alert_free(sq_alert_t *a)
         json_decref(a->ring[i]);
     }
 
-    for (i = 0; i < a->nopen; i++) {
-        free(a->open[i].key);
-        json_decref(a->open[i].last);
-    }
+    sq_opens_free(&a->opens);
 
+    sq_alert_rec_free(a->rec);
+    a->nchg = 0;
+    sq_alert_report(a, 0);
     sq_incidents_free(&a->inc);
     free(a->inc_al);
-    free(a->open);
-    json_decref(a->am_prev);
+    free(a->inc_st);
+    free(a->chg);
+    sq_alert_am_free(&a->am);
     free(a->b);
     free(a);
 }
@@ -939,80 +1110,6 @@ sq_alert_json(sq_alert_t *a)
 /* ---- incidents: the firing alerts grouped by cause (sq_incident.c) */
 
 static void
-sq_alert_incident_log(const char *what, const json_t *o)
-{
-    json_t  *scope;
-
-    scope = json_object_get(o, "scope");
-
-    sq_log(SQ_LOG_WARN, "incident %s id=%s severity=%s cause=%s "
-           "endpoint=\"%s\" region=\"%s\" members=%zu owner=%s: %s; "
-           "look at %s",
-           what, json_string_value(json_object_get(o, "id")),
-           json_string_value(json_object_get(o, "severity")),
-           json_string_value(json_object_get(o, "cause")),
-           json_string_value(json_object_get(scope, "endpoint"))
-           ? json_string_value(json_object_get(scope, "endpoint")) : "*",
-           json_string_value(json_object_get(scope, "region"))
-           ? json_string_value(json_object_get(scope, "region")) : "*",
-           json_array_size(json_object_get(o, "members")),
-           json_string_value(json_object_get(o, "owner"))
-           ? json_string_value(json_object_get(o, "owner")) : "-",
-           json_string_value(json_object_get(o, "title")),
-           json_string_value(json_object_get(o, "look_at")));
-}
-
-
-/* the open incident of inc's key; a new one if there is none */
-
-static sq_open_t *
-sq_alert_open(sq_alert_t *a, const sq_incident_t *inc, int64_t now)
-{
-    int         d;
-    size_t      i, n;
-    sq_open_t  *op;
-
-    for (i = 0; i < a->nopen; i++) {
-        if (strcmp(a->open[i].key, inc->key) == 0) {
-            return &a->open[i];
-        }
-    }
-
-    if (a->nopen == a->aopen) {
-        n = a->aopen ? 2 * a->aopen : 16;
-        op = realloc(a->open, n * sizeof(sq_open_t));
-
-        if (op == NULL) {
-            return NULL;
-        }
-
-        a->open = op;
-        a->aopen = n;
-    }
-
-    op = &a->open[a->nopen];
-    memset(op, 0, sizeof(sq_open_t));
-
-    op->key = strdup(inc->key);
-    if (op->key == NULL) {
-        return NULL;
-    }
-
-    op->st.since = inc->since ? inc->since : now;
-    snprintf(op->st.id, sizeof(op->st.id), "%08x-%lld",
-             sq_incident_hash(inc), (long long) op->st.since);
-
-    for (d = 0; d < SQ_NDIMS; d++) {
-        op->st.msa0[d] = NAN;
-    }
-
-    a->nopen++;
-
-    return op;
-}
-
-
-static void
 sq_alert_incidents(sq_alert_t *a, int64_t now)
 {
     int                      fresh;
@@ -1022,6 +1119,8 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
     sq_item_t               *it;
     sq_open_t               *op;
     sq_incident_t           *inc;
+    struct timespec          t0, t1;
+    sq_incident_state_t    **st;
     const sq_alert_info_t  **al;
 
     al = calloc(a->n ? a->n : 1, sizeof(sq_alert_info_t *));
@@ -1047,17 +1146,33 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
     free(a->inc_al);
     a->inc_al = al;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
     if (sq_incident_group(al, n, &a->inc) != SQ_OK) {
         sq_log(SQ_LOG_ERROR, "incidents: out of memory");
         return;
     }
 
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    a->group_seconds = sq_alert_seconds(&t0, &t1);
+
+    st = realloc(a->inc_st, (a->inc.n ? a->inc.n : 1)
+                            * sizeof(sq_incident_state_t *));
+    if (st == NULL) {
+        sq_log(SQ_LOG_ERROR, "incidents: out of memory");
+        sq_incidents_free(&a->inc);
+        return;
+    }
+
+    a->inc_st = st;
     a->inc_gen++;
+    sq_alert_log_begin(&a->log);
 
     for (i = 0; i < a->inc.n; i++) {
         inc = &a->inc.inc[i];
+        sq_incident_describe(inc);
 
-        op = sq_alert_open(a, inc, now);
+        op = sq_opens_open(&a->opens, inc, now);
         if (op == NULL) {
             sq_log(SQ_LOG_ERROR, "incidents: out of memory");
             continue;
@@ -1072,7 +1187,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
         if (fresh || op->dims != inc->dims || op->severity != inc->severity
             || op->nmembers != inc->nmembers)
         {
-            sq_alert_incident_log(fresh ? "opened" : "changed", o);
+            sq_alert_log_incident(&a->log, fresh ? "opened" : "changed", o);
             a->changed = 1;
 
             if (a->sink[SQ_SINK_WEBHOOK]) {
@@ -1091,8 +1206,8 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
 
     /* the incidents that are over */
 
-    for (i = 0; i < a->nopen; /* void */) {
-        op = &a->open[i];
+    for (i = 0; i < a->opens.n; /* void */) {
+        op = &a->opens.open[i];
 
         if (op->gen == a->inc_gen) {
             i++;
@@ -1104,7 +1219,7 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
         if (op->last) {
             json_object_set_new(op->last, "status", json_string("resolved"));
             json_object_set_new(op->last, "ends_at", json_integer(now));
-            sq_alert_incident_log("resolved", op->last);
+            sq_alert_log_incident(&a->log, "resolved", op->last);
 
             if (a->sink[SQ_SINK_WEBHOOK]) {
                 json_object_set_new(op->last, "kind",
@@ -1114,106 +1229,27 @@ sq_alert_incidents(sq_alert_t *a, int64_t now)
             }
         }
 
-        free(op->key);
-        json_decref(op->last);
-        a->open[i] = a->open[--a->nopen];
+        sq_opens_close(&a->opens, i);
     }
 
-    sq_alert_am(a, now);
-}
+    sq_alert_log_end(&a->log);
 
-
-/*
- * Alertmanager: one alert per incident and dimension, all of them when
- * something changed or the resend interval is over, and those that are
- * gone once, resolved.
- */
-
-static void
-sq_alert_am(sq_alert_t *a, int64_t now)
-{
-    int                   d;
-    char                  key[128], ts[32];
-    size_t                i, j;
-    time_t                tt;
-    json_t               *cur, *batch, *v, *t;
-    struct tm             tm;
-    const char           *k;
-    sq_incident_t        *inc;
-    sq_incident_state_t  *st;
-
-    if (a->sink[SQ_SINK_ALERTMANAGER] == NULL) {
-        return;
-    }
-
-    cur = json_object();
-    batch = json_array();
+    /* the open incidents moved as others closed: their states now */
 
     for (i = 0; i < a->inc.n; i++) {
-        inc = &a->inc.inc[i];
-        st = NULL;
-
-        for (j = 0; j < a->nopen; j++) {
-            if (strcmp(a->open[j].key, inc->key) == 0) {
-                st = &a->open[j].st;
-            }
-        }
-
-        if (st == NULL) {
-            continue;
-        }
-
-        for (d = 0; d < SQ_NDIMS; d++) {
-            if (!(inc->dims & (1u << d))) {
-                continue;
-            }
-
-            snprintf(key, sizeof(key), "%s/%s/%d", st->id, sq_dim_names[d],
-                     inc->dim_severity[d]);
-            json_object_set_new(cur, key, sq_json_incident_am(inc, st, d, 0,
-                                                    now, a->ctx->conf));
-        }
+        op = sq_opens_get(&a->opens, a->inc.inc[i].key);
+        a->inc_st[i] = op ? &op->st : NULL;
     }
 
-    tt = (time_t) now;
-    gmtime_r(&tt, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    json_object_foreach(a->am_prev, k, v) {
-        if (json_object_get(cur, k) == NULL) {
-            t = json_deep_copy(v);
-            json_object_set_new(t, "endsAt", json_string(ts));
-            json_array_append_new(batch, t);
-            a->changed = 1;
-        }
-    }
-
-    if (a->changed || json_object_size(cur) != json_object_size(a->am_prev)
-        || now - a->am_sent >= a->ctx->conf->alerts.resend)
-    {
-        json_object_foreach(cur, k, v) {
-            json_array_append(batch, v);
-        }
-
-        a->am_sent = now;
-    }
-
-    json_decref(a->am_prev);
-    a->am_prev = cur;
-
-    if (json_array_size(batch)) {
-        sq_sink_push(a->sink[SQ_SINK_ALERTMANAGER], batch);
-
-    } else {
-        json_decref(batch);
-    }
+    sq_alert_am_update(&a->am, a->sink[SQ_SINK_ALERTMANAGER], &a->inc,
+                       a->inc_st, a->changed, now, a->ctx->conf);
 }
 
 
 json_t *
 sq_alert_incidents_json(sq_alert_t *a)
 {
-    size_t          i, j;
+    size_t          i;
     json_t         *root, *list, *o;
     sq_open_t      *op;
     uint64_t        firing;
@@ -1226,14 +1262,8 @@ sq_alert_incidents_json(sq_alert_t *a)
     for (i = 0; i < a->inc.n; i++) {
         inc = &a->inc.inc[i];
         firing += inc->nmembers;
-        op = NULL;
 
-        for (j = 0; j < a->nopen; j++) {
-            if (strcmp(a->open[j].key, inc->key) == 0) {
-                op = &a->open[j];
-            }
-        }
-
+        op = sq_opens_get(&a->opens, inc->key);
         if (op == NULL) {
             continue;
         }

@@ -12,6 +12,7 @@
 
 #include "sq_incident.h"
 #include "sq_json.h"
+#include "sq_smap.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -31,21 +32,37 @@ typedef struct {
 } sq_tally_t;
 
 
+/* the rows of one region or endpoint, as the grouping sees them */
+
+typedef struct {
+    size_t       first;           /* index in al, or SQ_SMAP_NONE */
+    const char  *other;           /* the first row's endpoint (region) */
+    int          broad;           /* another one seen */
+    size_t       worst[SQ_NDIMS];
+    size_t       inc;             /* its incident, once known */
+} sq_group_t;
+
+
 static int sq_incident_series(const sq_alert_info_t *a);
 static int sq_incident_worse(const sq_alert_info_t *a,
     const sq_alert_info_t *b);
-static int sq_incident_region_broad(const sq_alert_info_t **al, size_t n,
-    const char *region);
-static int sq_incident_endpoint_broad(const sq_alert_info_t **al, size_t n,
-    const char *endpoint, const unsigned char *rb);
-static char *sq_incident_key(int cause, const char *a, const char *b);
+static void sq_incident_see(sq_group_t *g, const sq_alert_info_t **al,
+    size_t i, const char *other);
+static sq_group_t *sq_incident_group_of(sq_smap_t *m, sq_group_t *gs,
+    size_t *ng, const char *name);
+static size_t sq_incident_drag(const sq_group_t *g,
+    const sq_alert_info_t **al, int dim);
+static void sq_incident_member(sq_incident_t *inc,
+    const sq_alert_info_t *a, int *differ);
+static size_t sq_incident_intern(sq_incidents_t *out, sq_smap_t *m,
+    int cause, const char *a, const char *b);
 static const char *sq_incident_common(const char *cur, const char *v,
     int *differ);
 static int sq_incident_cmp(const void *a, const void *b);
 static int sq_incident_rank(const sq_incident_t *inc,
     const sq_alert_info_t *a);
-static size_t sq_incident_tally(sq_tally_t *t, size_t nt, size_t max,
-    const char *name);
+static size_t sq_incident_tally(sq_smap_t *m, sq_tally_t *t, size_t nt,
+    size_t max, const char *name);
 static void sq_incident_list(char *buf, size_t len, sq_tally_t *t,
     size_t nt);
 
@@ -130,82 +147,62 @@ sq_incident_worse(const sq_alert_info_t *a, const sq_alert_info_t *b)
 }
 
 
-/* a region with firing rows on two endpoints or more */
+/*
+ * The incident of the key "cause\ta\tb" in out, found in m; a new one if
+ * there is none.  Its index, or SQ_SMAP_NONE when out of memory.
+ */
 
-static int
-sq_incident_region_broad(const sq_alert_info_t **al, size_t n,
-    const char *region)
+static size_t
+sq_incident_intern(sq_incidents_t *out, sq_smap_t *m, int cause,
+    const char *a, const char *b)
 {
-    size_t       i;
-    const char  *first;
+    int              added;
+    char             buf[512], *k;
+    size_t           i, lc, la, lb;
+    sq_smap_slot_t  *s;
 
-    first = NULL;
+    lc = strlen(sq_cause_names[cause]);
+    la = strlen(a);
+    lb = strlen(b);
 
-    for (i = 0; i < n; i++) {
-        if (!sq_incident_series(al[i])
-            || strcmp(al[i]->region, region) != 0)
-        {
-            continue;
-        }
-
-        if (first == NULL) {
-            first = al[i]->endpoint;
-
-        } else if (strcmp(first, al[i]->endpoint) != 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* an endpoint with firing rows in two regions or more, not broad ones */
-
-static int
-sq_incident_endpoint_broad(const sq_alert_info_t **al, size_t n,
-    const char *endpoint, const unsigned char *rb)
-{
-    size_t       i;
-    const char  *first;
-
-    first = NULL;
-
-    for (i = 0; i < n; i++) {
-        if (!sq_incident_series(al[i]) || rb[i]
-            || strcmp(al[i]->endpoint, endpoint) != 0)
-        {
-            continue;
-        }
-
-        if (first == NULL) {
-            first = al[i]->region;
-
-        } else if (strcmp(first, al[i]->region) != 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static char *
-sq_incident_key(int cause, const char *a, const char *b)
-{
-    char    *k;
-    size_t   len;
-
-    len = strlen(sq_cause_names[cause]) + strlen(a) + strlen(b) + 3;
-
-    k = malloc(len);
+    k = lc + la + lb + 3 <= sizeof(buf) ? buf : malloc(lc + la + lb + 3);
     if (k == NULL) {
-        return NULL;
+        return SQ_SMAP_NONE;
     }
 
-    snprintf(k, len, "%s\t%s\t%s", sq_cause_names[cause], a, b);
+    memcpy(k, sq_cause_names[cause], lc);
+    k[lc] = '\t';
+    memcpy(k + lc + 1, a, la);
+    k[lc + 1 + la] = '\t';
+    memcpy(k + lc + 2 + la, b, lb + 1);
 
-    return k;
+    i = sq_smap_get(m, k);
+
+    if (i != SQ_SMAP_NONE) {
+        if (k != buf) {
+            free(k);
+        }
+
+        return i;
+    }
+
+    if (k == buf) {
+        k = strdup(buf);
+        if (k == NULL) {
+            return SQ_SMAP_NONE;
+        }
+    }
+
+    s = sq_smap_put(m, k, out->n, &added);
+    if (s == NULL) {
+        free(k);
+        return SQ_SMAP_NONE;
+    }
+
+    out->inc[out->n].key = k;
+    out->inc[out->n].cause = cause;
+
+    return out->n++;
 }
 
 
@@ -268,16 +265,106 @@ sq_incident_cmp(const void *pa, const void *pb)
 }
 
 
+/*
+ * What the rows of one region (or one endpoint) give the grouping: the
+ * first row seen, whether a second endpoint (region) fires there, and the
+ * worst row per dimension, each found in al's order.
+ */
+
+static void
+sq_incident_see(sq_group_t *g, const sq_alert_info_t **al, size_t i,
+    const char *other)
+{
+    int  d;
+
+    if (g->first == SQ_SMAP_NONE) {
+        g->first = i;
+        g->other = other;
+
+    } else if (other && !g->broad && strcmp(g->other, other) != 0) {
+        g->broad = 1;
+    }
+
+    d = al[i]->dim;
+
+    if (g->worst[d] == SQ_SMAP_NONE
+        || sq_incident_worse(al[i], al[g->worst[d]]))
+    {
+        g->worst[d] = i;
+    }
+}
+
+
+/* the group of name in m, a new one if there is none; NULL: no memory */
+
+static sq_group_t *
+sq_incident_group_of(sq_smap_t *m, sq_group_t *gs, size_t *ng,
+    const char *name)
+{
+    int              d, added;
+    sq_group_t      *g;
+    sq_smap_slot_t  *s;
+
+    s = sq_smap_put(m, name, *ng, &added);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (!added) {
+        return &gs[s->val];
+    }
+
+    g = &gs[(*ng)++];
+    g->first = SQ_SMAP_NONE;
+    g->other = NULL;
+    g->broad = 0;
+    g->inc = SQ_SMAP_NONE;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        g->worst[d] = SQ_SMAP_NONE;
+    }
+
+    return g;
+}
+
+
+/*
+ * The row that drags a rollup of dimension dim down: the worst on the
+ * same dimension, else the worst on the dimension of the first row seen
+ */
+
+static size_t
+sq_incident_drag(const sq_group_t *g, const sq_alert_info_t **al, int dim)
+{
+    if (g == NULL || g->first == SQ_SMAP_NONE) {
+        return SQ_SMAP_NONE;
+    }
+
+    if (g->worst[dim] != SQ_SMAP_NONE) {
+        return g->worst[dim];
+    }
+
+    return g->worst[al[g->first]->dim];
+}
+
+
+/*
+ * In linear time: the rows are tallied by region and by endpoint in hash
+ * maps, every rollup finds the row that drags it down in its group, and
+ * the incidents are found by their key in a hash map.
+ */
+
 int
 sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 {
-    int                      rc, cause, d, differ[4];
-    char                   **keys;
-    size_t                   i, j, k, m, r, x, *grp;
+    int                      rc, cause, d, *differ;
+    size_t                   i, k, m, ng, nb, w, *grp, *gi;
+    sq_smap_t                byreg, byep, bynb, bykey;
+    sq_group_t              *gs, *g, *eg, rollups;
     unsigned char           *rb;
     sq_incident_t           *inc;
     const char              *ca, *cb;
-    const sq_alert_info_t   *a, *w;
+    const sq_alert_info_t   *a;
     const sq_alert_info_t  **pool;
 
     memset(out, 0, sizeof(sq_incidents_t));
@@ -287,27 +374,82 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
     }
 
     rc = SQ_ERR_NOMEM;
-    keys = calloc(n, sizeof(char *));
     rb = calloc(n, 1);
     grp = calloc(n, sizeof(size_t));
+    gi = calloc(2 * n, sizeof(size_t));         /* region, endpoint */
+    gs = calloc(3 * n, sizeof(sq_group_t));     /* 2 n + n at most */
+    differ = calloc(4 * n, sizeof(int));
     out->inc = calloc(n, sizeof(sq_incident_t));
     pool = calloc(n, sizeof(sq_alert_info_t *));
 
     out->pool = pool;
+    memset(&byreg, 0, sizeof(sq_smap_t));
+    memset(&byep, 0, sizeof(sq_smap_t));
+    memset(&bynb, 0, sizeof(sq_smap_t));
+    memset(&bykey, 0, sizeof(sq_smap_t));
 
-    if (keys == NULL || rb == NULL || grp == NULL || out->inc == NULL
-        || pool == NULL)
+    if (rb == NULL || grp == NULL || gi == NULL || gs == NULL
+        || differ == NULL || out->inc == NULL || pool == NULL
+        || sq_smap_init(&byreg, 64) != SQ_OK
+        || sq_smap_init(&byep, 64) != SQ_OK
+        || sq_smap_init(&bynb, 64) != SQ_OK
+        || sq_smap_init(&bykey, 64) != SQ_OK)
     {
         goto cleanup;
     }
 
-    /* the rows: their region, then their endpoint, then themselves */
+    /*
+     * The rows by region (broad: two endpoints or more fire there), and
+     * by endpoint: the first groups are the regions' and the endpoints'
+     * of every row, then come the endpoints' of the rows outside a broad
+     * region (broad: two such regions or more).
+     */
+
+    ng = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!sq_incident_series(al[i])) {
+            continue;
+        }
+
+        g = sq_incident_group_of(&byreg, gs, &ng, al[i]->region);
+        eg = sq_incident_group_of(&byep, gs, &ng, al[i]->endpoint);
+
+        if (g == NULL || eg == NULL) {
+            goto cleanup;
+        }
+
+        sq_incident_see(g, al, i, al[i]->endpoint);
+        sq_incident_see(eg, al, i, NULL);
+        gi[2 * i] = g - gs;
+    }
 
     for (i = 0; i < n; i++) {
         if (sq_incident_series(al[i])) {
-            rb[i] = sq_incident_region_broad(al, n, al[i]->region);
+            rb[i] = (unsigned char) gs[gi[2 * i]].broad;
         }
     }
+
+    /* the endpoints of the rows outside broad regions, from gs[m] on */
+
+    m = ng;
+    nb = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!sq_incident_series(al[i]) || rb[i]) {
+            continue;
+        }
+
+        eg = sq_incident_group_of(&bynb, gs + m, &nb, al[i]->endpoint);
+        if (eg == NULL) {
+            goto cleanup;
+        }
+
+        sq_incident_see(eg, al, i, al[i]->region);
+        gi[2 * i + 1] = eg - gs;
+    }
+
+    /* the rows: their region, then their endpoint, then themselves */
 
     for (i = 0; i < n; i++) {
         a = al[i];
@@ -316,17 +458,29 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
             continue;
         }
 
-        if (rb[i]) {
-            keys[i] = sq_incident_key(SQ_CAUSE_REGION, a->region, "");
+        /* a group's incident is looked up once, not once per row */
 
-        } else if (sq_incident_endpoint_broad(al, n, a->endpoint, rb)) {
-            keys[i] = sq_incident_key(SQ_CAUSE_ENDPOINT, a->endpoint, "");
+        g = rb[i] ? &gs[gi[2 * i]] : &gs[gi[2 * i + 1]];
+
+        if (g->inc != SQ_SMAP_NONE && (rb[i] || g->broad)) {
+            grp[i] = g->inc;
+
+        } else if (rb[i]) {
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_REGION,
+                                        a->region, "");
+            g->inc = grp[i];
+
+        } else if (g->broad) {
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_ENDPOINT,
+                                        a->endpoint, "");
+            g->inc = grp[i];
 
         } else {
-            keys[i] = sq_incident_key(SQ_CAUSE_ROW, a->endpoint, a->region);
+            grp[i] = sq_incident_intern(out, &bykey, SQ_CAUSE_ROW,
+                                        a->endpoint, a->region);
         }
 
-        if (keys[i] == NULL) {
+        if (grp[i] == SQ_SMAP_NONE) {
             goto cleanup;
         }
     }
@@ -339,106 +493,71 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
      * Their own when nothing explains them.
      */
 
-    for (x = 0; x < 2 * n; x++) {
-        i = x % n;
-        a = al[i];
+    rollups.first = SQ_SMAP_NONE;
+    rollups.other = NULL;
+    rollups.broad = 0;
 
-        if (sq_incident_series(a)
-            || (a->scope == SQ_SCOPE_ENDPOINT) != (x >= n))
-        {
-            continue;
-        }
+    for (d = 0; d < SQ_NDIMS; d++) {
+        rollups.worst[d] = SQ_SMAP_NONE;
+    }
 
-        w = NULL;
-        k = n;
-        r = n;
+    for (m = 0; m < 2; m++) {
+        for (i = 0; i < n; i++) {
+            a = al[i];
 
-        for (j = 0; j < n; j++) {
-            if (!sq_incident_series(al[j])) {
-                continue;
-            }
-
-            if (a->scope == SQ_SCOPE_ENDPOINT
-                && strcmp(al[j]->endpoint, a->endpoint) != 0)
+            if (sq_incident_series(a)
+                || (a->scope == SQ_SCOPE_ENDPOINT) != (m == 1))
             {
                 continue;
             }
 
-            if (a->scope != SQ_SCOPE_ENDPOINT
-                && (strcmp(a->region, SQ_ALL) == 0
-                    || strcmp(al[j]->region, a->region) != 0))
-            {
-                continue;
+            g = NULL;
+
+            if (a->scope == SQ_SCOPE_ENDPOINT) {
+                k = sq_smap_get(&byep, a->endpoint);
+                g = k == SQ_SMAP_NONE ? NULL : &gs[k];
+
+            } else if (strcmp(a->region, SQ_ALL) != 0) {
+                k = sq_smap_get(&byreg, a->region);
+                g = k == SQ_SMAP_NONE ? NULL : &gs[k];
+
+                if (g && a->scope == SQ_SCOPE_JOURNEY && !g->broad) {
+                    g = NULL;
+                }
             }
 
-            if (a->scope == SQ_SCOPE_JOURNEY && !rb[j]) {
-                continue;
+            w = sq_incident_drag(g, al, a->dim);
+
+            if (w == SQ_SMAP_NONE && a->scope == SQ_SCOPE_ENDPOINT) {
+                w = sq_incident_drag(&rollups, al, a->dim);
             }
 
-            if (w == NULL || (al[j]->dim == a->dim && w->dim != a->dim)
-                || (al[j]->dim == w->dim && sq_incident_worse(al[j], w)))
-            {
-                w = al[j];
-                k = j;
+            if (w != SQ_SMAP_NONE) {
+                grp[i] = grp[w];
+
+            } else {
+                cause = a->scope == SQ_SCOPE_ENDPOINT ? SQ_CAUSE_ENDPOINT
+                        : a->scope == SQ_SCOPE_REGION ? SQ_CAUSE_REGION
+                        : SQ_CAUSE_JOURNEY;
+                ca = cause == SQ_CAUSE_REGION ? a->region : a->endpoint;
+                cb = cause == SQ_CAUSE_JOURNEY ? a->region : "";
+                grp[i] = sq_incident_intern(out, &bykey, cause, ca, cb);
             }
-        }
 
-        for (j = 0; k == n && a->scope == SQ_SCOPE_ENDPOINT && j < n; j++) {
-            if (al[j]->scope == SQ_SCOPE_REGION && keys[j]
-                && (w == NULL || (al[j]->dim == a->dim && w->dim != a->dim)
-                    || (al[j]->dim == w->dim
-                        && sq_incident_worse(al[j], w))))
-            {
-                w = al[j];
-                r = j;
+            if (grp[i] == SQ_SMAP_NONE) {
+                goto cleanup;
             }
-        }
 
-        k = w && k == n ? r : k;
-
-        if (w) {
-            keys[i] = strdup(keys[k]);
-
-        } else {
-            cause = a->scope == SQ_SCOPE_ENDPOINT ? SQ_CAUSE_ENDPOINT
-                    : a->scope == SQ_SCOPE_REGION ? SQ_CAUSE_REGION
-                    : SQ_CAUSE_JOURNEY;
-            ca = cause == SQ_CAUSE_REGION ? a->region : a->endpoint;
-            cb = cause == SQ_CAUSE_JOURNEY ? a->region : "";
-            keys[i] = sq_incident_key(cause, ca, cb);
-        }
-
-        if (keys[i] == NULL) {
-            goto cleanup;
+            if (a->scope == SQ_SCOPE_REGION) {
+                sq_incident_see(&rollups, al, i, NULL);
+            }
         }
     }
 
-    /* one incident per key */
+    /* the members of each incident */
 
     for (i = 0; i < n; i++) {
-        for (k = 0; k < out->n; k++) {
-            if (strcmp(out->inc[k].key, keys[i]) == 0) {
-                break;
-            }
-        }
-
-        if (k == out->n) {
-            inc = &out->inc[out->n++];
-            inc->key = keys[i];
-            keys[i] = NULL;
-
-            for (cause = 0; cause < SQ_NCAUSES; cause++) {
-                if (strncmp(inc->key, sq_cause_names[cause],
-                            strlen(sq_cause_names[cause])) == 0
-                    && inc->key[strlen(sq_cause_names[cause])] == '\t')
-                {
-                    inc->cause = cause;
-                }
-            }
-        }
-
-        grp[i] = k;
-        out->inc[k].nmembers++;
+        out->inc[grp[i]].nmembers++;
     }
 
     /* the members, in the order of al, and what they share */
@@ -452,63 +571,17 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
         inc->nmembers = 0;
     }
 
+    for (i = 0; i < n; i++) {
+        inc = &out->inc[grp[i]];
+        sq_incident_member(inc, al[i], &differ[4 * grp[i]]);
+    }
+
+    /* a member's own segment "" is a segment too */
+
     for (k = 0; k < out->n; k++) {
         inc = &out->inc[k];
-        memset(differ, 0, sizeof(differ));
 
-        for (i = 0; i < n; i++) {
-            if (grp[i] != k) {
-                continue;
-            }
-
-            a = al[i];
-            inc->members[inc->nmembers++] = a;
-
-            if (a->scope == SQ_SCOPE_JOURNEY) {
-                inc->journey = sq_incident_common(inc->journey, a->endpoint,
-                                                  &differ[3]);
-
-            } else {
-                inc->endpoint = sq_incident_common(inc->endpoint,
-                                                   a->endpoint, &differ[0]);
-                inc->segment = sq_incident_common(inc->segment, a->segment,
-                                                  &differ[2]);
-            }
-
-            inc->region = sq_incident_common(inc->region, a->region,
-                                             &differ[1]);
-
-            if (a->severity > inc->severity) {
-                inc->severity = a->severity;
-            }
-
-            if (inc->since == 0 || a->since < inc->since) {
-                inc->since = a->since;
-            }
-
-            d = a->dim;
-            inc->dims |= 1u << d;
-
-            if (a->severity > inc->dim_severity[d]) {
-                inc->dim_severity[d] = a->severity;
-            }
-
-            /* the rollup of the incident's own scope speaks for it */
-
-            if (inc->rep[d] == NULL
-                || sq_incident_rank(inc, a) > sq_incident_rank(inc,
-                                                               inc->rep[d])
-                || (sq_incident_rank(inc, a) == sq_incident_rank(inc,
-                                                                inc->rep[d])
-                    && sq_incident_worse(a, inc->rep[d])))
-            {
-                inc->rep[d] = a;
-            }
-        }
-
-        /* a member's own segment "" is a segment too */
-
-        if (differ[2] == 0 && inc->segment == NULL) {
+        if (differ[4 * k + 2] == 0 && inc->segment == NULL) {
             for (i = 0; i < inc->nmembers; i++) {
                 if (inc->members[i]->scope == SQ_SCOPE_SERIES) {
                     inc->segment = inc->members[i]->segment;
@@ -524,21 +597,71 @@ sq_incident_group(const sq_alert_info_t **al, size_t n, sq_incidents_t *out)
 
 cleanup:
 
-    if (keys) {
-        for (i = 0; i < n; i++) {
-            free(keys[i]);
-        }
-    }
-
-    free(keys);
+    sq_smap_free(&byreg);
+    sq_smap_free(&byep);
+    sq_smap_free(&bynb);
+    sq_smap_free(&bykey);
     free(rb);
     free(grp);
+    free(gi);
+    free(gs);
+    free(differ);
 
     if (rc != SQ_OK) {
         sq_incidents_free(out);
     }
 
     return rc;
+}
+
+
+/* a joins inc: what the members share, the severity, the speakers */
+
+static void
+sq_incident_member(sq_incident_t *inc, const sq_alert_info_t *a,
+    int *differ)
+{
+    int  d;
+
+    inc->members[inc->nmembers++] = a;
+
+    if (a->scope == SQ_SCOPE_JOURNEY) {
+        inc->journey = sq_incident_common(inc->journey, a->endpoint,
+                                          &differ[3]);
+
+    } else {
+        inc->endpoint = sq_incident_common(inc->endpoint, a->endpoint,
+                                           &differ[0]);
+        inc->segment = sq_incident_common(inc->segment, a->segment,
+                                          &differ[2]);
+    }
+
+    inc->region = sq_incident_common(inc->region, a->region, &differ[1]);
+
+    if (a->severity > inc->severity) {
+        inc->severity = a->severity;
+    }
+
+    if (inc->since == 0 || a->since < inc->since) {
+        inc->since = a->since;
+    }
+
+    d = a->dim;
+    inc->dims |= 1u << d;
+
+    if (a->severity > inc->dim_severity[d]) {
+        inc->dim_severity[d] = a->severity;
+    }
+
+    /* the rollup of the incident's own scope speaks for it */
+
+    if (inc->rep[d] == NULL
+        || sq_incident_rank(inc, a) > sq_incident_rank(inc, inc->rep[d])
+        || (sq_incident_rank(inc, a) == sq_incident_rank(inc, inc->rep[d])
+            && sq_incident_worse(a, inc->rep[d])))
+    {
+        inc->rep[d] = a;
+    }
 }
 
 
@@ -550,6 +673,7 @@ sq_incidents_free(sq_incidents_t *s)
     if (s->inc) {
         for (k = 0; k < s->n; k++) {
             free(s->inc[k].key);
+            free(s->inc[k].look_at);
         }
 
     }
@@ -668,54 +792,72 @@ sq_incident_title(char *buf, size_t len, const sq_incident_t *inc)
 }
 
 
+/* one more of name in t[0 .. nt - 1], found by m; the new count nt */
+
 static size_t
-sq_incident_tally(sq_tally_t *t, size_t nt, size_t max, const char *name)
+sq_incident_tally(sq_smap_t *m, sq_tally_t *t, size_t nt, size_t max,
+    const char *name)
 {
-    size_t  i;
+    int              added;
+    size_t           i;
+    sq_smap_slot_t  *s;
 
     if (name == NULL || strcmp(name, SQ_ALL) == 0) {
         return nt;
     }
 
-    for (i = 0; i < nt; i++) {
-        if (strcmp(t[i].name, name) == 0) {
-            t[i].n++;
-            return nt;
-        }
+    i = sq_smap_get(m, name);
+
+    if (i != SQ_SMAP_NONE) {
+        t[i].n++;
+        return nt;
     }
 
-    if (nt < max) {
-        t[nt].name = name;
-        t[nt].n = 1;
-        nt++;
+    if (nt >= max || (s = sq_smap_put(m, name, nt, &added)) == NULL) {
+        return nt;
     }
 
-    return nt;
+    t[nt].name = name;
+    t[nt].n = 1;
+
+    return nt + 1;
 }
 
+
+/* the SQ_INCIDENT_TOP names with most members, the first seen on a tie */
 
 static void
 sq_incident_list(char *buf, size_t len, sq_tally_t *t, size_t nt)
 {
-    size_t      i, j, o;
-    sq_tally_t  x;
+    size_t      i, j, k, o, top;
+    sq_tally_t  best[SQ_INCIDENT_TOP];
 
-    /* most members first */
+    top = 0;
 
-    for (i = 1; i < nt; i++) {
-        for (j = i; j > 0 && t[j].n > t[j - 1].n; j--) {
-            x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
+    for (i = 0; i < nt; i++) {
+        for (k = 0; k < top && best[k].n >= t[i].n; k++) {
+            /* void */
         }
+
+        if (k == SQ_INCIDENT_TOP) {
+            continue;
+        }
+
+        j = top < SQ_INCIDENT_TOP ? top++ : top - 1;
+
+        for ( /* void */ ; j > k; j--) {
+            best[j] = best[j - 1];
+        }
+
+        best[k] = t[i];
     }
 
     o = 0;
     buf[0] = '\0';
 
-    for (i = 0; i < nt && i < SQ_INCIDENT_TOP && o + 1 < len; i++) {
+    for (i = 0; i < top && o + 1 < len; i++) {
         o += snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-                      t[i].name[0] ? t[i].name : "(none)");
+                      best[i].name[0] ? best[i].name : "(none)");
     }
 
     if (nt > SQ_INCIDENT_TOP && o + 1 < len) {
@@ -730,13 +872,28 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
     int                     d, first;
     char                    eps[256], regs[256], segs[256], l[48], b[48];
     size_t                  i, o, ne, nr, ns, max;
+    sq_smap_t               me, mr, ms;
     sq_tally_t             *te, *tr, *ts;
     const sq_alert_info_t  *r;
 
+    if (inc->look_at) {
+        snprintf(buf, len, "%s", inc->look_at);
+        return;
+    }
+
     max = inc->nmembers;
     te = calloc(3 * (max ? max : 1), sizeof(sq_tally_t));
+    memset(&me, 0, sizeof(sq_smap_t));
+    memset(&mr, 0, sizeof(sq_smap_t));
+    memset(&ms, 0, sizeof(sq_smap_t));
 
-    if (te == NULL) {
+    if (te == NULL || sq_smap_init(&me, 16) != SQ_OK
+        || sq_smap_init(&mr, 16) != SQ_OK || sq_smap_init(&ms, 16) != SQ_OK)
+    {
+        sq_smap_free(&me);
+        sq_smap_free(&mr);
+        sq_smap_free(&ms);
+        free(te);
         snprintf(buf, len, "-");
         return;
     }
@@ -752,14 +909,17 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
             continue;
         }
 
-        ne = sq_incident_tally(te, ne, max, inc->members[i]->endpoint);
-        nr = sq_incident_tally(tr, nr, max, inc->members[i]->region);
-        ns = sq_incident_tally(ts, ns, max, inc->members[i]->segment);
+        ne = sq_incident_tally(&me, te, ne, max, inc->members[i]->endpoint);
+        nr = sq_incident_tally(&mr, tr, nr, max, inc->members[i]->region);
+        ns = sq_incident_tally(&ms, ts, ns, max, inc->members[i]->segment);
     }
 
     sq_incident_list(eps, sizeof(eps), te, ne);
     sq_incident_list(regs, sizeof(regs), tr, nr);
     sq_incident_list(segs, sizeof(segs), ts, ns);
+    sq_smap_free(&me);
+    sq_smap_free(&mr);
+    sq_smap_free(&ms);
     free(te);
 
     if (ne == 0) {
@@ -799,6 +959,18 @@ sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc)
             sq_json_seconds(b, sizeof(b), r->base);
             o += snprintf(buf + o, len - o, " (p75 %s vs %s)", l, b);
         }
+    }
+}
+
+
+void
+sq_incident_describe(sq_incident_t *inc)
+{
+    char  buf[4096];
+
+    if (inc->look_at == NULL) {
+        sq_incident_look_at(buf, sizeof(buf), inc);
+        inc->look_at = strdup(buf);
     }
 }
 

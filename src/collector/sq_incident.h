@@ -32,6 +32,9 @@
  * of its members explains it.
  */
 
+#define SQ_INCIDENT_MEMBERS  100    /* listed in its JSON, the worst */
+
+
 enum {
     SQ_CAUSE_REGION = 0,
     SQ_CAUSE_ENDPOINT,
@@ -55,6 +58,7 @@ typedef struct {
     const sq_alert_info_t   *rep[SQ_NDIMS];   /* speaks for a dimension */
     const sq_alert_info_t  **members;
     size_t                   nmembers;
+    char                    *look_at;    /* sq_incident_describe() */
 } sq_incident_t;
 
 
@@ -107,6 +111,12 @@ void sq_incident_where(char *buf, size_t len, const sq_incident_t *inc);
  * (5xx, upstream failures); slow responses".
  */
 void sq_incident_look_at(char *buf, size_t len, const sq_incident_t *inc);
+
+/*
+ * Keeps inc's "look at" (a walk over every member) for the outputs of an
+ * evaluation, which each ask for it: once per incident, not once each
+ */
+void sq_incident_describe(sq_incident_t *inc);
 
 /*
  * The trend of each dimension since the incident opened, from st->msa0

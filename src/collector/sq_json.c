@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #include "sq_json.h"
+#include "sq_smap.h"
+#include "sq_status.h"
 
 
 /* label names an owner label cannot take */
@@ -27,6 +29,8 @@ static void sq_json_alert_id(char *buf, size_t len, int scope,
     int severity, int64_t since);
 static void sq_json_rfc3339(char *buf, size_t len, int64_t t);
 static json_t *sq_json_incident_labels(const sq_incident_t *inc);
+static int sq_json_member_cmp(const void *a, const void *b);
+static json_t *sq_json_incident_members(const sq_incident_t *inc);
 static json_t *sq_json_am_envelope(json_t *labels, json_t *ann,
     int64_t since, int resolved, int64_t now, const sq_conf_t *conf);
 
@@ -590,15 +594,29 @@ sq_json_alert_hook(const sq_alert_info_t *it, int resolved, int64_t now,
 static json_t *
 sq_json_incident_labels(const sq_incident_t *inc)
 {
+    int          added;
     char        *j;
     size_t       i, l;
     json_t      *labels, *owner, *v, *cur;
+    sq_smap_t    seen;
     const char  *k, *cs, *vs, *p;
 
     labels = json_object();
 
+    /* the members of a row share their labels: each text read once */
+
+    if (sq_smap_init(&seen, 16) != SQ_OK) {
+        return labels;
+    }
+
     for (i = 0; i < inc->nmembers; i++) {
         if (inc->members[i]->labels == NULL) {
+            continue;
+        }
+
+        if (sq_smap_put(&seen, inc->members[i]->labels, 0, &added) == NULL
+            || !added)
+        {
             continue;
         }
 
@@ -647,7 +665,74 @@ sq_json_incident_labels(const sq_incident_t *inc)
         json_decref(owner);
     }
 
+    sq_smap_free(&seen);
+
     return labels;
+}
+
+
+/* the worse first: severity, then further below adequate */
+
+static int
+sq_json_member_cmp(const void *pa, const void *pb)
+{
+    const sq_alert_info_t  *a = *(const sq_alert_info_t *const *) pa;
+    const sq_alert_info_t  *b = *(const sq_alert_info_t *const *) pb;
+
+    if (a->severity != b->severity) {
+        return b->severity - a->severity;
+    }
+
+    if (isnan(a->msa) || isnan(b->msa)) {
+        return isnan(a->msa) - isnan(b->msa);
+    }
+
+    return a->msa < b->msa ? -1 : a->msa > b->msa;
+}
+
+
+/*
+ * The members listed: all of them up to SQ_INCIDENT_MEMBERS, else that
+ * many of the worst (member_count says how many there are)
+ */
+
+static json_t *
+sq_json_incident_members(const sq_incident_t *inc)
+{
+    char                     buf[2048];
+    size_t                   i, n;
+    json_t                  *members, *v;
+    const sq_alert_info_t  **m, **sorted;
+
+    members = json_array();
+    m = inc->members;
+    n = inc->nmembers;
+    sorted = NULL;
+
+    if (n > SQ_INCIDENT_MEMBERS) {
+        sorted = malloc(n * sizeof(sq_alert_info_t *));
+
+        if (sorted) {
+            memcpy(sorted, m, n * sizeof(sq_alert_info_t *));
+            qsort(sorted, n, sizeof(sq_alert_info_t *), sq_json_member_cmp);
+            m = sorted;
+        }
+
+        n = SQ_INCIDENT_MEMBERS;
+    }
+
+    for (i = 0; i < n; i++) {
+        v = sq_json_alert(m[i], 0, 0);
+        sq_json_alert_summary(buf, sizeof(buf), m[i]);
+        json_object_set_new(v, "summary", json_string(buf));
+        json_object_set_new(v, "scope",
+                            json_string(sq_scope_names[m[i]->scope]));
+        json_array_append_new(members, v);
+    }
+
+    free(sorted);
+
+    return members;
 }
 
 
@@ -657,8 +742,7 @@ sq_json_incident(const sq_incident_t *inc, const sq_incident_state_t *st,
 {
     int                     d;
     char                    buf[2048];
-    size_t                  i;
-    json_t                 *o, *scope, *dims, *dd, *members, *labels, *v;
+    json_t                 *o, *scope, *dims, *dd, *labels, *v;
     const sq_alert_info_t  *r;
 
     o = json_object();
@@ -750,18 +834,8 @@ sq_json_incident(const sq_incident_t *inc, const sq_incident_state_t *st,
     sq_incident_look_at(buf, sizeof(buf), inc);
     json_object_set_new(o, "look_at", json_string(buf));
 
-    members = json_array();
-
-    for (i = 0; i < inc->nmembers; i++) {
-        v = sq_json_alert(inc->members[i], 0, 0);
-        sq_json_alert_summary(buf, sizeof(buf), inc->members[i]);
-        json_object_set_new(v, "summary", json_string(buf));
-        json_object_set_new(v, "scope", json_string(
-                                sq_scope_names[inc->members[i]->scope]));
-        json_array_append_new(members, v);
-    }
-
-    json_object_set_new(o, "members", members);
+    json_object_set_new(o, "member_count", json_integer(inc->nmembers));
+    json_object_set_new(o, "members", sq_json_incident_members(inc));
 
     return o;
 }
@@ -845,8 +919,14 @@ sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
     n = 0;
     buf[0] = '\0';
 
-    for (i = 0; i < inc->nmembers && o + 1 < sizeof(buf); i++) {
+    for (i = 0; i < inc->nmembers; i++) {
         if (inc->members[i]->dim != dim) {
+            continue;
+        }
+
+        n++;
+
+        if (o + 1 >= sizeof(buf)) {
             continue;
         }
 
@@ -857,7 +937,6 @@ sq_json_incident_am(const sq_incident_t *inc, const sq_incident_state_t *st,
 
         sq_json_alert_summary(buf + o, sizeof(buf) - o, inc->members[i]);
         o += strlen(buf + o);
-        n++;
     }
 
     json_object_set_new(ann, "members", json_string(buf));

@@ -210,6 +210,20 @@ sq_sink_free(sq_sink_t *s)
 }
 
 
+size_t
+sq_sink_capacity(const sq_sink_t *s)
+{
+    return s->cap;
+}
+
+
+void
+sq_sink_drop(sq_sink_t *s, uint64_t n)
+{
+    s->counts[SQ_NOTE_DROPPED] += n;
+}
+
+
 /* queues a notification (takes the JSON); the oldest goes when full */
 
 void

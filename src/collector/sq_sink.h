@@ -65,6 +65,15 @@ void sq_sink_push(sq_sink_t *s, json_t *json);
 
 const char *sq_sink_url(const sq_sink_t *s);
 
+/* the notifications the queue holds at most */
+size_t sq_sink_capacity(const sq_sink_t *s);
+
+/*
+ * n notifications that would have been pushed and then dropped by the
+ * ones pushed after them: counted as dropped, never built
+ */
+void sq_sink_drop(sq_sink_t *s, uint64_t n);
+
 /* notifications waiting, the one in hand included */
 size_t sq_sink_queued(const sq_sink_t *s);
 

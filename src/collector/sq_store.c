@@ -1511,6 +1511,34 @@ sq_store_alert_event(sq_store_t *st, const sq_alert_event_t *ev)
 }
 
 
+int
+sq_store_alert_events(sq_store_t *st, const sq_alert_event_t *ev, size_t n)
+{
+    size_t  i;
+
+    if (n > 1 && sq_store_exec(st, "BEGIN IMMEDIATE") != SQ_OK) {
+        return SQ_ERR_STORE;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (sq_store_alert_event(st, &ev[i]) != SQ_OK) {
+            if (n > 1) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            }
+
+            return SQ_ERR_STORE;
+        }
+    }
+
+    if (n > 1 && sq_store_exec(st, "COMMIT") != SQ_OK) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return SQ_ERR_STORE;
+    }
+
+    return SQ_OK;
+}
+
+
 static double
 sq_col_num(sqlite3_stmt *s, int i)
 {

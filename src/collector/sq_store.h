@@ -139,6 +139,13 @@ int sq_store_rollups(sq_store_t *st, const char *endpoint, int64_t from,
 int sq_store_alert_event(sq_store_t *st, const sq_alert_event_t *ev);
 
 /*
+ * Records ev[0 .. n - 1] in one transaction (an evaluation's transitions:
+ * at 100k rows, one commit instead of one each); all or none.
+ */
+int sq_store_alert_events(sq_store_t *st, const sq_alert_event_t *ev,
+    size_t n);
+
+/*
  * The alert transitions at or after since, newest first, at most max
  * (0: no limit), one callback each.
  */

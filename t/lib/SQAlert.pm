@@ -98,16 +98,20 @@ sub posts {
     return @p;
 }
 
-# ---- a real Alertmanager
+# ---- a real Alertmanager; group_by => [labels] for its route (default:
+#      Alertmanager's own, one group)
 
 sub alertmanager {
-    my ($class) = @_;
+    my ($class, %o) = @_;
     my $bin = '/usr/bin/prometheus-alertmanager';
     return undef unless -x $bin;
     my $dir = tempdir(CLEANUP => 1);
     my $port = free_port();
     open my $f, '>', "$dir/am.yml" or die $!;
-    print $f "route:\n  receiver: none\nreceivers:\n  - name: none\n";
+    print $f "route:\n  receiver: none\n";
+    print $f "  group_by: [" . join(', ', @{ $o{group_by} }) . "]\n"
+        if $o{group_by};
+    print $f "receivers:\n  - name: none\n";
     close $f;
     my $self = bless { port => $port, dir => $dir, owner => $$,
                        ua => HTTP::Tiny->new(timeout => 10) }, $class;
@@ -139,6 +143,15 @@ sub am_alerts {
     my ($self) = @_;
     my $r = $self->{ua}->get("http://127.0.0.1:$self->{port}/api/v2/alerts");
     die "GET /api/v2/alerts: $r->{status}" unless $r->{status} == 200;
+    return @{ decode_json($r->{content}) };
+}
+
+# its notification groups
+sub am_groups {
+    my ($self) = @_;
+    my $r = $self->{ua}->get(
+        "http://127.0.0.1:$self->{port}/api/v2/alerts/groups");
+    die "GET /api/v2/alerts/groups: $r->{status}" unless $r->{status} == 200;
     return @{ decode_json($r->{content}) };
 }
 
