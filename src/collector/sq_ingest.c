@@ -36,10 +36,14 @@
  * thread writes only outside them), and gives their bytes back under the
  * lock when it has merged them.
  *
- * The ring is an anonymous mapping: untouched pages cost no memory.  A
- * burst makes them resident; the pages of merged records past the first
- * SQ_INGEST_KEEP bytes are given back as they are merged (an empty ring
- * starts again at 0, so a steady flow stays within the first pages).
+ * The ring is an anonymous mapping: untouched pages cost no memory, and
+ * an empty ring starts again at 0, so a steady flow keeps to its first
+ * pages.  A burst makes more resident; once it is merged (nothing in use
+ * past SQ_INGEST_KEEP), the loop gives the pages past SQ_INGEST_KEEP back
+ * with a fence up: meanwhile the thread takes room below it only, and
+ * waits if a datagram does not fit there.  While a backlog lasts nothing
+ * is given back, so a queue that stays full does not fault its pages in
+ * again and again.
  */
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
@@ -84,6 +88,9 @@ struct sq_ingest_s {
     uint64_t             overflow;
     uint64_t             peak;
     uint64_t             released;    /* bytes given back to the system */
+    size_t               touched;     /* the ring's bytes made resident */
+    size_t               fence;       /* room is taken below this only */
+    pthread_cond_t       lifted;      /* the fence is back at cap */
 
     /* the thread's own */
     sq_listener_t      **ls;
@@ -102,7 +109,7 @@ static sq_ingest_rec_t *sq_ingest_reserve(sq_ingest_t *in, size_t len);
 static int sq_ingest_publish(sq_ingest_t *in, size_t n);
 static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
     size_t n);
-static void sq_ingest_release(sq_ingest_t *in, size_t from, size_t to);
+static void sq_ingest_release(sq_ingest_t *in);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
 static size_t sq_ingest_merge(sq_ctx_t *ctx, size_t budget);
 static void sq_ingest_on_hold(evutil_socket_t fd, short what, void *data);
@@ -130,8 +137,11 @@ sq_ingest_start(sq_ctx_t *ctx)
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     in->bufs = malloc((size_t) SQ_INGEST_BATCH * SQ_INGEST_BUF);
 
+    in->fence = in->cap;
+
     if (in->ring == MAP_FAILED || in->bufs == NULL
-        || pthread_mutex_init(&in->lock, NULL) != 0)
+        || pthread_mutex_init(&in->lock, NULL) != 0
+        || pthread_cond_init(&in->lifted, NULL) != 0)
     {
         if (in->ring != MAP_FAILED) {
             (void) munmap(in->ring, in->cap);
@@ -214,6 +224,9 @@ sq_ingest_resume(sq_ctx_t *ctx)
         return SQ_ERR_IO;
     }
 
+    /* apart in top -H and perf */
+    (void) pthread_setname_np(in->thread, "sq-receive");
+
     in->running = 1;
 
     return SQ_OK;
@@ -279,6 +292,7 @@ sq_ingest_stop(sq_ctx_t *ctx)
     }
 
     pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->lifted);
     free(in->ls);
     free(in->bufs);
     (void) munmap(in->ring, in->cap);
@@ -518,6 +532,12 @@ sq_ingest_reserve(sq_ingest_t *in, size_t len)
         in->tail = 0;
     }
 
+    /* the loop gives pages back past the fence: below it only, or wait */
+
+    while (in->fence < in->cap && in->head + need > in->fence) {
+        pthread_cond_wait(&in->lifted, &in->lock);
+    }
+
     at = (size_t) -1;
 
     if (in->used == 0 || in->head > in->tail) {
@@ -548,6 +568,10 @@ sq_ingest_reserve(sq_ingest_t *in, size_t len)
 
     in->head = at + need;
     in->used += need;
+
+    if (in->head > in->touched) {
+        in->touched = in->head;
+    }
 
     if (in->used > in->peak) {
         in->peak = in->used;
@@ -635,7 +659,7 @@ sq_ingest_on_hold(evutil_socket_t fd, short what, void *data)
 static size_t
 sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 {
-    size_t            n, i, tail, start, freed, left;
+    size_t            n, i, tail, freed, left;
     sq_ingest_t      *in;
     sq_ingest_rec_t  *r;
 
@@ -646,7 +670,6 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     tail = in->tail;
     pthread_mutex_unlock(&in->lock);
 
-    start = tail;
 
     if (n == 0) {
         /* the thread may start the ring over meanwhile: tail is not ours */
@@ -677,10 +700,6 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
         freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
     }
 
-    /* still in use, so the thread writes none of it meanwhile */
-
-    sq_ingest_release(in, start, tail);
-
     pthread_mutex_lock(&in->lock);
     in->tail = tail;
     in->used -= freed;
@@ -688,48 +707,60 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     left = in->queued;
     pthread_mutex_unlock(&in->lock);
 
+    if (left == 0) {
+        sq_ingest_release(in);
+    }
+
     return left;
 }
 
 
 /*
- * The pages of the ring's bytes from .. to, merged, past SQ_INGEST_KEEP
- * given back: a burst leaves no resident ring behind.  The range wraps
- * when to is before from.
+ * The ring's pages past SQ_INGEST_KEEP given back once a burst is merged:
+ * when nothing in use lies past it, behind a fence the thread waits at.
  */
 
 static void
-sq_ingest_release(sq_ingest_t *in, size_t from, size_t to)
+sq_ingest_release(sq_ingest_t *in)
 {
-    size_t     page;
+    size_t     page, hw;
     uintptr_t  a, b;
 
+    pthread_mutex_lock(&in->lock);
+
+    hw = in->touched;
+
+    if (hw < SQ_INGEST_KEEP + (SQ_INGEST_KEEP >> 2)
+        || !(in->used == 0
+             || (in->tail <= in->head && in->head <= SQ_INGEST_KEEP)))
+    {
+        pthread_mutex_unlock(&in->lock);
+        return;
+    }
+
+    in->fence = SQ_INGEST_KEEP;
+    in->touched = SQ_INGEST_KEEP;
+
+    pthread_mutex_unlock(&in->lock);
+
     page = (size_t) sysconf(_SC_PAGESIZE);
+    a = ((uintptr_t) in->ring + SQ_INGEST_KEEP + page - 1)
+        & ~((uintptr_t) page - 1);
+    b = ((uintptr_t) in->ring + hw + page - 1) & ~((uintptr_t) page - 1);
 
-    if (to < from) {
-        sq_ingest_release(in, from, in->cap);
-        from = 0;
+    if (b > (uintptr_t) in->ring + in->cap) {
+        b = (uintptr_t) in->ring + in->cap;
     }
 
-    if (from < SQ_INGEST_KEEP) {
-        from = SQ_INGEST_KEEP;
-    }
-
-    if (to <= from) {
-        return;
-    }
-
-    a = ((uintptr_t) in->ring + from + page - 1) & ~((uintptr_t) page - 1);
-    b = ((uintptr_t) in->ring + to) & ~((uintptr_t) page - 1);
-
-    if (b <= a) {
-        return;
-    }
-
-    if (madvise((void *) a, b - a, MADV_DONTNEED) == 0) {
+    if (b > a && madvise((void *) a, b - a, MADV_DONTNEED) == 0) {
         __atomic_add_fetch(&in->released, (uint64_t) (b - a),
                            __ATOMIC_RELAXED);
     }
+
+    pthread_mutex_lock(&in->lock);
+    in->fence = in->cap;
+    pthread_cond_broadcast(&in->lifted);
+    pthread_mutex_unlock(&in->lock);
 }
 
 
