@@ -48,6 +48,7 @@
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
 #define SQ_INGEST_ROUNDS    8         /* recvmmsg() calls on one socket */
+#define SQ_INGEST_LAST_ROUNDS  64     /* ... when the thread stops */
 #define SQ_INGEST_BUDGET    512       /* datagrams merged before yielding */
 #define SQ_INGEST_BUF       (SQ_WIRE_MAX_DATAGRAM + 1)
 #define SQ_INGEST_SKIP      UINT32_MAX
@@ -347,6 +348,18 @@ sq_ingest_thread(void *data)
         }
 
         if (pfd[n].revents) {
+            /* what the kernel holds now would die with the sockets */
+
+            for (i = 0; i < n; i++) {
+                for (round = 0; round < SQ_INGEST_LAST_ROUNDS; round++) {
+                    if (sq_ingest_read(in, in->ls[i], msg, iov, cmsg)
+                        < SQ_INGEST_BATCH)
+                    {
+                        break;
+                    }
+                }
+            }
+
             break;
         }
 
