@@ -180,6 +180,7 @@ static int
 sq_wal_rotate(sq_wal_t *wal, int64_t now)
 {
     char          name[4096];
+    struct stat   sb;
     sq_wal_seg_t  s;
 
     if (wal->fd != -1) {
@@ -207,6 +208,12 @@ sq_wal_rotate(sq_wal_t *wal, int64_t now)
     wal->fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (wal->fd == -1) {
         return SQ_ERR_IO;
+    }
+
+    /* a segment left past the ones counted at start: positions go on */
+
+    if (fstat(wal->fd, &sb) == 0) {
+        wal->size = (uint64_t) sb.st_size;
     }
 
     wal->opened = now;
