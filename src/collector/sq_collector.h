@@ -88,7 +88,8 @@ int sq_net_open(sq_ctx_t *ctx, sq_conf_t *conf, sq_listener_t **out,
     size_t *n);
 void sq_net_close(sq_listener_t *l, size_t n);
 int sq_net_start(sq_ctx_t *ctx);
-void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len);
+void sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len,
+    int64_t now_ms, uint64_t end);
 
 void sq_store_http_history(struct evhttp_request *req, void *data);
 

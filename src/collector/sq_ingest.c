@@ -13,35 +13,59 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
 #include "sq_ingest.h"
+#include "sq_persist.h"
 #include "sq_status.h"
+#include "sq_wal.h"
 
 
 /*
  * The queue is one ring of bytes, written by the receive thread and read
  * by the loop.  A record is a header and the datagram, padded to 8 bytes;
  * a record that does not fit before the ring's end starts again at its
- * beginning, the rest of the end marked as skipped.  The loop reads the
- * records counted when it looked, without the lock (the thread writes
- * only outside them), and gives their bytes back under the lock when it
- * has merged them.
+ * beginning, the rest of the end marked as skipped.  The thread takes
+ * room for a batch, copies the datagrams in, appends them to the ingest
+ * log (sq_wal.h) from there and only then counts them in queued.  The
+ * loop reads the records counted when it looked, without the lock (the
+ * thread writes only outside them), and gives their bytes back under the
+ * lock when it has merged them.
+ *
+ * The ring is an anonymous mapping: untouched pages cost no memory, and
+ * an empty ring starts again at 0, so a steady flow keeps to its first
+ * pages.  A burst makes more resident; once it is merged (nothing in use
+ * past SQ_INGEST_KEEP), the loop gives the pages past SQ_INGEST_KEEP back
+ * with a fence up: meanwhile the thread takes room below it only, and
+ * waits if a datagram does not fit there.  While a backlog lasts nothing
+ * is given back, so a queue that stays full does not fault its pages in
+ * again and again.
  */
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
 #define SQ_INGEST_ROUNDS    8         /* recvmmsg() calls on one socket */
+#define SQ_INGEST_LAST_ROUNDS  64     /* ... when the thread stops */
 #define SQ_INGEST_BUDGET    512       /* datagrams merged before yielding */
 #define SQ_INGEST_BUF       (SQ_WIRE_MAX_DATAGRAM + 1)
 #define SQ_INGEST_SKIP      UINT32_MAX
 #define SQ_INGEST_ALIGN(n)  (((n) + 7) & ~(size_t) 7)
+#define SQ_INGEST_KEEP      (4 << 20) /* bytes of the ring kept resident */
+
+/*
+ * For tests: while the file this names exists, the loop merges nothing,
+ * so a backlog builds up in the queue on demand (t/270).
+ */
+#define SQ_INGEST_HOLD_ENV  "SERVQUAL_TEST_MERGE_HOLD"
 
 
 typedef struct {
     uint32_t             len;         /* SQ_INGEST_SKIP: to the ring's end */
-    uint32_t             pad;         /* 8 bytes: the datagram aligned */
+    uint32_t             pad;
+    uint64_t             end;         /* its position in the ingest log */
 } sq_ingest_rec_t;
 
 
@@ -51,6 +75,8 @@ struct sq_ingest_s {
     int                  ctl;         /* eventfd: the thread stops */
     int                  wake;        /* eventfd: datagrams are queued */
     struct event        *ev;
+    const char          *hold;        /* SQ_INGEST_HOLD_ENV */
+    struct event        *hold_ev;
 
     pthread_mutex_t      lock;
     char                *ring;
@@ -62,26 +88,39 @@ struct sq_ingest_s {
     uint64_t             received;
     uint64_t             overflow;
     uint64_t             peak;
+    uint64_t             released;    /* bytes given back to the system */
+    size_t               touched;     /* the ring's bytes made resident */
+    size_t               fence;       /* room is taken below this only */
+    pthread_cond_t       lifted;      /* the fence is back at cap */
 
     /* the thread's own */
     sq_listener_t      **ls;
     size_t               nls;
     char                *bufs;
+    sq_wal_t            *wal;         /* NULL: storage is off */
+    int64_t              wal_logged;  /* when an append error was logged */
+    uint64_t             wal_unlogged;
 };
 
 
 static void *sq_ingest_thread(void *data);
 static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
     struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
-static int sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len);
+static sq_ingest_rec_t *sq_ingest_reserve(sq_ingest_t *in, size_t len);
+static int sq_ingest_publish(sq_ingest_t *in, size_t n);
+static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
+    size_t n);
+static void sq_ingest_release(sq_ingest_t *in);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
 static size_t sq_ingest_merge(sq_ctx_t *ctx, size_t budget);
+static void sq_ingest_on_hold(evutil_socket_t fd, short what, void *data);
 
 
 int
 sq_ingest_start(sq_ctx_t *ctx)
 {
-    sq_ingest_t  *in;
+    sq_ingest_t     *in;
+    struct timeval   tv;
 
     in = calloc(1, sizeof(sq_ingest_t));
     if (in == NULL) {
@@ -91,16 +130,24 @@ sq_ingest_start(sq_ctx_t *ctx)
     in->ctl = -1;
     in->wake = -1;
     in->cap = SQ_INGEST_ALIGN((size_t) ctx->conf->queue_mb << 20);
+    in->wal = sq_persist_wal(ctx);
 
     /* untouched pages cost no memory: the ring is resident as it fills */
 
-    in->ring = malloc(in->cap);
+    in->ring = mmap(NULL, in->cap, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     in->bufs = malloc((size_t) SQ_INGEST_BATCH * SQ_INGEST_BUF);
 
-    if (in->ring == NULL || in->bufs == NULL
-        || pthread_mutex_init(&in->lock, NULL) != 0)
+    in->fence = in->cap;
+
+    if (in->ring == MAP_FAILED || in->bufs == NULL
+        || pthread_mutex_init(&in->lock, NULL) != 0
+        || pthread_cond_init(&in->lifted, NULL) != 0)
     {
-        free(in->ring);
+        if (in->ring != MAP_FAILED) {
+            (void) munmap(in->ring, in->cap);
+        }
+
         free(in->bufs);
         free(in);
         return SQ_ERR_NOMEM;
@@ -122,6 +169,23 @@ sq_ingest_start(sq_ctx_t *ctx)
     if (in->ev == NULL || event_add(in->ev, NULL) != 0) {
         sq_log(SQ_LOG_ERROR, "cannot watch the ingest queue");
         return SQ_ERR_IO;
+    }
+
+    in->hold = getenv(SQ_INGEST_HOLD_ENV);
+
+    if (in->hold != NULL) {
+        tv.tv_sec = 0;
+        tv.tv_usec = 100000;
+
+        in->hold_ev = event_new(ctx->base, -1, EV_PERSIST, sq_ingest_on_hold,
+                                ctx);
+
+        if (in->hold_ev == NULL || event_add(in->hold_ev, &tv) != 0) {
+            return SQ_ERR_IO;
+        }
+
+        sq_log(SQ_LOG_WARN, "merging is held while \"%s\" exists (%s)",
+               in->hold, SQ_INGEST_HOLD_ENV);
     }
 
     return sq_ingest_resume(ctx);
@@ -160,6 +224,9 @@ sq_ingest_resume(sq_ctx_t *ctx)
                strerror(rc));
         return SQ_ERR_IO;
     }
+
+    /* apart in top -H and perf */
+    (void) pthread_setname_np(in->thread, "sq-receive");
 
     in->running = 1;
 
@@ -213,6 +280,10 @@ sq_ingest_stop(sq_ctx_t *ctx)
         event_free(in->ev);
     }
 
+    if (in->hold_ev) {
+        event_free(in->hold_ev);
+    }
+
     if (in->wake != -1) {
         close(in->wake);
     }
@@ -222,9 +293,10 @@ sq_ingest_stop(sq_ctx_t *ctx)
     }
 
     pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->lifted);
     free(in->ls);
     free(in->bufs);
-    free(in->ring);
+    (void) munmap(in->ring, in->cap);
     free(in);
     ctx->ingest = NULL;
 }
@@ -276,6 +348,18 @@ sq_ingest_thread(void *data)
         }
 
         if (pfd[n].revents) {
+            /* what the kernel holds now would die with the sockets */
+
+            for (i = 0; i < n; i++) {
+                for (round = 0; round < SQ_INGEST_LAST_ROUNDS; round++) {
+                    if (sq_ingest_read(in, in->ls[i], msg, iov, cmsg)
+                        < SQ_INGEST_BATCH)
+                    {
+                        break;
+                    }
+                }
+            }
+
             break;
         }
 
@@ -304,19 +388,20 @@ sq_ingest_thread(void *data)
 
 
 /*
- * one batch from a socket, the number read; the kernel's drop count
- * rides on each datagram
+ * one batch from a socket, the number read: into the queue, then into the
+ * ingest log, then counted; the kernel's drop count rides on each datagram
  */
 
 static int
 sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
     struct iovec *iov, char (*cmsg)[64])
 {
-    int              i, n, wake;
-    size_t           len;
-    uint32_t         drops;
-    uint64_t         one;
-    struct cmsghdr  *cm;
+    int               i, n;
+    size_t            len, k;
+    uint32_t          drops;
+    uint64_t          one;
+    struct cmsghdr   *cm;
+    sq_ingest_rec_t  *r, *recs[SQ_INGEST_BATCH];
 
     for (i = 0; i < SQ_INGEST_BATCH; i++) {
         memset(&msg[i], 0, sizeof(struct mmsghdr));
@@ -336,7 +421,7 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
         return 0;
     }
 
-    wake = 0;
+    k = 0;
 
     for (i = 0; i < n; i++) {
         for (cm = CMSG_FIRSTHDR(&msg[i].msg_hdr);
@@ -360,10 +445,23 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
             len = SQ_INGEST_BUF;
         }
 
-        wake |= sq_ingest_put(in, iov[i].iov_base, len);
+        r = sq_ingest_reserve(in, len);
+
+        if (r != NULL) {
+            memcpy(r + 1, iov[i].iov_base, len);
+            recs[k++] = r;
+        }
     }
 
-    if (wake) {
+    if (k == 0) {
+        return n;
+    }
+
+    /* logged before it is counted: a kill loses nothing queued */
+
+    sq_ingest_log(in, recs, k);
+
+    if (sq_ingest_publish(in, k)) {
         one = 1;
 
         if (write(in->wake, &one, sizeof(one)) == -1) {
@@ -375,12 +473,64 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
 }
 
 
-/* 1 when the queue was empty: the loop is to be woken */
+/* the records of a batch appended to the ingest log, their ends noted */
 
-static int
-sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
+static void
+sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs, size_t n)
 {
-    int               was_empty;
+    size_t           i;
+    int64_t          now;
+    uint64_t         end[SQ_INGEST_BATCH];
+    struct iovec     dg[SQ_INGEST_BATCH];
+    struct timespec  ts;
+
+    if (in->wal == NULL) {
+        for (i = 0; i < n; i++) {
+            recs[i]->end = SQ_WAL_NONE;
+        }
+
+        return;
+    }
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+    now = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    for (i = 0; i < n; i++) {
+        dg[i].iov_base = recs[i] + 1;
+        dg[i].iov_len = recs[i]->len;
+    }
+
+    if (sq_wal_append(in->wal, now, dg, n, end) != SQ_OK) {
+        /* counted in storage's ingest log errors; logged once a minute */
+
+        if (ts.tv_sec - in->wal_logged >= 60) {
+            sq_log(SQ_LOG_ERROR, "storage: ingest log \"%s\": cannot "
+                   "append: %s (%llu more since the last report)",
+                   sq_wal_dir(in->wal), strerror(errno),
+                   (unsigned long long) in->wal_unlogged);
+            in->wal_logged = ts.tv_sec;
+            in->wal_unlogged = 0;
+
+        } else {
+            in->wal_unlogged++;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        recs[i]->end = end[i];
+    }
+}
+
+
+/*
+ * Room for a record of len bytes, its length set; NULL when the queue is
+ * full (counted).  The room is taken (head, used) but the record is not
+ * counted in queued until sq_ingest_publish(): the loop does not read it.
+ */
+
+static sq_ingest_rec_t *
+sq_ingest_reserve(sq_ingest_t *in, size_t len)
+{
     size_t            need, at;
     sq_ingest_rec_t  *r;
 
@@ -393,6 +543,12 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
     if (in->used == 0) {
         in->head = 0;
         in->tail = 0;
+    }
+
+    /* the loop gives pages back past the fence: below it only, or wait */
+
+    while (in->fence < in->cap && in->head + need > in->fence) {
+        pthread_cond_wait(&in->lifted, &in->lock);
     }
 
     at = (size_t) -1;
@@ -420,17 +576,39 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
     if (at == (size_t) -1) {
         in->overflow++;
         pthread_mutex_unlock(&in->lock);
-        return 0;
+        return NULL;
     }
 
-    /* the loop reads only records counted in queued: this is outside */
+    in->head = at + need;
+    in->used += need;
+
+    if (in->head > in->touched) {
+        in->touched = in->head;
+    }
+
+    if (in->used > in->peak) {
+        in->peak = in->used;
+    }
 
     pthread_mutex_unlock(&in->lock);
+
+    /* the loop reads only records counted in queued: this is outside */
 
     r = (sq_ingest_rec_t *) (in->ring + at);
     r->len = (uint32_t) len;
     r->pad = 0;
-    memcpy(r + 1, buf, len);
+    r->end = SQ_WAL_NONE;
+
+    return r;
+}
+
+
+/* n records reserved are counted; 1 when the loop is to be woken */
+
+static int
+sq_ingest_publish(sq_ingest_t *in, size_t n)
+{
+    int  was_empty;
 
     pthread_mutex_lock(&in->lock);
 
@@ -441,14 +619,7 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
      */
 
     was_empty = (in->queued == 0);
-
-    in->head = at + need;
-    in->used += need;
-    in->queued++;
-
-    if (in->used > in->peak) {
-        in->peak = in->used;
-    }
+    in->queued += n;
 
     pthread_mutex_unlock(&in->lock);
 
@@ -469,8 +640,28 @@ sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
         /* woken by sq_ingest_merge() itself: nothing to read */
     }
 
+    if (in->hold != NULL && access(in->hold, F_OK) == 0) {
+        return;
+    }
+
     if (sq_ingest_merge(ctx, SQ_INGEST_BUDGET) > 0) {
         /* more waits: after the other events' turn */
+        event_active(in->ev, EV_READ, 0);
+    }
+}
+
+
+/* tests: once the hold is gone, what waits is merged */
+
+static void
+sq_ingest_on_hold(evutil_socket_t fd, short what, void *data)
+{
+    sq_ctx_t     *ctx = data;
+    sq_ingest_t  *in;
+
+    in = ctx->ingest;
+
+    if (access(in->hold, F_OK) != 0) {
         event_active(in->ev, EV_READ, 0);
     }
 }
@@ -491,6 +682,7 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     n = in->queued;
     tail = in->tail;
     pthread_mutex_unlock(&in->lock);
+
 
     if (n == 0) {
         /* the thread may start the ring over meanwhile: tail is not ours */
@@ -514,7 +706,8 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 
         r = (sq_ingest_rec_t *) (in->ring + tail);
 
-        sq_net_datagram(ctx, (const char *) (r + 1), r->len);
+        sq_net_datagram(ctx, (const char *) (r + 1), r->len, sq_auth_now(),
+                        r->end);
 
         tail += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
         freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
@@ -527,7 +720,60 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     left = in->queued;
     pthread_mutex_unlock(&in->lock);
 
+    if (left == 0) {
+        sq_ingest_release(in);
+    }
+
     return left;
+}
+
+
+/*
+ * The ring's pages past SQ_INGEST_KEEP given back once a burst is merged:
+ * when nothing in use lies past it, behind a fence the thread waits at.
+ */
+
+static void
+sq_ingest_release(sq_ingest_t *in)
+{
+    size_t     page, hw;
+    uintptr_t  a, b;
+
+    pthread_mutex_lock(&in->lock);
+
+    hw = in->touched;
+
+    if (hw < SQ_INGEST_KEEP + (SQ_INGEST_KEEP >> 2)
+        || !(in->used == 0
+             || (in->tail <= in->head && in->head <= SQ_INGEST_KEEP)))
+    {
+        pthread_mutex_unlock(&in->lock);
+        return;
+    }
+
+    in->fence = SQ_INGEST_KEEP;
+    in->touched = SQ_INGEST_KEEP;
+
+    pthread_mutex_unlock(&in->lock);
+
+    page = (size_t) sysconf(_SC_PAGESIZE);
+    a = ((uintptr_t) in->ring + SQ_INGEST_KEEP + page - 1)
+        & ~((uintptr_t) page - 1);
+    b = ((uintptr_t) in->ring + hw + page - 1) & ~((uintptr_t) page - 1);
+
+    if (b > (uintptr_t) in->ring + in->cap) {
+        b = (uintptr_t) in->ring + in->cap;
+    }
+
+    if (b > a && madvise((void *) a, b - a, MADV_DONTNEED) == 0) {
+        __atomic_add_fetch(&in->released, (uint64_t) (b - a),
+                           __ATOMIC_RELAXED);
+    }
+
+    pthread_mutex_lock(&in->lock);
+    in->fence = in->cap;
+    pthread_cond_broadcast(&in->lifted);
+    pthread_mutex_unlock(&in->lock);
 }
 
 
@@ -564,6 +810,8 @@ sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
     st->peak = in->peak;
     st->capacity = in->cap;
     pthread_mutex_unlock(&in->lock);
+
+    st->released = __atomic_load_n(&in->released, __ATOMIC_RELAXED);
 }
 
 
@@ -613,11 +861,17 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         "# TYPE servqual_ingest_queue_bytes gauge\n"
         "servqual_ingest_queue_bytes{of=\"used\"} %llu\n"
         "servqual_ingest_queue_bytes{of=\"peak\"} %llu\n"
-        "servqual_ingest_queue_bytes{of=\"capacity\"} %llu\n",
+        "servqual_ingest_queue_bytes{of=\"capacity\"} %llu\n"
+        "# HELP servqual_ingest_queue_released_bytes_total Bytes of the "
+        "ingest queue given back to the system after a backlog was "
+        "merged.\n"
+        "# TYPE servqual_ingest_queue_released_bytes_total counter\n"
+        "servqual_ingest_queue_released_bytes_total %llu\n",
         (unsigned long long) st.overflow,
         (unsigned long long) st.received,
         (unsigned long long) st.queued,
         (unsigned long long) st.bytes,
         (unsigned long long) st.peak,
-        (unsigned long long) st.capacity);
+        (unsigned long long) st.capacity,
+        (unsigned long long) st.released);
 }

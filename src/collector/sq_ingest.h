@@ -17,15 +17,17 @@
 
 /*
  * The receive thread and its queue (docs/scaling.md, "How ingest stays
- * ahead").  One thread does nothing but read the ingest sockets into a
- * bounded queue of raw datagrams; the event loop takes them from the
- * queue and decodes, checks and merges them as before.  Periodic work on
- * the loop (a view build, an alert evaluation, a minute write, a scrape)
- * then only delays the merge: the sockets keep being drained, and what
- * arrives meanwhile waits in the queue instead of overflowing the
- * kernel's receive buffer.  A datagram that finds the queue full is
- * counted (overflow) and dropped.  The kernel's own drops are read back
- * per socket (SO_RXQ_OVFL).
+ * ahead").  One thread does nothing but read the ingest sockets, append
+ * what it read to the ingest log (sq_wal.h) and put it in a bounded queue
+ * of raw datagrams; the event loop takes them from the queue and
+ * verifies, decodes, checks and merges them.  A collector killed with -9
+ * loses nothing it read: what was queued is replayed from the log.
+ * Periodic work on the loop (a view build, an alert evaluation, a minute
+ * write, a scrape) then only delays the merge: the sockets keep being
+ * drained, and what arrives meanwhile waits in the queue instead of
+ * overflowing the kernel's receive buffer.  A datagram that finds the
+ * queue full is counted (overflow) and dropped, and not logged.  The
+ * kernel's own drops are read back per socket (SO_RXQ_OVFL).
  */
 
 typedef struct sq_ingest_s  sq_ingest_t;
@@ -38,6 +40,8 @@ typedef struct {
     uint64_t       bytes;         /* of the queue in use now */
     uint64_t       peak;          /* the most bytes ever in use */
     uint64_t       capacity;      /* bytes */
+    uint64_t       released;      /* bytes of merged records whose pages
+                                     were given back */
 } sq_ingest_stats_t;
 
 

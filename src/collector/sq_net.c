@@ -24,10 +24,10 @@
 
 /*
  * Datagram ingest: UDP and unix datagram sockets, non-blocking, read by
- * the receive thread (sq_ingest.c) into a queue that the event loop
- * empties.  Each datagram is decoded and validated whole, then merged; a
- * rejection is counted by reason and logged at most once a minute per
- * reason.
+ * the receive thread (sq_ingest.c) into the ingest log and a queue that
+ * the event loop empties.  Each datagram is decoded and validated whole,
+ * then merged; a rejection is counted by reason and logged at most once a
+ * minute per reason.
  */
 
 
@@ -262,12 +262,16 @@ sq_net_close(sq_listener_t *l, size_t n)
 
 
 /*
- * a datagram from the queue, filed by when it is merged: a slot is
- * written once it is over, so what is still queued then goes to the next
+ * A datagram from the queue, or replayed from the ingest log: verified,
+ * decoded, merged or rejected as of now (ms), the time it is taken live
+ * and the time it was received at replay.  Live it is filed by when it
+ * is merged: a slot is written once it is over, so what is still queued
+ * then goes to the next.  end is its position in the ingest log.
  */
 
 void
-sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
+sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now_ms,
+    uint64_t end)
 {
     int            rc;
     int64_t        now;
@@ -275,26 +279,22 @@ sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len)
 
     a = &ctx->windows;
     a->stats.bytes += len;
+    now = now_ms / 1000;
 
-    rc = sq_auth_check(&ctx->auth, ctx->conf, buf, &len, sq_auth_now());
+    rc = sq_auth_check(&ctx->auth, ctx->conf, buf, &len, now_ms);
 
     if (rc == SQ_DECODE_OK) {
         rc = sq_decode(&ctx->dgram, buf, len);
     }
 
+    sq_persist_merged(ctx, end, now);
+
     if (rc == SQ_DECODE_OK) {
-        now = sq_now();
-
-        if (sq_windows_ingest(a, &ctx->dgram, now) == SQ_OK) {
-            sq_persist_datagram(ctx, buf, len, now);
-        }
-
+        (void) sq_windows_ingest(a, &ctx->dgram, now);
         return;
     }
 
     a->stats.rejected[rc]++;
-
-    now = sq_now();
 
     if (ctx->reject_logged[rc] + 60 <= now) {
         sq_log(SQ_LOG_WARN, "rejected a datagram of %zu bytes: %s"

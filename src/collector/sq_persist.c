@@ -17,6 +17,15 @@
 
 
 #define SQ_PERSIST_SLOW_MS  200
+#define SQ_PERSIST_MARKS    1024
+
+
+/* where in the ingest log the merges of a slot began */
+
+typedef struct {
+    int64_t        slot;
+    uint64_t       pos;
+} sq_persist_mark_t;
 
 
 struct sq_persist_s {
@@ -29,6 +38,14 @@ struct sq_persist_s {
     int64_t        wal_logged;    /* when an ingest log error was */
     uint64_t       wal_unlogged;
     sq_persist_stats_t  stats;
+
+    /* the ingest log's position of the last datagram merged, the slot
+       it was merged in, and where each later slot's merges began */
+    uint64_t       merged;
+    int64_t        merged_slot;
+    size_t         nmarks;
+    int            marks_full;    /* a slot's mark could not be kept */
+    sq_persist_mark_t  marks[SQ_PERSIST_MARKS];
 };
 
 
@@ -36,7 +53,8 @@ static double sq_persist_ms(void);
 static uint64_t sq_persist_slot_requests(const sq_windows_t *a,
     int64_t start);
 static int sq_persist_replay(void *data, const char *buf, size_t len,
-    int64_t received);
+    int64_t received, uint64_t end);
+static uint64_t sq_persist_stored_pos(sq_persist_t *ps, int64_t slot);
 static void sq_persist_wal_error(sq_persist_t *ps, const char *what,
     int64_t now);
 
@@ -159,6 +177,8 @@ sq_persist_start(sq_ctx_t *ctx)
         return SQ_OK;
     }
 
+    ps->merged = sq_wal_stored_pos(ps->wal);
+
     if (sq_wal_replay(ps->wal, sq_persist_replay, ctx, &oldest, &n)
         != SQ_OK)
     {
@@ -166,6 +186,8 @@ sq_persist_start(sq_ctx_t *ctx)
                strerror(errno));
 
     } else if (n) {
+        oldest -= oldest % ctx->windows.slot;
+
         if (oldest < ps->next) {
             ps->next = oldest;
         }
@@ -178,35 +200,113 @@ sq_persist_start(sq_ctx_t *ctx)
 }
 
 
+/*
+ * A datagram of the ingest log not known to be stored: checked, decoded
+ * and merged as it was live, at the time it was received.  The earlier
+ * layout held only accepted datagrams, their signature cut off.
+ */
+
 static int
-sq_persist_replay(void *data, const char *buf, size_t len, int64_t received)
+sq_persist_replay(void *data, const char *buf, size_t len, int64_t received,
+    uint64_t end)
 {
     sq_ctx_t  *ctx = data;
 
+    if (end != SQ_WAL_NONE) {
+        sq_net_datagram(ctx, buf, len, received, end);
+        return 0;
+    }
+
     if (sq_decode(&ctx->dgram, buf, len) == SQ_DECODE_OK) {
-        (void) sq_windows_ingest(&ctx->windows, &ctx->dgram, received);
+        (void) sq_windows_ingest(&ctx->windows, &ctx->dgram,
+                                 received / 1000);
     }
 
     return 0;
 }
 
 
-void
-sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now)
+sq_wal_t *
+sq_persist_wal(sq_ctx_t *ctx)
 {
+    return ctx->persist ? ctx->persist->wal : NULL;
+}
+
+
+/*
+ * A datagram that ends at end in the ingest log was taken (merged or
+ * rejected) at now: the first of a slot marks where that slot began.
+ */
+
+void
+sq_persist_merged(sq_ctx_t *ctx, uint64_t end, int64_t now)
+{
+    int64_t        slot;
     sq_persist_t  *ps;
 
     ps = ctx->persist;
 
-    if (ps == NULL || ps->wal == NULL) {
+    if (ps == NULL || ps->wal == NULL || end == SQ_WAL_NONE) {
         return;
     }
 
-    if (sq_wal_append(ps->wal, now - now % ctx->windows.slot, now, buf, len)
-        != SQ_OK)
-    {
-        sq_persist_wal_error(ps, "cannot append", now);
+    slot = now - now % ctx->windows.slot;
+
+    if (slot > ps->merged_slot) {
+        if (ps->nmarks < SQ_PERSIST_MARKS) {
+            ps->marks[ps->nmarks].slot = slot;
+            ps->marks[ps->nmarks].pos = ps->merged;
+            ps->nmarks++;
+
+        } else {
+            ps->marks_full = 1;
+        }
+
+        ps->merged_slot = slot;
     }
+
+    ps->merged = end;
+}
+
+
+/*
+ * The position before which every datagram was merged in a slot up to
+ * slot: where the next slot's merges began.  Without its mark (too many
+ * slots went unwritten), where the last slot marked began.
+ */
+
+static uint64_t
+sq_persist_stored_pos(sq_persist_t *ps, int64_t slot)
+{
+    size_t    i, j;
+    uint64_t  pos;
+
+    for (i = 0; i < ps->nmarks; i++) {
+        if (ps->marks[i].slot > slot) {
+            break;
+        }
+    }
+
+    if (i < ps->nmarks) {
+        pos = ps->marks[i].pos;
+
+    } else if (ps->marks_full) {
+        pos = (i > 0) ? ps->marks[i - 1].pos : sq_wal_stored_pos(ps->wal);
+        ps->marks_full = 0;
+
+    } else {
+        pos = ps->merged;
+    }
+
+    /* the marks of slots stored are no longer needed */
+
+    for (j = 0; i + j < ps->nmarks; j++) {
+        ps->marks[j] = ps->marks[i + j];
+    }
+
+    ps->nmarks = j;
+
+    return pos;
 }
 
 
@@ -315,8 +415,12 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
         /* written with the workers' state that goes with it (sq_store.c):
            its datagrams are no longer needed in the ingest log */
 
-        if (ps->wal && a->minute <= ps->next + a->slot) {
-            sq_wal_trim(ps->wal, ps->next);
+        if (ps->wal && a->minute <= ps->next + a->slot
+            && sq_wal_stored(ps->wal, sq_persist_stored_pos(ps, ps->next),
+                             ps->next)
+               != SQ_OK)
+        {
+            sq_persist_wal_error(ps, "cannot store the position", now);
         }
 
         ps->next += a->slot;
@@ -385,8 +489,11 @@ sq_persist_stop(sq_ctx_t *ctx)
 
         /* everything taken is in the database */
 
-        if (ps->wal) {
-            sq_wal_trim(ps->wal, INT64_MAX);
+        if (ps->wal
+            && sq_wal_stored(ps->wal, sq_wal_end(ps->wal), INT64_MAX)
+               != SQ_OK)
+        {
+            sq_persist_wal_error(ps, "cannot store the position", now);
         }
     }
 
@@ -414,6 +521,10 @@ sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
 
     *st = ps->stats;
     st->on = 1;
+
+    if (ps->wal) {
+        st->wal_errors += sq_wal_errors(ps->wal);
+    }
 
     cur = now - now % ctx->windows.slot;
     st->pending = (ps->next < cur)

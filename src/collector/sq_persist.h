@@ -22,8 +22,9 @@
  * rollups past storage.slot_retention into coarse rows (sq_compact.h);
  * at exit write the current, partial slot and close.  Nothing happens
  * when storage is off.
- * Accepted datagrams go to the ingest log (sq_wal.h) until the slot they
- * were filed in is written; the log is replayed at start.
+ * The receive thread logs every datagram (sq_wal.h); the log is kept
+ * until the slots its datagrams were merged into are written, and what
+ * was not stored is replayed at start.
  */
 
 typedef struct sq_persist_s  sq_persist_t;
@@ -51,9 +52,14 @@ void sq_persist_stop(sq_ctx_t *ctx);
 void sq_persist_stats(const sq_ctx_t *ctx, int64_t now,
     sq_persist_stats_t *st);
 
-/* an accepted datagram, appended to the ingest log (sq_wal.h) */
-void sq_persist_datagram(sq_ctx_t *ctx, const char *buf, size_t len,
-    int64_t now);
+/* the ingest log (sq_wal.h) the receive thread appends to, or NULL */
+struct sq_wal_s *sq_persist_wal(sq_ctx_t *ctx);
+
+/*
+ * A datagram that ends at end in the ingest log was taken at now (merged
+ * or rejected); the log before it is stored once the slots are.
+ */
+void sq_persist_merged(sq_ctx_t *ctx, uint64_t end, int64_t now);
 
 /* slots filed into after they were written: written again from the next
    tick (sq_windows_rewrite()); called before sq_persist_tick() */

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,38 +21,69 @@
 #include "sq_wal.h"
 
 
-#define SQ_WAL_HEAD  12           /* length and receive time */
-#define SQ_WAL_MAX   1024         /* segments replayed at most */
+#define SQ_WAL_HEAD     12        /* length and receive time */
+#define SQ_WAL_MAX      1024      /* segments replayed at most */
+#define SQ_WAL_BATCH    64        /* records in one write */
+
+
+/* a segment file: the new layout by position, the earlier by slot */
+
+typedef struct {
+    int64_t        key;           /* position, or slot */
+    int            legacy;
+} sq_wal_seg_t;
 
 
 struct sq_wal_s {
-    char          *dir;
-    int            fd;            /* the segment being appended to */
-    int64_t        slot;          /* its slot */
-    int            dirty;         /* appended to since the last sync */
+    char            *dir;
+    pthread_mutex_t  lock;        /* the receive thread appends */
+    int              fd;          /* the segment being appended to */
+    int              prev;        /* the one before, not synced yet */
+    uint64_t         base;        /* its first byte's position */
+    uint64_t         size;        /* bytes in it */
+    int64_t          opened;      /* when it was started, seconds */
+    int              dirty;       /* appended to since the last sync */
+    uint64_t         stored;      /* records ending here or before are
+                                     in the database */
+    uint64_t         errors;
 };
 
 
-static void sq_wal_name(const sq_wal_t *wal, int64_t slot, char *buf,
-    size_t len);
-static int sq_wal_slots(const sq_wal_t *wal, int64_t *slots, size_t max,
-    size_t *n);
+static void sq_wal_name(const sq_wal_t *wal, const sq_wal_seg_t *s,
+    char *buf, size_t len);
+static int sq_wal_segments(const sq_wal_t *wal, sq_wal_seg_t *segs,
+    size_t max, size_t *n);
 static int sq_wal_cmp(const void *a, const void *b);
-static int sq_wal_replay_one(sq_wal_t *wal, int64_t slot, sq_wal_pt cb,
-    void *data, size_t *n);
+static int sq_wal_rotate(sq_wal_t *wal, int64_t now);
+static int sq_wal_replay_one(sq_wal_t *wal, const sq_wal_seg_t *s,
+    sq_wal_pt cb, void *data, int64_t *oldest, size_t *n);
 
 
 static void
-sq_wal_name(const sq_wal_t *wal, int64_t slot, char *buf, size_t len)
+sq_wal_name(const sq_wal_t *wal, const sq_wal_seg_t *s, char *buf,
+    size_t len)
 {
-    snprintf(buf, len, "%s/%lld.log", wal->dir, (long long) slot);
+    if (s->legacy) {
+        snprintf(buf, len, "%s/%lld.log", wal->dir, (long long) s->key);
+
+    } else {
+        snprintf(buf, len, "%s/%020llu.wal", wal->dir,
+                 (unsigned long long) s->key);
+    }
 }
 
 
 sq_wal_t *
 sq_wal_open(const char *dir, char *err, size_t len)
 {
-    sq_wal_t  *wal;
+    FILE          *f;
+    char           name[4096];
+    size_t         i, n;
+    uint64_t       end;
+    sq_wal_t      *wal;
+    struct stat    sb;
+    unsigned long long  v;
+    sq_wal_seg_t   segs[SQ_WAL_MAX];
 
     if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
         snprintf(err, len, "%s: %s", dir, strerror(errno));
@@ -64,13 +97,48 @@ sq_wal_open(const char *dir, char *err, size_t len)
     }
 
     wal->dir = strdup(dir);
-    if (wal->dir == NULL) {
+    if (wal->dir == NULL || pthread_mutex_init(&wal->lock, NULL) != 0) {
         snprintf(err, len, "%s: out of memory", dir);
+        free(wal->dir);
         free(wal);
         return NULL;
     }
 
     wal->fd = -1;
+    wal->prev = -1;
+
+    /* where the stored part ends, and where the log ends */
+
+    snprintf(name, sizeof(name), "%s/stored", dir);
+
+    f = fopen(name, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%llu", &v) == 1) {
+            wal->stored = (uint64_t) v;
+        }
+
+        fclose(f);
+    }
+
+    end = wal->stored;
+
+    if (sq_wal_segments(wal, segs, SQ_WAL_MAX, &n) == SQ_OK) {
+        for (i = 0; i < n; i++) {
+            if (segs[i].legacy) {
+                continue;
+            }
+
+            sq_wal_name(wal, &segs[i], name, sizeof(name));
+
+            if (stat(name, &sb) == 0
+                && (uint64_t) segs[i].key + (uint64_t) sb.st_size > end)
+            {
+                end = (uint64_t) segs[i].key + (uint64_t) sb.st_size;
+            }
+        }
+    }
+
+    wal->base = end;
 
     return wal;
 }
@@ -83,11 +151,17 @@ sq_wal_close(sq_wal_t *wal)
         return;
     }
 
+    if (wal->prev != -1) {
+        (void) fdatasync(wal->prev);
+        close(wal->prev);
+    }
+
     if (wal->fd != -1) {
         (void) fdatasync(wal->fd);
         close(wal->fd);
     }
 
+    pthread_mutex_destroy(&wal->lock);
     free(wal->dir);
     free(wal);
 }
@@ -100,85 +174,203 @@ sq_wal_dir(const sq_wal_t *wal)
 }
 
 
-int
-sq_wal_append(sq_wal_t *wal, int64_t slot, int64_t received,
-    const char *buf, size_t len)
+/* a new segment at the log's end; under the lock */
+
+static int
+sq_wal_rotate(sq_wal_t *wal, int64_t now)
 {
-    int            i;
-    char           name[4096];
-    ssize_t        n;
-    unsigned char  head[SQ_WAL_HEAD];
-    struct iovec   iov[2];
+    char          name[4096];
+    struct stat   sb;
+    sq_wal_seg_t  s;
 
-    if (wal->fd == -1 || wal->slot != slot) {
-        if (wal->fd != -1) {
-            /* the finished segment is made durable before it is left */
-            (void) fdatasync(wal->fd);
+    if (wal->fd != -1) {
+        if (wal->prev != -1) {
+            /* two segments within a sync: the older made durable now */
+            (void) fdatasync(wal->prev);
+            close(wal->prev);
+        }
+
+        wal->prev = wal->dirty ? wal->fd : -1;
+
+        if (wal->prev == -1) {
             close(wal->fd);
-            wal->fd = -1;
         }
 
-        sq_wal_name(wal, slot, name, sizeof(name));
-
-        wal->fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (wal->fd == -1) {
-            return SQ_ERR_IO;
-        }
-
-        wal->slot = slot;
+        wal->fd = -1;
+        wal->base += wal->size;
+        wal->size = 0;
     }
 
-    head[0] = (unsigned char) (len >> 24);
-    head[1] = (unsigned char) (len >> 16);
-    head[2] = (unsigned char) (len >> 8);
-    head[3] = (unsigned char) len;
+    s.key = (int64_t) wal->base;
+    s.legacy = 0;
+    sq_wal_name(wal, &s, name, sizeof(name));
 
-    for (i = 0; i < 8; i++) {
-        head[4 + i] = (unsigned char) ((uint64_t) received >> (56 - 8 * i));
-    }
-
-    iov[0].iov_base = head;
-    iov[0].iov_len = SQ_WAL_HEAD;
-    iov[1].iov_base = (void *) buf;
-    iov[1].iov_len = len;
-
-    n = writev(wal->fd, iov, 2);
-
-    if (n != (ssize_t) (SQ_WAL_HEAD + len)) {
-        if (n >= 0) {
-            errno = ENOSPC;
-        }
-
+    wal->fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (wal->fd == -1) {
         return SQ_ERR_IO;
     }
 
-    wal->dirty = 1;
+    /* a segment left past the ones counted at start: positions go on */
+
+    if (fstat(wal->fd, &sb) == 0) {
+        wal->size = (uint64_t) sb.st_size;
+    }
+
+    wal->opened = now;
 
     return SQ_OK;
 }
 
+
+int
+sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
+    size_t n, uint64_t *end)
+{
+    int            i, err;
+    off_t          off;
+    size_t         j, k, m, total;
+    ssize_t        w;
+    uint64_t       at;
+    unsigned char  head[SQ_WAL_BATCH][SQ_WAL_HEAD];
+    struct iovec   iov[2 * SQ_WAL_BATCH];
+
+    for (j = 0; j < n; j++) {
+        end[j] = SQ_WAL_NONE;
+    }
+
+    pthread_mutex_lock(&wal->lock);
+
+    if (wal->fd == -1 || wal->size >= SQ_WAL_SEGMENT_BYTES
+        || received / 1000 - wal->opened >= SQ_WAL_SEGMENT_SECONDS)
+    {
+        if (sq_wal_rotate(wal, received / 1000) != SQ_OK) {
+            goto failed;
+        }
+    }
+
+    for (j = 0; j < n; j += m) {
+        m = (n - j < SQ_WAL_BATCH) ? n - j : SQ_WAL_BATCH;
+        total = 0;
+        at = wal->base + wal->size;
+
+        for (k = 0; k < m; k++) {
+            head[k][0] = (unsigned char) (dg[j + k].iov_len >> 24);
+            head[k][1] = (unsigned char) (dg[j + k].iov_len >> 16);
+            head[k][2] = (unsigned char) (dg[j + k].iov_len >> 8);
+            head[k][3] = (unsigned char) dg[j + k].iov_len;
+
+            for (i = 0; i < 8; i++) {
+                head[k][4 + i] = (unsigned char)
+                                 ((uint64_t) received >> (56 - 8 * i));
+            }
+
+            iov[2 * k].iov_base = head[k];
+            iov[2 * k].iov_len = SQ_WAL_HEAD;
+            iov[2 * k + 1] = dg[j + k];
+
+            total += SQ_WAL_HEAD + dg[j + k].iov_len;
+            at += SQ_WAL_HEAD + dg[j + k].iov_len;
+            end[j + k] = at;
+        }
+
+        w = writev(wal->fd, iov, (int) (2 * m));
+
+        if (w != (ssize_t) total) {
+            goto torn;
+        }
+
+        wal->size += total;
+        wal->dirty = 1;
+    }
+
+    pthread_mutex_unlock(&wal->lock);
+
+    return SQ_OK;
+
+torn:
+
+    /* a record cut short ends its segment: the next starts past it */
+
+    err = (w >= 0) ? ENOSPC : errno;
+
+    for ( /* void */ ; j < n; j++) {
+        end[j] = SQ_WAL_NONE;
+    }
+
+    off = lseek(wal->fd, 0, SEEK_END);
+
+    if (off > 0) {
+        wal->size = (uint64_t) off;
+    }
+
+    if (wal->prev != -1) {
+        close(wal->prev);
+    }
+
+    wal->prev = wal->fd;
+    wal->fd = -1;
+    wal->base += wal->size;
+    wal->size = 0;
+    errno = err;
+
+failed:
+
+    err = errno;
+    wal->errors++;
+    pthread_mutex_unlock(&wal->lock);
+    errno = err;
+
+    return SQ_ERR_IO;
+}
+
+
+/* syncs outside the lock: the receive thread keeps appending */
 
 int
 sq_wal_sync(sq_wal_t *wal)
 {
-    if (wal->fd == -1 || !wal->dirty) {
-        return SQ_OK;
+    int  fd, prev, rc;
+
+    pthread_mutex_lock(&wal->lock);
+
+    prev = wal->prev;
+    wal->prev = -1;
+    fd = -1;
+
+    if (wal->fd != -1 && wal->dirty) {
+        fd = dup(wal->fd);
+        wal->dirty = 0;
     }
 
-    wal->dirty = 0;
+    pthread_mutex_unlock(&wal->lock);
 
-    if (fdatasync(wal->fd) == -1) {
-        return SQ_ERR_IO;
+    rc = SQ_OK;
+
+    if (prev != -1) {
+        if (fdatasync(prev) == -1) {
+            rc = SQ_ERR_IO;
+        }
+
+        close(prev);
     }
 
-    return SQ_OK;
+    if (fd != -1) {
+        if (fdatasync(fd) == -1) {
+            rc = SQ_ERR_IO;
+        }
+
+        close(fd);
+    }
+
+    return rc;
 }
 
 
-/* the slots of the segments in the directory, unsorted */
+/* the segment files in the directory, unsorted */
 
 static int
-sq_wal_slots(const sq_wal_t *wal, int64_t *slots, size_t max, size_t *n)
+sq_wal_segments(const sq_wal_t *wal, sq_wal_seg_t *segs, size_t max,
+    size_t *n)
 {
     DIR            *d;
     char           *end;
@@ -196,11 +388,21 @@ sq_wal_slots(const sq_wal_t *wal, int64_t *slots, size_t max, size_t *n)
         errno = 0;
         v = strtoll(e->d_name, &end, 10);
 
-        if (errno != 0 || end == e->d_name || strcmp(end, ".log") != 0) {
+        if (errno != 0 || end == e->d_name || v < 0) {
             continue;
         }
 
-        slots[(*n)++] = (int64_t) v;
+        if (strcmp(end, ".wal") == 0) {
+            segs[*n].legacy = 0;
+
+        } else if (strcmp(end, ".log") == 0) {
+            segs[*n].legacy = 1;
+
+        } else {
+            continue;
+        }
+
+        segs[(*n)++].key = (int64_t) v;
     }
 
     closedir(d);
@@ -209,71 +411,172 @@ sq_wal_slots(const sq_wal_t *wal, int64_t *slots, size_t max, size_t *n)
 }
 
 
+/* the earlier layout first, then by position */
+
 static int
 sq_wal_cmp(const void *a, const void *b)
 {
-    int64_t  x, y;
+    const sq_wal_seg_t  *x = a, *y = b;
 
-    x = *(const int64_t *) a;
-    y = *(const int64_t *) b;
+    if (x->legacy != y->legacy) {
+        return y->legacy - x->legacy;
+    }
 
-    return (x > y) - (x < y);
+    return (x->key > y->key) - (x->key < y->key);
 }
 
 
-void
-sq_wal_trim(sq_wal_t *wal, int64_t upto)
+int
+sq_wal_stored(sq_wal_t *wal, uint64_t pos, int64_t slot)
 {
-    char      name[4096];
-    size_t    i, n;
-    int64_t   slots[SQ_WAL_MAX];
+    int            fd, rc;
+    char           name[4096], tmp[4096], buf[32];
+    size_t         i, n, len;
+    uint64_t       cur;
+    struct stat    sb;
+    sq_wal_seg_t   segs[SQ_WAL_MAX];
 
-    if (sq_wal_slots(wal, slots, SQ_WAL_MAX, &n) != SQ_OK) {
-        return;
+    rc = SQ_OK;
+
+    pthread_mutex_lock(&wal->lock);
+    cur = wal->base;
+
+    if (pos > wal->stored) {
+        wal->stored = pos;
+    }
+
+    pos = wal->stored;
+    pthread_mutex_unlock(&wal->lock);
+
+    /* the position first: a segment is deleted only once it is passed */
+
+    snprintf(tmp, sizeof(tmp), "%s/stored.tmp", wal->dir);
+    snprintf(name, sizeof(name), "%s/stored", wal->dir);
+    len = (size_t) snprintf(buf, sizeof(buf), "%" PRIu64 "\n", pos);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd == -1
+        || write(fd, buf, len) != (ssize_t) len
+        || fdatasync(fd) == -1
+        || rename(tmp, name) == -1)
+    {
+        rc = SQ_ERR_IO;
+    }
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    if (rc != SQ_OK) {
+        return rc;
+    }
+
+    if (sq_wal_segments(wal, segs, SQ_WAL_MAX, &n) != SQ_OK) {
+        return SQ_ERR_IO;
     }
 
     for (i = 0; i < n; i++) {
-        if (slots[i] > upto) {
+        sq_wal_name(wal, &segs[i], name, sizeof(name));
+
+        if (segs[i].legacy) {
+            if (segs[i].key <= slot) {
+                (void) unlink(name);
+            }
+
             continue;
         }
 
-        if (wal->fd != -1 && wal->slot == slots[i]) {
-            close(wal->fd);
-            wal->fd = -1;
-            wal->dirty = 0;
+        /* the segment being appended to is never passed */
+
+        if ((uint64_t) segs[i].key >= cur || stat(name, &sb) != 0) {
+            continue;
         }
 
-        sq_wal_name(wal, slots[i], name, sizeof(name));
-        (void) unlink(name);
+        if ((uint64_t) segs[i].key + (uint64_t) sb.st_size <= pos) {
+            (void) unlink(name);
+        }
     }
+
+    return SQ_OK;
+}
+
+
+uint64_t
+sq_wal_stored_pos(sq_wal_t *wal)
+{
+    uint64_t  pos;
+
+    pthread_mutex_lock(&wal->lock);
+    pos = wal->stored;
+    pthread_mutex_unlock(&wal->lock);
+
+    return pos;
+}
+
+
+uint64_t
+sq_wal_end(sq_wal_t *wal)
+{
+    uint64_t  pos;
+
+    pthread_mutex_lock(&wal->lock);
+    pos = wal->base + wal->size;
+    pthread_mutex_unlock(&wal->lock);
+
+    return pos;
+}
+
+
+uint64_t
+sq_wal_errors(sq_wal_t *wal)
+{
+    uint64_t  n;
+
+    pthread_mutex_lock(&wal->lock);
+    n = wal->errors;
+    pthread_mutex_unlock(&wal->lock);
+
+    return n;
 }
 
 
 static int
-sq_wal_replay_one(sq_wal_t *wal, int64_t slot, sq_wal_pt cb, void *data,
-    size_t *n)
+sq_wal_replay_one(sq_wal_t *wal, const sq_wal_seg_t *s, sq_wal_pt cb,
+    void *data, int64_t *oldest, size_t *n)
 {
-    int             i, rc;
+    int             i;
     char            name[4096], *buf;
     FILE           *f;
     size_t          len;
     int64_t         received;
+    uint64_t        at, end;
     unsigned char   head[SQ_WAL_HEAD];
 
-    sq_wal_name(wal, slot, name, sizeof(name));
+    sq_wal_name(wal, s, name, sizeof(name));
 
     f = fopen(name, "rb");
     if (f == NULL) {
         return SQ_ERR_IO;
     }
 
-    buf = malloc(SQ_WIRE_MAX_DATAGRAM);
+    at = 0;
+
+    if (!s->legacy && (uint64_t) s->key < wal->stored) {
+        /* the stored part of the segment: a record's end is in stored */
+        at = wal->stored - (uint64_t) s->key;
+
+        if (fseeko(f, (off_t) at, SEEK_SET) != 0) {
+            fclose(f);
+            return SQ_ERR_IO;
+        }
+    }
+
+    buf = malloc(SQ_WIRE_MAX_DATAGRAM + 1);
     if (buf == NULL) {
         fclose(f);
         return SQ_ERR_NOMEM;
     }
-
-    rc = SQ_OK;
 
     while (fread(head, 1, SQ_WAL_HEAD, f) == SQ_WAL_HEAD) {
         len = ((size_t) head[0] << 24) | ((size_t) head[1] << 16)
@@ -285,14 +588,26 @@ sq_wal_replay_one(sq_wal_t *wal, int64_t slot, sq_wal_pt cb, void *data,
             received = (int64_t) (((uint64_t) received << 8) | head[4 + i]);
         }
 
-        if (len > SQ_WIRE_MAX_DATAGRAM || fread(buf, 1, len, f) != len) {
+        if (len > SQ_WIRE_MAX_DATAGRAM + 1 || fread(buf, 1, len, f) != len)
+        {
             /* cut short by a kill: the rest never was */
             break;
         }
 
+        at += SQ_WAL_HEAD + len;
+        end = s->legacy ? SQ_WAL_NONE : (uint64_t) s->key + at;
+
+        if (s->legacy) {
+            received *= 1000;
+        }
+
+        if (*oldest == INT64_MAX) {
+            *oldest = received / 1000;
+        }
+
         (*n)++;
 
-        if (cb(data, buf, len, received) != 0) {
+        if (cb(data, buf, len, received, end) != 0) {
             break;
         }
     }
@@ -300,7 +615,7 @@ sq_wal_replay_one(sq_wal_t *wal, int64_t slot, sq_wal_pt cb, void *data,
     free(buf);
     fclose(f);
 
-    return rc;
+    return SQ_OK;
 }
 
 
@@ -308,26 +623,35 @@ int
 sq_wal_replay(sq_wal_t *wal, sq_wal_pt cb, void *data, int64_t *oldest,
     size_t *n)
 {
-    int       rc;
-    size_t    i, nslots;
-    int64_t   slots[SQ_WAL_MAX];
+    int            rc;
+    char           name[4096];
+    size_t         i, nsegs;
+    struct stat    sb;
+    sq_wal_seg_t   segs[SQ_WAL_MAX];
 
     *oldest = INT64_MAX;
     *n = 0;
 
-    rc = sq_wal_slots(wal, slots, SQ_WAL_MAX, &nslots);
+    rc = sq_wal_segments(wal, segs, SQ_WAL_MAX, &nsegs);
     if (rc != SQ_OK) {
         return rc;
     }
 
-    qsort(slots, nslots, sizeof(int64_t), sq_wal_cmp);
+    qsort(segs, nsegs, sizeof(sq_wal_seg_t), sq_wal_cmp);
 
-    for (i = 0; i < nslots; i++) {
-        if (i == 0) {
-            *oldest = slots[i];
+    for (i = 0; i < nsegs; i++) {
+        if (!segs[i].legacy) {
+            sq_wal_name(wal, &segs[i], name, sizeof(name));
+
+            if (stat(name, &sb) == 0
+                && (uint64_t) segs[i].key + (uint64_t) sb.st_size
+                   <= wal->stored)
+            {
+                continue;
+            }
         }
 
-        rc = sq_wal_replay_one(wal, slots[i], cb, data, n);
+        rc = sq_wal_replay_one(wal, &segs[i], cb, data, oldest, n);
 
         if (rc != SQ_OK) {
             return rc;

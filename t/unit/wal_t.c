@@ -1,0 +1,227 @@
+
+/*
+ * Copyright (C) servqual authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+
+/* The ingest log: records replayed from the stored position on, a record
+   cut short ending its segment, segments before the position deleted,
+   the earlier layout replayed and deleted with its slot. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <sys/uio.h>
+
+#include "tap.h"
+#include "sq_status.h"
+#include "sq_wal.h"
+
+
+typedef struct {
+    size_t     n;
+    char       first[64];
+    char       last[64];
+    uint64_t   end;
+    int64_t    received;
+} seen_t;
+
+
+static int
+note(void *data, const char *buf, size_t len, int64_t received, uint64_t end)
+{
+    seen_t  *s = data;
+
+    if (s->n++ == 0) {
+        snprintf(s->first, sizeof(s->first), "%.*s", (int) len, buf);
+    }
+
+    snprintf(s->last, sizeof(s->last), "%.*s", (int) len, buf);
+    s->end = end;
+    s->received = received;
+
+    return 0;
+}
+
+
+static size_t
+files(const char *dir, const char *ext)
+{
+    DIR            *d;
+    size_t          n, l;
+    struct dirent  *e;
+
+    n = 0;
+    d = opendir(dir);
+
+    while (d && (e = readdir(d)) != NULL) {
+        l = strlen(e->d_name);
+
+        if (l > 4 && strcmp(e->d_name + l - 4, ext) == 0) {
+            n++;
+        }
+    }
+
+    if (d) {
+        closedir(d);
+    }
+
+    return n;
+}
+
+
+static seen_t
+replay(const char *dir)
+{
+    char       err[256];
+    size_t     n;
+    int64_t    oldest;
+    seen_t     s;
+    sq_wal_t  *wal;
+
+    memset(&s, 0, sizeof(s));
+    wal = sq_wal_open(dir, err, sizeof(err));
+
+    if (wal == NULL || sq_wal_replay(wal, note, &s, &oldest, &n) != SQ_OK) {
+        s.n = (size_t) -1;
+    }
+
+    sq_wal_close(wal);
+
+    return s;
+}
+
+
+int
+main(void)
+{
+    int           fd;
+    char          dir[] = "/tmp/wal_tXXXXXX", err[256], name[600];
+    char          rec[8][16];
+    size_t        i;
+    seen_t        s;
+    uint64_t      end[8], mid, last;
+    sq_wal_t     *wal;
+    struct iovec  dg[8];
+
+    ok(mkdtemp(dir) != NULL, "a directory");
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    ok(wal != NULL, "opened: %s", wal ? "" : err);
+
+    for (i = 0; i < 8; i++) {
+        snprintf(rec[i], sizeof(rec[i]), "datagram %zu", i);
+        dg[i].iov_base = rec[i];
+        dg[i].iov_len = strlen(rec[i]);
+    }
+
+    is_int(sq_wal_append(wal, 1700000000123, dg, 4, end), SQ_OK,
+           "four appended");
+    is_int(end[0], 12 + 10, "a record's end: 12 bytes of head and it");
+    is_int(end[3], 4 * 22, "the fourth ends at 88");
+    mid = end[1];
+
+    /* a minute later: a new segment */
+
+    is_int(sq_wal_append(wal, 1700000061000, dg + 4, 4, end), SQ_OK,
+           "four more, a minute later");
+    is_int(end[0], 5 * 22, "positions go on across segments");
+    last = end[3];
+    is_int(sq_wal_end(wal), last, "the log ends at the last record");
+    is_int(sq_wal_sync(wal), SQ_OK, "synced");
+    is_int(files(dir, ".wal"), 2, "two segments");
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, 8, "nothing stored: every record replayed");
+    is_str(s.first, "datagram 0", "oldest first");
+    is_int(s.end, last, "each with its end");
+    is_int(s.received, 1700000061000, "and its receive time, ms");
+
+    /* the first two stored: the rest replayed, from the middle of one */
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_stored(wal, mid, 0), SQ_OK, "the position stored");
+    is_int(files(dir, ".wal"), 2, "the segment it is in is kept");
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, 6, "six after the stored position");
+    is_str(s.first, "datagram 2", "from the record after it");
+
+    /* a position never goes back; a segment passed is deleted */
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_stored_pos(wal), mid, "the position read back");
+    is_int(sq_wal_stored(wal, 4 * 22, 0), SQ_OK, "the first segment passed");
+    is_int(sq_wal_stored(wal, 10, 0), SQ_OK, "an older position");
+    is_int(sq_wal_stored_pos(wal), 4 * 22, "is ignored");
+    is_int(files(dir, ".wal"), 1, "the passed segment deleted");
+
+    /* appends after a reopen: a new segment where the log ended */
+
+    is_int(sq_wal_append(wal, 1700000062000, dg, 1, end), SQ_OK,
+           "appended after a reopen");
+    is_int(end[0], last + 22, "the log goes on where it ended");
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, 5, "four of the second segment and the new one");
+    is_str(s.last, "datagram 0", "the new one last");
+
+    /* a record cut short by a kill ends its segment's replay */
+
+    snprintf(name, sizeof(name), "%s/%020llu.wal", dir,
+             (unsigned long long) last);
+    fd = open(name, O_WRONLY | O_APPEND);
+    ok(fd != -1 && write(fd, "\0\0\0\x40partial", 11) == 11,
+       "a record cut short");
+    close(fd);
+
+    s = replay(dir);
+    is_int(s.n, 5, "the cut record is not replayed");
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_append(wal, 1700000063000, dg + 7, 1, end), SQ_OK,
+           "appended after the cut record");
+    is_int(end[0], last + 22 + 11 + 22, "in a new segment past it");
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, 6, "replayed past the cut segment");
+    is_str(s.last, "datagram 7", "the last one");
+
+    /* the earlier layout: replayed first, deleted with its slot */
+
+    snprintf(name, sizeof(name), "%s/1700000000.log", dir);
+    fd = open(name, O_WRONLY | O_CREAT, 0600);
+    ok(fd != -1 && write(fd, "\0\0\0\x03\0\0\0\0\x65\x53\xf1\x00old", 15)
+                   == 15, "a segment of the earlier layout");
+    close(fd);
+
+    s = replay(dir);
+    is_int(s.n, 7, "replayed with the rest");
+    is_str(s.first, "old", "first");
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_stored(wal, sq_wal_end(wal), 1699999999), SQ_OK,
+           "stored up to a slot before it");
+    is_int(files(dir, ".log"), 1, "kept");
+    is_int(sq_wal_stored(wal, sq_wal_end(wal), 1700000000), SQ_OK,
+           "stored up to its slot");
+    is_int(files(dir, ".log"), 0, "deleted");
+    is_int(files(dir, ".wal"), 0, "and every segment passed");
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, 0, "nothing left to replay");
+
+    snprintf(name, sizeof(name), "%s/stored", dir);
+    (void) unlink(name);
+    (void) rmdir(dir);
+
+    return done_testing();
+}
