@@ -45,13 +45,22 @@
 
 
 /*
- * /metrics is sent in chunks of SQ_HTTP_PART series or rows, the next
- * one produced when the last one is written, so that a scrape of many
- * series neither holds the whole text in memory nor stops ingest while
- * it is formatted.
+ * /metrics is sent in chunks, the next one produced when the last one is
+ * written, so that a scrape of many series neither holds the whole text
+ * in memory nor stops ingest while it is formatted.  A chunk is parts of
+ * SQ_HTTP_PART series or rows, formatted (and compressed) until it holds
+ * SQ_HTTP_CHUNK bytes or SQ_HTTP_SLICE ns have passed: between two
+ * chunks the loop merges for about 2 ms (sq_ingest.c), so a scrape gets
+ * most of the loop while datagrams flow, and a 100000-series scrape is a
+ * few hundred turns, not thousands.  A chunk is written to the socket in
+ * as few calls as its buffer takes (SQ_HTTP_WRITE a write, not
+ * libevent's 16 KB).
  */
 
-#define SQ_HTTP_PART  500
+#define SQ_HTTP_PART   500
+#define SQ_HTTP_CHUNK  (4 << 20)      /* bytes sent: plain or gzip */
+#define SQ_HTTP_SLICE  8000000        /* ns of formatting a chunk, about */
+#define SQ_HTTP_WRITE  (4 << 20)      /* bytes a write() may take */
 
 
 /*
@@ -423,6 +432,8 @@ sq_http_metrics(struct evhttp_request *req, void *data)
     st->evcon = evhttp_request_get_connection(req);
 
     evhttp_connection_set_closecb(st->evcon, sq_http_metrics_closed, st);
+    (void) bufferevent_set_max_single_write(
+               evhttp_connection_get_bufferevent(st->evcon), SQ_HTTP_WRITE);
     evhttp_send_reply_start(req, 200, "OK");
 
     sq_http_metrics_part(st->evcon, st);
@@ -433,7 +444,9 @@ static void
 sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
 {
     int                more;
+    size_t             len;
     struct evbuffer   *b, *text;
+    struct timespec    t0, t1;
     sq_http_stream_t  *st = data;
 
     /* b is what is sent: the text, or its gzip */
@@ -441,6 +454,8 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
     b = evbuffer_new();
     text = st->gz ? evbuffer_new() : b;
     more = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
 
     if (b && text) {
         do {
@@ -451,7 +466,14 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
                 evbuffer_drain(b, evbuffer_get_length(b));
             }
 
-        } while (more && evbuffer_get_length(b) == 0);
+            len = evbuffer_get_length(b);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+
+        } while (more
+                 && (len == 0
+                     || (len < SQ_HTTP_CHUNK
+                         && (t1.tv_sec - t0.tv_sec) * 1000000000L
+                            + (t1.tv_nsec - t0.tv_nsec) < SQ_HTTP_SLICE)));
     }
 
     if (st->gz && text) {
