@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "sq_http.h"
 #include "sq_ingest.h"
 #include "sq_status.h"
 
@@ -462,6 +463,7 @@ sq_ingest_put(sq_ingest_t *in, const char *buf, size_t len)
 static void
 sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
 {
+    int               yield;
     size_t            done, left;
     uint64_t          v;
     sq_ctx_t         *ctx = data;
@@ -475,33 +477,53 @@ sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
     }
 
     /*
-     * A turn merges up to SQ_INGEST_BUDGET datagrams and stops after
+     * A turn merges up to SQ_INGEST_BUDGET datagrams.  When HTTP work
+     * waits (a scrape under way, a request) it stops after about
      * SQ_INGEST_TURN ns (a datagram of 100 series at 100000 live series
-     * is about 70 us): the HTTP answers (a scrape's next part, the API)
-     * and the timers run between two turns, the queue absorbing what
-     * arrives meanwhile.  What is left wakes the loop through the
-     * eventfd, not event_active(): an event made active from its own
-     * callback runs again before the loop polls, and the sockets wait.
+     * is about 70 us) and wakes the loop through the eventfd: the loop
+     * polls, the HTTP answers run, then the next turn, the queue
+     * absorbing what arrives meanwhile.  Otherwise what is left waits
+     * as before, with event_active(): an event made active from its own
+     * callback runs again before the loop polls (timers included).
      */
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     done = 0;
+    yield = 0;
 
-    do {
+    for ( ;; ) {
         left = sq_ingest_merge(ctx, SQ_INGEST_SLICE);
         done += SQ_INGEST_SLICE;
+
+        if (left == 0) {
+            break;
+        }
+
+        if (done >= SQ_INGEST_BUDGET) {
+            yield = sq_http_waiting(ctx);
+            break;
+        }
+
         clock_gettime(CLOCK_MONOTONIC, &t1);
 
-    } while (left > 0 && done < SQ_INGEST_BUDGET
-             && (t1.tv_sec - t0.tv_sec) * 1000000000L
-                + (t1.tv_nsec - t0.tv_nsec) < SQ_INGEST_TURN);
+        if ((t1.tv_sec - t0.tv_sec) * 1000000000L
+            + (t1.tv_nsec - t0.tv_nsec) >= SQ_INGEST_TURN
+            && sq_http_waiting(ctx))
+        {
+            yield = 1;
+            break;
+        }
+    }
 
-    if (left > 0) {
+    if (left > 0 && yield) {
         v = 1;
 
         if (write(in->wake, &v, sizeof(v)) == -1) {
             /* the counter is full: the loop is woken all the same */
         }
+
+    } else if (left > 0) {
+        event_active(in->ev, EV_READ, 0);
     }
 }
 
