@@ -200,7 +200,8 @@ is($accepted, $sent, 'every datagram sent was accepted');
 is(mv($after, 'servqual_datagrams_lost_total'), 0, 'no sequence gap');
 is(mv($after, 'servqual_ingest_queue_overflow_total'), 0,
    'no ingest-queue overflow');
-my ($drops) = $after =~ /^servqual_receive_buffer_drops_total\{[^}]*\} (\d+)$/m;
+my ($drops) =
+    $after =~ /^servqual_receive_buffer_drops_total\{[^}]*\} (\d+)$/m;
 is($drops, 0, 'no kernel receive-buffer drop');
 my ($peak) = $after =~ /^servqual_ingest_queue_bytes\{of="peak"\} (\d+)$/m;
 cmp_ok($peak, '>', 0, "the queue held datagrams (peak $peak bytes)");
@@ -254,7 +255,8 @@ is($q->{status}, 200, 'the API answered right after the burst');
 is($m->{status}, 200, 'and a scrape');
 my $queued = mv($m->{content}, 'servqual_ingest_queue_datagrams');
 cmp_ok($queued, ">", 0, "while $queued datagrams were still queued")
-    or diag(length($m->{content}) . " bytes: " . substr($m->{content}, 0, 300));
+    or diag(length($m->{content}) . ' bytes: '
+            . substr($m->{content}, 0, 300));
 
 $gen = do { local (@ARGV, $/) = $bout; <> };
 ($sent) = $gen =~ /^sent (\d+) datagrams/m;

@@ -7,8 +7,8 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
