@@ -39,8 +39,10 @@
  * indicator.
  *
  * Samples are written through a line buffer (sq_prom_out_t) with the
- * series' labels escaped once per series and family: at 100000 series a
- * scrape is millions of lines.
+ * series' labels escaped once per series and scrape (kept for the other
+ * families while no series expires) and each line's "name{labels" made
+ * once per series and family: at 100000 series a scrape is millions of
+ * lines.
  */
 
 typedef struct {
