@@ -34,7 +34,7 @@ CC         ?= cc
 COLL_DIR   := src/collector
 MOD_DIR    := src/module
 PKGS       := libevent yaml-0.1 msgpack sqlite3 jansson libcrypto \
-              libevent_openssl openssl libcrypt zlib
+              libevent_openssl openssl libcrypt zlib libisal
 # linked as Debian links nginx and its modules: full RELRO, symbols bound
 # at load time (-z relro -z now)
 DEB_BUILD_MAINT_OPTIONS ?= hardening=+all

@@ -182,7 +182,8 @@ my @cases = (
       "metrics:\n  scores: [series, endpoint, region, journey]\n"
       . "  row_levels: true\n", 0 ],
 );
-push @cases, [ 'before (main)', $opt{'old-collector'}, '', 0 ]
+push @cases, [ 'before (main)', $opt{'old-collector'}, '', 0 ],
+             [ 'before (main), gzip', $opt{'old-collector'}, '', 1 ]
     if $opt{'old-collector'};
 @cases = grep { $_->[0] =~ /$opt{cases}/ } @cases if $opt{cases};
 

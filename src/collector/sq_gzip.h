@@ -13,9 +13,9 @@
 
 
 /*
- * A streamed gzip body (RFC 1952, zlib's deflate): each part of an answer
- * is compressed as it is produced, so memory stays that of zlib's window
- * and one part, however long the answer.
+ * A streamed gzip body (RFC 1952, ISA-L's igzip): each part of an answer
+ * is compressed as it is produced, so memory stays that of the
+ * compressor's state (about 400 KB) and one part, however long the answer.
  */
 
 typedef struct sq_gzip_s  sq_gzip_t;

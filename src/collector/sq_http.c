@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,13 +46,23 @@
 
 
 /*
- * /metrics is sent in chunks of SQ_HTTP_PART series or rows, the next
- * one produced when the last one is written, so that a scrape of many
- * series neither holds the whole text in memory nor stops ingest while
- * it is formatted.
+ * /metrics is sent in chunks, the next one produced when the last one is
+ * written, so that a scrape of many series neither holds the whole text
+ * in memory nor stops ingest while it is formatted.  A chunk is parts of
+ * SQ_HTTP_PART series or rows, formatted (and compressed) until it holds
+ * SQ_HTTP_CHUNK bytes or SQ_HTTP_SLICE ns have passed: between two
+ * chunks the loop merges for about 2 ms (sq_ingest.c), so a scrape gets
+ * most of the loop while datagrams flow, and a 100000-series scrape is a
+ * few hundred turns, not thousands.  A chunk is written to the socket in
+ * as few calls as its buffer takes (SQ_HTTP_WRITE a write, not
+ * libevent's 16 KB).
  */
 
-#define SQ_HTTP_PART  500
+#define SQ_HTTP_PART   500
+#define SQ_HTTP_CHUNK  (4 << 20)      /* bytes sent: plain or gzip */
+#define SQ_HTTP_SLICE  8000000        /* ns of formatting a chunk, about */
+#define SQ_HTTP_WRITE  (4 << 20)      /* bytes a write() may take */
+#define SQ_HTTP_POLL   64             /* sockets sq_http_waiting() polls */
 
 
 /*
@@ -81,6 +92,7 @@ typedef struct sq_http_srv_s {
     struct event               *sweep;
     struct evconnlistener      *listener;
     unsigned                    paused:1;
+    unsigned                    streams;  /* /metrics answers under way */
     int64_t                     accept_logged;
     uint64_t                    accept_errors;
 } sq_http_srv_t;
@@ -108,6 +120,7 @@ static void sq_http_metrics_part(struct evhttp_connection *evcon,
     void *data);
 static void sq_http_metrics_closed(struct evhttp_connection *evcon,
     void *data);
+static void sq_http_stream_free(sq_http_stream_t *st);
 static void sq_http_quality(struct evhttp_request *req, void *data);
 static void sq_http_series(struct evhttp_request *req, void *data);
 static void sq_http_healthz(struct evhttp_request *req, void *data);
@@ -422,7 +435,13 @@ sq_http_metrics(struct evhttp_request *req, void *data)
     st->req = req;
     st->evcon = evhttp_request_get_connection(req);
 
+    if (sq_http_srv) {
+        sq_http_srv->streams++;
+    }
+
     evhttp_connection_set_closecb(st->evcon, sq_http_metrics_closed, st);
+    (void) bufferevent_set_max_single_write(
+               evhttp_connection_get_bufferevent(st->evcon), SQ_HTTP_WRITE);
     evhttp_send_reply_start(req, 200, "OK");
 
     sq_http_metrics_part(st->evcon, st);
@@ -433,7 +452,9 @@ static void
 sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
 {
     int                more;
+    size_t             len;
     struct evbuffer   *b, *text;
+    struct timespec    t0, t1;
     sq_http_stream_t  *st = data;
 
     /* b is what is sent: the text, or its gzip */
@@ -441,6 +462,8 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
     b = evbuffer_new();
     text = st->gz ? evbuffer_new() : b;
     more = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
 
     if (b && text) {
         do {
@@ -451,7 +474,14 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
                 evbuffer_drain(b, evbuffer_get_length(b));
             }
 
-        } while (more && evbuffer_get_length(b) == 0);
+            len = evbuffer_get_length(b);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+
+        } while (more
+                 && (len == 0
+                     || (len < SQ_HTTP_CHUNK
+                         && (t1.tv_sec - t0.tv_sec) * 1000000000L
+                            + (t1.tv_nsec - t0.tv_nsec) < SQ_HTTP_SLICE)));
     }
 
     if (st->gz && text) {
@@ -476,9 +506,7 @@ sq_http_metrics_part(struct evhttp_connection *evcon, void *data)
     evhttp_connection_set_closecb(st->evcon, NULL, NULL);
     evhttp_send_reply_end(st->req);
 
-    sq_prom_close(st->prom);
-    sq_gzip_free(st->gz);
-    free(st);
+    sq_http_stream_free(st);
 }
 
 
@@ -498,9 +526,69 @@ sq_http_metrics_closed(struct evhttp_connection *evcon, void *data)
         evhttp_request_free(st->req);
     }
 
+    sq_http_stream_free(st);
+}
+
+
+static void
+sq_http_stream_free(sq_http_stream_t *st)
+{
+    if (sq_http_srv && sq_http_srv->streams) {
+        sq_http_srv->streams--;
+    }
+
     sq_prom_close(st->prom);
     sq_gzip_free(st->gz);
     free(st);
+}
+
+
+/*
+ * 1 when HTTP work waits for the loop: a /metrics answer under way, an
+ * answer to write, a connection to accept, or a request (or a close) to
+ * read.  The merge (sq_ingest.c) asks between its slices; one poll() of
+ * the HTTP sockets.
+ */
+
+int
+sq_http_waiting(sq_ctx_t *ctx)
+{
+    size_t           n;
+    sq_http_srv_t   *srv;
+    sq_http_conn_t  *c;
+    struct pollfd    fds[SQ_HTTP_POLL];
+
+    srv = ctx->http_srv;
+
+    if (srv == NULL) {
+        return 0;
+    }
+
+    if (srv->streams) {
+        return 1;
+    }
+
+    n = 0;
+
+    if (srv->listener && !srv->paused) {
+        fds[n].fd = evconnlistener_get_fd(srv->listener);
+        fds[n++].events = POLLIN;
+    }
+
+    for (c = srv->conns; c && n < SQ_HTTP_POLL; c = c->next) {
+        if (evbuffer_get_length(bufferevent_get_output(c->bev))) {
+            /* an answer to write */
+            return 1;
+        }
+
+        fds[n].fd = bufferevent_getfd(c->bev);
+
+        if (fds[n].fd >= 0) {
+            fds[n++].events = POLLIN;
+        }
+    }
+
+    return n && poll(fds, n, 0) > 0;
 }
 
 

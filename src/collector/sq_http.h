@@ -26,6 +26,9 @@
 int sq_http_open(sq_ctx_t *ctx, const char *addr);
 void sq_http_close(sq_ctx_t *ctx);
 
+/* 1 when HTTP work waits for the loop (a scrape under way, a request) */
+int sq_http_waiting(sq_ctx_t *ctx);
+
 /* a query string of the API, parsed (sq_http_query() in sq_http.c) */
 
 typedef struct {

@@ -39,8 +39,10 @@
  * indicator.
  *
  * Samples are written through a line buffer (sq_prom_out_t) with the
- * series' labels escaped once per series and family: at 100000 series a
- * scrape is millions of lines.
+ * series' labels escaped once per series and scrape (kept for the other
+ * families while no series expires) and each line's "name{labels" made
+ * once per series and family: at 100000 series a scrape is millions of
+ * lines.
  */
 
 typedef struct {
@@ -271,6 +273,13 @@ typedef struct {
 } sq_prom_out_t;
 
 
+typedef struct {
+    const sq_series_t *s;
+    size_t             off;       /* in arena */
+    size_t             len;
+} sq_prom_cached_t;
+
+
 struct sq_prom_s {
     sq_ctx_t          *ctx;
     int64_t            now;
@@ -281,6 +290,23 @@ struct sq_prom_s {
     char              *lab;       /* a series' or row's labels, escaped */
     size_t             lablen;
     size_t             labsize;
+    unsigned           labgen;    /* counts the labels written */
+    char              *pre;       /* name{labels of the last line */
+    size_t             prelen;
+    size_t             presize;
+    const char        *prename;
+    unsigned           pregen;    /* the labgen pre was made for */
+    const char        *labp;      /* the labels of the next lines */
+
+    /* the series' labels, made for the first per-series family, kept
+       for the others while no series expires */
+    sq_prom_cached_t  *cache;
+    size_t             ncache;
+    size_t             capcache;
+    char              *arena;
+    size_t             arenalen;
+    size_t             arenasize;
+    uint64_t           expired;
     sq_prom_out_t      out;
 };
 
@@ -302,7 +328,10 @@ static void sq_prom_nodes(sq_prom_t *p, struct evbuffer *b);
 static void sq_prom_counters(sq_prom_t *p, int f, const sq_series_t *s,
     const sq_prom_label_t *l, int n);
 static void sq_prom_hist_init(void);
-static void sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s);
+static int sq_prom_series_labels(sq_prom_t *p, size_t i,
+    const sq_series_t *s);
+static void sq_prom_one_series(sq_prom_t *p, int f, size_t i,
+    const sq_series_t *s);
 static void sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row);
 static void sq_prom_levels(sq_prom_t *p, int f);
 static void sq_prom_level(sq_prom_t *p, int f, int dim,
@@ -358,6 +387,8 @@ sq_prom_flush(sq_prom_out_t *o)
 /*
  * name{labels extra} v, labels p->lab (without braces), extra from a
  * comma or NULL.  The usual line fits in the buffer as it is: one check.
+ * A series' lines of one family share their start, "name{labels", made
+ * once (p->pre) while the name and the labels stay the same.
  */
 
 static void
@@ -369,15 +400,63 @@ sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
     sq_prom_out_t  *o;
 
     o = &p->out;
-    n = strlen(name);
     e = extra ? strlen(extra) : 0;
+
+    if (p->lablen && (name != p->prename || p->pregen != p->labgen)) {
+        n = strlen(name);
+
+        if (n + p->lablen + 1 > p->presize) {
+            q = realloc(p->pre, n + p->lablen + 64);
+            if (q == NULL) {
+                p->prename = NULL;
+                goto plain;
+            }
+
+            p->pre = q;
+            p->presize = n + p->lablen + 64;
+        }
+
+        memcpy(p->pre, name, n);
+        p->pre[n] = '{';
+        memcpy(p->pre + n + 1, p->labp, p->lablen);
+        p->prelen = n + 1 + p->lablen;
+        p->prename = name;
+        p->pregen = p->labgen;
+    }
+
+    if (p->lablen && p->prename == name
+        && o->n + p->prelen + e + vlen + 8 <= SQ_PROM_OUT)
+    {
+        q = o->buf + o->n;
+        memcpy(q, p->pre, p->prelen);
+        q += p->prelen;
+
+        if (e) {
+            memcpy(q, extra, e);
+            q += e;
+        }
+
+        *q++ = '}';
+        *q++ = ' ';
+        memcpy(q, v, vlen);
+        q += vlen;
+        *q++ = '\n';
+
+        o->n = (size_t) (q - o->buf);
+        return;
+    }
+
+plain:
+
+    n = strlen(name);
 
     if (o->n + n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
         sq_prom_flush(o);
 
         if (n + p->lablen + e + vlen + 8 > SQ_PROM_OUT) {
             /* longer than the buffer: a label value of a journey */
-            evbuffer_add_printf(o->b, "%s{%s%s} %.*s\n", name, p->lab,
+            evbuffer_add_printf(o->b, "%s{%.*s%s} %.*s\n", name,
+                                (int) p->lablen, p->labp,
                                 extra ? extra : "", (int) vlen, v);
             return;
         }
@@ -389,7 +468,7 @@ sq_prom_line(sq_prom_t *p, const char *name, const char *extra,
 
     if (p->lablen || e) {
         *q++ = '{';
-        memcpy(q, p->lab, p->lablen);
+        memcpy(q, p->labp, p->lablen);
         q += p->lablen;
 
         if (e) {
@@ -474,6 +553,8 @@ sq_prom_labels(sq_prom_t *p, const char *scope, const char *endpoint,
     }
 
     p->lablen = (size_t) (q - p->lab);
+    p->labp = p->lab;
+    p->labgen++;
 
     return SQ_OK;
 }
@@ -781,16 +862,90 @@ sq_prom_hist_init(void)
 }
 
 
+/*
+ * The labels of series i, s, from the cache or made and kept there.  A
+ * series is freed only when it expires (the last one moved to its
+ * place): while the expiry count stays, entry i that names s is s's.
+ */
+
+static int
+sq_prom_series_labels(sq_prom_t *p, size_t i, const sq_series_t *s)
+{
+    char              *a;
+    size_t             size;
+    sq_prom_cached_t  *c;
+
+    if (p->expired != p->ctx->windows.stats.series_expired) {
+        p->expired = p->ctx->windows.stats.series_expired;
+        p->ncache = 0;
+        p->arenalen = 0;
+    }
+
+    if (i < p->ncache && p->cache[i].s == s) {
+        p->labp = p->arena + p->cache[i].off;
+        p->lablen = p->cache[i].len;
+        p->labgen++;
+        return SQ_OK;
+    }
+
+    if (sq_prom_labels(p, NULL, s->endpoint, s->region, s->segment, NULL)
+        != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    if (i != p->ncache || s == p->ctx->windows.other) {
+        return SQ_OK;
+    }
+
+    /* kept, as a scrape goes: out of memory only costs the cache */
+
+    if (p->ncache == p->capcache) {
+        size = p->capcache ? 2 * p->capcache : 1024;
+        c = realloc(p->cache, size * sizeof(sq_prom_cached_t));
+        if (c == NULL) {
+            return SQ_OK;
+        }
+
+        p->cache = c;
+        p->capcache = size;
+    }
+
+    if (p->arenalen + p->lablen > p->arenasize) {
+        size = p->arenasize ? 2 * p->arenasize : 65536;
+
+        while (size < p->arenalen + p->lablen) {
+            size *= 2;
+        }
+
+        a = realloc(p->arena, size);
+        if (a == NULL) {
+            return SQ_OK;
+        }
+
+        p->arena = a;
+        p->arenasize = size;
+    }
+
+    memcpy(p->arena + p->arenalen, p->lab, p->lablen);
+    p->cache[p->ncache].s = s;
+    p->cache[p->ncache].off = p->arenalen;
+    p->cache[p->ncache].len = p->lablen;
+    p->ncache++;
+    p->arenalen += p->lablen;
+
+    return SQ_OK;
+}
+
+
 static void
-sq_prom_one_series(sq_prom_t *p, int f, const sq_series_t *s)
+sq_prom_one_series(sq_prom_t *p, int f, size_t i, const sq_series_t *s)
 {
     int                       j, k, h;
     uint64_t                  cum;
     const sq_metrics_hist_t  *mh;
 
-    if (sq_prom_labels(p, NULL, s->endpoint, s->region, s->segment, NULL)
-        != SQ_OK)
-    {
+    if (sq_prom_series_labels(p, i, s) != SQ_OK) {
         return;
     }
 
@@ -1047,6 +1202,7 @@ sq_prom_open(sq_ctx_t *ctx, int64_t now)
 
     p->ctx = ctx;
     p->now = now;
+    p->expired = ctx->windows.stats.series_expired;
     p->view = sq_view_retain(sq_view_latest(&ctx->views));
 
     if (p->view == NULL) {
@@ -1111,7 +1267,7 @@ sq_prom_next(sq_prom_t *p, struct evbuffer *b, size_t budget)
         for ( /* void */ ; p->pos < n && done < budget; p->pos++, done++) {
             s = p->pos < ctx->windows.n ? ctx->windows.all[p->pos]
                                         : ctx->windows.other;
-            sq_prom_one_series(p, p->family, s);
+            sq_prom_one_series(p, p->family, p->pos, s);
         }
 
         sq_prom_flush(&p->out);
@@ -1178,6 +1334,9 @@ sq_prom_close(sq_prom_t *p)
     if (p) {
         sq_view_release(p->view);
         free(p->lab);
+        free(p->pre);
+        free(p->cache);
+        free(p->arena);
         free(p);
     }
 }

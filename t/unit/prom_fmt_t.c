@@ -36,8 +36,9 @@ d(double v)
 int
 main(void)
 {
-    int               i;
+    int               i, bad;
     char              buf[64], text[200000], back[200000];
+    double            v;
     size_t            n;
     uLongf            blen;
     z_stream          zs;
@@ -67,6 +68,39 @@ main(void)
     is_str(d(NAN), "NaN", "NaN");
     is_str(d(INFINITY), "+Inf", "+Inf");
     is_str(d(-INFINITY), "-Inf", "-Inf");
+    is_str(d(123.456789), "123.456789", "a histogram's sum");
+    is_str(d(-0.0001), "-0.0001", "the smallest without printf");
+    is_str(d(0.99999999999999999), "1", "rounded up to 1");
+    is_str(d(9.9999999999999999e-5), "0.0001", "rounded up to 0.0001");
+
+    /* without printf as with it: %.15g where it has no exponent */
+
+    for (i = 0, bad = 0; i < 300000; i++) {
+        v = pow(10, (double) (i % 1900) / 100 - 4) * (1 + i * 1e-7);
+
+        if (i % 3 == 0) {
+            v = (double) ((long) i * 7919 % 1000003) / (1 + i % 977);
+        }
+
+        if (i % 5 == 0) {
+            v = -v;
+        }
+
+        if (v == 0) {
+            /* 0, not printf's -0 */
+            continue;
+        }
+
+        snprintf(buf, sizeof(buf), "%.15g", v);
+
+        if (strchr(buf, 'e') == NULL && strcmp(d(v), buf) != 0) {
+            if (bad++ < 5) {
+                printf("# %.17g: %s, printf %s\n", v, d(v), buf);
+            }
+        }
+    }
+
+    is_int(bad, 0, "300000 doubles as printf writes them");
 
     n = sq_prom_fmt_esc(buf, "a\\b\"c\nd");
     is_str(buf, "a\\\\b\\\"c\\nd", "label value escaped");
