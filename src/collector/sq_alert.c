@@ -100,6 +100,8 @@ const char  *sq_severity_names[3] = { "none", "warning", "critical" };
 const char  *sq_sink_names[SQ_NSINKS] = { "alertmanager", "webhook" };
 
 
+static uint32_t sq_alert_names_hash(uint32_t seed, const char *e,
+    const char *r, const char *g);
 static uint32_t sq_alert_row_hash(int scope, const char *e, const char *r,
     const char *g);
 static uint32_t sq_alert_dim_hash(uint32_t row, int dim);
@@ -171,29 +173,7 @@ uint32_t
 sq_alert_hash(int scope, const char *e, const char *r, const char *g,
     int dim)
 {
-    uint32_t     h;
-    const char  *p;
-    int          i;
-    const char  *parts[3];
-
-    parts[0] = e;
-    parts[1] = r;
-    parts[2] = g;
-
-    h = 2166136261u ^ (uint32_t) (scope * 16 + dim);
-    h *= 16777619u;
-
-    for (i = 0; i < 3; i++) {
-        for (p = parts[i]; *p; p++) {
-            h ^= (unsigned char) *p;
-            h *= 16777619u;
-        }
-
-        h ^= 0xff;
-        h *= 16777619u;
-    }
-
-    return h;
+    return sq_alert_names_hash((uint32_t) (scope * 16 + dim), e, r, g);
 }
 
 
@@ -205,6 +185,16 @@ sq_alert_hash(int scope, const char *e, const char *r, const char *g,
 static uint32_t
 sq_alert_row_hash(int scope, const char *e, const char *r, const char *g)
 {
+    return sq_alert_names_hash((uint32_t) scope, e, r, g);
+}
+
+
+/* FNV-1a over a seed and the row's three names, each ended by 0xff */
+
+static uint32_t
+sq_alert_names_hash(uint32_t seed, const char *e, const char *r,
+    const char *g)
+{
     uint32_t     h;
     const char  *p;
     int          i;
@@ -214,7 +204,7 @@ sq_alert_row_hash(int scope, const char *e, const char *r, const char *g)
     parts[1] = r;
     parts[2] = g;
 
-    h = 2166136261u ^ (uint32_t) scope;
+    h = 2166136261u ^ seed;
     h *= 16777619u;
 
     for (i = 0; i < 3; i++) {
