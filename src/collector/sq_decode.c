@@ -1210,6 +1210,8 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
         return SQ_DECODE_FULL;
     }
 
+    d->nbins = (uint32_t) (bins - d->bins);
+
     return SQ_DECODE_OK;
 }
 
@@ -1423,6 +1425,8 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
             return rc;
         }
     }
+
+    d->nbins = (uint32_t) (bins - d->bins);
 
     return sq_check_totals(d);
 }

@@ -103,6 +103,7 @@ typedef struct {
 
     sq_dseries_t            *series;    /* the "s" array, decoded */
     sq_hbin_t               *bins;      /* their histograms */
+    uint32_t                 nbins;     /* of bins in use, once good */
 } sq_dgram_t;
 
 
