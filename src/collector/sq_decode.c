@@ -34,11 +34,6 @@
  * datagram, so nothing is allocated per datagram.
  */
 
-/* a series takes at least 32 bytes, a histogram pair 2 */
-#define SQ_DECODE_MAX_DSERIES  (SQ_WIRE_MAX_DATAGRAM / 32 + 1)
-#define SQ_DECODE_MAX_BINS     (SQ_WIRE_MAX_DATAGRAM / 2 + 1)
-
-
 typedef const unsigned char  sq_byte_t;
 
 /* the keys of the datagram map seen, a bit per SQ_K_* */

@@ -54,6 +54,13 @@ typedef enum {
 #define SQ_DECODE_MAX_SPAN    3600000           /* ms a window may cover */
 #define SQ_DECODE_MAX_TOTAL   (UINT64_C(1) << 56) /* a running total */
 
+/*
+ * the room sq_dgram_init() takes, for any datagram: a series takes at
+ * least 32 bytes, a histogram pair 2
+ */
+#define SQ_DECODE_MAX_DSERIES  (SQ_WIRE_MAX_DATAGRAM / 32 + 1)
+#define SQ_DECODE_MAX_BINS     (SQ_WIRE_MAX_DATAGRAM / 2 + 1)
+
 
 typedef struct {
     const char   *ptr;

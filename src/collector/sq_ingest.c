@@ -75,6 +75,10 @@
  * mapping like the first and starts again at 0 when empty.
  */
 #define SQ_INGEST_DCAP      (32 << 20) /* bytes of the decoded ring */
+#define SQ_INGEST_DWORST                                                     \
+    SQ_INGEST_ALIGN(sizeof(sq_dgram_t)                                       \
+                    + SQ_DECODE_MAX_DSERIES * sizeof(sq_dseries_t)           \
+                    + SQ_DECODE_MAX_BINS * sizeof(sq_hbin_t))
 #define SQ_INGEST_RAW       0         /* state: not decoded */
 #define SQ_INGEST_DECODED   1         /* ... decoded: + the verdict */
 
@@ -142,8 +146,8 @@ static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
     struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
 static sq_ingest_rec_t *sq_ingest_reserve(sq_ingest_t *in, size_t len);
 static void sq_ingest_decode(sq_ingest_t *in, sq_ingest_rec_t *r);
-static size_t sq_ingest_dreserve(sq_ingest_t *in, size_t need,
-    sq_ingest_rec_t *r);
+static size_t sq_ingest_droom(sq_ingest_t *in, size_t need,
+    size_t *skip);
 static int sq_ingest_publish(sq_ingest_t *in, size_t n);
 static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
     size_t n);
@@ -661,20 +665,28 @@ sq_ingest_reserve(sq_ingest_t *in, size_t len)
  * The record just queued, decoded: its payload is what sq_auth_check()
  * leaves of it, the bytes before a signature's envelope, whether or not
  * signatures are on (a datagram whose signature is refused is refused
- * before its decoding is looked at).  The decoded form is copied into
- * the second ring, its pointers into it; its strings point into the
- * record, which lives as long.
+ * before its decoding is looked at).  The series are decoded where they
+ * are to stay, in the second ring, in room for the largest datagram; the
+ * bins are copied after them and the room taken is what they use.  The
+ * strings point into the record, which lives as long.  No room: nothing
+ * is decoded, the loop does it.
  */
 
 static void
 sq_ingest_decode(sq_ingest_t *in, sq_ingest_rec_t *r)
 {
     int            rc;
-    size_t         len, need, at;
+    size_t         len, need, at, skip;
     uint32_t       i, k;
     const char    *p;
     sq_dgram_t    *d, *c;
-    sq_dseries_t  *cs, *ds;
+    sq_dseries_t  *ds, *own;
+
+    at = sq_ingest_droom(in, SQ_INGEST_DWORST, &skip);
+
+    if (at == (size_t) -1) {
+        return;
+    }
 
     p = (const char *) (r + 1);
     len = r->len;
@@ -683,67 +695,69 @@ sq_ingest_decode(sq_ingest_t *in, sq_ingest_rec_t *r)
         len -= SQ_SIGN_TRAILER;
     }
 
+    c = (sq_dgram_t *) (in->dring + at);
     d = &in->dgram;
+    own = d->series;
+    d->series = (sq_dseries_t *) (c + 1);
+
     rc = sq_decode(d, p, len);
+
+    d->series = own;
 
     if (rc != SQ_DECODE_OK) {
         r->state = SQ_INGEST_DECODED + (uint32_t) rc;
         return;
     }
 
-    need = sizeof(sq_dgram_t) + (size_t) d->nseries * sizeof(sq_dseries_t)
-           + (size_t) d->nbins * sizeof(sq_hbin_t);
-    need = SQ_INGEST_ALIGN(need);
-
-    at = sq_ingest_dreserve(in, need, r);
-
-    if (at == (size_t) -1) {
-        /* the loop decodes it */
-        return;
-    }
-
-    c = (sq_dgram_t *) (in->dring + at);
     *c = *d;
     c->series = (sq_dseries_t *) (c + 1);
     c->bins = (sq_hbin_t *) (c->series + d->nseries);
-
-    memcpy(c->series, d->series, (size_t) d->nseries * sizeof(sq_dseries_t));
     memcpy(c->bins, d->bins, (size_t) d->nbins * sizeof(sq_hbin_t));
 
     for (i = 0; i < d->nseries; i++) {
-        ds = &d->series[i];
-        cs = &c->series[i];
+        ds = &c->series[i];
 
         for (k = 0; k < SQ_WIRE_NHISTS; k++) {
-            cs->hist[k].bins = c->bins + (ds->hist[k].bins - d->bins);
+            ds->hist[k].bins = c->bins + (ds->hist[k].bins - d->bins);
         }
 
         if (ds->browser) {
             for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
-                cs->bhist[k].bins = c->bins + (ds->bhist[k].bins - d->bins);
+                ds->bhist[k].bins = c->bins + (ds->bhist[k].bins - d->bins);
             }
         }
     }
 
+    need = SQ_INGEST_ALIGN(sizeof(sq_dgram_t)
+                           + (size_t) d->nseries * sizeof(sq_dseries_t)
+                           + (size_t) d->nbins * sizeof(sq_hbin_t));
+
+    pthread_mutex_lock(&in->lock);
+    in->dhead = at + need;
+    in->dused += skip + need;
+    in->decoded++;
+    pthread_mutex_unlock(&in->lock);
+
+    r->dec = at;
+    r->dsize = (uint32_t) need;
+    r->dfree = (uint32_t) (skip + need);
     r->state = SQ_INGEST_DECODED + SQ_DECODE_OK;
 }
 
 
 /*
- * Room in the second ring, as sq_ingest_reserve() takes it in the first
- * but never waiting: its offset, noted in r, or -1 when it is full.  The
- * rings are read in the same order, so the loop gives each record's
+ * Room for need bytes in the second ring, as sq_ingest_reserve() finds
+ * it in the first but never waiting and not taken yet (the thread alone
+ * takes room; the loop only gives it back): its offset, and in *skip the
+ * end of the ring passed over to start again at 0; -1 when there is none.
+ * The rings are read in the same order, so the loop gives each record's
  * room back (dfree) as it merges it.
  */
 
 static size_t
-sq_ingest_dreserve(sq_ingest_t *in, size_t need, sq_ingest_rec_t *r)
+sq_ingest_droom(sq_ingest_t *in, size_t need, size_t *skip)
 {
-    size_t  at, skip;
-
-    if (need > UINT32_MAX / 2) {
-        return (size_t) -1;
-    }
+    size_t  at;
 
     pthread_mutex_lock(&in->lock);
 
@@ -753,14 +767,14 @@ sq_ingest_dreserve(sq_ingest_t *in, size_t need, sq_ingest_rec_t *r)
     }
 
     at = (size_t) -1;
-    skip = 0;
+    *skip = 0;
 
     if (in->dused == 0 || in->dhead > in->dtail) {
         if (in->dcap - in->dhead >= need) {
             at = in->dhead;
 
         } else if (in->dtail >= need) {
-            skip = in->dcap - in->dhead;
+            *skip = in->dcap - in->dhead;
             at = 0;
         }
 
@@ -768,19 +782,7 @@ sq_ingest_dreserve(sq_ingest_t *in, size_t need, sq_ingest_rec_t *r)
         at = in->dhead;
     }
 
-    if (at != (size_t) -1) {
-        in->dhead = at + need;
-        in->dused += skip + need;
-        in->decoded++;
-    }
-
     pthread_mutex_unlock(&in->lock);
-
-    if (at != (size_t) -1) {
-        r->dec = at;
-        r->dsize = (uint32_t) need;
-        r->dfree = (uint32_t) (skip + need);
-    }
 
     return at;
 }
