@@ -34,6 +34,11 @@
  * datagram, so nothing is allocated per datagram.
  */
 
+/* a series takes at least 32 bytes, a histogram pair 2 */
+#define SQ_DECODE_MAX_DSERIES  (SQ_WIRE_MAX_DATAGRAM / 32 + 1)
+#define SQ_DECODE_MAX_BINS     (SQ_WIRE_MAX_DATAGRAM / 2 + 1)
+
+
 typedef const unsigned char  sq_byte_t;
 
 /* the keys of the datagram map seen, a bit per SQ_K_* */
@@ -1205,8 +1210,6 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
         return SQ_DECODE_FULL;
     }
 
-    d->nbins = (uint32_t) (bins - d->bins);
-
     return SQ_DECODE_OK;
 }
 
@@ -1420,8 +1423,6 @@ sq_decode_full(sq_dgram_t *d, const char *buf, size_t len)
             return rc;
         }
     }
-
-    d->nbins = (uint32_t) (bins - d->bins);
 
     return sq_check_totals(d);
 }

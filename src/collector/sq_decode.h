@@ -54,13 +54,6 @@ typedef enum {
 #define SQ_DECODE_MAX_SPAN    3600000           /* ms a window may cover */
 #define SQ_DECODE_MAX_TOTAL   (UINT64_C(1) << 56) /* a running total */
 
-/*
- * the room sq_dgram_init() takes, for any datagram: a series takes at
- * least 32 bytes, a histogram pair 2
- */
-#define SQ_DECODE_MAX_DSERIES  (SQ_WIRE_MAX_DATAGRAM / 32 + 1)
-#define SQ_DECODE_MAX_BINS     (SQ_WIRE_MAX_DATAGRAM / 2 + 1)
-
 
 typedef struct {
     const char   *ptr;
@@ -110,7 +103,6 @@ typedef struct {
 
     sq_dseries_t            *series;    /* the "s" array, decoded */
     sq_hbin_t               *bins;      /* their histograms */
-    uint32_t                 nbins;     /* of bins in use, once good */
 } sq_dgram_t;
 
 

@@ -19,11 +19,8 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "servqual_sign.h"
-#include "sq_decode.h"
 #include "sq_http.h"
 #include "sq_ingest.h"
-#include "sq_net.h"
 #include "sq_persist.h"
 #include "sq_status.h"
 #include "sq_wal.h"
@@ -62,27 +59,6 @@
 #define SQ_INGEST_KEEP      (4 << 20) /* bytes of the ring kept resident */
 
 /*
- * The receive thread also decodes and validates each datagram it queues
- * (sq_decode(), a pure function of the bytes, no configuration): the
- * verdict goes into the record, the decoded form (sq_dgram_t, its series
- * and bins, about 55 KB for 100 series) into a second ring, in the same
- * order, that the loop gives back as it merges.  The loop then checks
- * the signature on the raw bytes and merges the decoded form; the bytes
- * the thread has just written are in its cache, not in the loop's.  When
- * the second ring is full (a backlog of a few hundred datagrams), a
- * record is queued without its decoded form and the loop decodes it, as
- * it does a datagram replayed from the ingest log.  It is an anonymous
- * mapping like the first and starts again at 0 when empty.
- */
-#define SQ_INGEST_DCAP      (32 << 20) /* bytes of the decoded ring */
-#define SQ_INGEST_DWORST                                                     \
-    SQ_INGEST_ALIGN(sizeof(sq_dgram_t)                                       \
-                    + SQ_DECODE_MAX_DSERIES * sizeof(sq_dseries_t)           \
-                    + SQ_DECODE_MAX_BINS * sizeof(sq_hbin_t))
-#define SQ_INGEST_RAW       0         /* state: not decoded */
-#define SQ_INGEST_DECODED   1         /* ... decoded: + the verdict */
-
-/*
  * For tests: while the file this names exists, the loop merges nothing,
  * so a backlog builds up in the queue on demand (t/270).
  */
@@ -91,11 +67,8 @@
 
 typedef struct {
     uint32_t             len;         /* SQ_INGEST_SKIP: to the ring's end */
-    uint32_t             state;       /* SQ_INGEST_RAW, SQ_INGEST_DECODED */
+    uint32_t             pad;
     uint64_t             end;         /* its position in the ingest log */
-    uint64_t             dec;         /* the decoded form in dring */
-    uint32_t             dsize;       /* its bytes, 0: none */
-    uint32_t             dfree;       /* ... and a skipped end before it */
 } sq_ingest_rec_t;
 
 
@@ -123,19 +96,11 @@ struct sq_ingest_s {
     size_t               fence;       /* room is taken below this only */
     pthread_cond_t       lifted;      /* the fence is back at cap */
 
-    char                *dring;       /* decoded forms, under lock too */
-    size_t               dcap;
-    size_t               dhead;
-    size_t               dtail;
-    size_t               dused;
-    uint64_t             decoded;     /* records queued decoded */
-
     /* the thread's own */
     sq_listener_t      **ls;
     size_t               nls;
     char                *bufs;
     sq_wal_t            *wal;         /* NULL: storage is off */
-    sq_dgram_t           dgram;       /* what the thread decodes into */
     int64_t              wal_logged;  /* when an append error was logged */
     uint64_t             wal_unlogged;
 };
@@ -145,9 +110,6 @@ static void *sq_ingest_thread(void *data);
 static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
     struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
 static sq_ingest_rec_t *sq_ingest_reserve(sq_ingest_t *in, size_t len);
-static void sq_ingest_decode(sq_ingest_t *in, sq_ingest_rec_t *r);
-static size_t sq_ingest_droom(sq_ingest_t *in, size_t need,
-    size_t *skip);
 static int sq_ingest_publish(sq_ingest_t *in, size_t n);
 static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
     size_t n);
@@ -179,15 +141,9 @@ sq_ingest_start(sq_ctx_t *ctx)
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     in->bufs = malloc((size_t) SQ_INGEST_BATCH * SQ_INGEST_BUF);
 
-    in->dcap = SQ_INGEST_DCAP;
-    in->dring = mmap(NULL, in->dcap, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
     in->fence = in->cap;
 
     if (in->ring == MAP_FAILED || in->bufs == NULL
-        || in->dring == MAP_FAILED
-        || sq_dgram_init(&in->dgram) != SQ_OK
         || pthread_mutex_init(&in->lock, NULL) != 0
         || pthread_cond_init(&in->lifted, NULL) != 0)
     {
@@ -195,11 +151,6 @@ sq_ingest_start(sq_ctx_t *ctx)
             (void) munmap(in->ring, in->cap);
         }
 
-        if (in->dring != MAP_FAILED) {
-            (void) munmap(in->dring, in->dcap);
-        }
-
-        sq_dgram_free(&in->dgram);
         free(in->bufs);
         free(in);
         return SQ_ERR_NOMEM;
@@ -348,9 +299,7 @@ sq_ingest_stop(sq_ctx_t *ctx)
     pthread_cond_destroy(&in->lifted);
     free(in->ls);
     free(in->bufs);
-    sq_dgram_free(&in->dgram);
     (void) munmap(in->ring, in->cap);
-    (void) munmap(in->dring, in->dcap);
     free(in);
     ctx->ingest = NULL;
 }
@@ -503,7 +452,6 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
 
         if (r != NULL) {
             memcpy(r + 1, iov[i].iov_base, len);
-            sq_ingest_decode(in, r);
             recs[k++] = r;
         }
     }
@@ -651,140 +599,10 @@ sq_ingest_reserve(sq_ingest_t *in, size_t len)
 
     r = (sq_ingest_rec_t *) (in->ring + at);
     r->len = (uint32_t) len;
-    r->state = SQ_INGEST_RAW;
+    r->pad = 0;
     r->end = SQ_WAL_NONE;
-    r->dec = 0;
-    r->dsize = 0;
-    r->dfree = 0;
 
     return r;
-}
-
-
-/*
- * The record just queued, decoded: its payload is what sq_auth_check()
- * leaves of it, the bytes before a signature's envelope, whether or not
- * signatures are on (a datagram whose signature is refused is refused
- * before its decoding is looked at).  The series are decoded where they
- * are to stay, in the second ring, in room for the largest datagram; the
- * bins are copied after them and the room taken is what they use.  The
- * strings point into the record, which lives as long.  No room: nothing
- * is decoded, the loop does it.
- */
-
-static void
-sq_ingest_decode(sq_ingest_t *in, sq_ingest_rec_t *r)
-{
-    int            rc;
-    size_t         len, need, at, skip;
-    uint32_t       i, k;
-    const char    *p;
-    sq_dgram_t    *d, *c;
-    sq_dseries_t  *ds, *own;
-
-    at = sq_ingest_droom(in, SQ_INGEST_DWORST, &skip);
-
-    if (at == (size_t) -1) {
-        return;
-    }
-
-    p = (const char *) (r + 1);
-    len = r->len;
-
-    if (sq_sign_present((const unsigned char *) p, len)) {
-        len -= SQ_SIGN_TRAILER;
-    }
-
-    c = (sq_dgram_t *) (in->dring + at);
-    d = &in->dgram;
-    own = d->series;
-    d->series = (sq_dseries_t *) (c + 1);
-
-    rc = sq_decode(d, p, len);
-
-    d->series = own;
-
-    if (rc != SQ_DECODE_OK) {
-        r->state = SQ_INGEST_DECODED + (uint32_t) rc;
-        return;
-    }
-
-    *c = *d;
-    c->series = (sq_dseries_t *) (c + 1);
-    c->bins = (sq_hbin_t *) (c->series + d->nseries);
-    memcpy(c->bins, d->bins, (size_t) d->nbins * sizeof(sq_hbin_t));
-
-    for (i = 0; i < d->nseries; i++) {
-        ds = &c->series[i];
-
-        for (k = 0; k < SQ_WIRE_NHISTS; k++) {
-            ds->hist[k].bins = c->bins + (ds->hist[k].bins - d->bins);
-        }
-
-        if (ds->browser) {
-            for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
-                ds->bhist[k].bins = c->bins + (ds->bhist[k].bins - d->bins);
-            }
-        }
-    }
-
-    need = SQ_INGEST_ALIGN(sizeof(sq_dgram_t)
-                           + (size_t) d->nseries * sizeof(sq_dseries_t)
-                           + (size_t) d->nbins * sizeof(sq_hbin_t));
-
-    pthread_mutex_lock(&in->lock);
-    in->dhead = at + need;
-    in->dused += skip + need;
-    in->decoded++;
-    pthread_mutex_unlock(&in->lock);
-
-    r->dec = at;
-    r->dsize = (uint32_t) need;
-    r->dfree = (uint32_t) (skip + need);
-    r->state = SQ_INGEST_DECODED + SQ_DECODE_OK;
-}
-
-
-/*
- * Room for need bytes in the second ring, as sq_ingest_reserve() finds
- * it in the first but never waiting and not taken yet (the thread alone
- * takes room; the loop only gives it back): its offset, and in *skip the
- * end of the ring passed over to start again at 0; -1 when there is none.
- * The rings are read in the same order, so the loop gives each record's
- * room back (dfree) as it merges it.
- */
-
-static size_t
-sq_ingest_droom(sq_ingest_t *in, size_t need, size_t *skip)
-{
-    size_t  at;
-
-    pthread_mutex_lock(&in->lock);
-
-    if (in->dused == 0) {
-        in->dhead = 0;
-        in->dtail = 0;
-    }
-
-    at = (size_t) -1;
-    *skip = 0;
-
-    if (in->dused == 0 || in->dhead > in->dtail) {
-        if (in->dcap - in->dhead >= need) {
-            at = in->dhead;
-
-        } else if (in->dtail >= need) {
-            *skip = in->dcap - in->dhead;
-            at = 0;
-        }
-
-    } else if (in->dhead < in->dtail && in->dtail - in->dhead >= need) {
-        at = in->dhead;
-    }
-
-    pthread_mutex_unlock(&in->lock);
-
-    return at;
 }
 
 
@@ -905,8 +723,7 @@ sq_ingest_on_hold(evutil_socket_t fd, short what, void *data)
 static size_t
 sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 {
-    int               rc;
-    size_t            n, i, tail, freed, left, dfreed, dtail;
+    size_t            n, i, tail, freed, left;
     sq_ingest_t      *in;
     sq_ingest_rec_t  *r;
 
@@ -928,8 +745,6 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     }
 
     freed = 0;
-    dfreed = 0;
-    dtail = (size_t) -1;
 
     for (i = 0; i < n; i++) {
         if (in->cap - tail < sizeof(sq_ingest_rec_t)
@@ -942,24 +757,8 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 
         r = (sq_ingest_rec_t *) (in->ring + tail);
 
-        if (r->state == SQ_INGEST_RAW) {
-            sq_net_datagram(ctx, (const char *) (r + 1), r->len,
-                            sq_auth_now(), r->end);
-
-        } else {
-            rc = (int) (r->state - SQ_INGEST_DECODED);
-
-            sq_net_decoded(ctx, (const char *) (r + 1), r->len,
-                           sq_auth_now(), r->end,
-                           r->dsize ? (const sq_dgram_t *) (in->dring + r->dec)
-                                    : NULL,
-                           rc);
-        }
-
-        if (r->dsize) {
-            dfreed += r->dfree;
-            dtail = r->dec + r->dsize;
-        }
+        sq_net_datagram(ctx, (const char *) (r + 1), r->len, sq_auth_now(),
+                        r->end);
 
         tail += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
         freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
@@ -969,12 +768,6 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     in->tail = tail;
     in->used -= freed;
     in->queued -= n;
-
-    if (dtail != (size_t) -1) {
-        in->dtail = dtail;
-        in->dused -= dfreed;
-    }
-
     left = in->queued;
     pthread_mutex_unlock(&in->lock);
 
@@ -1067,7 +860,6 @@ sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
     st->bytes = in->used;
     st->peak = in->peak;
     st->capacity = in->cap;
-    st->decoded = in->decoded;
     pthread_mutex_unlock(&in->lock);
 
     st->released = __atomic_load_n(&in->released, __ATOMIC_RELAXED);
@@ -1125,18 +917,12 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         "ingest queue given back to the system after a backlog was "
         "merged.\n"
         "# TYPE servqual_ingest_queue_released_bytes_total counter\n"
-        "servqual_ingest_queue_released_bytes_total %llu\n"
-        "# HELP servqual_ingest_queue_decoded_total Datagrams the receive "
-        "thread decoded and queued with their decoded form (the rest are "
-        "decoded by the merge).\n"
-        "# TYPE servqual_ingest_queue_decoded_total counter\n"
-        "servqual_ingest_queue_decoded_total %llu\n",
+        "servqual_ingest_queue_released_bytes_total %llu\n",
         (unsigned long long) st.overflow,
         (unsigned long long) st.received,
         (unsigned long long) st.queued,
         (unsigned long long) st.bytes,
         (unsigned long long) st.peak,
         (unsigned long long) st.capacity,
-        (unsigned long long) st.released,
-        (unsigned long long) st.decoded);
+        (unsigned long long) st.released);
 }

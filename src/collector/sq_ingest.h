@@ -18,10 +18,9 @@
 /*
  * The receive thread and its queue (docs/scaling.md, "How ingest stays
  * ahead").  One thread does nothing but read the ingest sockets, append
- * what it read to the ingest log (sq_wal.h), put it in a bounded queue
- * of raw datagrams and decode and validate each (sq_decode.h, next to it
- * in the queue); the event loop takes them from the queue, verifies
- * their signatures, checks their sequence and merges them.  A collector killed with -9
+ * what it read to the ingest log (sq_wal.h) and put it in a bounded queue
+ * of raw datagrams; the event loop takes them from the queue and
+ * verifies, decodes, checks and merges them.  A collector killed with -9
  * loses nothing it read: what was queued is replayed from the log.
  * Periodic work on the loop (a view build, an alert evaluation, a minute
  * write, a scrape) then only delays the merge: the sockets keep being
@@ -43,7 +42,6 @@ typedef struct {
     uint64_t       capacity;      /* bytes */
     uint64_t       released;      /* bytes of merged records whose pages
                                      were given back */
-    uint64_t       decoded;       /* queued with their decoded form */
 } sq_ingest_stats_t;
 
 

@@ -19,7 +19,6 @@
 
 #include "sq_collector.h"
 #include "sq_auth.h"
-#include "sq_net.h"
 #include "sq_persist.h"
 
 
@@ -28,9 +27,7 @@
  * the receive thread (sq_ingest.c) into the ingest log and a queue that
  * the event loop empties.  Each datagram is decoded and validated whole,
  * then merged; a rejection is counted by reason and logged at most once a
- * minute per reason.  The receive thread decodes what it queues, off the
- * loop (sq_net_decoded()); a datagram replayed from the ingest log, or
- * queued without its decoded form, is decoded here.
+ * minute per reason.
  */
 
 
@@ -276,21 +273,7 @@ void
 sq_net_datagram(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now_ms,
     uint64_t end)
 {
-    sq_net_decoded(ctx, buf, len, now_ms, end, NULL, SQ_DECODE_OK);
-}
-
-
-/*
- * The same with the decoding done before (d, rc), or not yet (d NULL and
- * rc SQ_DECODE_OK): a pure function of the payload's bytes, so a datagram
- * is accepted or rejected for the same reason either way.
- */
-
-void
-sq_net_decoded(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now_ms,
-    uint64_t end, const sq_dgram_t *d, int rc)
-{
-    int            auth;
+    int            rc;
     int64_t        now;
     sq_windows_t  *a;
 
@@ -298,20 +281,16 @@ sq_net_decoded(sq_ctx_t *ctx, const char *buf, size_t len, int64_t now_ms,
     a->stats.bytes += len;
     now = now_ms / 1000;
 
-    auth = sq_auth_check(&ctx->auth, ctx->conf, buf, &len, now_ms);
+    rc = sq_auth_check(&ctx->auth, ctx->conf, buf, &len, now_ms);
 
-    if (auth != SQ_DECODE_OK) {
-        rc = auth;
-
-    } else if (d == NULL && rc == SQ_DECODE_OK) {
+    if (rc == SQ_DECODE_OK) {
         rc = sq_decode(&ctx->dgram, buf, len);
-        d = &ctx->dgram;
     }
 
     sq_persist_merged(ctx, end, now);
 
     if (rc == SQ_DECODE_OK) {
-        (void) sq_windows_ingest(a, d, now);
+        (void) sq_windows_ingest(a, &ctx->dgram, now);
         return;
     }
 
