@@ -155,6 +155,16 @@ is(sql('SELECT count(*) FROM coarse WHERE t % 10 != 0 OR secs != 10'), 0,
 like($c->log_text, qr/rollups before \d+ merged into rows of 10s in \d+ slices/,
      'the work is logged');
 
+# and shown in /metrics: every slot row the coarse rows hold was merged
+my $m = $c->get('/metrics')->{content} // '';
+is($c->metric($m, 'servqual_storage_merged_rows_total'),
+   sql('SELECT sum(slots) FROM coarse'),
+   '/metrics: the slot rows merged, as many as the coarse rows hold');
+cmp_ok($c->metric($m, 'servqual_storage_merge_slices_total') // 0, '>=', 1,
+       '/metrics: the slices that merged them');
+cmp_ok($c->metric($m, 'servqual_storage_merge_slice_max_seconds') // 0,
+       '>', 0, '/metrics: the longest slice, in seconds');
+
 is($c->stop, 0, 'clean exit');
 unlike($c->log_text, qr/\[error\]/, 'no errors in the log');
 

@@ -509,8 +509,9 @@ sq_persist_stop(sq_ctx_t *ctx)
 void
 sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
 {
-    int64_t        cur;
-    sq_persist_t  *ps;
+    int64_t             cur;
+    sq_persist_t       *ps;
+    sq_compact_stats_t  cs;
 
     ps = ctx->persist;
 
@@ -521,6 +522,13 @@ sq_persist_stats(const sq_ctx_t *ctx, int64_t now, sq_persist_stats_t *st)
 
     *st = ps->stats;
     st->on = 1;
+
+    if (ps->compact) {
+        sq_compact_stats(ps->compact, &cs);
+        st->merged_rows = cs.rows;
+        st->merge_slices = cs.slices;
+        st->merge_slice_max = cs.max_ms / 1000;
+    }
 
     if (ps->wal) {
         st->wal_errors += sq_wal_errors(ps->wal);

@@ -41,6 +41,9 @@ typedef struct {
     double         last_seconds;  /* the last write's duration */
     int64_t        last_ok;       /* when a write last succeeded, or 0 */
     uint64_t       pending;       /* slots over and not written yet */
+    uint64_t       merged_rows;   /* slot rows merged into coarse rows */
+    uint64_t       merge_slices;  /* that merge's slices */
+    double         merge_slice_max;  /* its longest slice, seconds */
 } sq_persist_stats_t;
 
 

@@ -58,7 +58,7 @@ enum {
     F_RESTARTS, F_SRC_DGRAMS, F_SRC_REQS, F_LOST_REQS, F_COUNTED,
     F_STORE_WRITES,
     F_STORE_ERRORS, F_STORE_SECONDS, F_STORE_LAST, F_STORE_PENDING,
-    F_STORE_DROPPED,
+    F_STORE_DROPPED, F_STORE_MERGED, F_STORE_SLICES, F_STORE_SLICE_MAX,
     F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
@@ -116,6 +116,14 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
     { "servqual_storage_slots_dropped_total", "counter",
       "Slots given up after being retried as long as the windows held "
       "them; their requests are lost (cause collector) after a restart." },
+    { "servqual_storage_merged_rows_total", "counter",
+      "Slot rows older than storage.slot_retention merged into coarse "
+      "rows (storage.coarse_slot) since start." },
+    { "servqual_storage_merge_slices_total", "counter",
+      "Slices (one transaction each) of that merge since start." },
+    { "servqual_storage_merge_slice_max_seconds", "gauge",
+      "The longest slice of that merge since start: how long it held "
+      "the loop." },
     { "servqual_folded_requests_total", "counter",
       "Requests folded into _other by a series limit, by limit." },
     { "servqual_series", "gauge",
@@ -659,6 +667,12 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
         SQ_PROM_ONE(F_STORE_LAST, ps.last_ok);
         SQ_PROM_ONE(F_STORE_PENDING, ps.pending);
         SQ_PROM_ONE(F_STORE_DROPPED, ps.dropped);
+        SQ_PROM_ONE(F_STORE_MERGED, ps.merged_rows);
+        SQ_PROM_ONE(F_STORE_SLICES, ps.merge_slices);
+
+        sq_prom_head(b, F_STORE_SLICE_MAX);
+        sq_prom_sample(b, sq_families[F_STORE_SLICE_MAX].name, NULL,
+                       ps.merge_slice_max);
     }
 
     sq_prom_head(b, F_FOLDED);
