@@ -121,6 +121,17 @@ static int sq_check_browser(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
+static int sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
+    uint32_t max, int empty);
+static int sq_fast_counters(sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds);
+static int sq_fast_counters_end(sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds);
+static inline int sq_fast_sums(const uint64_t *c);
+static int sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
+    sq_hbin_t **bins);
+static int sq_fast_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_header(sq_dgram_t *d);
 static int sq_check_totals(sq_dgram_t *d);
 static int sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end);
@@ -938,6 +949,12 @@ sq_check_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
 
     *pp = p;
 
+    ds->nz = 0;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        ds->nz |= (uint32_t) (c[k] != 0) << k;
+    }
+
     /* the classes of a request never outnumber the requests */
 
     classes = c[SQ_C_1XX] + c[SQ_C_2XX] + c[SQ_C_3XX] + c[SQ_C_4XX]
@@ -1033,6 +1050,452 @@ sq_check_browser(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds,
             return rc;
         }
     }
+
+    return SQ_DECODE_OK;
+}
+
+
+/*
+ * The fast path's series.  It reads each byte once and decides only
+ * "good" (SQ_DECODE_OK, decoded into ds) or "not sure" (SQ_DECODE_FULL:
+ * the full check reads the datagram again and finds the reason), so its
+ * checks need no order and few branches: each is folded into one flag
+ * tested at the end.  It takes the integers a module writes (positive
+ * fixint, uint 8, 16 and 32: none of them can be absurd) and leaves the
+ * wider and the signed forms to the full check, like anything else it
+ * does not expect.
+ */
+
+/* the longest short form */
+#define SQ_FAST_UINT_MAX  5
+
+
+/* the integer at p, when of a short unsigned form before end: its
+   length, else 0 */
+
+static inline int
+sq_fast_uint(sq_byte_t *p, sq_byte_t *end, uint64_t *v)
+{
+    size_t  left;
+
+    left = (size_t) (end - p);
+
+    if (left >= 1 && p[0] <= 0x7f) {
+        *v = p[0];
+        return 1;
+    }
+
+    if (left >= 2 && p[0] == 0xcc) {
+        *v = p[1];
+        return 2;
+    }
+
+    if (left >= 3 && p[0] == 0xcd) {
+        *v = ((uint64_t) p[1] << 8) | p[2];
+        return 3;
+    }
+
+    if (left >= 5 && p[0] == 0xce) {
+        *v = ((uint64_t) p[1] << 24) | ((uint64_t) p[2] << 16)
+             | ((uint64_t) p[3] << 8) | p[4];
+        return 5;
+    }
+
+    return 0;
+}
+
+
+/* the same, with SQ_FAST_UINT_MAX bytes known to be there: 0 if not of
+   a short form */
+
+static inline int
+sq_fast_read(sq_byte_t **pp, uint64_t *v)
+{
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (p[0] <= 0x7f) {
+        *v = p[0];
+        *pp = p + 1;
+        return 1;
+    }
+
+    if (p[0] == 0xcc) {
+        *v = p[1];
+        *pp = p + 2;
+        return 1;
+    }
+
+    if (p[0] == 0xcd) {
+        *v = ((uint64_t) p[1] << 8) | p[2];
+        *pp = p + 3;
+        return 1;
+    }
+
+    if (p[0] == 0xce) {
+        *v = ((uint64_t) p[1] << 24) | ((uint64_t) p[2] << 16)
+             | ((uint64_t) p[3] << 8) | p[4];
+        *pp = p + 5;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Not 0 when one of the eight bytes at p is not printable ASCII or is a
+ * quote or a backslash (sq_label_class[] not 1).  A byte below n shows
+ * in (x - n * 0x01...) & ~x & 0x80..., a byte equal to v as one below
+ * 1 in x ^ v * 0x01...: exact for whether there is one (a borrow can
+ * only mark bytes above one that is).
+ */
+
+#define SQ_ONES   UINT64_C(0x0101010101010101)
+#define SQ_HIGHS  UINT64_C(0x8080808080808080)
+#define sq_fast_below(x, n)  (((x) - SQ_ONES * (n)) & ~(x) & SQ_HIGHS)
+
+static inline uint32_t
+sq_fast_word_bad(sq_byte_t *p)
+{
+    uint64_t  x;
+
+    memcpy(&x, p, 8);
+
+    return (x & SQ_HIGHS) || sq_fast_below(x, 0x20)
+           || sq_fast_below(x ^ (SQ_ONES * 0x7f), 1)
+           || sq_fast_below(x ^ (SQ_ONES * 0x22), 1)
+           || sq_fast_below(x ^ (SQ_ONES * 0x5c), 1);
+}
+
+
+/*
+ * A label of printable ASCII, as sq_check_str() takes it; any other
+ * byte (UTF-8 included) and the full check decides.
+ */
+
+static int
+sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
+    int empty)
+{
+    uint32_t    i, len, bad;
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (p < end && *p >= 0xa0 && *p <= 0xbf) {
+        len = *p & 0x1f;
+        p += 1;
+
+    } else if (end - p >= 2 && *p == 0xd9) {
+        len = p[1];
+        p += 2;
+
+    } else {
+        return SQ_DECODE_FULL;
+    }
+
+    if ((size_t) (end - p) < len || len > max || (len == 0 && !empty)) {
+        return SQ_DECODE_FULL;
+    }
+
+    bad = 0;
+
+    if (len >= 8 && (size_t) (end - p) >= len + 8) {
+        /* eight bytes at a time; the last word ends at the last byte */
+
+        for (i = 0; i + 8 < len; i += 8) {
+            bad |= sq_fast_word_bad(p + i);
+        }
+
+        bad |= sq_fast_word_bad(p + len - 8);
+
+    } else {
+        for (i = 0; i < len; i++) {
+            bad |= sq_label_class[p[i]] ^ 1;
+        }
+    }
+
+    if (bad) {
+        return SQ_DECODE_FULL;
+    }
+
+    s->ptr = (const char *) p;
+    s->len = len;
+    *pp = p + len;
+
+    return SQ_DECODE_OK;
+}
+
+
+static int
+sq_fast_counters(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
+{
+    int         k;
+    uint32_t    nz;
+    uint64_t   *c, v, req;
+    int64_t     neg;
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (end - p < 3 || p[0] != 0xdc || p[1] != 0
+        || p[2] != SQ_WIRE_NCOUNTERS)
+    {
+        return SQ_DECODE_FULL;
+    }
+
+    p += 3;
+
+    if (end - p < SQ_WIRE_NCOUNTERS * SQ_FAST_UINT_MAX) {
+        /* the last series of a datagram, often: each read bounded */
+        return sq_fast_counters_end(pp, end, ds);
+    }
+
+    c = ds->c;
+
+    /*
+     * Every counter but bytes at most the requests: req - c[k] is
+     * negative otherwise (all are below 2^32 here); nz, the counters
+     * that are not 0.
+     */
+
+    if (!sq_fast_read(&p, &req)) {
+        return SQ_DECODE_FULL;
+    }
+
+    c[SQ_C_REQUESTS] = req;
+    nz = (req != 0);
+    neg = 0;
+
+    for (k = 1; k < SQ_WIRE_NCOUNTERS; k++) {
+        if (!sq_fast_read(&p, &v)) {
+            return SQ_DECODE_FULL;
+        }
+
+        c[k] = v;
+        nz |= (uint32_t) (v != 0) << k;
+        neg |= (k == SQ_C_BYTES) ? 0 : (int64_t) (req - v);
+    }
+
+    if (neg < 0 || sq_fast_sums(c)) {
+        return SQ_DECODE_FULL;
+    }
+
+    ds->nz = nz;
+    *pp = p;
+
+    return SQ_DECODE_OK;
+}
+
+
+/* the classes, TLS versions and compressed responses: 1 if too many */
+
+static inline int
+sq_fast_sums(const uint64_t *c)
+{
+    uint64_t  req;
+
+    req = c[SQ_C_REQUESTS];
+
+    return (c[SQ_C_1XX] + c[SQ_C_2XX] + c[SQ_C_3XX] + c[SQ_C_4XX]
+            + c[SQ_C_5XX] > req)
+           | (c[SQ_C_TLS_NONE] + c[SQ_C_TLS_10] + c[SQ_C_TLS_11]
+              + c[SQ_C_TLS_12] + c[SQ_C_TLS_13] > req)
+           | (c[SQ_C_COMPRESSED] > c[SQ_C_COMPRESSIBLE]);
+}
+
+
+static int
+sq_fast_counters_end(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
+{
+    int         k, w;
+    uint32_t    nz;
+    uint64_t   *c, v, bad;
+    sq_byte_t  *p;
+
+    p = *pp + 3;
+    c = ds->c;
+    nz = 0;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        w = sq_fast_uint(p, end, &v);
+
+        if (w == 0) {
+            return SQ_DECODE_FULL;
+        }
+
+        p += w;
+        c[k] = v;
+        nz |= (uint32_t) (v != 0) << k;
+    }
+
+    bad = 0;
+
+    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
+        bad |= (k != SQ_C_BYTES) & (c[k] > c[SQ_C_REQUESTS]);
+    }
+
+    if (bad || sq_fast_sums(c)) {
+        return SQ_DECODE_FULL;
+    }
+
+    ds->nz = nz;
+    *pp = p;
+
+    return SQ_DECODE_OK;
+}
+
+
+/*
+ * A histogram: every distance after the first > 0, every count > 0, the
+ * last bucket (the largest: the distances are not negative) within the
+ * scheme.
+ */
+
+static int
+sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
+    sq_hbin_t **bins)
+{
+    int         w1, w2;
+    uint32_t    i, n;
+    uint64_t    idx, dd, cc, total, bad;
+    sq_hbin_t  *b;
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (p < end && *p >= 0x90 && *p <= 0x9f) {
+        n = *p & 0x0f;
+        p += 1;
+
+    } else if (end - p >= 3 && *p == 0xdc) {
+        n = ((uint32_t) p[1] << 8) | p[2];
+        p += 3;
+
+    } else {
+        return SQ_DECODE_FULL;
+    }
+
+    if ((n & 1) || n > 2 * SQ_HIST_BUCKETS) {
+        return SQ_DECODE_FULL;
+    }
+
+    n /= 2;
+    b = *bins;
+    idx = 0;
+    total = 0;
+    bad = 0;
+
+    if (n && (size_t) (end - p) >= (size_t) n * 2 * SQ_FAST_UINT_MAX) {
+
+        /*
+         * No read can pass end; idx cannot wrap: at most 1728 distances
+         * below 2^32.  A value less one has its top bit set only when
+         * the value is 0: a count, or a distance after the first.
+         */
+
+        if (!sq_fast_read(&p, &dd) || !sq_fast_read(&p, &cc)) {
+            return SQ_DECODE_FULL;
+        }
+
+        idx = dd;
+        bad = cc - 1;
+        b[0] = sq_hbin(idx, cc);
+        total = cc;
+
+        for (i = 1; i < n; i++) {
+            if (!sq_fast_read(&p, &dd) || !sq_fast_read(&p, &cc)) {
+                return SQ_DECODE_FULL;
+            }
+
+            idx += dd;
+            bad |= (dd - 1) | (cc - 1);
+            b[i] = sq_hbin(idx, cc);
+            total += cc;
+        }
+
+        bad >>= 63;
+
+    } else {
+        for (i = 0; i < n; i++) {
+            w1 = sq_fast_uint(p, end, &dd);
+
+            if (w1 == 0) {
+                return SQ_DECODE_FULL;
+            }
+
+            w2 = sq_fast_uint(p + w1, end, &cc);
+
+            if (w2 == 0) {
+                return SQ_DECODE_FULL;
+            }
+
+            p += w1 + w2;
+            idx += dd;
+            bad |= (cc == 0) | ((dd == 0) & (i != 0));
+            b[i] = sq_hbin(idx, cc);
+            total += cc;
+        }
+    }
+
+    if (bad | (idx >= SQ_HIST_BUCKETS)) {
+        return SQ_DECODE_FULL;
+    }
+
+    *pp = p;
+    h->bins = b;
+    h->n = n;
+    h->total = total;
+    *bins = b + n;
+
+    return SQ_DECODE_OK;
+}
+
+
+static int
+sq_fast_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
+    sq_dseries_t *ds, sq_hbin_t **bins)
+{
+    sq_byte_t  *p;
+
+    p = *pp;
+
+    if (p == end) {
+        return SQ_DECODE_FULL;
+    }
+
+    if (*p == 0x90 + SQ_WIRE_SERIES_FIELDS) {
+        ds->browser = 0;
+
+    } else if (*p == 0x90 + SQ_WIRE_SERIES_FIELDS_BROWSER && d->version >= 3)
+    {
+        ds->browser = 1;
+
+    } else {
+        return SQ_DECODE_FULL;
+    }
+
+    p++;
+
+    if (sq_fast_str(&p, end, &ds->endpoint, SQ_WIRE_MAX_ENDPOINT, 0)
+        || sq_fast_str(&p, end, &ds->region, SQ_WIRE_MAX_REGION, 0)
+        || sq_fast_str(&p, end, &ds->segment, SQ_WIRE_MAX_SEGMENT, 1)
+        || sq_fast_counters(&p, end, ds)
+        || sq_fast_hist(&p, end, &ds->hist[SQ_H_RT], bins)
+        || sq_fast_hist(&p, end, &ds->hist[SQ_H_TTFB], bins))
+    {
+        return SQ_DECODE_FULL;
+    }
+
+    if (ds->browser && sq_check_browser(&p, end, ds, bins) != SQ_DECODE_OK)
+    {
+        return SQ_DECODE_FULL;
+    }
+
+    *pp = p;
+    d->requests += ds->c[SQ_C_REQUESTS];
 
     return SQ_DECODE_OK;
 }
@@ -1181,7 +1644,7 @@ sq_decode_fast(sq_dgram_t *d, sq_byte_t *p, sq_byte_t *end)
             d->nseries = n;
 
             for (j = 0; j < n; j++) {
-                if (sq_check_series(d, &p, end, &d->series[j], &bins)
+                if (sq_fast_series(d, &p, end, &d->series[j], &bins)
                     != SQ_DECODE_OK)
                 {
                     return SQ_DECODE_FULL;

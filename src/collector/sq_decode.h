@@ -75,6 +75,7 @@ typedef struct {
     sq_str_t                 region;
     sq_str_t                 segment;
     uint64_t                 c[SQ_WIRE_NCOUNTERS];
+    uint32_t                 nz;        /* bit k: c[k] is not 0 */
     sq_dhist_t               hist[SQ_WIRE_NHISTS];    /* by SQ_H_* */
 
     /* version 3: the browser's fields, when browser is 1 */

@@ -145,8 +145,8 @@ sq_hist_add(sq_hist_t *h, uint32_t idx, uint64_t count)
 int
 sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
 {
-    uint32_t          i, j, k, n, sn, idx;
-    uint64_t          added;
+    uint32_t          i, j, k, n, sn, dn;
+    uint64_t          added, key, c, v;
     sq_hbin_t        *a, *out;
     const sq_hbin_t  *sb;
 
@@ -164,21 +164,50 @@ sq_hist_merge(sq_hist_t *dst, const sq_hist_t *src)
     a = dst->bins;
     sb = src->bins;
     sn = src->n;
+    dn = dst->n;
     added = 0;
 
-    for (i = 0, j = 0; j < sn; j++, i++) {
-        idx = sq_hbin_idx(sb[j]);
+    /*
+     * A bin's index is its top bits: a bin of a lower bucket is a lower
+     * number, two bins are of one bucket when their xor is below
+     * 1 << SQ_HBIN_SHIFT, and a count that overflows shows as a change
+     * of the index bits.
+     */
 
-        while (i < dst->n && sq_hbin_idx(a[i]) < idx) {
+    i = 0;
+
+    if (dn == sn) {
+        /* the same buckets, most often: bin by bin, until one differs
+           or would saturate */
+
+        for ( /* void */ ; i < sn; i++) {
+            c = sb[i] & SQ_HBIN_COUNT_MAX;
+            v = a[i] + c;
+
+            if (((a[i] ^ sb[i]) | (v ^ sb[i])) > SQ_HBIN_COUNT_MAX) {
+                break;
+            }
+
+            a[i] = v;
+            added += c;
+        }
+    }
+
+    for (j = i; j < sn; j++, i++) {
+        key = sb[j] & ~SQ_HBIN_COUNT_MAX;
+
+        while (i < dn && a[i] < key) {
             i++;
         }
 
-        if (i == dst->n || sq_hbin_idx(a[i]) != idx) {
+        if (i == dn || (a[i] ^ key) > SQ_HBIN_COUNT_MAX) {
             break;
         }
 
-        a[i] = sq_hbin_add(a[i], sq_hbin_count(sb[j]));
-        added += sq_hbin_count(sb[j]);
+        c = sb[j] & SQ_HBIN_COUNT_MAX;
+        v = a[i] + c;
+        a[i] = ((v ^ key) > SQ_HBIN_COUNT_MAX) ? key | SQ_HBIN_COUNT_MAX : v;
+        added += c;
     }
 
     if (j == sn) {

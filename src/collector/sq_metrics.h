@@ -76,4 +76,27 @@ int sq_metrics_configure(const sq_conf_t *conf, FILE *err);
 void sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h);
 
 
+/* which's count, sum (seconds) and bucket k (not cumulative) */
+
+static inline uint64_t
+sq_metrics_count(const sq_metrics_t *m, int which)
+{
+    return m->h[which].count;
+}
+
+
+static inline double
+sq_metrics_sum(const sq_metrics_t *m, int which)
+{
+    return m->h[which].sum;
+}
+
+
+static inline uint64_t
+sq_metrics_bucket(const sq_metrics_t *m, int which, int k)
+{
+    return m->h[which].le[k];
+}
+
+
 #endif /* _SQ_METRICS_H_INCLUDED_ */

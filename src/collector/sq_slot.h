@@ -95,6 +95,29 @@ int sq_slot_empty(const sq_slot_t *sl);
 /* adds 64-bit counters (a datagram's, a window's), saturating */
 void sq_slot_add_counters(sq_slot_t *sl, const uint64_t *c);
 
+
+/*
+ * The same for a decoded datagram's counters, each below 2^56 (bytes)
+ * or 2^40 (the rest): only those of nz (bit k: c[k] is not 0), since
+ * most of a series' counters are 0 in a datagram.
+ */
+
+static inline void
+sq_slot_add_nz(sq_slot_t *sl, const uint64_t *c, uint32_t nz)
+{
+    int       k;
+    uint64_t  v;
+
+    sl->bytes += c[SQ_C_BYTES];
+    nz &= ~(UINT32_C(1) << SQ_C_BYTES);
+
+    for ( /* void */ ; nz; nz &= nz - 1) {
+        k = __builtin_ctz(nz);
+        v = (uint64_t) sl->c[k] + c[k];
+        sl->c[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+    }
+}
+
 /* SQ_OK or SQ_ERR_NOMEM */
 int sq_slot_merge(sq_slot_t *dst, const sq_slot_t *src);
 int sq_slot_merge_win(sq_slot_t *dst, const sq_win_t *src);

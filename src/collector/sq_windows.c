@@ -986,7 +986,8 @@ static void
 sq_merge_series(sq_windows_t *a, sq_series_t *s, const sq_dseries_t *ds,
     int64_t start, int64_t now)
 {
-    int         k, old;
+    int         old;
+    uint32_t    nz;
     sq_slot_t  *sl;
 
     if (s == a->other) {
@@ -996,8 +997,10 @@ sq_merge_series(sq_windows_t *a, sq_series_t *s, const sq_dseries_t *ds,
     s->last_seen = now;
     a->stats.series_updates++;
 
-    for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-        s->total[k] += ds->c[k];
+    /* the counters that are not 0: most of a series' in a datagram */
+
+    for (nz = ds->nz; nz; nz &= nz - 1) {
+        s->total[__builtin_ctz(nz)] += ds->c[__builtin_ctz(nz)];
     }
 
     sl = sq_cur(a, s, start);
@@ -1012,7 +1015,7 @@ sq_merge_series(sq_windows_t *a, sq_series_t *s, const sq_dseries_t *ds,
     }
 
     if (sl) {
-        sq_slot_add_counters(sl, ds->c);
+        sq_slot_add_nz(sl, ds->c, ds->nz);
     }
 
     (void) sq_add_hist(sl, s, SQ_H_RT, &ds->hist[SQ_H_RT]);
