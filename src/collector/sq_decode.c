@@ -51,6 +51,9 @@ typedef const unsigned char  sq_byte_t;
 #define SQ_KEYS_REQUIRED_V2                                                  \
     (SQ_KEY_BIT(SQ_K_CR) | SQ_KEY_BIT(SQ_K_CS) | SQ_KEY_BIT(SQ_K_CX))
 
+/* the fast path's readers, inlined into the loop over the series */
+#define sq_fast_inline  inline __attribute__((always_inline))
+
 /* the fast path did not take the datagram: the full check decides */
 #define SQ_DECODE_FULL    (-1)
 
@@ -121,14 +124,14 @@ static int sq_check_browser(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
-static int sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
+static sq_fast_inline int sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
     uint32_t max, int empty);
-static int sq_fast_counters(sq_byte_t **pp, sq_byte_t *end,
+static sq_fast_inline int sq_fast_counters(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds);
 static int sq_fast_counters_end(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds);
 static inline int sq_fast_sums(const uint64_t *c);
-static int sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
+static sq_fast_inline int sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
 static int sq_fast_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
@@ -1163,10 +1166,10 @@ sq_fast_word_bad(sq_byte_t *p)
 
     memcpy(&x, p, 8);
 
-    return (x & SQ_HIGHS) || sq_fast_below(x, 0x20)
-           || sq_fast_below(x ^ (SQ_ONES * 0x7f), 1)
-           || sq_fast_below(x ^ (SQ_ONES * 0x22), 1)
-           || sq_fast_below(x ^ (SQ_ONES * 0x5c), 1);
+    return ((x & SQ_HIGHS) | sq_fast_below(x, 0x20)
+            | sq_fast_below(x ^ (SQ_ONES * 0x7f), 1)
+            | sq_fast_below(x ^ (SQ_ONES * 0x22), 1)
+            | sq_fast_below(x ^ (SQ_ONES * 0x5c), 1)) != 0;
 }
 
 
@@ -1175,7 +1178,7 @@ sq_fast_word_bad(sq_byte_t *p)
  * byte (UTF-8 included) and the full check decides.
  */
 
-static int
+static sq_fast_inline int
 sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
     int empty)
 {
@@ -1229,7 +1232,7 @@ sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s, uint32_t max,
 }
 
 
-static int
+static sq_fast_inline int
 sq_fast_counters(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
 {
     int         k;
@@ -1269,14 +1272,31 @@ sq_fast_counters(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
     nz = (req != 0);
     neg = 0;
 
-    for (k = 1; k < SQ_WIRE_NCOUNTERS; k++) {
+    for (k = 1; k < SQ_C_BYTES; k++) {
         if (!sq_fast_read(&p, &v)) {
             return SQ_DECODE_FULL;
         }
 
         c[k] = v;
         nz |= (uint32_t) (v != 0) << k;
-        neg |= (k == SQ_C_BYTES) ? 0 : (int64_t) (req - v);
+        neg |= (int64_t) (req - v);
+    }
+
+    if (!sq_fast_read(&p, &v)) {
+        return SQ_DECODE_FULL;
+    }
+
+    c[SQ_C_BYTES] = v;
+    nz |= (uint32_t) (v != 0) << SQ_C_BYTES;
+
+    for (k = SQ_C_BYTES + 1; k < SQ_WIRE_NCOUNTERS; k++) {
+        if (!sq_fast_read(&p, &v)) {
+            return SQ_DECODE_FULL;
+        }
+
+        c[k] = v;
+        nz |= (uint32_t) (v != 0) << k;
+        neg |= (int64_t) (req - v);
     }
 
     if (neg < 0 || sq_fast_sums(c)) {
@@ -1354,7 +1374,7 @@ sq_fast_counters_end(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
  * scheme.
  */
 
-static int
+static sq_fast_inline int
 sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins)
 {

@@ -40,9 +40,22 @@ sq_hist_init(sq_hist_t *h)
 
 
 void
+sq_hist_lend(sq_hist_t *h, sq_hbin_t *bins, uint32_t cap)
+{
+    h->bins = bins;
+    h->n = 0;
+    h->cap = cap | SQ_HIST_BORROWED;
+    h->total = 0;
+}
+
+
+void
 sq_hist_free(sq_hist_t *h)
 {
-    free(h->bins);
+    if (!(h->cap & SQ_HIST_BORROWED)) {
+        free(h->bins);
+    }
+
     sq_hist_init(h);
 }
 
@@ -58,10 +71,12 @@ sq_hist_reset(sq_hist_t *h)
 static int
 sq_hist_reserve(sq_hist_t *h, uint32_t n)
 {
-    uint32_t    cap;
+    uint32_t    cap, have;
     sq_hbin_t  *bins;
 
-    if (n <= h->cap) {
+    have = h->cap & ~SQ_HIST_BORROWED;
+
+    if (n <= have) {
         return SQ_OK;
     }
 
@@ -69,7 +84,7 @@ sq_hist_reserve(sq_hist_t *h, uint32_t n)
         return SQ_ERR_INVALID;
     }
 
-    cap = h->cap ? h->cap : 4;
+    cap = have ? have : 4;
 
     while (cap < n) {
         cap *= 2;
@@ -79,7 +94,17 @@ sq_hist_reserve(sq_hist_t *h, uint32_t n)
         cap = SQ_HIST_BUCKETS;
     }
 
-    bins = realloc(h->bins, cap * sizeof(sq_hbin_t));
+    if (h->cap & SQ_HIST_BORROWED) {
+        bins = malloc(cap * sizeof(sq_hbin_t));
+
+        if (bins != NULL) {
+            memcpy(bins, h->bins, h->n * sizeof(sq_hbin_t));
+        }
+
+    } else {
+        bins = realloc(h->bins, cap * sizeof(sq_hbin_t));
+    }
+
     if (bins == NULL) {
         return SQ_ERR_NOMEM;
     }
@@ -403,5 +428,5 @@ sq_hist_sum(const sq_hist_t *h)
 size_t
 sq_hist_bytes(const sq_hist_t *h)
 {
-    return h->cap * sizeof(sq_hbin_t);
+    return (h->cap & SQ_HIST_BORROWED) ? 0 : h->cap * sizeof(sq_hbin_t);
 }

@@ -37,12 +37,21 @@ typedef uint64_t  sq_hbin_t;
 typedef struct {
     sq_hbin_t  *bins;
     uint32_t    n;
-    uint32_t    cap;
+    uint32_t    cap;              /* | SQ_HIST_BORROWED: bins not owned */
     uint64_t    total;
 } sq_hist_t;
 
 
+/*
+ * Bins in memory the histogram does not own (sq_hist_lend(), e.g. room
+ * in the allocation of the slot it is part of): never freed or
+ * reallocated; a histogram that outgrows them moves to bins of its own.
+ */
+#define SQ_HIST_BORROWED  0x80000000u
+
+
 void sq_hist_init(sq_hist_t *h);
+void sq_hist_lend(sq_hist_t *h, sq_hbin_t *bins, uint32_t cap);
 void sq_hist_free(sq_hist_t *h);
 void sq_hist_reset(sq_hist_t *h);
 
@@ -71,6 +80,7 @@ uint64_t sq_hist_count_le(const sq_hist_t *h, double us);
 /* the sum of all values in microseconds, from bucket midpoints */
 double sq_hist_sum(const sq_hist_t *h);
 
+/* the bytes of the bins it owns */
 size_t sq_hist_bytes(const sq_hist_t *h);
 
 

@@ -35,6 +35,7 @@ typedef struct {
 
 static sq_metrics_map_t  sq_metrics_map;
 static int               sq_metrics_ready;
+static int               sq_metrics_used;     /* buckets handed out */
 
 
 static void sq_metrics_map_init(void);
@@ -62,35 +63,65 @@ sq_metrics_map_init(void)
 }
 
 
+size_t
+sq_metrics_le_bytes(void)
+{
+    return SQ_WIRE_NHISTS * (size_t) sq_metrics_nle * sizeof(uint64_t);
+}
+
+
+void
+sq_metrics_init(sq_metrics_t *m, uint64_t *le)
+{
+    int  k;
+
+    memset(le, 0, sq_metrics_le_bytes());
+
+    for (k = 0; k < SQ_WIRE_NHISTS; k++) {
+        m->h[k].le = le + k * sq_metrics_nle;
+        m->h[k].sum = 0;
+        m->h[k].count = 0;
+    }
+
+    sq_metrics_used = 1;
+}
+
+
 void
 sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h)
 {
-    uint32_t            i, idx;
-    uint64_t            cnt;
+    int                 nle;
+    uint32_t            i, n, le;
+    uint64_t            cnt, *mle;
     double              sum;
-    sq_metrics_hist_t  *mh;
+    const sq_hbin_t    *b;
 
     if (!sq_metrics_ready) {
         sq_metrics_map_init();
         sq_metrics_ready = 1;
     }
 
-    mh = &m->h[which];
+    mle = m->h[which].le;
+    nle = sq_metrics_nle;
+    b = h->bins;
+    n = h->n;
     sum = 0;
 
-    for (i = 0; i < h->n; i++) {
-        idx = sq_hbin_idx(h->bins[i]);
-        cnt = sq_hbin_count(h->bins[i]);
+    /* a count is below 2^53: converted as a signed integer, exactly */
 
-        if (sq_metrics_map.le[idx] < sq_metrics_nle) {
-            mh->le[sq_metrics_map.le[idx]] += cnt;
+    for (i = 0; i < n; i++) {
+        le = sq_metrics_map.le[sq_hbin_idx(b[i])];
+        cnt = sq_hbin_count(b[i]);
+
+        if (le < (uint32_t) nle) {
+            mle[le] += cnt;
         }
 
-        sum += sq_metrics_map.mid[idx] * (double) cnt;
+        sum += sq_metrics_map.mid[sq_hbin_idx(b[i])] * (double) (int64_t) cnt;
     }
 
-    mh->count += h->total;
-    mh->sum += sum;
+    m->h[which].count += h->total;
+    m->h[which].sum += sum;
 }
 
 
@@ -257,7 +288,7 @@ sq_metrics_configure(const sq_conf_t *conf, FILE *err)
         return rc;
     }
 
-    if (!configured) {
+    if (!configured && !sq_metrics_used) {
         memcpy(sq_metrics_le, le, sizeof(le));
         sq_metrics_nle = n;
         sq_metrics_map_init();

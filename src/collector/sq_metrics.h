@@ -37,8 +37,15 @@
 #define SQ_METRICS_MAXLE  20
 
 
+/*
+ * The buckets are sq_metrics_nle counters (not cumulative) in memory the
+ * owner gives (sq_metrics_init()): a series keeps them in its own
+ * allocation, so that it pays for the bounds in use (12 by default),
+ * not for SQ_METRICS_MAXLE.
+ */
+
 typedef struct {
-    uint64_t    le[SQ_METRICS_MAXLE];  /* per bucket, not cumulative */
+    uint64_t   *le;               /* per bucket, not cumulative */
     double      sum;              /* seconds */
     uint64_t    count;
 } sq_metrics_hist_t;
@@ -71,6 +78,15 @@ int sq_metrics_bounds(const sq_conf_t *conf, double *le, int *n, FILE *err);
  */
 int sq_metrics_configure(const sq_conf_t *conf, FILE *err);
 
+
+/*
+ * The bytes of the buckets of one sq_metrics_t, both histograms; and m
+ * made empty on le, that many bytes.  The bounds in use must not change
+ * once a series has them: sq_metrics_configure() sets them before the
+ * first (a later start keeps the bounds of the start).
+ */
+size_t sq_metrics_le_bytes(void);
+void sq_metrics_init(sq_metrics_t *m, uint64_t *le);
 
 /* adds a histogram (a datagram's) to which (SQ_H_RT or _TTFB) */
 void sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h);

@@ -55,6 +55,40 @@ sq_slot_free(sq_slot_t *sl)
 }
 
 
+sq_slot_t *
+sq_slot_new(int64_t start)
+{
+    int         k;
+    sq_slot_t  *sl;
+    sq_hbin_t  *bins;
+
+    sl = malloc(SQ_SLOT_NEW_BYTES);
+    if (sl == NULL) {
+        return NULL;
+    }
+
+    sq_slot_init(sl, start);
+    bins = (sq_hbin_t *) (sl + 1);
+
+    for (k = 0; k < SQ_WIRE_NHISTS; k++) {
+        sq_hist_lend(&sl->h[k], bins + k * SQ_SLOT_INLINE_BINS,
+                     SQ_SLOT_INLINE_BINS);
+    }
+
+    return sl;
+}
+
+
+void
+sq_slot_delete(sq_slot_t *sl)
+{
+    if (sl) {
+        sq_slot_free(sl);
+        free(sl);
+    }
+}
+
+
 void
 sq_slot_reset(sq_slot_t *sl, int64_t start)
 {

@@ -87,6 +87,20 @@ typedef struct {
 
 void sq_slot_init(sq_slot_t *sl, int64_t start);
 void sq_slot_free(sq_slot_t *sl);
+
+/*
+ * A slot allocated with room for SQ_SLOT_INLINE_BINS bins of each
+ * histogram after it, in one allocation (a series' slot being written:
+ * a series' latencies fall in a few buckets); NULL: out of memory.
+ * sq_slot_delete() frees it.
+ */
+#define SQ_SLOT_INLINE_BINS  4
+#define SQ_SLOT_NEW_BYTES                                                    \
+    (sizeof(sq_slot_t) + SQ_WIRE_NHISTS * SQ_SLOT_INLINE_BINS               \
+                         * sizeof(sq_hbin_t))
+
+sq_slot_t *sq_slot_new(int64_t start);
+void sq_slot_delete(sq_slot_t *sl);
 void sq_slot_reset(sq_slot_t *sl, int64_t start);
 
 /* no requests and no latency: nothing to keep */

@@ -37,7 +37,7 @@ static sq_series_t *sq_series_find(const sq_windows_t *a, uint64_t h,
 static sq_series_t *sq_series_peek(const sq_windows_t *a, uint64_t h);
 static int sq_series_is(const sq_series_t *s, const sq_str_t *e,
     const sq_str_t *r, const sq_str_t *g);
-static void sq_series_prefetch(const sq_series_t *s);
+static void sq_series_prefetch(const sq_series_t *s, size_t end);
 static sq_series_t *sq_series_get(sq_windows_t *a, uint64_t h,
     const sq_str_t *e, const sq_str_t *r, const sq_str_t *g, int64_t now);
 static void sq_merge_series(sq_windows_t *a, sq_series_t *s,
@@ -243,12 +243,11 @@ sq_cur(sq_windows_t *a, sq_series_t *s, int64_t start)
     sl = s->cur;
 
     if (sl == NULL) {
-        sl = malloc(sizeof(sq_slot_t));
+        sl = sq_slot_new(start);
         if (sl == NULL) {
             return NULL;
         }
 
-        sq_slot_init(sl, start);
         s->cur = sl;
         return sl;
     }
@@ -464,10 +463,7 @@ sq_rings_free(sq_windows_t *a, sq_series_t *s)
 {
     free(s->rings);
 
-    if (s->cur) {
-        sq_slot_free(s->cur);
-        free(s->cur);
-    }
+    sq_slot_delete(s->cur);
 
     s->rings = NULL;
     s->rings_len = 0;
@@ -623,23 +619,22 @@ sq_series_peek(const sq_windows_t *a, uint64_t h)
 
 
 /*
- * Fetches the cache lines a merge of s touches: the series up to its
- * Prometheus histograms, and its key.
+ * Fetches the cache lines a merge of s touches: the series, the buckets
+ * of its Prometheus histograms and the start of its key, which follows
+ * them (so no line of s need be there to know where it is).
  */
 
 static void
-sq_series_prefetch(const sq_series_t *s)
+sq_series_prefetch(const sq_series_t *s, size_t end)
 {
     size_t       off;
     const char  *p;
 
     p = (const char *) s;
 
-    for (off = 0; off < offsetof(sq_series_t, first_seen); off += 64) {
+    for (off = 0; off < end; off += 64) {
         __builtin_prefetch(p + off, 1);
     }
-
-    __builtin_prefetch(s->key);
 }
 
 
@@ -653,7 +648,7 @@ sq_series_get(sq_windows_t *a, uint64_t h, const sq_str_t *e,
     const sq_str_t *r, const sq_str_t *g, int64_t now)
 {
     char          *p;
-    size_t         len;
+    size_t         len, mb;
     uint32_t       i, cap;
     sq_str_t       other, empty;
     sq_series_t   *s, **all;
@@ -681,8 +676,9 @@ sq_series_get(sq_windows_t *a, uint64_t h, const sq_str_t *e,
     }
 
     len = e->len + r->len + g->len + 3;
+    mb = sq_metrics_le_bytes();
 
-    s = calloc(1, sizeof(sq_series_t) + len);
+    s = calloc(1, sizeof(sq_series_t) + mb + len);
     if (s == NULL) {
         return NULL;
     }
@@ -699,7 +695,9 @@ sq_series_get(sq_windows_t *a, uint64_t h, const sq_str_t *e,
     s->rlen = (uint16_t) r->len;
     s->glen = (uint16_t) g->len;
 
-    p = s->key;
+    sq_metrics_init(&s->metrics, s->tail);
+
+    p = (char *) s->tail + mb;
     s->endpoint = p;
     memcpy(p, e->ptr, e->len);
     p += e->len;
@@ -864,6 +862,7 @@ int
 sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 {
     int                  covered;
+    size_t               hot;
     int64_t              start;
     uint32_t             i, j, n;
     uint64_t             h[SQ_AHEAD_RING];
@@ -871,6 +870,7 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
     const sq_dseries_t  *ds;
 
     start = sq_place(a, d, now, &covered);
+    hot = offsetof(sq_series_t, tail) + sq_metrics_le_bytes() + 16;
 
     if (start > a->minute) {
         /* the workers' state that goes with the slots before this one */
@@ -938,7 +938,7 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
             found[j & (SQ_AHEAD_RING - 1)] = s;
 
             if (s) {
-                sq_series_prefetch(s);
+                sq_series_prefetch(s, hot);
             }
         }
 
@@ -1263,11 +1263,12 @@ sq_windows_memory(const sq_windows_t *a)
 
     for (i = 0; i < a->n; i++) {
         s = a->all[i];
-        m += sizeof(sq_series_t) + s->elen + s->rlen + s->glen + 3
+        m += sizeof(sq_series_t) + sq_metrics_le_bytes()
+             + s->elen + s->rlen + s->glen + 3
              + s->rings_len;
 
         if (s->cur) {
-            m += sizeof(sq_slot_t) + sq_hist_bytes(&s->cur->h[0])
+            m += SQ_SLOT_NEW_BYTES + sq_hist_bytes(&s->cur->h[0])
                  + sq_hist_bytes(&s->cur->h[1]) + sq_browser_bytes(s->cur->b);
         }
 

@@ -100,7 +100,7 @@ struct sq_series_s {
     uint16_t       glen;
     uint32_t       pos;           /* in sq_windows_t.all */
     uint32_t       rings_len;
-    const char    *endpoint;      /* in key[] */
+    const char    *endpoint;      /* the key, in tail[] */
     const char    *region;
     const char    *segment;
     sq_slot_t     *cur;           /* the fine slot being written */
@@ -110,7 +110,9 @@ struct sq_series_s {
     sq_metrics_t   metrics;                    /* Prometheus histograms */
     int64_t        first_seen;
     unsigned char *rings;         /* finished slots, packed (sq_windows.c) */
-    char           key[];
+    uint64_t       tail[];        /* the buckets of metrics, then the key:
+                                     endpoint, region, segment, each
+                                     NUL-terminated */
 };
 
 

@@ -49,6 +49,7 @@ main(void)
     sq_win_t        w;
     sq_slot_t       sl, back;
     sq_metrics_t    m;
+    uint64_t        mle[SQ_WIRE_NHISTS * SQ_METRICS_MAXLE];
     unsigned char  *buf, dmg[64];
 
     buf = malloc(SQ_SLOT_PACKED_MAX);
@@ -176,7 +177,7 @@ main(void)
 
     /* Prometheus histograms: le buckets, count, sum */
 
-    memset(&m, 0, sizeof(m));
+    sq_metrics_init(&m, mle);
     sq_slot_reset(&sl, 60);
     sq_hist_add(&sl.h[0], sq_hist_index(3000), 5);       /* le 0.005 */
     sq_hist_add(&sl.h[0], sq_hist_index(700000), 2);     /* le 1 */
