@@ -1272,6 +1272,7 @@ sq_fast_counters(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
     nz = (req != 0);
     neg = 0;
 
+#pragma GCC unroll 16
     for (k = 1; k < SQ_C_BYTES; k++) {
         if (!sq_fast_read(&p, &v)) {
             return SQ_DECODE_FULL;
@@ -1289,6 +1290,7 @@ sq_fast_counters(sq_byte_t **pp, sq_byte_t *end, sq_dseries_t *ds)
     c[SQ_C_BYTES] = v;
     nz |= (uint32_t) (v != 0) << SQ_C_BYTES;
 
+#pragma GCC unroll 16
     for (k = SQ_C_BYTES + 1; k < SQ_WIRE_NCOUNTERS; k++) {
         if (!sq_fast_read(&p, &v)) {
             return SQ_DECODE_FULL;

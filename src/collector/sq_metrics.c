@@ -28,12 +28,12 @@ int     sq_metrics_nle = SQ_PROM_NLE;
    its midpoint in seconds, computed on first use (constant after) */
 
 typedef struct {
-    uint8_t     le[SQ_HIST_BUCKETS];
-    double      mid[SQ_HIST_BUCKETS];
+    double      mid;
+    uint32_t    le;
 } sq_metrics_map_t;
 
 
-static sq_metrics_map_t  sq_metrics_map;
+static sq_metrics_map_t  sq_metrics_map[SQ_HIST_BUCKETS];
 static int               sq_metrics_ready;
 static int               sq_metrics_used;     /* buckets handed out */
 
@@ -57,8 +57,8 @@ sq_metrics_map_init(void)
             }
         }
 
-        sq_metrics_map.le[i] = (uint8_t) k;
-        sq_metrics_map.mid[i] = sq_hist_mid(i) * 1e-6;
+        sq_metrics_map[i].le = k;
+        sq_metrics_map[i].mid = sq_hist_mid(i) * 1e-6;
     }
 }
 
@@ -90,11 +90,11 @@ sq_metrics_init(sq_metrics_t *m, uint64_t *le)
 void
 sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h)
 {
-    int                 nle;
-    uint32_t            i, n, le;
-    uint64_t            cnt, *mle;
-    double              sum;
-    const sq_hbin_t    *b;
+    uint32_t                 i, n, nle;
+    uint64_t                 v, cnt, *mle;
+    double                   sum;
+    const sq_hbin_t         *b;
+    const sq_metrics_map_t  *e;
 
     if (!sq_metrics_ready) {
         sq_metrics_map_init();
@@ -102,7 +102,7 @@ sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h)
     }
 
     mle = m->h[which].le;
-    nle = sq_metrics_nle;
+    nle = (uint32_t) sq_metrics_nle;
     b = h->bins;
     n = h->n;
     sum = 0;
@@ -110,14 +110,15 @@ sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h)
     /* a count is below 2^53: converted as a signed integer, exactly */
 
     for (i = 0; i < n; i++) {
-        le = sq_metrics_map.le[sq_hbin_idx(b[i])];
-        cnt = sq_hbin_count(b[i]);
+        v = b[i];
+        e = &sq_metrics_map[sq_hbin_idx(v)];
+        cnt = sq_hbin_count(v);
 
-        if (le < (uint32_t) nle) {
-            mle[le] += cnt;
+        if (e->le < nle) {
+            mle[e->le] += cnt;
         }
 
-        sum += sq_metrics_map.mid[sq_hbin_idx(b[i])] * (double) (int64_t) cnt;
+        sum += e->mid * (double) (int64_t) cnt;
     }
 
     m->h[which].count += h->total;

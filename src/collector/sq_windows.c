@@ -35,6 +35,7 @@ static uint64_t sq_key_hash(const sq_str_t *e, const sq_str_t *r,
 static sq_series_t *sq_series_find(const sq_windows_t *a, uint64_t h,
     const sq_str_t *e, const sq_str_t *r, const sq_str_t *g);
 static sq_series_t *sq_series_peek(const sq_windows_t *a, uint64_t h);
+static inline int sq_same_bytes(const char *x, const char *y, size_t len);
 static int sq_series_is(const sq_series_t *s, const sq_str_t *e,
     const sq_str_t *r, const sq_str_t *g);
 static void sq_series_prefetch(const sq_series_t *s, size_t end);
@@ -587,9 +588,35 @@ sq_series_is(const sq_series_t *s, const sq_str_t *e, const sq_str_t *r,
     const sq_str_t *g)
 {
     return s->elen == e->len && s->rlen == r->len && s->glen == g->len
-           && memcmp(s->endpoint, e->ptr, e->len) == 0
-           && memcmp(s->region, r->ptr, r->len) == 0
-           && memcmp(s->segment, g->ptr, g->len) == 0;
+           && sq_same_bytes(s->endpoint, e->ptr, e->len)
+           && sq_same_bytes(s->region, r->ptr, r->len)
+           && sq_same_bytes(s->segment, g->ptr, g->len);
+}
+
+
+/* memcmp() == 0 for the short strings of a key, without a call */
+
+static inline int
+sq_same_bytes(const char *x, const char *y, size_t len)
+{
+    uint64_t  u, v;
+
+    for ( /* void */ ; len >= 8; len -= 8, x += 8, y += 8) {
+        memcpy(&u, x, 8);
+        memcpy(&v, y, 8);
+
+        if (u != v) {
+            return 0;
+        }
+    }
+
+    for ( /* void */ ; len; len--) {
+        if (*x++ != *y++) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -855,7 +882,8 @@ received:
  */
 #define SQ_AHEAD_HASH  4
 #define SQ_AHEAD_FIND  2
-#define SQ_AHEAD_RING  8              /* a power of two > SQ_AHEAD_HASH */
+#define SQ_AHEAD_CUR   1
+#define SQ_AHEAD_RING  16             /* a power of two > SQ_AHEAD_HASH */
 
 
 int
@@ -948,13 +976,16 @@ sq_windows_ingest(sq_windows_t *a, const sq_dgram_t *d, int64_t now)
 
         j = i - SQ_AHEAD_HASH;
 
-        if (j + 1 < n) {
-            s = found[(j + 1) & (SQ_AHEAD_RING - 1)];
+        if (j + SQ_AHEAD_CUR < n) {
+            s = found[(j + SQ_AHEAD_CUR) & (SQ_AHEAD_RING - 1)];
 
             if (s && s->cur) {
                 __builtin_prefetch(s->cur, 1);
                 __builtin_prefetch((const char *) s->cur + 64, 1);
                 __builtin_prefetch((const char *) s->cur + 128, 1);
+                __builtin_prefetch((const char *) s->cur + 192, 1);
+                __builtin_prefetch((const char *) s->cur
+                                   + SQ_SLOT_NEW_BYTES - 1, 1);
             }
         }
 
