@@ -1544,6 +1544,21 @@ sq_decode(sq_dgram_t *d, const char *buf, size_t len)
 }
 
 
+int
+sq_decode_checked(sq_dgram_t *d, const char *buf, size_t len)
+{
+    if (len > SQ_WIRE_MAX_DATAGRAM) {
+        return SQ_REJ_TOO_LARGE;
+    }
+
+    if (len == 0) {
+        return SQ_REJ_TRUNCATED;
+    }
+
+    return sq_decode_full(d, buf, len);
+}
+
+
 /* the header's values, once every field has been read */
 
 static int

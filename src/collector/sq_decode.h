@@ -123,6 +123,13 @@ void sq_dgram_free(sq_dgram_t *d);
 int sq_decode(sq_dgram_t *d, const char *buf, size_t len);
 const char *sq_decode_strerror(int reason);
 
+/*
+ * The full check alone, what sq_decode() falls back to when its one-pass
+ * fast path does not take a datagram: the same verdict and the same
+ * decoded values; for tests that hold the fast path to it.
+ */
+int sq_decode_checked(sq_dgram_t *d, const char *buf, size_t len);
+
 /* the i-th series of a decoded datagram (valid until the next decode) */
 void sq_decode_series(const sq_dgram_t *d, uint32_t i, sq_dseries_t *s);
 
