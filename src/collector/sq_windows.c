@@ -284,7 +284,8 @@ uint64_t  sq_windows_hash_mask = ~UINT64_C(0);
 static uint64_t
 sq_hash_bytes(const char *p, size_t len, uint64_t h)
 {
-    size_t    i;
+    uint16_t  s, t;
+    uint32_t  u, v;
     uint64_t  w;
 
     while (len >= 8) {
@@ -295,16 +296,31 @@ sq_hash_bytes(const char *p, size_t len, uint64_t h)
         len -= 8;
     }
 
-    if (len) {
-        w = 0;
+    /*
+     * The last 1-7 bytes as one word without a loop: two loads of four
+     * bytes that may overlap, or of two, or the one byte.  The lengths
+     * are in the seed, so the overlap does not make strings collide.
+     */
 
-        for (i = 0; i < len; i++) {
-            w |= (uint64_t) (unsigned char) p[i] << (8 * i);
-        }
+    if (len >= 4) {
+        memcpy(&u, p, 4);
+        memcpy(&v, p + len - 4, 4);
+        w = (uint64_t) u | (uint64_t) v << 32;
 
-        h = (h ^ w) * SQ_HASH_MUL;
-        h ^= h >> 32;
+    } else if (len >= 2) {
+        memcpy(&s, p, 2);
+        memcpy(&t, p + len - 2, 2);
+        w = (uint64_t) s | (uint64_t) t << 16;
+
+    } else if (len) {
+        w = (unsigned char) p[0];
+
+    } else {
+        return h;
     }
+
+    h = (h ^ w) * SQ_HASH_MUL;
+    h ^= h >> 32;
 
     return h;
 }
