@@ -126,6 +126,89 @@ sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h)
 }
 
 
+int
+sq_metrics_add_slot(sq_metrics_t *m, int which, const sq_hist_t *h,
+    sq_hist_t *slot)
+{
+    int                      same;
+    uint32_t                 i, n, nle, done;
+    uint64_t                 v, w, cnt, added, *mle;
+    double                   sum;
+    sq_hist_t                rest;
+    sq_hbin_t               *a;
+    const sq_hbin_t         *b;
+    const sq_metrics_map_t  *e;
+
+    if (!sq_metrics_ready) {
+        sq_metrics_map_init();
+        sq_metrics_ready = 1;
+    }
+
+    mle = m->h[which].le;
+    nle = (uint32_t) sq_metrics_nle;
+    b = h->bins;
+    n = h->n;
+    sum = 0;
+
+    /*
+     * The slot's bins while they are h's buckets, in place: a bin's
+     * index is its top bits, so two bins are of one bucket when their
+     * xor is at most SQ_HBIN_COUNT_MAX, and a count that would overflow
+     * shows there too.  done: the bins of h merged so.
+     */
+
+    same = (slot != NULL && slot->n == n);
+    a = same ? slot->bins : NULL;
+    done = 0;
+    added = 0;
+
+    for (i = 0; i < n; i++) {
+        v = b[i];
+        e = &sq_metrics_map[sq_hbin_idx(v)];
+        cnt = sq_hbin_count(v);
+
+        if (e->le < nle) {
+            mle[e->le] += cnt;
+        }
+
+        sum += e->mid * (double) (int64_t) cnt;
+
+        if (same) {
+            w = a[i] + cnt;
+
+            if (((a[i] ^ v) | (w ^ v)) > SQ_HBIN_COUNT_MAX) {
+                same = 0;
+                continue;
+            }
+
+            a[i] = w;
+            added += cnt;
+            done = i + 1;
+        }
+    }
+
+    m->h[which].count += h->total;
+    m->h[which].sum += sum;
+
+    if (slot == NULL) {
+        return SQ_OK;
+    }
+
+    slot->total += added;
+
+    if (done == n) {
+        return SQ_OK;
+    }
+
+    rest.bins = (sq_hbin_t *) b + done;
+    rest.n = n - done;
+    rest.cap = rest.n;
+    rest.total = h->total - added;
+
+    return sq_hist_merge(slot, &rest);
+}
+
+
 static int
 sq_metrics_cmp(const void *a, const void *b)
 {

@@ -91,6 +91,16 @@ void sq_metrics_init(sq_metrics_t *m, uint64_t *le);
 /* adds a histogram (a datagram's) to which (SQ_H_RT or _TTFB) */
 void sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h);
 
+/*
+ * The same, and h merged into slot (the series' slot being written; NULL:
+ * none) in the same pass over h's bins while slot holds h's buckets (a
+ * series' latencies fall in the same few buckets datagram after
+ * datagram); sq_hist_merge() merges the rest.  SQ_OK or SQ_ERR_NOMEM
+ * (the slot's histogram then lacks some of h).
+ */
+int sq_metrics_add_slot(sq_metrics_t *m, int which, const sq_hist_t *h,
+    sq_hist_t *slot);
+
 
 /* which's count, sum (seconds) and bucket k (not cumulative) */
 

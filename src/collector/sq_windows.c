@@ -816,13 +816,7 @@ sq_add_hist(sq_slot_t *sl, sq_series_t *s, int k, const sq_dhist_t *o)
     view.cap = o->n;
     view.total = o->total;
 
-    sq_metrics_add(&s->metrics, k, &view);
-
-    if (sl == NULL || o->n == 0) {
-        return SQ_OK;
-    }
-
-    return sq_hist_merge(&sl->h[k], &view);
+    return sq_metrics_add_slot(&s->metrics, k, &view, sl ? &sl->h[k] : NULL);
 }
 
 

@@ -14,7 +14,9 @@
  * As a test (always): a store fed 3,000 series over three slots holds
  * what a naive sum of the datagrams says, counter by counter, bucket by
  * bucket, in the series' totals, its slot, its rings and its Prometheus
- * histograms.
+ * histograms; and the one pass that adds a datagram's histogram to both
+ * a slot and the Prometheus histograms gives what the two functions it
+ * stands for give.
  *
  * With SQ_INGEST_SERIES=N it also times decode + merge at N live series
  * (N / 100 workers, SQ_INGEST_ROUNDS rounds of every worker's datagram,
@@ -407,6 +409,125 @@ t_check_sums(void)
 }
 
 
+/*
+ * sq_metrics_add_slot() against sq_metrics_add() and sq_hist_merge() on
+ * random histograms: slots of the same buckets, of the same count of
+ * others, of some in common, near saturation, empty.
+ */
+
+static uint64_t  t_rng = 88172645463325252ULL;
+
+static uint32_t
+t_below(uint32_t n)
+{
+    t_rng ^= t_rng << 13;
+    t_rng ^= t_rng >> 7;
+    t_rng ^= t_rng << 17;
+
+    return (uint32_t) (t_rng % n);
+}
+
+
+static void
+t_random_hist(sq_hist_t *h, const sq_hist_t *like)
+{
+    uint32_t  i, n, idx;
+    uint64_t  c;
+
+    sq_hist_reset(h);
+
+    if (like && t_below(2)) {
+        /* like's buckets, maybe one moved */
+        for (i = 0; i < like->n; i++) {
+            idx = sq_hbin_idx(like->bins[i]);
+
+            if (t_below(8) == 0 && idx + 1 < SQ_HIST_BUCKETS
+                && (i + 1 == like->n
+                    || sq_hbin_idx(like->bins[i + 1]) > idx + 1))
+            {
+                idx++;
+            }
+
+            sq_hist_add(h, idx, 1 + t_below(50));
+        }
+
+        return;
+    }
+
+    n = t_below(7);
+    idx = t_below(300);
+
+    for (i = 0; i < n; i++) {
+        c = (t_below(30) == 0) ? SQ_HBIN_COUNT_MAX - t_below(3)
+                               : 1 + t_below(1000);
+        sq_hist_add(h, idx, c);
+        idx += 1 + t_below(20);
+    }
+}
+
+
+static int
+t_check_add_slot(void)
+{
+    int            k, r, ok1;
+    uint32_t       use;
+    uint64_t       mle[2][SQ_WIRE_NHISTS * SQ_METRICS_MAXLE];
+    sq_hist_t      src, slot, ref;
+    sq_metrics_t   m[2];
+
+    sq_hist_init(&src);
+    sq_hist_init(&slot);
+    sq_hist_init(&ref);
+    sq_metrics_init(&m[0], mle[0]);
+    sq_metrics_init(&m[1], mle[1]);
+    ok1 = 1;
+
+    for (r = 0; r < 20000 && ok1; r++) {
+        t_random_hist(&slot, NULL);
+        t_random_hist(&src, t_below(4) ? &slot : NULL);
+        (void) sq_hist_copy(&ref, &slot);
+
+        k = (int) t_below(2);
+        use = t_below(10);
+        sq_metrics_add(&m[0], k, &src);
+
+        if (use) {
+            (void) sq_hist_merge(&ref, &src);
+        }
+
+        if (sq_metrics_add_slot(&m[1], k, &src, use ? &slot : NULL)
+            != SQ_OK)
+        {
+            ok1 = 0;
+        }
+
+        /* merged as sq_hist_merge() merges; left out, as it was */
+
+        if (slot.n != ref.n || slot.total != ref.total
+            || memcmp(slot.bins, ref.bins, ref.n * sizeof(sq_hbin_t)) != 0)
+        {
+            diag("round %d: the slot's histogram differs", r);
+            ok1 = 0;
+        }
+
+        if (m[0].h[k].count != m[1].h[k].count
+            || m[0].h[k].sum != m[1].h[k].sum
+            || memcmp(m[0].h[k].le, m[1].h[k].le,
+                      (size_t) sq_metrics_nle * sizeof(uint64_t)) != 0)
+        {
+            diag("round %d: the Prometheus histograms differ", r);
+            ok1 = 0;
+        }
+    }
+
+    sq_hist_free(&src);
+    sq_hist_free(&slot);
+    sq_hist_free(&ref);
+
+    return ok1;
+}
+
+
 static double
 t_cpu(void)
 {
@@ -575,6 +696,10 @@ main(void)
     ok(t_check_sums(), "3000 series over 9 rounds and 3 slots: totals, "
        "windows and Prometheus histograms equal a naive sum of the "
        "datagrams");
+
+    ok(t_check_add_slot(), "20000 random histograms into a slot and the "
+       "Prometheus histograms in one pass: as sq_hist_merge() and "
+       "sq_metrics_add() make them");
 
     env = getenv("SQ_INGEST_SERIES");
 
