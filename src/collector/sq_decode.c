@@ -124,15 +124,18 @@ static int sq_check_browser(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
     sq_hbin_t **bins);
-static sq_fast_inline int sq_fast_str(sq_byte_t **pp, sq_byte_t *end, sq_str_t *s,
-    uint32_t max, int empty);
+static inline int sq_fast_uint(sq_byte_t *p, sq_byte_t *end, uint64_t *v);
+static inline int sq_fast_read(sq_byte_t **pp, uint64_t *v);
+static inline uint32_t sq_fast_word_bad(sq_byte_t *p);
+static sq_fast_inline int sq_fast_str(sq_byte_t **pp, sq_byte_t *end,
+    sq_str_t *s, uint32_t max, int empty);
 static sq_fast_inline int sq_fast_counters(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds);
 static int sq_fast_counters_end(sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds);
 static inline int sq_fast_sums(const uint64_t *c);
-static sq_fast_inline int sq_fast_hist(sq_byte_t **pp, sq_byte_t *end, sq_dhist_t *h,
-    sq_hbin_t **bins);
+static sq_fast_inline int sq_fast_hist(sq_byte_t **pp, sq_byte_t *end,
+    sq_dhist_t *h, sq_hbin_t **bins);
 static int sq_fast_series(sq_dgram_t *d, sq_byte_t **pp, sq_byte_t *end,
     sq_dseries_t *ds, sq_hbin_t **bins);
 static int sq_check_header(sq_dgram_t *d);
@@ -1582,12 +1585,15 @@ sq_check_header(sq_dgram_t *d)
 /*
  * The fast path: one pass over the bytes, in order, every read bounded
  * by end, the series decoded where they stand.  It takes only what the
- * full check below would take, with the same result: each value is read
- * by the typed reader the full check uses, unknown keys may only hold
- * scalars (so the nesting stays within SQ_DECODE_MAX_DEPTH), and the
- * map must end at the last byte.  Anything else, a rejection included,
- * returns SQ_DECODE_FULL and the full check decides, so that the reason
- * reported is the one the pre-scan and the checks in their order find.
+ * full check below would take, with the same result: the header's
+ * values are read by the typed readers the full check uses, the series
+ * by sq_fast_series() (the integer forms a module writes, the checks
+ * folded into flags; t/unit/fastdec_t.c holds it to the full check),
+ * unknown keys may only hold scalars (so the nesting stays within
+ * SQ_DECODE_MAX_DEPTH), and the map must end at the last byte.
+ * Anything else, a rejection included, returns SQ_DECODE_FULL and the
+ * full check decides, so that the reason reported is the one the
+ * pre-scan and the checks in their order find.
  */
 
 static int

@@ -51,6 +51,7 @@ typedef struct {
 } t_worker_t;
 
 
+static uint64_t     t_rng = 88172645463325252ULL;
 static const char  *t_lg_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
 static const char  *t_regions[8] = {
     "US", "BR", "DE", "FR", "JP", "IN", "GB", "AU"
@@ -61,6 +62,9 @@ static void t_build(t_worker_t *w, uint32_t id, uint32_t nseries,
     uint32_t universe, uint32_t salt);
 static void t_seq(t_worker_t *w, uint32_t seq);
 static int t_check_sums(void);
+static uint32_t t_below(uint32_t n);
+static void t_random_hist(sq_hist_t *h, const sq_hist_t *like);
+static int t_check_add_slot(void);
 static void t_bench(uint32_t universe, int rounds);
 static void t_create(sq_windows_t *a, sq_dgram_t *d, t_worker_t *w,
     uint32_t nworkers, uint32_t seq, int64_t now);
@@ -409,14 +413,6 @@ t_check_sums(void)
 }
 
 
-/*
- * sq_metrics_add_slot() against sq_metrics_add() and sq_hist_merge() on
- * random histograms: slots of the same buckets, of the same count of
- * others, of some in common, near saturation, empty.
- */
-
-static uint64_t  t_rng = 88172645463325252ULL;
-
 static uint32_t
 t_below(uint32_t n)
 {
@@ -427,6 +423,12 @@ t_below(uint32_t n)
     return (uint32_t) (t_rng % n);
 }
 
+
+/*
+ * sq_metrics_add_slot() against sq_metrics_add() and sq_hist_merge() on
+ * random histograms: slots of the same buckets, of the same count of
+ * others, of some in common, near saturation, empty.
+ */
 
 static void
 t_random_hist(sq_hist_t *h, const sq_hist_t *like)
