@@ -195,6 +195,11 @@ sq_persist_start(sq_ctx_t *ctx)
         return SQ_ERR_STORE;
     }
 
+    if (sq_writer_hold(ps->writer)) {
+        sq_log(SQ_LOG_WARN, "storage: slot writes are held before their "
+               "commit while \"%s\" exists", sq_writer_hold(ps->writer));
+    }
+
     ps->store = st;
     ps->next = now - now % ctx->windows.slot;
     ps->expired = now;
@@ -510,7 +515,7 @@ sq_persist_submit_slot(sq_ctx_t *ctx, int64_t start, int complete)
     }
 
     ps->batch.hold = (complete && !ps->stopping)
-                     ? sq_writer_hold(ps->writer) : 0;
+                     ? sq_writer_hold(ps->writer) : NULL;
 
     memset(job, 0, sizeof(sq_write_job_t));
     job->op = SQ_WRITE_SLOT;

@@ -1159,8 +1159,8 @@ sq_store_write_batch(sq_store_t *st, const sq_store_batch_t *b,
         goto failed;
     }
 
-    if (b->hold > 0) {
-        sleep((unsigned) b->hold);
+    while (b->hold && access(b->hold, F_OK) == 0) {
+        usleep(50000);
     }
 
     if (sq_store_exec(st, "COMMIT") != SQ_OK) {

@@ -128,8 +128,9 @@ typedef struct {
     int64_t         secs;
     int             complete;
     int             state;        /* the workers' state goes with it */
-    int             hold;         /* seconds to wait before the commit:
-                                     SERVQUAL_TEST_STORE_HOLD, tests */
+    const char     *hold;         /* the commit waits while this file
+                                     exists (SERVQUAL_TEST_STORE_HOLD,
+                                     tests), or NULL */
     size_t          nrows;
     unsigned char  *rows;         /* key and packed slot of each series */
     size_t          len;

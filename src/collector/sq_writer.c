@@ -49,7 +49,7 @@ struct sq_writer_s {
 
     sq_store_t          *store;       /* the thread's connection */
     sq_compact_t        *compact;
-    int                  hold;
+    const char          *hold;
 
     int                  efd;         /* eventfd: a job is done */
     struct event        *ev;
@@ -81,7 +81,7 @@ sq_writer_start(const char *path, struct event_base *base,
     w->data = data;
 
     env = getenv("SERVQUAL_TEST_STORE_HOLD");
-    w->hold = env ? atoi(env) : 0;
+    w->hold = (env && env[0]) ? env : NULL;
 
     w->store = sq_store_open(path, err, len);
 
@@ -145,7 +145,7 @@ failed:
 }
 
 
-int
+const char *
 sq_writer_hold(const sq_writer_t *w)
 {
     return w->hold;

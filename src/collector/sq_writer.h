@@ -74,8 +74,8 @@ typedef void (*sq_writer_done_pt)(void *data);
 /*
  * Opens the store at path on a connection of the thread's, the tier
  * merge on it, and starts the thread.  NULL on error, the reason in err.
- * SERVQUAL_TEST_STORE_HOLD=SECONDS (tests) makes each slot's
- * transaction wait that long before its commit.
+ * SERVQUAL_TEST_STORE_HOLD=PATH (tests): a slot's transaction waits
+ * before its commit while that file exists.
  */
 sq_writer_t *sq_writer_start(const char *path, struct event_base *base,
     sq_writer_done_pt done, void *data, char *err, size_t len);
@@ -96,8 +96,9 @@ sq_write_job_t *sq_writer_wait(sq_writer_t *w);
    closes its connection */
 void sq_writer_stop(sq_writer_t *w);
 
-/* the seconds to hold a slot's transaction (SERVQUAL_TEST_STORE_HOLD) */
-int sq_writer_hold(const sq_writer_t *w);
+/* the file that holds a slot's transaction (SERVQUAL_TEST_STORE_HOLD),
+   or NULL */
+const char *sq_writer_hold(const sq_writer_t *w);
 
 
 #endif /* _SQ_WRITER_H_INCLUDED_ */
