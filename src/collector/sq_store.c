@@ -163,6 +163,7 @@ static const sq_store_migration_t  sq_store_migrations[] = {
 
 
 #define SQ_STORE_IDS  4096        /* id cache buckets */
+#define SQ_STORE_AHEAD  16        /* series fetched ahead in a batch */
 
 
 typedef struct sq_sid_s  sq_sid_t;
@@ -210,6 +211,7 @@ static int sq_legacy_counters(const void *blob, int len, sq_slot_t *sl);
 static int sq_legacy_hist(const void *blob, int len, sq_hist_t *h);
 static int sq_store_put(sq_store_t *st, const char *e, const char *r,
     const char *g, const sq_slot_t *sl, int64_t secs, int complete);
+static void sq_store_prefetch(const sq_series_t *s, int deref);
 static int sq_store_batch_grow(unsigned char **buf, size_t *cap,
     size_t need);
 static int sq_store_batch_state(sq_store_batch_t *b, const sq_windows_t *a,
@@ -993,6 +995,27 @@ typedef struct {
 } sq_batch_row_t;
 
 
+static void
+sq_store_prefetch(const sq_series_t *s, int deref)
+{
+    if (!deref) {
+        __builtin_prefetch(s);
+        __builtin_prefetch(&s->rings);
+        return;
+    }
+
+    /* the series' header is in: what it points to */
+
+    if (s->cur) {
+        __builtin_prefetch(s->cur);
+    }
+
+    if (s->rings) {
+        __builtin_prefetch(s->rings);
+    }
+}
+
+
 static int
 sq_store_batch_grow(unsigned char **buf, size_t *cap, size_t need)
 {
@@ -1051,6 +1074,17 @@ sq_store_batch_fill(sq_store_batch_t *b, const sq_windows_t *a,
 
         if (s == NULL) {
             continue;
+        }
+
+        /* 100k series are 100k cache misses or more: the series ahead
+           are fetched while this one is copied */
+
+        if (i + SQ_STORE_AHEAD < a->n) {
+            sq_store_prefetch(a->all[i + SQ_STORE_AHEAD], 0);
+        }
+
+        if (i + SQ_STORE_AHEAD / 2 < a->n) {
+            sq_store_prefetch(a->all[i + SQ_STORE_AHEAD / 2], 1);
         }
 
         rc = sq_windows_slot_packed(a, s, start, b->packed, &p, &len);
