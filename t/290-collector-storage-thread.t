@@ -31,14 +31,22 @@ $c->start;
 like $c->log_text, qr/slot writes are held before their commit while "\Q$hold\E" exists/,
      'the test knob is announced';
 
-my %names;
+my (%names, $nice);
 for my $t (glob "/proc/$c->{pid}/task/*/comm") {
     open my $f, '<', $t or next;
     chomp(my $n = <$f> // '');
     $names{$n}++;
+    next unless $n eq 'sq-storage';
+    (my $stat = $t) =~ s/comm$/stat/;
+    open my $s, '<', $stat or next;
+    my $line = <$s> // '';
+    # the fields after the command's closing parenthesis; nice is 19th
+    my @f = split ' ', substr($line, rindex($line, ')') + 2);
+    $nice = $f[16];
 }
 is $names{'sq-storage'}, 1, 'one storage thread, named sq-storage ('
    . join(', ', sort keys %names) . ')';
+is $nice, 10, 'it runs at nice 10: the merge has the core first';
 
 my $seq = 0;
 my $sent = 0;

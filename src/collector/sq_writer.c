@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "sq_writer.h"
 
@@ -30,6 +32,15 @@
  * job at a time: the writes keep the order they had on the loop, and the
  * thread's memory is the one job's.
  */
+
+/*
+ * The thread's nice value: its writes can wait a little, the merge
+ * cannot.  When every core is busy, the scheduler gives the loop (and
+ * the receive thread) the core and the storage thread what is left; on
+ * a machine with a core to spare it makes no difference.
+ */
+#define SQ_WRITER_NICE  10
+
 
 typedef enum {
     SQ_WRITER_IDLE = 0,           /* nothing handed over */
@@ -160,6 +171,10 @@ sq_writer_thread(void *data)
     sq_write_job_t  *job;
 
     one = 1;
+
+    /* Linux: a thread's own nice value (its tid for the process) */
+    (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid),
+                       SQ_WRITER_NICE);
 
     pthread_mutex_lock(&w->lock);
 
