@@ -7,11 +7,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <event2/event.h>
 
 #include "sq_collector.h"
 #include "sq_alert_rec.h"
+#include "sq_persist.h"
 #include "sq_status.h"
 
 
@@ -25,20 +24,20 @@ typedef struct {
 
 struct sq_alert_rec_s {
     sq_ctx_t          *ctx;
-    struct event      *timer;
     sq_rec_t          *q;
     size_t             head;       /* the next to write */
     size_t             n;          /* queued, head included */
     size_t             cap;
+    sq_alert_event_t  *ev;         /* the slice out, from head */
+    size_t             out;        /* its length, 0: none out */
+    size_t             evcap;
     double             slowest;
     int64_t            failed_logged;     /* once a minute at most */
     uint64_t           failed;            /* since the last line */
 };
 
 
-static void sq_alert_rec_slice(sq_alert_rec_t *r, size_t max);
-static void sq_alert_rec_on_timer(evutil_socket_t fd, short what,
-    void *data);
+static void sq_alert_rec_drop(sq_alert_rec_t *r, size_t k);
 static char *sq_alert_rec_copy(char **p, const char *s);
 
 
@@ -53,12 +52,7 @@ sq_alert_rec_new(sq_ctx_t *ctx)
     }
 
     r->ctx = ctx;
-    r->timer = evtimer_new(ctx->base, sq_alert_rec_on_timer, r);
-
-    if (r->timer == NULL) {
-        free(r);
-        return NULL;
-    }
+    sq_persist_alert_rec(ctx, r);
 
     return r;
 }
@@ -91,7 +85,7 @@ sq_alert_rec_add(sq_alert_rec_t *r, const sq_alert_event_t *ev)
     sq_rec_t  *q, *rec;
 
     if (r->head + r->n == r->cap) {
-        if (r->head) {
+        if (r->head && r->out == 0) {
             /* the written ones make room */
             memmove(r->q, r->q + r->head, r->n * sizeof(sq_rec_t));
             r->head = 0;
@@ -136,15 +130,17 @@ sq_alert_rec_add(sq_alert_rec_t *r, const sq_alert_event_t *ev)
 void
 sq_alert_rec_kick(sq_alert_rec_t *r)
 {
-    struct timeval  tv;
-
-    if (r->n == 0 || evtimer_pending(r->timer, NULL)) {
+    if (r->n == 0) {
         return;
     }
 
-    tv.tv_sec = 0;
-    tv.tv_usec = 0;
-    evtimer_add(r->timer, &tv);
+    if (r->ctx->persist == NULL) {
+        /* no store to write to */
+        sq_alert_rec_drop(r, r->n);
+        return;
+    }
+
+    sq_persist_kick(r->ctx);
 }
 
 
@@ -167,45 +163,57 @@ sq_alert_rec_slowest(sq_alert_rec_t *r)
 }
 
 
-/* writes up to max of the queue in one transaction */
-
-static void
-sq_alert_rec_slice(sq_alert_rec_t *r, size_t max)
+size_t
+sq_alert_rec_take(sq_alert_rec_t *r, size_t max, const sq_alert_event_t **ev)
 {
     size_t             i, k;
-    double             s;
-    int64_t            now;
-    sq_rec_t          *rec;
-    struct timespec    t0, t1;
-    sq_alert_event_t  *ev;
+    sq_alert_event_t  *p;
+
+    if (r->out || r->n == 0) {
+        return 0;
+    }
 
     k = r->n < max ? r->n : max;
 
-    if (k == 0) {
-        return;
-    }
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    ev = malloc(k * sizeof(sq_alert_event_t));
-
-    if (ev) {
-        for (i = 0; i < k; i++) {
-            ev[i] = r->q[r->head + i].ev;
+    if (k > r->evcap) {
+        p = realloc(r->ev, k * sizeof(sq_alert_event_t));
+        if (p == NULL) {
+            return 0;
         }
+
+        r->ev = p;
+        r->evcap = k;
     }
 
-    if (r->ctx->store
-        && (ev == NULL
-            || sq_store_alert_events(r->ctx->store, ev, k) != SQ_OK))
-    {
+    /* the strings stay where they are, in the queue, until done */
+
+    for (i = 0; i < k; i++) {
+        r->ev[i] = r->q[r->head + i].ev;
+    }
+
+    r->out = k;
+    *ev = r->ev;
+
+    return k;
+}
+
+
+void
+sq_alert_rec_done(sq_alert_rec_t *r, int rc, const char *err, double seconds)
+{
+    size_t   k;
+    int64_t  now;
+
+    k = r->out;
+    r->out = 0;
+
+    if (rc != SQ_OK) {
         now = sq_now();
 
         if (r->failed_logged + 60 <= now) {
             sq_log(SQ_LOG_ERROR, "cannot record %zu alert transition%s: %s "
                    "(%llu more since the last report)", k, k == 1 ? "" : "s",
-                   ev ? sq_store_strerror(r->ctx->store) : "out of memory",
-                   (unsigned long long) r->failed);
+                   err, (unsigned long long) r->failed);
             r->failed_logged = now;
             r->failed = 0;
 
@@ -214,11 +222,23 @@ sq_alert_rec_slice(sq_alert_rec_t *r, size_t max)
         }
     }
 
-    free(ev);
+    if (seconds > r->slowest) {
+        r->slowest = seconds;
+    }
+
+    sq_alert_rec_drop(r, k);
+}
+
+
+/* the first k queued are gone */
+
+static void
+sq_alert_rec_drop(sq_alert_rec_t *r, size_t k)
+{
+    size_t  i;
 
     for (i = 0; i < k; i++) {
-        rec = &r->q[r->head + i];
-        free(rec->text);
+        free(r->q[r->head + i].text);
     }
 
     r->head += k;
@@ -227,23 +247,6 @@ sq_alert_rec_slice(sq_alert_rec_t *r, size_t max)
     if (r->n == 0) {
         r->head = 0;
     }
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-    if (s > r->slowest) {
-        r->slowest = s;
-    }
-}
-
-
-static void
-sq_alert_rec_on_timer(evutil_socket_t fd, short what, void *data)
-{
-    sq_alert_rec_t  *r = data;
-
-    sq_alert_rec_slice(r, SQ_ALERT_REC_SLICE);
-    sq_alert_rec_kick(r);
 }
 
 
@@ -254,11 +257,13 @@ sq_alert_rec_free(sq_alert_rec_t *r)
         return;
     }
 
-    while (r->n) {
-        sq_alert_rec_slice(r, SQ_ALERT_REC_SLICE);
-    }
+    /* what is queued is written, when there is a store */
 
-    event_free(r->timer);
+    sq_persist_flush(r->ctx);
+    sq_persist_alert_rec(r->ctx, NULL);
+
+    sq_alert_rec_drop(r, r->n);
+    free(r->ev);
     free(r->q);
     free(r);
 }

@@ -18,10 +18,11 @@
 /*
  * The alert history in the store, written in slices: an evaluation's
  * transitions are copied into a queue, and written SQ_ALERT_REC_SLICE at a
- * time, one transaction each, one slice a turn of the event loop.  A mass
- * event (225,000 rows firing at once at 100k series: about 2 s of SQLite)
- * so never holds the loop for long, and ingest is merged between slices.
- * What is queued is written at exit.
+ * time, one transaction each, by the storage thread (sq_persist.h,
+ * sq_writer.h) between its other writes.  A mass event (225,000 rows
+ * firing at once at 100k series: about 2 s of SQLite) so never holds the
+ * loop, and a slot's write waits at most one slice.  What is queued is
+ * written at exit.
  */
 
 #define SQ_ALERT_REC_SLICE  8192
@@ -38,8 +39,21 @@ sq_alert_rec_t *sq_alert_rec_new(struct sq_ctx_s *ctx);
 /* queues a copy of ev; SQ_OK or SQ_ERR_NOMEM (then it is not recorded) */
 int sq_alert_rec_add(sq_alert_rec_t *r, const sq_alert_event_t *ev);
 
-/* starts writing what is queued, a slice a loop turn */
+/* starts writing what is queued, a slice at a time */
 void sq_alert_rec_kick(sq_alert_rec_t *r);
+
+/*
+ * For the storage thread's turn (sq_persist.c): the next slice, at most
+ * max transitions, in *ev (kept until sq_alert_rec_done()); 0 when
+ * nothing is queued or a slice is out already.
+ */
+size_t sq_alert_rec_take(sq_alert_rec_t *r, size_t max,
+    const sq_alert_event_t **ev);
+
+/* the slice taken was written (rc SQ_OK) or not (err says why), in
+   seconds: dropped from the queue, a failure logged */
+void sq_alert_rec_done(sq_alert_rec_t *r, int rc, const char *err,
+    double seconds);
 
 /* transitions queued, not yet written */
 size_t sq_alert_rec_pending(const sq_alert_rec_t *r);

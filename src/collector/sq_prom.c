@@ -59,6 +59,7 @@ enum {
     F_STORE_WRITES,
     F_STORE_ERRORS, F_STORE_SECONDS, F_STORE_LAST, F_STORE_PENDING,
     F_STORE_DROPPED, F_STORE_MERGED, F_STORE_SLICES, F_STORE_SLICE_MAX,
+    F_STORE_PREPARE,
     F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
@@ -122,8 +123,12 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
     { "servqual_storage_merge_slices_total", "counter",
       "Slices (one transaction each) of that merge since start." },
     { "servqual_storage_merge_slice_max_seconds", "gauge",
-      "The longest slice of that merge since start: how long it held "
-      "the loop." },
+      "The longest slice of that merge since start (on the storage "
+      "thread)." },
+    { "servqual_storage_prepare_seconds", "gauge",
+      "The event loop's part of the last slot write: its rows copied for "
+      "the storage thread, which writes them (the rest of "
+      "servqual_storage_write_seconds)." },
     { "servqual_folded_requests_total", "counter",
       "Requests folded into _other by a series limit, by limit." },
     { "servqual_series", "gauge",
@@ -673,6 +678,10 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
         sq_prom_head(b, F_STORE_SLICE_MAX);
         sq_prom_sample(b, sq_families[F_STORE_SLICE_MAX].name, NULL,
                        ps.merge_slice_max);
+
+        sq_prom_head(b, F_STORE_PREPARE);
+        sq_prom_sample(b, sq_families[F_STORE_PREPARE].name, NULL,
+                       ps.prepare_seconds);
     }
 
     sq_prom_head(b, F_FOLDED);

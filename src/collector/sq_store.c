@@ -163,6 +163,7 @@ static const sq_store_migration_t  sq_store_migrations[] = {
 
 
 #define SQ_STORE_IDS  4096        /* id cache buckets */
+#define SQ_STORE_AHEAD  16        /* series fetched ahead in a batch */
 
 
 typedef struct sq_sid_s  sq_sid_t;
@@ -208,16 +209,21 @@ static int sq_store_series_id(sq_store_t *st, const char *e, const char *r,
     const char *g, int64_t *id);
 static int sq_legacy_counters(const void *blob, int len, sq_slot_t *sl);
 static int sq_legacy_hist(const void *blob, int len, sq_hist_t *h);
-static int sq_store_put(sq_store_t *st, const sq_series_t *s,
-    const sq_slot_t *sl, int64_t secs, int complete);
+static int sq_store_put(sq_store_t *st, const char *e, const char *r,
+    const char *g, const sq_slot_t *sl, int64_t secs, int complete);
+static void sq_store_prefetch(const sq_series_t *s, int deref);
+static int sq_store_batch_grow(unsigned char **buf, size_t *cap,
+    size_t need);
+static int sq_store_batch_state(sq_store_batch_t *b, const sq_windows_t *a,
+    int64_t start, int complete);
+static int sq_store_batch_worker(void *data, const sq_worker_state_t *ws);
+static int sq_store_put_batch_state(sq_store_t *st,
+    const sq_store_batch_t *b);
 static int sq_store_column_slot(sqlite3_stmt *s, int col,
     const unsigned char **p, size_t *len);
 static void sq_bind_str(sqlite3_stmt *s, int i, const char *v);
 static void sq_bind_num(sqlite3_stmt *s, int i, double v);
 static double sq_col_num(sqlite3_stmt *s, int i);
-static int sq_store_put_state(sq_store_t *st, const sq_windows_t *a,
-    int64_t start, int complete);
-static int sq_store_put_worker(void *data, const sq_worker_state_t *ws);
 static int sq_store_load_state(sq_store_t *st, sq_windows_t *a);
 
 
@@ -926,17 +932,15 @@ sq_store_series_id(sq_store_t *st, const char *e, const char *r,
 /* rollups */
 
 static int
-sq_store_put(sq_store_t *st, const sq_series_t *s, const sq_slot_t *sl,
-    int64_t secs, int complete)
+sq_store_put(sq_store_t *st, const char *e, const char *r, const char *g,
+    const sq_slot_t *sl, int64_t secs, int complete)
 {
     int            rc;
     size_t         len;
     int64_t        id;
     sqlite3_stmt  *q;
 
-    if (sq_store_series_id(st, s->endpoint, s->region, s->segment, &id)
-        != SQ_OK)
-    {
+    if (sq_store_series_id(st, e, r, g, &id) != SQ_OK) {
         return SQ_ERR_STORE;
     }
 
@@ -977,20 +981,93 @@ sq_store_column_slot(sqlite3_stmt *s, int col, const unsigned char **p,
 }
 
 
-int
-sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
-    int complete, size_t *written)
+/*
+ * A batch's rows, one after the other: the header, then endpoint, region
+ * and segment each with its \0, then the packed slot; its workers: each
+ * one's sq_worker_state_t (node not set), then the node's name.
+ */
+
+typedef struct {
+    uint32_t       plen;          /* of the packed slot */
+    uint16_t       elen;
+    uint16_t       rlen;
+    uint16_t       glen;
+} sq_batch_row_t;
+
+
+static void
+sq_store_prefetch(const sq_series_t *s, int deref)
 {
-    int           rc;
-    size_t        n;
-    uint32_t      i;
-    sq_series_t  *s;
-
-    n = 0;
-
-    if (sq_store_exec(st, "BEGIN IMMEDIATE") != SQ_OK) {
-        return SQ_ERR_STORE;
+    if (!deref) {
+        __builtin_prefetch(s);
+        __builtin_prefetch(&s->rings);
+        return;
     }
+
+    /* the series' header is in: what it points to */
+
+    if (s->cur) {
+        __builtin_prefetch(s->cur);
+    }
+
+    if (s->rings) {
+        __builtin_prefetch(s->rings);
+    }
+}
+
+
+static int
+sq_store_batch_grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    size_t          n;
+    unsigned char  *p;
+
+    if (need <= *cap) {
+        return SQ_OK;
+    }
+
+    n = *cap ? *cap : 65536;
+
+    while (n < need) {
+        n *= 2;
+    }
+
+    p = realloc(*buf, n);
+    if (p == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    *buf = p;
+    *cap = n;
+
+    return SQ_OK;
+}
+
+
+int
+sq_store_batch_fill(sq_store_batch_t *b, const sq_windows_t *a,
+    int64_t start, int complete)
+{
+    int                   rc;
+    size_t                len, need;
+    uint32_t              i;
+    sq_series_t          *s;
+    unsigned char        *d;
+    sq_batch_row_t        h;
+    const unsigned char  *p;
+
+    if (b->packed == NULL) {
+        b->packed = malloc(SQ_SLOT_PACKED_MAX);
+        if (b->packed == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    b->start = start;
+    b->secs = a->slot;
+    b->complete = complete;
+    b->nrows = 0;
+    b->len = 0;
 
     for (i = 0; i <= a->n; i++) {
         s = (i < a->n) ? a->all[i] : a->other;
@@ -999,11 +1076,101 @@ sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
             continue;
         }
 
-        rc = sq_windows_slot(a, s, start, &st->slot);
+        /* 100k series are 100k cache misses or more: the series ahead
+           are fetched while this one is copied */
+
+        if (i + SQ_STORE_AHEAD < a->n) {
+            sq_store_prefetch(a->all[i + SQ_STORE_AHEAD], 0);
+        }
+
+        if (i + SQ_STORE_AHEAD / 2 < a->n) {
+            sq_store_prefetch(a->all[i + SQ_STORE_AHEAD / 2], 1);
+        }
+
+        rc = sq_windows_slot_packed(a, s, start, b->packed, &p, &len);
+
+        if (rc != SQ_OK) {
+            return rc;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        h.plen = (uint32_t) len;
+        h.elen = s->elen;
+        h.rlen = s->rlen;
+        h.glen = s->glen;
+        need = b->len + sizeof(h) + h.elen + h.rlen + h.glen + 3 + len;
+
+        if (sq_store_batch_grow(&b->rows, &b->cap, need) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+
+        d = b->rows + b->len;
+        memcpy(d, &h, sizeof(h));
+        d += sizeof(h);
+        memcpy(d, s->endpoint, h.elen + 1);
+        d += h.elen + 1;
+        memcpy(d, s->region, h.rlen + 1);
+        d += h.rlen + 1;
+        memcpy(d, s->segment, h.glen + 1);
+        d += h.glen + 1;
+        memcpy(d, p, len);
+
+        b->len = need;
+        b->nrows++;
+    }
+
+    return sq_store_batch_state(b, a, start, complete);
+}
+
+
+void
+sq_store_batch_free(sq_store_batch_t *b)
+{
+    free(b->rows);
+    free(b->workers);
+    free(b->packed);
+    memset(b, 0, sizeof(sq_store_batch_t));
+}
+
+
+int
+sq_store_write_batch(sq_store_t *st, const sq_store_batch_t *b,
+    size_t *written)
+{
+    int                   rc;
+    size_t                n, i;
+    const char           *e, *r, *g;
+    sq_batch_row_t        h;
+    const unsigned char  *p;
+
+    n = 0;
+
+    if (sq_store_exec(st, "BEGIN IMMEDIATE") != SQ_OK) {
+        return SQ_ERR_STORE;
+    }
+
+    p = b->rows;
+
+    for (i = 0; i < b->nrows; i++) {
+        memcpy(&h, p, sizeof(h));
+        e = (const char *) p + sizeof(h);
+        r = e + h.elen + 1;
+        g = r + h.rlen + 1;
+        p = (const unsigned char *) g + h.glen + 1;
+
+        /* unpacked and packed again, as the rows were always written */
+
+        sq_slot_reset(&st->slot, b->start);
+
+        rc = sq_slot_unpack(p, h.plen, &st->slot);
+        p += h.plen;
 
         if (rc != SQ_OK) {
             snprintf(st->err, sizeof(st->err), "%s: the slot at %lld: %s",
-                     st->path, (long long) start, sq_strerror(rc));
+                     st->path, (long long) b->start, sq_strerror(rc));
             goto failed;
         }
 
@@ -1011,7 +1178,7 @@ sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
             continue;
         }
 
-        rc = sq_store_put(st, s, &st->slot, a->slot, complete);
+        rc = sq_store_put(st, e, r, g, &st->slot, b->secs, b->complete);
 
         if (rc != SQ_OK) {
             goto failed;
@@ -1020,10 +1187,14 @@ sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
         n++;
     }
 
-    rc = sq_store_put_state(st, a, start, complete);
+    rc = sq_store_put_batch_state(st, b);
 
     if (rc != SQ_OK) {
         goto failed;
+    }
+
+    while (b->hold && access(b->hold, F_OK) == 0) {
+        usleep(50000);
     }
 
     if (sq_store_exec(st, "COMMIT") != SQ_OK) {
@@ -1048,6 +1219,31 @@ failed:
 }
 
 
+int
+sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
+    int complete, size_t *written)
+{
+    int               rc;
+    sq_store_batch_t  b;
+
+    memset(&b, 0, sizeof(sq_store_batch_t));
+
+    rc = sq_store_batch_fill(&b, a, start, complete);
+
+    if (rc != SQ_OK) {
+        snprintf(st->err, sizeof(st->err), "%s: the slot at %lld: %s",
+                 st->path, (long long) start, sq_strerror(rc));
+
+    } else {
+        rc = sq_store_write_batch(st, &b, written);
+    }
+
+    sq_store_batch_free(&b);
+
+    return rc;
+}
+
+
 /*
  * The workers' state and the loss counters that go with the rollups up
  * to the slot at start: as they are now when nothing was ingested after
@@ -1058,15 +1254,12 @@ failed:
  */
 
 static int
-sq_store_put_state(sq_store_t *st, const sq_windows_t *a, int64_t start,
-    int complete)
+sq_store_batch_state(sq_store_batch_t *b, const sq_windows_t *a,
+    int64_t start, int complete)
 {
-    int        snap, cause;
-    uint64_t   lost;
+    int  snap, cause;
 
-    static const char  *causes[SQ_NLOSS] = {
-        "source", "transit", "collector"
-    };
+    b->wlen = 0;
 
     if (!complete || a->minute <= start) {
         snap = 0;
@@ -1075,69 +1268,111 @@ sq_store_put_state(sq_store_t *st, const sq_windows_t *a, int64_t start,
         snap = 1;
 
     } else {
+        b->state = 0;
         return SQ_OK;
     }
 
-    if (sq_workers_state(&a->workers, snap, sq_store_put_worker, st) != 0) {
-        return SQ_ERR_STORE;
+    b->state = 1;
+
+    if (sq_workers_state(&a->workers, snap, sq_store_batch_worker, b) != 0) {
+        return SQ_ERR_NOMEM;
     }
 
     for (cause = 0; cause < SQ_NLOSS; cause++) {
-        lost = snap ? a->workers.snap_lost[cause]
-                    : a->workers.lost_requests[cause];
+        b->lost[cause] = snap ? a->workers.snap_lost[cause]
+                              : a->workers.lost_requests[cause];
 
         if (cause == SQ_LOSS_COLLECTOR) {
             /* counted in memory, missing from the rollups */
-            lost += a->workers.unstored;
-        }
-
-        sqlite3_reset(st->put_loss);
-        sqlite3_bind_text(st->put_loss, 1, causes[cause], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st->put_loss, 2, (sqlite3_int64) lost);
-
-        if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
-            return sq_store_fail(st, "cannot write the loss counters");
+            b->lost[cause] += a->workers.unstored;
         }
     }
 
     /* the other side of the invariant, from the same snapshot */
-
-    sqlite3_reset(st->put_loss);
-    sqlite3_bind_text(st->put_loss, 1, "counted", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st->put_loss, 2,
-                       (sqlite3_int64) (snap ? a->workers.snap_counted
-                                             : a->workers.counted));
-
-    if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
-        return sq_store_fail(st, "cannot write the loss counters");
-    }
+    b->counted = snap ? a->workers.snap_counted : a->workers.counted;
 
     return SQ_OK;
 }
 
 
 static int
-sq_store_put_worker(void *data, const sq_worker_state_t *ws)
+sq_store_batch_worker(void *data, const sq_worker_state_t *ws)
 {
-    sq_store_t    *st = data;
-    sqlite3_stmt  *q;
+    sq_store_batch_t  *b = data;
+    size_t             need;
 
-    q = st->put_worker;
+    need = b->wlen + sizeof(sq_worker_state_t) + ws->nlen;
 
-    sqlite3_reset(q);
-    sqlite3_bind_text(q, 1, ws->node, (int) ws->nlen, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64) ws->pid);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64) ws->seq);
-    sqlite3_bind_int64(q, 4, (sqlite3_int64) ws->end_cr);
-    sqlite3_bind_int64(q, 5, (sqlite3_int64) ws->end_cx);
-    sqlite3_bind_int64(q, 6, ws->last_seen);
-
-    if (sqlite3_step(q) != SQLITE_DONE) {
-        sq_store_fail(st, "cannot write a worker's state");
+    if (sq_store_batch_grow(&b->workers, &b->wcap, need) != SQ_OK) {
         return 1;
     }
 
+    memcpy(b->workers + b->wlen, ws, sizeof(sq_worker_state_t));
+    memcpy(b->workers + b->wlen + sizeof(sq_worker_state_t), ws->node,
+           ws->nlen);
+    b->wlen = need;
+
     return 0;
+}
+
+
+static int
+sq_store_put_batch_state(sq_store_t *st, const sq_store_batch_t *b)
+{
+    int                   cause;
+    sqlite3_stmt         *q;
+    sq_worker_state_t     ws;
+    const unsigned char  *p, *end;
+
+    static const char  *causes[SQ_NLOSS] = {
+        "source", "transit", "collector"
+    };
+
+    if (!b->state) {
+        return SQ_OK;
+    }
+
+    q = st->put_worker;
+    p = b->workers;
+    end = b->workers + b->wlen;
+
+    while (p < end) {
+        memcpy(&ws, p, sizeof(sq_worker_state_t));
+        ws.node = (const char *) p + sizeof(sq_worker_state_t);
+        p += sizeof(sq_worker_state_t) + ws.nlen;
+
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, ws.node, (int) ws.nlen, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64) ws.pid);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64) ws.seq);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64) ws.end_cr);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64) ws.end_cx);
+        sqlite3_bind_int64(q, 6, ws.last_seen);
+
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            return sq_store_fail(st, "cannot write a worker's state");
+        }
+    }
+
+    for (cause = 0; cause < SQ_NLOSS; cause++) {
+        sqlite3_reset(st->put_loss);
+        sqlite3_bind_text(st->put_loss, 1, causes[cause], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->put_loss, 2, (sqlite3_int64) b->lost[cause]);
+
+        if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
+            return sq_store_fail(st, "cannot write the loss counters");
+        }
+    }
+
+    sqlite3_reset(st->put_loss);
+    sqlite3_bind_text(st->put_loss, 1, "counted", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->put_loss, 2, (sqlite3_int64) b->counted);
+
+    if (sqlite3_step(st->put_loss) != SQLITE_DONE) {
+        return sq_store_fail(st, "cannot write the loss counters");
+    }
+
+    return SQ_OK;
 }
 
 

@@ -115,6 +115,52 @@ int sq_store_write_slot(sq_store_t *st, const sq_windows_t *a, int64_t start,
     int complete, size_t *written);
 
 /*
+ * A slot's rows made ready on the event loop for the storage thread
+ * (sq_writer.h), so that the thread reads nothing the loop changes: each
+ * series' key and packed slot (sq_windows_slot_packed()), copied, and the
+ * workers' state and loss counters that go with them (as
+ * sq_store_write_slot() would write them at that moment).  Only the loop
+ * fills a batch, only the thread reads one handed over.
+ */
+
+typedef struct {
+    int64_t         start;
+    int64_t         secs;
+    int             complete;
+    int             state;        /* the workers' state goes with it */
+    const char     *hold;         /* the commit waits while this file
+                                     exists (SERVQUAL_TEST_STORE_HOLD,
+                                     tests), or NULL */
+    size_t          nrows;
+    unsigned char  *rows;         /* key and packed slot of each series */
+    size_t          len;
+    size_t          cap;
+    unsigned char  *workers;      /* each worker's state and node name */
+    size_t          wlen;
+    size_t          wcap;
+    uint64_t        lost[SQ_NLOSS];
+    uint64_t        counted;
+    unsigned char  *packed;       /* work space, SQ_SLOT_PACKED_MAX */
+} sq_store_batch_t;
+
+/*
+ * Fills b (its memory kept from the last time) with every series' fine
+ * slot that starts at start, complete or not: SQ_OK, SQ_ERR_INVALID
+ * (start not on a slot) or SQ_ERR_NOMEM.  On the loop.
+ */
+int sq_store_batch_fill(sq_store_batch_t *b, const sq_windows_t *a,
+    int64_t start, int complete);
+void sq_store_batch_free(sq_store_batch_t *b);
+
+/*
+ * Writes a batch in one transaction, the same rows sq_store_write_slot()
+ * writes (empty slots skipped, rows replaced) and the state with them.
+ * *written gets the number of rows, if not NULL.  On the storage thread.
+ */
+int sq_store_write_batch(sq_store_t *st, const sq_store_batch_t *b,
+    size_t *written);
+
+/*
  * Loads the rollups of the last long window (slots ending after
  * now - long window, with the configured slot length) into the window
  * store with sq_windows_add_slot().  *loaded gets the number of rows.

@@ -1318,3 +1318,35 @@ sq_windows_memory(const sq_windows_t *a)
 
     return m;
 }
+
+
+/* the history store's batches (sq_persist.c) */
+
+int
+sq_windows_slot_packed(const sq_windows_t *a, const sq_series_t *s,
+    int64_t start, unsigned char *buf, const unsigned char **p, size_t *len)
+{
+    sq_rslot_t  r;
+
+    *p = NULL;
+    *len = 0;
+
+    if (start % a->slot != 0) {
+        return SQ_ERR_INVALID;
+    }
+
+    if (s->cur && s->cur->start == start) {
+        *len = sq_slot_pack(s->cur, buf);
+        *p = buf;
+        return SQ_OK;
+    }
+
+    sq_ring_get(a, s, (uint32_t) ((start / a->slot) % a->nfine), &r);
+
+    if (r.start == start) {
+        *p = r.data;
+        *len = r.len;
+    }
+
+    return SQ_OK;
+}

@@ -254,4 +254,17 @@ uint64_t sq_windows_hash(const char *e, size_t elen, const char *r,
 extern uint64_t  sq_windows_hash_mask;
 
 
+/*
+ * For the history store's batches (sq_persist.c): the fine slot of a
+ * series that starts at start in its packed form (sq_slot.h), as
+ * sq_windows_slot() would unpack it.  *p points into the series' ring
+ * (valid until the series is next written to or freed) or, for the slot
+ * being written, into buf (SQ_SLOT_PACKED_MAX bytes) where it was packed;
+ * *len is 0 when the series has nothing of that slot.  SQ_OK or
+ * SQ_ERR_INVALID (start not on a slot).
+ */
+int sq_windows_slot_packed(const sq_windows_t *a, const sq_series_t *s,
+    int64_t start, unsigned char *buf, const unsigned char **p, size_t *len);
+
+
 #endif /* _SQ_WINDOWS_H_INCLUDED_ */
