@@ -239,6 +239,13 @@ sq_persist_start(sq_ctx_t *ctx)
                "ingest log \"%s\"", n, dir);
     }
 
+    /* synced by a thread of its own from now on (sq_wal.h) */
+
+    if (sq_wal_start(ps->wal) != SQ_OK) {
+        sq_log(SQ_LOG_WARN, "storage: ingest log \"%s\": no sync thread, "
+               "synced by the loop", dir);
+    }
+
     return SQ_OK;
 }
 
@@ -383,7 +390,7 @@ sq_persist_tick(sq_ctx_t *ctx, int64_t now)
         return;
     }
 
-    /* the ingest log is synced once a tick, a second */
+    /* the ingest log is synced once a tick, a second (by its thread) */
 
     if (ps->wal && sq_wal_sync(ps->wal) != SQ_OK) {
         sq_persist_wal_error(ps, "cannot sync", now);

@@ -5,6 +5,8 @@
  */
 
 
+#define _GNU_SOURCE
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -24,6 +27,7 @@
 #define SQ_WAL_HEAD     12        /* length and receive time */
 #define SQ_WAL_MAX      1024      /* segments replayed at most */
 #define SQ_WAL_BATCH    64        /* records in one write */
+#define SQ_WAL_PEND     8         /* segments awaiting the sync thread */
 
 
 /* a segment file: the new layout by position, the earlier by slot */
@@ -46,6 +50,25 @@ struct sq_wal_s {
     uint64_t         stored;      /* records ending here or before are
                                      in the database */
     uint64_t         errors;
+
+    /*
+     * The sync thread (sq_wal_start()): the loop's sync and stored
+     * position are requests it carries out, and a segment the receive
+     * thread closes waits for it in pend[], so that neither waits on
+     * the disk.  Its failures are reported by the next request.
+     */
+    pthread_t        thread;
+    pthread_cond_t   wake;
+    unsigned         running:1;
+    unsigned         stop:1;
+    unsigned         sync:1;      /* a sync was asked for */
+    unsigned         store:1;     /* a stored position was asked for */
+    int              pend[SQ_WAL_PEND];
+    size_t           npend;
+    uint64_t         store_pos;
+    int64_t          store_slot;
+    int              failed;      /* failures not reported yet */
+    int              failed_errno;
 };
 
 
@@ -55,6 +78,10 @@ static int sq_wal_segments(const sq_wal_t *wal, sq_wal_seg_t *segs,
     size_t max, size_t *n);
 static int sq_wal_cmp(const void *a, const void *b);
 static int sq_wal_rotate(sq_wal_t *wal, int64_t now);
+static void *sq_wal_thread(void *data);
+static int sq_wal_sync_now(sq_wal_t *wal);
+static int sq_wal_store_now(sq_wal_t *wal, uint64_t pos, int64_t slot);
+static int sq_wal_failed(sq_wal_t *wal);
 static int sq_wal_replay_one(sq_wal_t *wal, const sq_wal_seg_t *s,
     sq_wal_pt cb, void *data, int64_t *oldest, size_t *n);
 
@@ -147,8 +174,28 @@ sq_wal_open(const char *dir, char *err, size_t len)
 void
 sq_wal_close(sq_wal_t *wal)
 {
+    size_t  i;
+
     if (wal == NULL) {
         return;
+    }
+
+    /* the thread carries out what was asked before it ends */
+
+    if (wal->running) {
+        pthread_mutex_lock(&wal->lock);
+        wal->stop = 1;
+        pthread_cond_signal(&wal->wake);
+        pthread_mutex_unlock(&wal->lock);
+
+        pthread_join(wal->thread, NULL);
+        pthread_cond_destroy(&wal->wake);
+        wal->running = 0;
+    }
+
+    for (i = 0; i < wal->npend; i++) {
+        (void) fdatasync(wal->pend[i]);
+        close(wal->pend[i]);
     }
 
     if (wal->prev != -1) {
@@ -185,9 +232,16 @@ sq_wal_rotate(sq_wal_t *wal, int64_t now)
 
     if (wal->fd != -1) {
         if (wal->prev != -1) {
-            /* two segments within a sync: the older made durable now */
-            (void) fdatasync(wal->prev);
-            close(wal->prev);
+            if (wal->running && wal->npend < SQ_WAL_PEND) {
+                /* two segments within a sync: the older to the thread */
+                wal->pend[wal->npend++] = wal->prev;
+                pthread_cond_signal(&wal->wake);
+
+            } else {
+                /* the thread is that far behind: made durable now */
+                (void) fdatasync(wal->prev);
+                close(wal->prev);
+            }
         }
 
         wal->prev = wal->dirty ? wal->fd : -1;
@@ -324,18 +378,45 @@ failed:
 }
 
 
-/* syncs outside the lock: the receive thread keeps appending */
+/*
+ * With the thread, a request: it syncs within the second; a failure of
+ * an earlier sync or position is reported here (SQ_ERR_IO, errno).
+ */
 
 int
 sq_wal_sync(sq_wal_t *wal)
 {
-    int  fd, prev, rc;
+    if (!wal->running) {
+        return sq_wal_sync_now(wal);
+    }
+
+    pthread_mutex_lock(&wal->lock);
+    wal->sync = 1;
+    pthread_cond_signal(&wal->wake);
+    pthread_mutex_unlock(&wal->lock);
+
+    return sq_wal_failed(wal);
+}
+
+
+/* syncs outside the lock: the receive thread keeps appending */
+
+static int
+sq_wal_sync_now(sq_wal_t *wal)
+{
+    int     fd, prev, rc;
+    int     pend[SQ_WAL_PEND];
+    size_t  i, npend;
 
     pthread_mutex_lock(&wal->lock);
 
     prev = wal->prev;
     wal->prev = -1;
     fd = -1;
+
+    npend = wal->npend;
+    memcpy(pend, wal->pend, npend * sizeof(int));
+    wal->npend = 0;
 
     if (wal->fd != -1 && wal->dirty) {
         fd = dup(wal->fd);
@@ -345,6 +426,14 @@ sq_wal_sync(sq_wal_t *wal)
     pthread_mutex_unlock(&wal->lock);
 
     rc = SQ_OK;
+
+    for (i = 0; i < npend; i++) {
+        if (fdatasync(pend[i]) == -1) {
+            rc = SQ_ERR_IO;
+        }
+
+        close(pend[i]);
+    }
 
     if (prev != -1) {
         if (fdatasync(prev) == -1) {
@@ -363,6 +452,121 @@ sq_wal_sync(sq_wal_t *wal)
     }
 
     return rc;
+}
+
+
+/* the first failure the thread had since the last report */
+
+static int
+sq_wal_failed(sq_wal_t *wal)
+{
+    int  failed, err;
+
+    pthread_mutex_lock(&wal->lock);
+    failed = wal->failed;
+    err = wal->failed_errno;
+    wal->failed = 0;
+    pthread_mutex_unlock(&wal->lock);
+
+    if (failed) {
+        errno = err;
+        return SQ_ERR_IO;
+    }
+
+    return SQ_OK;
+}
+
+
+int
+sq_wal_start(sq_wal_t *wal)
+{
+    if (wal->running) {
+        return SQ_OK;
+    }
+
+    if (pthread_cond_init(&wal->wake, NULL) != 0) {
+        return SQ_ERR_NOMEM;
+    }
+
+    if (pthread_create(&wal->thread, NULL, sq_wal_thread, wal) != 0) {
+        pthread_cond_destroy(&wal->wake);
+        return SQ_ERR_NOMEM;
+    }
+
+    pthread_mutex_lock(&wal->lock);
+    wal->running = 1;
+    pthread_mutex_unlock(&wal->lock);
+
+    return SQ_OK;
+}
+
+
+/*
+ * The sync thread: a closed segment, a sync or a stored position asked
+ * for is carried out at once, and the log synced at least once a second
+ * while it is appended to.
+ */
+
+static void *
+sq_wal_thread(void *data)
+{
+    int              rc, sync, store, stop, err;
+    int64_t          slot;
+    uint64_t         pos;
+    sq_wal_t        *wal;
+    struct timespec  ts;
+
+    wal = data;
+
+    (void) pthread_setname_np(pthread_self(), "sq-wal-sync");
+
+    pthread_mutex_lock(&wal->lock);
+
+    for ( ;; ) {
+        if (!wal->sync && !wal->store && wal->npend == 0 && !wal->stop) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            (void) pthread_cond_timedwait(&wal->wake, &wal->lock, &ts);
+        }
+
+        sync = wal->sync || wal->npend || wal->dirty || wal->prev != -1;
+        store = wal->store;
+        pos = wal->store_pos;
+        slot = wal->store_slot;
+        stop = wal->stop;
+        wal->sync = 0;
+        wal->store = 0;
+
+        pthread_mutex_unlock(&wal->lock);
+
+        rc = SQ_OK;
+        err = 0;
+
+        if (sync && sq_wal_sync_now(wal) != SQ_OK) {
+            rc = SQ_ERR_IO;
+            err = errno;
+        }
+
+        if (store && sq_wal_store_now(wal, pos, slot) != SQ_OK) {
+            rc = SQ_ERR_IO;
+            err = errno;
+        }
+
+        pthread_mutex_lock(&wal->lock);
+
+        if (rc != SQ_OK && !wal->failed) {
+            wal->failed = 1;
+            wal->failed_errno = err;
+        }
+
+        if (stop && !wal->sync && !wal->store && wal->npend == 0) {
+            break;
+        }
+    }
+
+    pthread_mutex_unlock(&wal->lock);
+
+    return NULL;
 }
 
 
@@ -426,8 +630,36 @@ sq_wal_cmp(const void *a, const void *b)
 }
 
 
+/* with the thread, a request; the position is remembered at once */
+
 int
 sq_wal_stored(sq_wal_t *wal, uint64_t pos, int64_t slot)
+{
+    if (!wal->running) {
+        return sq_wal_store_now(wal, pos, slot);
+    }
+
+    pthread_mutex_lock(&wal->lock);
+
+    if (pos > wal->stored) {
+        wal->stored = pos;
+    }
+
+    if (!wal->store || slot > wal->store_slot) {
+        wal->store_slot = slot;
+    }
+
+    wal->store_pos = wal->stored;
+    wal->store = 1;
+    pthread_cond_signal(&wal->wake);
+    pthread_mutex_unlock(&wal->lock);
+
+    return sq_wal_failed(wal);
+}
+
+
+static int
+sq_wal_store_now(sq_wal_t *wal, uint64_t pos, int64_t slot)
 {
     int            fd, rc;
     char           name[4096], tmp[4096], buf[32];

@@ -20,7 +20,9 @@
  * The ingest log: every datagram read from the sockets, as received,
  * appended by the receive thread before it enters the ingest queue
  * (sq_ingest.h), so that a collector killed with -9 loses only what the
- * kernel still held.  It is synced once a second by the loop.
+ * kernel still held.  It is synced at least once a second by its own
+ * thread (sq_wal_start()), so that neither the receive thread nor the
+ * loop waits on the disk.
  *
  * The log is one sequence of bytes cut into segment files, each named by
  * the position of its first byte (DIR/POSITION.wal, 20 digits); a new
@@ -68,6 +70,16 @@ void sq_wal_close(sq_wal_t *wal);
  */
 int sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
     size_t n, uint64_t *end);
+
+/*
+ * Starts the sync thread (sq-wal-sync): from then on sq_wal_sync() and
+ * sq_wal_stored() are requests it carries out within the second, each
+ * returning the failure of an earlier one, if any (SQ_ERR_IO, errno), and
+ * a segment closed by the receive thread is synced by it.  SQ_OK or
+ * SQ_ERR_NOMEM (the log then works as without it).  sq_wal_close() lets
+ * it finish what was asked and joins it.
+ */
+int sq_wal_start(sq_wal_t *wal);
 
 /* makes what was appended durable: SQ_OK or SQ_ERR_IO */
 int sq_wal_sync(sq_wal_t *wal);

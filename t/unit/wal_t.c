@@ -219,6 +219,36 @@ main(void)
     s = replay(dir);
     is_int(s.n, 0, "nothing left to replay");
 
+    /*
+     * With the sync thread: segments closed by appends go to it, the
+     * stored position is a request it carries out, and what was asked
+     * is done by the close, which joins it.
+     */
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_start(wal), SQ_OK, "the sync thread started");
+
+    for (i = 0; i < 4; i++) {
+        is_int(sq_wal_append(wal, 1700000100000 + (int64_t) i * 61000,
+                             dg + i, 1, end), SQ_OK,
+               "a record a minute, %zu", i);
+    }
+
+    is_int(files(dir, ".wal"), 4, "four segments");
+    is_int(sq_wal_sync(wal), SQ_OK, "a sync asked for");
+    is_int(sq_wal_stored(wal, end[0], 0), SQ_OK, "a position asked for");
+    is_int(sq_wal_stored_pos(wal), end[0], "remembered at once");
+    sq_wal_close(wal);
+
+    is_int(files(dir, ".wal"), 1, "the close carried it out: the passed "
+           "segments deleted");
+    s = replay(dir);
+    is_int(s.n, 0, "nothing after the stored position");
+
+    snprintf(name, sizeof(name), "%s/%020llu.wal", dir,
+             (unsigned long long) (end[0] - 22));
+    (void) unlink(name);
+
     snprintf(name, sizeof(name), "%s/stored", dir);
     (void) unlink(name);
     (void) rmdir(dir);
