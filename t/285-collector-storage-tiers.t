@@ -278,8 +278,8 @@ $k->start;
 ok($k->wait_for(sub { (split / /, bulk())[0] == 0 }, 180),
    'after the kills the work is finished') or diag($k->log_text);
 
-my ($f, $m, $slots) = split / /, bulk();
-is($m, $total, 'every request is in the hourly rows once');
+my (undef, $hourly, $slots) = split / /, bulk();
+is($hourly, $total, 'every request is in the hourly rows once');
 is($slots, $NS * $NM, 'every minute row went into one hourly row once');
 is(sql("SELECT count(*) FROM coarse c JOIN series s ON s.id = c.series "
        . "WHERE s.endpoint = 'bulk'", $kdb), $NS * $NM / 60,
