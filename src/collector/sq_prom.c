@@ -1043,6 +1043,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
     int                    k, d, st;
     char                   extra[128];
     double                 v;
+    sq_win_score_t         ws;
     const sq_dim_score_t  *ds;
 
     for (k = 0; k < 2; k++) {
@@ -1053,23 +1054,24 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
             return;
         }
 
+        if (f == F_WREQUESTS) {
+            sq_prom_u64(p, sq_families[f].name, NULL, row->m[k].requests);
+            continue;
+        }
+
+        /* the row's window scored in full from what the view keeps */
+        sq_view_score(row, k, &ws);
+
         if (f == F_INDEX) {
-            if (!isnan(row->w[k].index)) {
-                sq_prom_dbl(p, sq_families[f].name, NULL,
-                            row->w[k].index);
+            if (!isnan(ws.index)) {
+                sq_prom_dbl(p, sq_families[f].name, NULL, ws.index);
             }
 
             continue;
         }
 
-        if (f == F_WREQUESTS) {
-            sq_prom_u64(p, sq_families[f].name, NULL,
-                        row->w[k].requests);
-            continue;
-        }
-
         for (d = 0; d < SQ_NDIMS; d++) {
-            ds = &row->w[k].dim[d];
+            ds = &ws.dim[d];
 
             switch (f) {
 

@@ -52,6 +52,7 @@ struct sq_group_s {
 typedef struct {
     sq_group_t      **b;
     uint32_t          nb;
+    uint32_t          n;          /* groups */
     unsigned          shared:1;
 } sq_gmap_t;
 
@@ -60,12 +61,50 @@ typedef struct {
 static sq_win_t  sq_group_none[2];
 
 
+/*
+ * The view's arena: names, labels, level sets and the browser's blocks,
+ * in chunks freed with the view (no allocation a row).
+ */
+
+#define SQ_ARENA_CHUNK  (64 * 1024)
+
+typedef struct sq_chunk_s  sq_chunk_t;
+
+struct sq_chunk_s {
+    sq_chunk_t   *next;
+    size_t        used;
+    size_t        size;
+    max_align_t   data[];
+};
+
+
+/* a name interned in the view, or a level set, while the view is built */
+
+typedef struct {
+    uint32_t      hash;
+    uint32_t      len;            /* a level set: its key's length */
+    const void   *key;            /* the name, or the key (builder's) */
+    void         *val;            /* the name, or the level set (view's) */
+} sq_slot_ref_t;
+
+
+typedef struct {
+    sq_slot_ref_t  *b;
+    uint32_t        nb;           /* a power of two */
+    uint32_t        n;
+} sq_itab_t;
+
+
 /* a view being built */
 
 typedef struct {
     sq_view_t        *v;
     size_t            cap;        /* rows allocated */
     const sq_conf_t  *conf;
+    sq_itab_t         names;
+    sq_itab_t         levels;
+    uint32_t         *key;        /* the overrides that apply to a row */
+    size_t            transient;  /* what the build holds besides */
 } sq_builder_t;
 
 
@@ -80,13 +119,20 @@ static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
     const char *k2, int *created);
 static void sq_gmap_free(sq_gmap_t *m);
 static int sq_group_merge(sq_group_t *g, sq_win_t *w);
+static void *sq_arena_alloc(sq_view_t *v, size_t size);
+static int sq_itab_init(sq_itab_t *t, uint32_t n);
+static sq_slot_ref_t *sq_itab_find(sq_itab_t *t, uint32_t hash,
+    const void *key, uint32_t len, int str);
+static int sq_itab_grow(sq_itab_t *t, int str);
+static const char *sq_view_name(sq_builder_t *bd, const char *name);
+static const sq_levels_t *sq_view_levels(sq_builder_t *bd, const char *e,
+    const char *r, const char *g, const sq_journey_t *jn);
 static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
-    const char *r, const char *g, const sq_label_t *labels, size_t nlabels);
-static void sq_row_labels(const sq_conf_t *conf, const char *e,
-    const char *r, const char *g, const sq_label_t **labels,
-    size_t *nlabels);
-static sq_row_t *sq_view_keyed_row(sq_builder_t *bd, int scope,
-    const char *e, const char *r, const char *g);
+    const char *r, const char *g, const sq_journey_t *jn);
+static int sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k,
+    const sq_win_score_t *ws);
+static void sq_view_no_browser(sq_browser_score_t *bs);
+static void sq_view_builder_free(sq_builder_t *bd);
 static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
 static int sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
@@ -128,6 +174,7 @@ sq_gmap_init(sq_gmap_t *m, uint32_t n)
     }
 
     m->b = calloc(m->nb, sizeof(sq_group_t *));
+    m->n = 0;
     m->shared = 0;
 
     return m->b ? 0 : -1;
@@ -172,6 +219,7 @@ sq_gmap_get(sq_gmap_t *m, const char *k1, const char *k2, int *created)
 
     g->next = m->b[h & (m->nb - 1)];
     m->b[h & (m->nb - 1)] = g;
+    m->n++;
 
     *created = 1;
 
@@ -256,25 +304,288 @@ sq_group_merge(sq_group_t *g, sq_win_t *w)
 }
 
 
+static void *
+sq_arena_alloc(sq_view_t *v, size_t size)
+{
+    void        *p;
+    size_t       n;
+    sq_chunk_t  *c;
+
+    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    c = v->arena;
+
+    if (c == NULL || c->size - c->used < size) {
+        n = size > SQ_ARENA_CHUNK ? size : SQ_ARENA_CHUNK;
+
+        c = malloc(sizeof(sq_chunk_t) + n);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->next = v->arena;
+        c->used = 0;
+        c->size = n;
+        v->arena = c;
+        v->bytes += sizeof(sq_chunk_t) + n;
+    }
+
+    p = (char *) c->data + c->used;
+    c->used += size;
+
+    return p;
+}
+
+
+static int
+sq_itab_init(sq_itab_t *t, uint32_t n)
+{
+    t->nb = 64;
+
+    while (t->nb < 2 * n) {
+        t->nb *= 2;
+    }
+
+    t->n = 0;
+    t->b = calloc(t->nb, sizeof(sq_slot_ref_t));
+
+    return t->b ? SQ_OK : SQ_ERR_NOMEM;
+}
+
+
+/* open addressing: the key's slot, or the empty one where it goes */
+
+static sq_slot_ref_t *
+sq_itab_find(sq_itab_t *t, uint32_t hash, const void *key, uint32_t len,
+    int str)
+{
+    uint32_t        i;
+    sq_slot_ref_t  *e;
+
+    for (i = hash & (t->nb - 1); /* void */; i = (i + 1) & (t->nb - 1)) {
+        e = &t->b[i];
+
+        if (e->key == NULL) {
+            return e;
+        }
+
+        if (e->hash == hash && e->len == len
+            && (str ? strcmp(e->key, key) == 0
+                    : memcmp(e->key, key, len) == 0))
+        {
+            return e;
+        }
+    }
+}
+
+
+static int
+sq_itab_grow(sq_itab_t *t, int str)
+{
+    uint32_t        i;
+    sq_itab_t       nt;
+    sq_slot_ref_t  *e;
+
+    if (2 * (t->n + 1) <= t->nb) {
+        return SQ_OK;
+    }
+
+    nt.nb = t->nb * 2;
+    nt.n = t->n;
+    nt.b = calloc(nt.nb, sizeof(sq_slot_ref_t));
+
+    if (nt.b == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (i = 0; i < t->nb; i++) {
+        if (t->b[i].key) {
+            e = sq_itab_find(&nt, t->b[i].hash, t->b[i].key, t->b[i].len,
+                             str);
+            *e = t->b[i];
+        }
+    }
+
+    free(t->b);
+    *t = nt;
+
+    return SQ_OK;
+}
+
+
+/* a name in the view's arena, once however many rows show it */
+
+static const char *
+sq_view_name(sq_builder_t *bd, const char *name)
+{
+    char           *p;
+    size_t          len;
+    uint32_t        h;
+    sq_slot_ref_t  *e;
+
+    h = sq_ghash(name, NULL);
+    len = strlen(name);
+
+    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
+
+    if (e->key) {
+        return e->val;
+    }
+
+    if (sq_itab_grow(&bd->names, 1) != SQ_OK) {
+        return NULL;
+    }
+
+    p = sq_arena_alloc(bd->v, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, name, len + 1);
+
+    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
+    e->hash = h;
+    e->len = (uint32_t) len;
+    e->key = p;
+    e->val = p;
+    bd->names.n++;
+
+    return p;
+}
+
+
 /*
- * A row, with its names and labels copied into one allocation that the
- * view owns: it outlives the configuration the labels came from.
+ * The level set of a row: the effective configuration of each dimension
+ * (sq_conf_effective() for where e, r, g and journey jn: NULL matches
+ * all) and the labels of the most specific matching override that has
+ * labels (a journey: its own).  Rows that the same overrides apply to
+ * share one, in the view's arena.
+ */
+
+static const sq_levels_t *
+sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
+    const char *g, const sq_journey_t *jn)
+{
+    int                   d;
+    char                 *p;
+    size_t                i, n, len;
+    uint32_t              h, *key;
+    sq_levels_t          *lv;
+    sq_label_t           *lab;
+    sq_slot_ref_t        *ent;
+    sq_override_iter_t    it;
+    const sq_label_t     *labels;
+    const sq_override_t  *o;
+
+    /* the key: the journey, then the matching overrides, in order */
+
+    n = 0;
+    bd->key[n++] = jn ? (uint32_t) (jn - bd->conf->journeys) + 1 : 0;
+    labels = jn ? jn->labels : NULL;
+    len = jn ? jn->nlabels : 0;
+
+    sq_conf_overrides(bd->conf, &it, e, r, g);
+
+    while ((o = sq_override_next(&it)) != NULL) {
+        bd->key[n++] = (uint32_t) (o - bd->conf->overrides);
+
+        if (jn == NULL && o->nlabels) {
+            labels = o->labels;
+            len = o->nlabels;
+        }
+    }
+
+    h = 2166136261u;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ bd->key[i]) * 16777619u;
+    }
+
+    ent = sq_itab_find(&bd->levels, h, bd->key,
+                       (uint32_t) (n * sizeof(uint32_t)), 0);
+
+    if (ent->key) {
+        return ent->val;
+    }
+
+    if (sq_itab_grow(&bd->levels, 0) != SQ_OK) {
+        return NULL;
+    }
+
+    /* a new one: the configuration and the labels copied */
+
+    key = malloc(n * sizeof(uint32_t));
+    lv = sq_arena_alloc(bd->v, sizeof(sq_levels_t)
+                               + len * sizeof(sq_label_t));
+    if (key == NULL || lv == NULL) {
+        free(key);
+        return NULL;
+    }
+
+    memcpy(key, bd->key, n * sizeof(uint32_t));
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        sq_conf_effective(bd->conf, d, e, r, g, jn, &lv->dc[d]);
+    }
+
+    lab = (sq_label_t *) (lv + 1);
+    lv->labels = len ? lab : NULL;
+    lv->nlabels = len;
+
+    for (i = 0; i < len; i++) {
+        lab[i].key = NULL;
+        lab[i].value = NULL;
+
+        if (labels[i].key) {
+            p = (char *) sq_view_name(bd, labels[i].key);
+            if (p == NULL) {
+                free(key);
+                return NULL;
+            }
+
+            lab[i].key = p;
+        }
+
+        if (labels[i].value) {
+            p = (char *) sq_view_name(bd, labels[i].value);
+            if (p == NULL) {
+                free(key);
+                return NULL;
+            }
+
+            lab[i].value = p;
+        }
+    }
+
+    ent = sq_itab_find(&bd->levels, h, key,
+                       (uint32_t) (n * sizeof(uint32_t)), 0);
+    ent->hash = h;
+    ent->len = (uint32_t) (n * sizeof(uint32_t));
+    ent->key = key;
+    ent->val = lv;
+    bd->levels.n++;
+    bd->v->nlevels++;
+
+    return lv;
+}
+
+
+/*
+ * A row: its names interned in the view (they outlive the series), its
+ * level set shared.  e, r, g: "*" for all (SQ_ALL).
  */
 
 static sq_row_t *
 sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
-    const char *g, const sq_label_t *labels, size_t nlabels)
+    const char *g, const sq_journey_t *jn)
 {
-    char        *p;
-    size_t       n, i;
-    sq_row_t    *rows, *row;
-    sq_view_t   *v;
-    sq_label_t  *lab;
+    size_t      n;
+    sq_row_t   *rows, *row;
+    sq_view_t  *v;
 
     v = bd->v;
 
     if (v->n == bd->cap) {
-        n = bd->cap ? bd->cap * 2 : 256;
+        n = bd->cap ? bd->cap + bd->cap / 2 : 256;
         rows = realloc(v->rows, n * sizeof(sq_row_t));
 
         if (rows == NULL) {
@@ -285,88 +596,111 @@ sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
         bd->cap = n;
     }
 
-    n = nlabels * sizeof(sq_label_t) + strlen(e) + strlen(r) + strlen(g)
-        + 3;
+    row = &v->rows[v->n];
+    memset(row, 0, sizeof(sq_row_t));
+    row->scope = scope;
 
-    for (i = 0; i < nlabels; i++) {
-        n += (labels[i].key ? strlen(labels[i].key) + 1 : 0)
-             + (labels[i].value ? strlen(labels[i].value) + 1 : 0);
+    if (jn) {
+        row->levels = sq_view_levels(bd, NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL, NULL, jn);
+
+    } else {
+        row->levels = sq_view_levels(bd, strcmp(e, SQ_ALL) ? e : NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL,
+                                     strcmp(g, SQ_ALL) ? g : NULL, NULL);
     }
 
-    lab = malloc(n);
-    if (lab == NULL) {
+    row->endpoint = sq_view_name(bd, e);
+    row->region = sq_view_name(bd, r);
+    row->segment = sq_view_name(bd, g);
+
+    if (row->levels == NULL || row->endpoint == NULL || row->region == NULL
+        || row->segment == NULL)
+    {
         return NULL;
     }
 
-    p = (char *) (lab + nlabels);
-
-    row = &v->rows[v->n++];
-    memset(row, 0, sizeof(sq_row_t));
-    row->scope = scope;
-    row->labels = nlabels ? lab : NULL;
-    row->nlabels = nlabels;
-
-    for (i = 0; i < nlabels; i++) {
-        lab[i].key = NULL;
-        lab[i].value = NULL;
-
-        if (labels[i].key) {
-            lab[i].key = p;
-            p = stpcpy(p, labels[i].key) + 1;
-        }
-
-        if (labels[i].value) {
-            lab[i].value = p;
-            p = stpcpy(p, labels[i].value) + 1;
-        }
-    }
-
-    row->endpoint = p;
-    p = stpcpy(p, e) + 1;
-    row->region = p;
-    p = stpcpy(p, r) + 1;
-    row->segment = p;
-    strcpy(p, g);
+    v->n++;
 
     return row;
 }
 
 
-/* the labels of the most specific matching override that has labels */
+/*
+ * Keeps of a scored window what the row's level set does not give: the
+ * measured values, the requests they were judged on, the states, the
+ * latency quantiles and the empathy ratio's two times; the browser's
+ * block only when there were beacons.
+ */
 
-static void
-sq_row_labels(const sq_conf_t *conf, const char *e, const char *r,
-    const char *g, const sq_label_t **labels, size_t *nlabels)
+static int
+sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k, const sq_win_score_t *ws)
 {
-    sq_override_iter_t    it;
-    const sq_override_t  *o;
+    int                    d, j;
+    sq_row_win_t              *m;
+    const sq_dim_conf_t       *dc;
+    const sq_dim_score_t      *ds;
+    const sq_browser_score_t  *bs;
 
-    *labels = NULL;
-    *nlabels = 0;
+    m = &row->m[k];
+    m->requests = ws->requests;
+    m->p50 = ws->p50;
+    m->p75 = ws->p75;
+    m->p95 = ws->p95;
+    m->p99 = ws->p99;
+    m->lat = NAN;
+    m->base = NAN;
 
-    sq_conf_overrides(conf, &it, strcmp(e, SQ_ALL) ? e : NULL,
-                      strcmp(r, SQ_ALL) ? r : NULL,
-                      strcmp(g, SQ_ALL) ? g : NULL);
+    for (d = 0; d < SQ_NDIMS; d++) {
+        ds = &ws->dim[d];
+        dc = &row->levels->dc[d];
 
-    while ((o = sq_override_next(&it)) != NULL) {
-        if (o->nlabels) {
-            *labels = o->labels;
-            *nlabels = o->nlabels;
+        m->dim[d].value = ds->value;
+        m->dim[d].requests = ds->requests;
+        m->flags[d] = (uint8_t) ds->state;
+
+        /* the browser's part decided: its indicator (sq_score_browser) */
+
+        if (dc->browser != SQ_IND_NONE && ds->indicator == dc->browser
+            && ds->adequate == dc->badequate && ds->desired == dc->bdesired
+            && ds->min_requests == dc->min_beacons)
+        {
+            m->flags[d] |= SQ_ROW_BROWSER;
+
+        } else if (ds->indicator == SQ_IND_LATENCY_RATIO) {
+            m->lat = ds->lat;
+            m->base = ds->base;
         }
     }
-}
 
+    bs = &ws->browser;
 
-static sq_row_t *
-sq_view_keyed_row(sq_builder_t *bd, int scope, const char *e, const char *r,
-    const char *g)
-{
-    size_t             n;
-    const sq_label_t  *labels;
+    if (bs->beacons == 0 && row->browser == NULL) {
+        for (j = 0; j < SQ_WIRE_NBHISTS; j++) {
+            if (bs->n[j] || !isnan(bs->p75[j])) {
+                break;
+            }
+        }
 
-    sq_row_labels(bd->conf, e, r, g, &labels, &n);
+        if (j == SQ_WIRE_NBHISTS) {
+            return SQ_OK;
+        }
+    }
 
-    return sq_view_row(bd, scope, e, r, g, labels, n);
+    if (row->browser == NULL) {
+        row->browser = sq_arena_alloc(bd->v, 2 * sizeof(sq_browser_score_t));
+        if (row->browser == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        for (j = 0; j < 2; j++) {
+            sq_view_no_browser(&row->browser[j]);
+        }
+    }
+
+    row->browser[k] = *bs;
+
+    return SQ_OK;
 }
 
 
@@ -389,6 +723,7 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
     sq_group_t     *g, *s;
     const char    **regions, **tmp;
     sq_baseline_t  *base;
+    sq_win_score_t  ws;
 
     regions = NULL;
     nregions = 0;
@@ -477,8 +812,7 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
 
     /* over all regions: empathy is the worst served region */
 
-    row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, SQ_ALL, SQ_ALL,
-                      jn->labels, jn->nlabels);
+    row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, SQ_ALL, SQ_ALL, jn);
     if (row == NULL) {
         goto cleanup;
     }
@@ -496,17 +830,21 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
             base[j].region = regions[j];
         }
 
-        sq_score_window(bd->conf, &where, &all[k], base, nregions,
-                        &row->w[k]);
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &all[k], base,
+                           nregions, &ws);
         sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
-                         jn->nsteps, &row->w[k]);
+                         jn->nsteps, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            goto cleanup;
+        }
     }
 
     /* per region */
 
     for (j = 0; j < nregions; j++) {
         row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, regions[j],
-                          SQ_ALL, jn->labels, jn->nlabels);
+                          SQ_ALL, jn);
         if (row == NULL) {
             goto cleanup;
         }
@@ -529,10 +867,14 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
             base[0].self = base[0].h;
             base[0].region = regions[j];
 
-            sq_score_window(bd->conf, &where, &reg[k * nregions + j], base,
-                            1, &row->w[k]);
+            sq_score_window_dc(bd->conf, row->levels->dc, &where,
+                               &reg[k * nregions + j], base, 1, &ws);
             sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
-                             jn->nsteps, &row->w[k]);
+                             jn->nsteps, &ws);
+
+            if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+                goto cleanup;
+            }
         }
     }
 
@@ -569,9 +911,10 @@ sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
     sq_row_t       *row;
     sq_group_t     *ge, *gg;
     sq_baseline_t   one;
+    sq_win_score_t  ws;
 
-    row = sq_view_keyed_row(bd, SQ_SCOPE_SERIES, where->endpoint,
-                            where->region, where->segment);
+    row = sq_view_row(bd, SQ_SCOPE_SERIES, where->endpoint, where->region,
+                      where->segment, NULL);
     if (row == NULL) {
         return SQ_ERR_NOMEM;
     }
@@ -585,8 +928,12 @@ sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
         one.self = gg ? &gg->w[k].h[SQ_H_RT] : NULL;
         one.region = where->region;
 
-        sq_score_window(bd->conf, where, &w[k], &one, ge && gg ? 1 : 0,
-                        &row->w[k]);
+        sq_score_window_dc(bd->conf, row->levels->dc, where, &w[k], &one,
+                           ge && gg ? 1 : 0, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
     }
 
     return SQ_OK;
@@ -674,6 +1021,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     sq_series_t      *se;
     sq_builder_t      bd;
     sq_baseline_t    *base, one;
+    sq_win_score_t    ws;
     struct timespec   t0, t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -695,11 +1043,21 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     v->store.max_series = a->max_series;
     v->store.memory = sq_windows_memory(a);
 
+    memset(&bd, 0, sizeof(sq_builder_t));
     bd.v = v;
-    bd.cap = 0;
     bd.conf = conf;
     base = NULL;
     cap = 0;
+
+    bd.key = malloc((conf->noverrides + 1) * sizeof(uint32_t));
+
+    if (bd.key == NULL || sq_itab_init(&bd.names, 1024) != SQ_OK
+        || sq_itab_init(&bd.levels, 16) != SQ_OK)
+    {
+        sq_view_builder_free(&bd);
+        free(v);
+        return NULL;
+    }
 
     /* the series, and the one past the series limit */
 
@@ -708,14 +1066,10 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
     regs = calloc(n ? n : 1, sizeof(char *));
 
-    ep.b = NULL;
-    ep.nb = 0;
-    er.b = NULL;
-    er.nb = 0;
-    rg.b = NULL;
-    rg.nb = 0;
-    sf.b = NULL;
-    sf.nb = 0;
+    memset(&ep, 0, sizeof(sq_gmap_t));
+    memset(&er, 0, sizeof(sq_gmap_t));
+    memset(&rg, 0, sizeof(sq_gmap_t));
+    memset(&sf, 0, sizeof(sq_gmap_t));
 
     if (wins == NULL || regs == NULL
         || sq_gmap_init(&ep, a->n / 4) != 0
@@ -728,6 +1082,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         sq_gmap_free(&ep);
         sq_gmap_free(&er);
         sq_gmap_free(&rg);
+        sq_view_builder_free(&bd);
         free(v);
         return NULL;
     }
@@ -790,6 +1145,16 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         }
     }
 
+    /* the rows: about one a series, and one a rollup */
+
+    bd.cap = n + ep.n + rg.n + sf.n + 16;
+    v->rows = malloc(bd.cap * sizeof(sq_row_t));
+
+    if (v->rows == NULL) {
+        bd.cap = 0;
+        goto done;
+    }
+
     /* series: empathy is the series' quantile over its endpoint's */
 
     where.journey = NULL;
@@ -834,8 +1199,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 
     for (i = 0; i < ep.nb; i++) {
         for (ge = ep.b[i]; ge; ge = ge->next) {
-            row = sq_view_keyed_row(&bd, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL,
-                                    SQ_ALL);
+            row = sq_view_row(&bd, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL,
+                              SQ_ALL, NULL);
             if (row == NULL) {
                 goto done;
             }
@@ -870,8 +1235,12 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                     n++;
                 }
 
-                sq_score_window(conf, &where, &ge->w[k], base, n,
-                                &row->w[k]);
+                sq_score_window_dc(conf, row->levels->dc, &where, &ge->w[k],
+                                   base, n, &ws);
+
+                if (sq_view_pack(&bd, row, k, &ws) != SQ_OK) {
+                    goto done;
+                }
             }
         }
     }
@@ -882,8 +1251,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 
     for (i = 0; i < rg.nb; i++) {
         for (gr = rg.b[i]; gr; gr = gr->next) {
-            row = sq_view_keyed_row(&bd, SQ_SCOPE_REGION, SQ_ALL, gr->k1,
-                                    SQ_ALL);
+            row = sq_view_row(&bd, SQ_SCOPE_REGION, SQ_ALL, gr->k1, SQ_ALL,
+                              NULL);
             if (row == NULL) {
                 goto done;
             }
@@ -896,8 +1265,12 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                 one.self = one.h;
                 one.region = gr->k1;
 
-                sq_score_window(conf, &where, &gr->w[k], &one, 1,
-                                &row->w[k]);
+                sq_score_window_dc(conf, row->levels->dc, &where, &gr->w[k],
+                                   &one, 1, &ws);
+
+                if (sq_view_pack(&bd, row, k, &ws) != SQ_OK) {
+                    goto done;
+                }
             }
         }
     }
@@ -909,6 +1282,12 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     }
 
 done:
+
+    /* what the build held besides the view, at most */
+
+    bd.transient = 2 * (size_t) n * sizeof(sq_win_t) + n * sizeof(char *)
+                   + (ep.nb + er.nb + rg.nb + sf.nb) * sizeof(sq_group_t *)
+                   + (bd.names.nb + bd.levels.nb) * sizeof(sq_slot_ref_t);
 
     n = a->n + (a->other ? 1 : 0);
 
@@ -925,11 +1304,129 @@ done:
     sq_gmap_free(&er);
     sq_gmap_free(&rg);
     sq_gmap_free(&sf);
+    sq_view_builder_free(&bd);
+
+    if (v->n && v->n < bd.cap) {
+        row = realloc(v->rows, v->n * sizeof(sq_row_t));
+        v->rows = row ? row : v->rows;
+    }
+
+    v->bytes += sizeof(sq_view_t) + v->n * sizeof(sq_row_t);
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     v->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     return v;
+}
+
+
+static void
+sq_view_builder_free(sq_builder_t *bd)
+{
+    uint32_t  i;
+
+    for (i = 0; bd->levels.b && i < bd->levels.nb; i++) {
+        free((void *) bd->levels.b[i].key);
+    }
+
+    free(bd->levels.b);
+    free(bd->names.b);
+    free(bd->key);
+
+    bd->levels.b = NULL;
+    bd->names.b = NULL;
+    bd->key = NULL;
+}
+
+
+/* a window without beacons, as sq_score_window() shows it */
+
+static void
+sq_view_no_browser(sq_browser_score_t *bs)
+{
+    int  k;
+
+    bs->beacons = 0;
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        bs->n[k] = 0;
+        bs->p75[k] = NAN;
+    }
+}
+
+
+void
+sq_view_dim(const sq_row_t *r, int which, int dim, sq_dim_score_t *out)
+{
+    const sq_row_win_t   *m;
+    const sq_dim_conf_t  *dc;
+
+    m = &r->m[which];
+    dc = &r->levels->dc[dim];
+
+    out->value = m->dim[dim].value;
+    out->requests = m->dim[dim].requests;
+    out->weight = dc->weight;
+    out->lat = NAN;
+    out->base = NAN;
+
+    if (m->flags[dim] & SQ_ROW_BROWSER) {
+        out->indicator = dc->browser;
+        out->adequate = dc->badequate;
+        out->desired = dc->bdesired;
+        out->min_requests = dc->min_beacons;
+
+    } else {
+        out->indicator = dc->indicator;
+        out->adequate = dc->adequate;
+        out->desired = dc->desired;
+        out->min_requests = dc->min_requests;
+
+        if (dc->indicator == SQ_IND_LATENCY_RATIO) {
+            out->lat = m->lat;
+            out->base = m->base;
+        }
+    }
+
+    out->state = m->flags[dim] & SQ_ROW_STATE;
+
+    if (out->state == SQ_STATE_INSUFFICIENT) {
+        out->z = NAN;
+        out->msa = NAN;
+        out->mss = NAN;
+        return;
+    }
+
+    sq_place(out);
+}
+
+
+void
+sq_view_score(const sq_row_t *r, int which, sq_win_score_t *out)
+{
+    int                  d;
+    const sq_row_win_t  *m;
+
+    m = &r->m[which];
+
+    out->requests = m->requests;
+    out->p50 = m->p50;
+    out->p75 = m->p75;
+    out->p95 = m->p95;
+    out->p99 = m->p99;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        sq_view_dim(r, which, d, &out->dim[d]);
+    }
+
+    if (r->browser) {
+        out->browser = r->browser[which];
+
+    } else {
+        sq_view_no_browser(&out->browser);
+    }
+
+    sq_score_index(out);
 }
 
 
@@ -956,12 +1453,11 @@ sq_view_release(sq_view_t *v)
 static void
 sq_view_free(sq_view_t *v)
 {
-    size_t  i;
+    sq_chunk_t  *c, *next;
 
-    for (i = 0; i < v->n; i++) {
-        /* one allocation a row: the labels, then the names */
-        free(v->rows[i].nlabels ? (void *) v->rows[i].labels
-                                : (void *) v->rows[i].endpoint);
+    for (c = v->arena; c; c = next) {
+        next = c->next;
+        free(c);
     }
 
     free(v->rows);
