@@ -104,7 +104,6 @@ typedef struct {
     sq_itab_t         names;
     sq_itab_t         levels;
     uint32_t         *key;        /* the overrides that apply to a row */
-    size_t            transient;  /* what the build holds besides */
 } sq_builder_t;
 
 
@@ -1282,12 +1281,6 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     }
 
 done:
-
-    /* what the build held besides the view, at most */
-
-    bd.transient = 2 * (size_t) n * sizeof(sq_win_t) + n * sizeof(char *)
-                   + (ep.nb + er.nb + rg.nb + sf.nb) * sizeof(sq_group_t *)
-                   + (bd.names.nb + bd.levels.nb) * sizeof(sq_slot_ref_t);
 
     n = a->n + (a->other ? 1 : 0);
 
