@@ -1135,12 +1135,20 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
             if (gr) {
                 (void) sq_win_merge(&gr->w[k], &wins[2 * i + k]);
             }
-
-            (void) sq_win_merge(&glob[k], &wins[2 * i + k]);
         }
 
         if (gg) {
             (void) sq_group_merge(gg, &wins[2 * i]);
+        }
+    }
+
+    /* all traffic: the regions' merged (a few merges, not one a series) */
+
+    for (i = 0; i < rg.nb; i++) {
+        for (gr = rg.b[i]; gr; gr = gr->next) {
+            for (k = 0; k < 2; k++) {
+                (void) sq_win_merge(&glob[k], &gr->w[k]);
+            }
         }
     }
 
