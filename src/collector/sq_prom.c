@@ -61,7 +61,8 @@ enum {
     F_STORE_DROPPED, F_STORE_MERGED, F_STORE_SLICES, F_STORE_SLICE_MAX,
     F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
-    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
+    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_VIEW_ROWS, F_VIEW_BYTES,
+    F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
     F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
     F_SENT, F_DURATION, F_TTFB, F_VALUE_RATIO, F_VALUE_SECONDS, F_Z,
@@ -146,6 +147,10 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Scored views built (one a tick at most, when anything changed)." },
     { "servqual_view_build_seconds", "gauge",
       "Duration of the last scored view's build." },
+    { "servqual_view_rows", "gauge",
+      "Rows of the latest scored view (series and rollups)." },
+    { "servqual_view_bytes", "gauge",
+      "Memory held by the latest scored view." },
     { "servqual_alerts_firing", "gauge",
       "alerts firing now" },
     { "servqual_incidents_firing", "gauge",
@@ -703,6 +708,9 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
 
     sq_prom_head(b, F_VIEW_SECONDS);
     sq_prom_sample(b, sq_families[F_VIEW_SECONDS].name, NULL, v->seconds);
+
+    SQ_PROM_ONE(F_VIEW_ROWS, v->n);
+    SQ_PROM_ONE(F_VIEW_BYTES, v->bytes);
 
     sq_prom_alerts(ctx, b);
 
