@@ -43,8 +43,12 @@ struct sq_group_s {
     const char   *k2;
     uint32_t      hash;
     sq_win_t     *w;              /* own, or a series' windows */
+    uint32_t      first;          /* an endpoint's series: 1 + index */
+    uint32_t      count;
+    uint32_t      pos;            /* its row in the view */
     unsigned      sole:1;         /* w: its one series' windows */
     unsigned      alloc:1;        /* w: allocated (shared map) */
+    unsigned      done:1;         /* its row is scored */
     sq_win_t      own[];          /* 2, or none in a shared map */
 };
 
@@ -104,6 +108,8 @@ typedef struct {
     sq_itab_t         names;
     sq_itab_t         levels;
     uint32_t         *key;        /* the overrides that apply to a row */
+    sq_baseline_t    *base;       /* an endpoint's regions */
+    size_t            nbase;
 } sq_builder_t;
 
 
@@ -118,6 +124,7 @@ static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
     const char *k2, int *created);
 static void sq_gmap_free(sq_gmap_t *m);
 static int sq_group_merge(sq_group_t *g, sq_win_t *w);
+static int sq_group_own(sq_group_t *g);
 static void *sq_arena_alloc(sq_view_t *v, size_t size);
 static int sq_itab_init(sq_itab_t *t, uint32_t n);
 static sq_slot_ref_t *sq_itab_find(sq_itab_t *t, uint32_t hash,
@@ -134,8 +141,15 @@ static void sq_view_no_browser(sq_browser_score_t *bs);
 static void sq_view_builder_free(sq_builder_t *bd);
 static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
-static int sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
-    sq_where_t *where, sq_win_t *w);
+static int sq_view_row_at(sq_builder_t *bd, sq_row_t *row, int scope,
+    const char *e, const char *r, const char *g, const sq_journey_t *jn);
+static int sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_gmap_t *ep,
+    sq_gmap_t *er, sq_where_t *where, sq_win_t *w);
+static int sq_view_endpoint(sq_builder_t *bd, sq_row_t *row,
+    sq_group_t *ge);
+static int sq_view_region(sq_builder_t *bd, sq_row_t *row, sq_group_t *gr,
+    sq_win_t *glob);
+static int sq_view_step(const sq_conf_t *conf, const char *e);
 static int sq_view_fold(const sq_windows_t *a, const sq_conf_t *conf,
     sq_win_t *wins, uint32_t n, const char **regs);
 static void sq_view_free(sq_view_t *v);
@@ -262,8 +276,7 @@ sq_gmap_free(sq_gmap_t *m)
 static int
 sq_group_merge(sq_group_t *g, sq_win_t *w)
 {
-    int        k;
-    sq_win_t  *own;
+    int  k;
 
     if (g->w == sq_group_none) {
         g->w = w;
@@ -271,26 +284,8 @@ sq_group_merge(sq_group_t *g, sq_win_t *w)
         return SQ_OK;
     }
 
-    if (g->sole) {
-        own = malloc(2 * sizeof(sq_win_t));
-        if (own == NULL) {
-            return SQ_ERR_NOMEM;
-        }
-
-        for (k = 0; k < 2; k++) {
-            sq_win_init(&own[k]);
-
-            if (sq_win_merge(&own[k], &g->w[k]) != SQ_OK) {
-                sq_win_free(&own[0]);
-                sq_win_free(&own[1]);
-                free(own);
-                return SQ_ERR_NOMEM;
-            }
-        }
-
-        g->w = own;
-        g->sole = 0;
-        g->alloc = 1;
+    if (g->sole && sq_group_own(g) != SQ_OK) {
+        return SQ_ERR_NOMEM;
     }
 
     for (k = 0; k < 2; k++) {
@@ -298,6 +293,38 @@ sq_group_merge(sq_group_t *g, sq_win_t *w)
             return SQ_ERR_NOMEM;
         }
     }
+
+    return SQ_OK;
+}
+
+
+/* a group of a shared map that has its one series' windows: a copy */
+
+static int
+sq_group_own(sq_group_t *g)
+{
+    int        k;
+    sq_win_t  *own;
+
+    own = malloc(2 * sizeof(sq_win_t));
+    if (own == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (k = 0; k < 2; k++) {
+        sq_win_init(&own[k]);
+
+        if (sq_win_merge(&own[k], &g->w[k]) != SQ_OK) {
+            sq_win_free(&own[0]);
+            sq_win_free(&own[1]);
+            free(own);
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    g->w = own;
+    g->sole = 0;
+    g->alloc = 1;
 
     return SQ_OK;
 }
@@ -570,8 +597,42 @@ sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
 
 /*
  * A row: its names interned in the view (they outlive the series), its
- * level set shared.  e, r, g: "*" for all (SQ_ALL).
+ * level set shared.  e, r, g: "*" for all (SQ_ALL).  SQ_OK or
+ * SQ_ERR_NOMEM.
  */
+
+static int
+sq_view_row_at(sq_builder_t *bd, sq_row_t *row, int scope, const char *e,
+    const char *r, const char *g, const sq_journey_t *jn)
+{
+    memset(row, 0, sizeof(sq_row_t));
+    row->scope = scope;
+
+    if (jn) {
+        row->levels = sq_view_levels(bd, NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL, NULL, jn);
+
+    } else {
+        row->levels = sq_view_levels(bd, strcmp(e, SQ_ALL) ? e : NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL,
+                                     strcmp(g, SQ_ALL) ? g : NULL, NULL);
+    }
+
+    row->endpoint = sq_view_name(bd, e);
+    row->region = sq_view_name(bd, r);
+    row->segment = sq_view_name(bd, g);
+
+    if (row->levels == NULL || row->endpoint == NULL || row->region == NULL
+        || row->segment == NULL)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    return SQ_OK;
+}
+
+
+/* a row after those there are */
 
 static sq_row_t *
 sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
@@ -596,26 +657,8 @@ sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
     }
 
     row = &v->rows[v->n];
-    memset(row, 0, sizeof(sq_row_t));
-    row->scope = scope;
 
-    if (jn) {
-        row->levels = sq_view_levels(bd, NULL,
-                                     strcmp(r, SQ_ALL) ? r : NULL, NULL, jn);
-
-    } else {
-        row->levels = sq_view_levels(bd, strcmp(e, SQ_ALL) ? e : NULL,
-                                     strcmp(r, SQ_ALL) ? r : NULL,
-                                     strcmp(g, SQ_ALL) ? g : NULL, NULL);
-    }
-
-    row->endpoint = sq_view_name(bd, e);
-    row->region = sq_view_name(bd, r);
-    row->segment = sq_view_name(bd, g);
-
-    if (row->levels == NULL || row->endpoint == NULL || row->region == NULL
-        || row->segment == NULL)
-    {
+    if (sq_view_row_at(bd, row, scope, e, r, g, jn) != SQ_OK) {
         return NULL;
     }
 
@@ -903,18 +946,18 @@ cleanup:
 /* a series' row: empathy is its quantile over its endpoint's */
 
 static int
-sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
-    sq_where_t *where, sq_win_t *w)
+sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_gmap_t *ep,
+    sq_gmap_t *er, sq_where_t *where, sq_win_t *w)
 {
     int             k, created;
-    sq_row_t       *row;
     sq_group_t     *ge, *gg;
     sq_baseline_t   one;
     sq_win_score_t  ws;
 
-    row = sq_view_row(bd, SQ_SCOPE_SERIES, where->endpoint, where->region,
-                      where->segment, NULL);
-    if (row == NULL) {
+    if (sq_view_row_at(bd, row, SQ_SCOPE_SERIES, where->endpoint,
+                       where->region, where->segment, NULL)
+        != SQ_OK)
+    {
         return SQ_ERR_NOMEM;
     }
 
@@ -936,6 +979,131 @@ sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
     }
 
     return SQ_OK;
+}
+
+
+/* an endpoint's row: empathy is the worst region against all regions */
+
+static int
+sq_view_endpoint(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge)
+{
+    int              k;
+    size_t           n;
+    sq_group_t      *s;
+    sq_where_t       where;
+    sq_baseline_t   *base;
+    sq_win_score_t   ws;
+
+    if (sq_view_row_at(bd, row, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL, SQ_ALL,
+                       NULL)
+        != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    n = 0;
+
+    for (s = ge->regions; s; s = s->sibling) {
+        n++;
+    }
+
+    if (n > bd->nbase) {
+        base = realloc(bd->base, n * sizeof(sq_baseline_t));
+        if (base == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        bd->base = base;
+        bd->nbase = n;
+    }
+
+    base = bd->base;
+
+    where.endpoint = ge->k1;
+    where.region = NULL;
+    where.segment = NULL;
+    where.journey = NULL;
+
+    for (k = 0; k < 2; k++) {
+        n = 0;
+
+        for (s = ge->regions; s; s = s->sibling) {
+            base[n].h = &s->w[k].h[SQ_H_RT];
+            base[n].all = &ge->w[k].h[SQ_H_RT];
+            base[n].self = base[n].h;
+            base[n].region = s->k2;
+            n++;
+        }
+
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &ge->w[k],
+                           base, n, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+/* a region's row over all endpoints: against all regions */
+
+static int
+sq_view_region(sq_builder_t *bd, sq_row_t *row, sq_group_t *gr,
+    sq_win_t *glob)
+{
+    int             k;
+    sq_where_t      where;
+    sq_baseline_t   one;
+    sq_win_score_t  ws;
+
+    if (sq_view_row_at(bd, row, SQ_SCOPE_REGION, SQ_ALL, gr->k1, SQ_ALL,
+                       NULL)
+        != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    where.endpoint = NULL;
+    where.region = gr->k1;
+    where.segment = NULL;
+    where.journey = NULL;
+
+    for (k = 0; k < 2; k++) {
+        one.h = &gr->w[k].h[SQ_H_RT];
+        one.all = &glob[k].h[SQ_H_RT];
+        one.self = one.h;
+        one.region = gr->k1;
+
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &gr->w[k],
+                           &one, 1, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+/* whether endpoint e is a step of a journey */
+
+static int
+sq_view_step(const sq_conf_t *conf, const char *e)
+{
+    size_t  i, j;
+
+    for (i = 0; i < conf->njourneys; i++) {
+        for (j = 0; j < conf->journeys[i].nsteps; j++) {
+            if (strcmp(conf->journeys[i].steps[j], e) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1007,10 +1175,11 @@ sq_view_ms(void)
 sq_view_t *
 sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 {
-    int               k, created;
-    size_t            cap;
-    uint32_t          i, n;
-    sq_win_t         *wins, *w2, glob[2];
+    int               k, created, step, rc;
+    size_t            nrows;
+    uint32_t          i, n, j, cnt, tcap;
+    uint32_t         *nexts, *pos;
+    sq_win_t         *wins, *tw, *w, glob[2];
     sq_row_t         *row;
     sq_view_t        *v;
     sq_gmap_t         ep, er, rg, sf;
@@ -1019,8 +1188,6 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     sq_where_t        where;
     sq_series_t      *se;
     sq_builder_t      bd;
-    sq_baseline_t    *base, one;
-    sq_win_score_t    ws;
     struct timespec   t0, t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1045,61 +1212,64 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     memset(&bd, 0, sizeof(sq_builder_t));
     bd.v = v;
     bd.conf = conf;
-    base = NULL;
-    cap = 0;
-
-    bd.key = malloc((conf->noverrides + 1) * sizeof(uint32_t));
-
-    if (bd.key == NULL || sq_itab_init(&bd.names, 1024) != SQ_OK
-        || sq_itab_init(&bd.levels, 16) != SQ_OK)
-    {
-        sq_view_builder_free(&bd);
-        free(v);
-        return NULL;
-    }
 
     /* the series, and the one past the series limit */
 
     n = a->n + (a->other ? 1 : 0);
 
-    wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
-    regs = calloc(n ? n : 1, sizeof(char *));
+    wins = NULL;
+    tw = NULL;
+    tcap = 0;
+    rc = SQ_ERR_NOMEM;
+    nrows = 0;
+
+    sq_win_init(&glob[0]);
+    sq_win_init(&glob[1]);
 
     memset(&ep, 0, sizeof(sq_gmap_t));
     memset(&er, 0, sizeof(sq_gmap_t));
     memset(&rg, 0, sizeof(sq_gmap_t));
     memset(&sf, 0, sizeof(sq_gmap_t));
 
-    if (wins == NULL || regs == NULL
+    bd.key = malloc((conf->noverrides + 1) * sizeof(uint32_t));
+    regs = calloc(n ? n : 1, sizeof(char *));
+    nexts = calloc(n ? n : 1, sizeof(uint32_t));
+    pos = calloc(n ? n : 1, sizeof(uint32_t));
+
+    if (bd.key == NULL || regs == NULL || nexts == NULL || pos == NULL
+        || sq_itab_init(&bd.names, 1024) != SQ_OK
+        || sq_itab_init(&bd.levels, 16) != SQ_OK
         || sq_gmap_init(&ep, a->n / 4) != 0
         || sq_gmap_init(&er, a->n / 2) != 0
         || sq_gmap_init(&rg, 256) != 0
         || sq_gmap_init(&sf, 64) != 0)
     {
-        free(wins);
-        free(regs);
-        sq_gmap_free(&ep);
-        sq_gmap_free(&er);
-        sq_gmap_free(&rg);
-        sq_view_builder_free(&bd);
-        free(v);
-        return NULL;
+        goto done;
     }
 
     /* endpoint by region: most groups are one series */
     er.shared = 1;
 
-    sq_win_init(&glob[0]);
-    sq_win_init(&glob[1]);
+    /*
+     * Under the privacy floor the regions to fold are known from every
+     * series' windows: those are taken first, all at once.  Otherwise a
+     * series' windows are taken with its endpoint's and let go once its
+     * endpoint's rows are scored: the build holds one endpoint's.
+     */
 
-    /* the windows of every series; the regions below the privacy floor */
+    if (conf->privacy_min) {
+        wins = calloc(2 * (size_t) n, sizeof(sq_win_t));
+        if (wins == NULL) {
+            goto done;
+        }
 
-    for (i = 0; i < n; i++) {
-        se = i < a->n ? a->all[i] : a->other;
+        for (i = 0; i < n; i++) {
+            se = i < a->n ? a->all[i] : a->other;
 
-        for (k = 0; k < 2; k++) {
-            sq_win_init(&wins[2 * i + k]);
-            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+            for (k = 0; k < 2; k++) {
+                sq_win_init(&wins[2 * i + k]);
+                (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+            }
         }
     }
 
@@ -1107,7 +1277,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         goto done;
     }
 
-    /* their rollups; the series of region _other merged by key */
+    /* the groups, their keys only; the series of each endpoint listed */
 
     for (i = 0; i < n; i++) {
         se = i < a->n ? a->all[i] : a->other;
@@ -1115,30 +1285,200 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
         gr = sq_gmap_get(&rg, regs[i], NULL, &created);
         gg = sq_gmap_get(&er, se->endpoint, regs[i], &created);
-        gs = strcmp(regs[i], SQ_WIRE_OTHER) == 0
-             ? sq_gmap_get(&sf, se->endpoint, se->segment, &created) : NULL;
 
-        if (gg && created && ge) {
+        if (ge == NULL || gr == NULL || gg == NULL) {
+            goto done;
+        }
+
+        if (created) {
             gg->sibling = ge->regions;
             ge->regions = gg;
         }
 
-        for (k = 0; k < 2; k++) {
-            if (gs) {
-                (void) sq_win_merge(&gs->w[k], &wins[2 * i + k]);
+        if (strcmp(regs[i], SQ_WIRE_OTHER) == 0) {
+            if (sq_gmap_get(&sf, se->endpoint, se->segment, &created)
+                == NULL)
+            {
+                goto done;
             }
 
-            if (ge) {
-                (void) sq_win_merge(&ge->w[k], &wins[2 * i + k]);
-            }
+            pos[i] = UINT32_MAX;
 
-            if (gr) {
-                (void) sq_win_merge(&gr->w[k], &wins[2 * i + k]);
-            }
+        } else {
+            pos[i] = (uint32_t) nrows++;
         }
 
-        if (gg) {
-            (void) sq_group_merge(gg, &wins[2 * i]);
+        nexts[i] = ge->first;
+        ge->first = i + 1;
+        ge->count++;
+    }
+
+    /*
+     * Where each row goes: the series in the store's order, the series of
+     * region _other by endpoint and segment, the endpoints, the regions;
+     * the journeys after them.
+     */
+
+    for (i = 0; i < sf.nb; i++) {
+        for (gs = sf.b[i]; gs; gs = gs->next) {
+            gs->pos = (uint32_t) nrows++;
+        }
+    }
+
+    for (i = 0; i < ep.nb; i++) {
+        for (ge = ep.b[i]; ge; ge = ge->next) {
+            ge->pos = (uint32_t) nrows++;
+        }
+    }
+
+    for (i = 0; i < rg.nb; i++) {
+        for (gr = rg.b[i]; gr; gr = gr->next) {
+            gr->pos = (uint32_t) nrows++;
+        }
+    }
+
+    bd.cap = nrows + 16;
+    v->rows = malloc(bd.cap * sizeof(sq_row_t));
+
+    if (v->rows == NULL) {
+        bd.cap = 0;
+        goto done;
+    }
+
+    /* each endpoint: its series' windows, the rollups, its rows */
+
+    where.journey = NULL;
+
+    for (j = 0; j < ep.nb; j++) {
+        for (ge = ep.b[j]; ge; ge = ge->next) {
+
+            if (wins == NULL && ge->count > tcap) {
+                free(tw);
+                tcap = ge->count;
+                tw = malloc(2 * (size_t) tcap * sizeof(sq_win_t));
+
+                if (tw == NULL) {
+                    tcap = 0;
+                    goto done;
+                }
+            }
+
+            cnt = 0;
+
+            for (i = ge->first; i; i = nexts[i - 1]) {
+                se = i - 1 < a->n ? a->all[i - 1] : a->other;
+
+                if (wins) {
+                    w = &wins[2 * (i - 1)];
+
+                } else {
+                    w = &tw[2 * cnt];
+
+                    for (k = 0; k < 2; k++) {
+                        sq_win_init(&w[k]);
+                        (void) sq_windows_window(a, se, k, now, &w[k]);
+                    }
+                }
+
+                cnt++;
+
+                gr = sq_gmap_get(&rg, regs[i - 1], NULL, &created);
+                gg = sq_gmap_get(&er, se->endpoint, regs[i - 1], &created);
+                gs = strcmp(regs[i - 1], SQ_WIRE_OTHER) == 0
+                     ? sq_gmap_get(&sf, se->endpoint, se->segment, &created)
+                     : NULL;
+
+                for (k = 0; k < 2; k++) {
+                    if (gs) {
+                        (void) sq_win_merge(&gs->w[k], &w[k]);
+                    }
+
+                    (void) sq_win_merge(&ge->w[k], &w[k]);
+                    (void) sq_win_merge(&gr->w[k], &w[k]);
+                }
+
+                (void) sq_group_merge(gg, w);
+            }
+
+            /* its series' rows: empathy over the endpoint's */
+
+            cnt = 0;
+
+            for (i = ge->first; i; i = nexts[i - 1]) {
+                se = i - 1 < a->n ? a->all[i - 1] : a->other;
+                w = wins ? &wins[2 * (i - 1)] : &tw[2 * cnt];
+                cnt++;
+
+                if (pos[i - 1] != UINT32_MAX) {
+                    where.endpoint = se->endpoint;
+                    where.region = se->region;
+                    where.segment = se->segment;
+
+                    if (sq_view_series(&bd, &v->rows[pos[i - 1]], &ep, &er,
+                                       &where, w)
+                        != SQ_OK)
+                    {
+                        goto done;
+                    }
+
+                    continue;
+                }
+
+                /* region _other: one row an endpoint and segment */
+
+                gs = sq_gmap_get(&sf, se->endpoint, se->segment, &created);
+
+                if (gs->done) {
+                    continue;
+                }
+
+                gs->done = 1;
+                where.endpoint = gs->k1;
+                where.region = SQ_WIRE_OTHER;
+                where.segment = gs->k2;
+
+                if (sq_view_series(&bd, &v->rows[gs->pos], &ep, &er, &where,
+                                   gs->w)
+                    != SQ_OK)
+                {
+                    goto done;
+                }
+            }
+
+            if (sq_view_endpoint(&bd, &v->rows[ge->pos], ge) != SQ_OK) {
+                goto done;
+            }
+
+            /*
+             * The endpoint's (endpoint, region) groups: a journey's step
+             * keeps a copy of the windows it shares, the others let go.
+             */
+
+            step = sq_view_step(conf, ge->k1);
+
+            for (s = ge->regions; s; s = s->sibling) {
+                if (step) {
+                    if (s->sole && sq_group_own(s) != SQ_OK) {
+                        goto done;
+                    }
+
+                    continue;
+                }
+
+                if (s->alloc) {
+                    sq_win_free(&s->w[0]);
+                    sq_win_free(&s->w[1]);
+                    free(s->w);
+                    s->alloc = 0;
+                }
+
+                s->w = sq_group_none;
+                s->sole = 0;
+            }
+
+            for (i = 0; wins == NULL && i < 2 * cnt; i++) {
+                sq_win_free(&tw[i]);
+            }
         }
     }
 
@@ -1152,135 +1492,15 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         }
     }
 
-    /* the rows: about one a series, and one a rollup */
-
-    bd.cap = n + ep.n + rg.n + sf.n + 16;
-    v->rows = malloc(bd.cap * sizeof(sq_row_t));
-
-    if (v->rows == NULL) {
-        bd.cap = 0;
-        goto done;
-    }
-
-    /* series: empathy is the series' quantile over its endpoint's */
-
-    where.journey = NULL;
-
-    for (i = 0; i < n + sf.nb; i++) {
-        if (i < n) {
-            se = i < a->n ? a->all[i] : a->other;
-
-            if (strcmp(regs[i], SQ_WIRE_OTHER) == 0) {
-                continue;
-            }
-
-            where.endpoint = se->endpoint;
-            where.region = se->region;
-            where.segment = se->segment;
-            w2 = &wins[2 * i];
-
-            if (sq_view_series(&bd, &ep, &er, &where, w2) != SQ_OK) {
-                goto done;
-            }
-
-            continue;
-        }
-
-        /* the series of region _other, one row per endpoint and segment */
-
-        for (gs = sf.b[i - n]; gs; gs = gs->next) {
-            where.endpoint = gs->k1;
-            where.region = SQ_WIRE_OTHER;
-            where.segment = gs->k2;
-
-            if (sq_view_series(&bd, &ep, &er, &where, gs->w) != SQ_OK) {
-                goto done;
-            }
-        }
-    }
-
-    /* endpoints: empathy is the worst region against all regions */
-
-    where.region = NULL;
-    where.segment = NULL;
-
-    for (i = 0; i < ep.nb; i++) {
-        for (ge = ep.b[i]; ge; ge = ge->next) {
-            row = sq_view_row(&bd, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL,
-                              SQ_ALL, NULL);
-            if (row == NULL) {
-                goto done;
-            }
-
-            where.endpoint = ge->k1;
-
-            for (k = 0; k < 2; k++) {
-                n = 0;
-
-                for (s = ge->regions; s; s = s->sibling) {
-                    n++;
-                }
-
-                if (n > cap) {
-                    free(base);
-                    cap = n;
-                    base = malloc(cap * sizeof(sq_baseline_t));
-
-                    if (base == NULL) {
-                        cap = 0;
-                        goto done;
-                    }
-                }
-
-                n = 0;
-
-                for (s = ge->regions; s; s = s->sibling) {
-                    base[n].h = &s->w[k].h[SQ_H_RT];
-                    base[n].all = &ge->w[k].h[SQ_H_RT];
-                    base[n].self = base[n].h;
-                    base[n].region = s->k2;
-                    n++;
-                }
-
-                sq_score_window_dc(conf, row->levels->dc, &where, &ge->w[k],
-                                   base, n, &ws);
-
-                if (sq_view_pack(&bd, row, k, &ws) != SQ_OK) {
-                    goto done;
-                }
-            }
-        }
-    }
-
-    /* regions over all endpoints: against all regions */
-
-    where.endpoint = NULL;
-
     for (i = 0; i < rg.nb; i++) {
         for (gr = rg.b[i]; gr; gr = gr->next) {
-            row = sq_view_row(&bd, SQ_SCOPE_REGION, SQ_ALL, gr->k1, SQ_ALL,
-                              NULL);
-            if (row == NULL) {
+            if (sq_view_region(&bd, &v->rows[gr->pos], gr, glob) != SQ_OK) {
                 goto done;
-            }
-
-            where.region = gr->k1;
-
-            for (k = 0; k < 2; k++) {
-                one.h = &gr->w[k].h[SQ_H_RT];
-                one.all = &glob[k].h[SQ_H_RT];
-                one.self = one.h;
-                one.region = gr->k1;
-
-                sq_score_window_dc(conf, row->levels->dc, &where, &gr->w[k],
-                                   &one, 1, &ws);
-
-                if (sq_view_pack(&bd, row, k, &ws) != SQ_OK) {
-                    goto done;
-                }
             }
         }
     }
+
+    v->n = nrows;
 
     for (i = 0; i < conf->njourneys; i++) {
         if (sq_view_journey(&bd, &conf->journeys[i], &ep, &er) != SQ_OK) {
@@ -1288,17 +1508,24 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         }
     }
 
+    rc = SQ_OK;
+
 done:
 
-    n = a->n + (a->other ? 1 : 0);
+    if (rc != SQ_OK) {
+        /* out of memory: rows placed but not all scored are not shown */
+        v->n = 0;
+    }
 
-    for (i = 0; i < 2 * n; i++) {
+    for (i = 0; wins && i < 2 * n; i++) {
         sq_win_free(&wins[i]);
     }
 
     free(wins);
+    free(tw);
     free(regs);
-    free(base);
+    free(nexts);
+    free(pos);
     sq_win_free(&glob[0]);
     sq_win_free(&glob[1]);
     sq_gmap_free(&ep);
@@ -1333,6 +1560,8 @@ sq_view_builder_free(sq_builder_t *bd)
     free(bd->levels.b);
     free(bd->names.b);
     free(bd->key);
+    free(bd->base);
+    bd->base = NULL;
 
     bd->levels.b = NULL;
     bd->names.b = NULL;

@@ -51,7 +51,7 @@ static char          t_names[T_NE][16];
 static const char   *t_bregions[8] = {
     "US", "BR", "DE", "FR", "JP", "IN", "GB", "AU"
 };
-static const char   *t_regions[T_NR] = { "US", "BR", "DE", "JP", "IN" };
+static const char   *t_regions[T_NR] = { "US", "BR", "DE", "JP", "_other" };
 static const char   *t_segments[T_NG] = { "", "free", "pro" };
 static sq_hbin_t     t_bins[T_MAXS][SQ_WIRE_NBHISTS][4];
 static int64_t       t_now_s;
