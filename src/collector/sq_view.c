@@ -143,8 +143,8 @@ static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
 static int sq_view_row_at(sq_builder_t *bd, sq_row_t *row, int scope,
     const char *e, const char *r, const char *g, const sq_journey_t *jn);
-static int sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_gmap_t *ep,
-    sq_gmap_t *er, sq_where_t *where, sq_win_t *w);
+static int sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge,
+    sq_group_t *gg, sq_where_t *where, sq_win_t *w);
 static int sq_view_endpoint(sq_builder_t *bd, sq_row_t *row,
     sq_group_t *ge);
 static int sq_view_region(sq_builder_t *bd, sq_row_t *row, sq_group_t *gr,
@@ -946,11 +946,10 @@ cleanup:
 /* a series' row: empathy is its quantile over its endpoint's */
 
 static int
-sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_gmap_t *ep,
-    sq_gmap_t *er, sq_where_t *where, sq_win_t *w)
+sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge,
+    sq_group_t *gg, sq_where_t *where, sq_win_t *w)
 {
-    int             k, created;
-    sq_group_t     *ge, *gg;
+    int             k;
     sq_baseline_t   one;
     sq_win_score_t  ws;
 
@@ -960,9 +959,6 @@ sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_gmap_t *ep,
     {
         return SQ_ERR_NOMEM;
     }
-
-    ge = sq_gmap_get(ep, where->endpoint, NULL, &created);
-    gg = sq_gmap_get(er, where->endpoint, where->region, &created);
 
     for (k = 0; k < 2; k++) {
         one.h = &w[k].h[SQ_H_RT];
@@ -1179,6 +1175,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     size_t            nrows;
     uint32_t          i, n, j, cnt, tcap;
     uint32_t         *nexts, *pos;
+    sq_group_t      **grs, **ggs;
     sq_win_t         *wins, *tw, *w, glob[2];
     sq_row_t         *row;
     sq_view_t        *v;
@@ -1235,8 +1232,11 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     regs = calloc(n ? n : 1, sizeof(char *));
     nexts = calloc(n ? n : 1, sizeof(uint32_t));
     pos = calloc(n ? n : 1, sizeof(uint32_t));
+    grs = calloc(n ? n : 1, sizeof(sq_group_t *));
+    ggs = calloc(n ? n : 1, sizeof(sq_group_t *));
 
     if (bd.key == NULL || regs == NULL || nexts == NULL || pos == NULL
+        || grs == NULL || ggs == NULL
         || sq_itab_init(&bd.names, 1024) != SQ_OK
         || sq_itab_init(&bd.levels, 16) != SQ_OK
         || sq_gmap_init(&ep, a->n / 4) != 0
@@ -1308,6 +1308,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
             pos[i] = (uint32_t) nrows++;
         }
 
+        grs[i] = gr;
+        ggs[i] = gg;
         nexts[i] = ge->first;
         ge->first = i + 1;
         ge->count++;
@@ -1382,9 +1384,9 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 
                 cnt++;
 
-                gr = sq_gmap_get(&rg, regs[i - 1], NULL, &created);
-                gg = sq_gmap_get(&er, se->endpoint, regs[i - 1], &created);
-                gs = strcmp(regs[i - 1], SQ_WIRE_OTHER) == 0
+                gr = grs[i - 1];
+                gg = ggs[i - 1];
+                gs = pos[i - 1] == UINT32_MAX
                      ? sq_gmap_get(&sf, se->endpoint, se->segment, &created)
                      : NULL;
 
@@ -1414,8 +1416,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                     where.region = se->region;
                     where.segment = se->segment;
 
-                    if (sq_view_series(&bd, &v->rows[pos[i - 1]], &ep, &er,
-                                       &where, w)
+                    if (sq_view_series(&bd, &v->rows[pos[i - 1]], ge,
+                                       ggs[i - 1], &where, w)
                         != SQ_OK)
                     {
                         goto done;
@@ -1437,8 +1439,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                 where.region = SQ_WIRE_OTHER;
                 where.segment = gs->k2;
 
-                if (sq_view_series(&bd, &v->rows[gs->pos], &ep, &er, &where,
-                                   gs->w)
+                if (sq_view_series(&bd, &v->rows[gs->pos], ge, ggs[i - 1],
+                                   &where, gs->w)
                     != SQ_OK)
                 {
                     goto done;
@@ -1526,6 +1528,8 @@ done:
     free(regs);
     free(nexts);
     free(pos);
+    free(grs);
+    free(ggs);
     sq_win_free(&glob[0]);
     sq_win_free(&glob[1]);
     sq_gmap_free(&ep);
