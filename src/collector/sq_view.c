@@ -1726,7 +1726,7 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
      * The build runs on the loop: when no reader holds the latest view
      * (a scrape being streamed does), nobody can see it until the new
      * one is published, so it is freed first and the two are never held
-     * at once (at 100k series a view is about 170 MB).
+     * at once (at 100k series a view is about 38 MB).
      */
 
     if (p->latest && p->latest->refs == 1) {
