@@ -1067,10 +1067,10 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
             continue;
         }
 
-        /* the row's window scored in full from what the view keeps */
-        sq_view_score(row, k, &ws);
-
         if (f == F_INDEX) {
+            /* the row's window scored in full from what the view keeps */
+            sq_view_score(row, k, &ws);
+
             if (!isnan(ws.index)) {
                 sq_prom_dbl(p, sq_families[f].name, NULL, ws.index);
             }
@@ -1079,6 +1079,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
         }
 
         for (d = 0; d < SQ_NDIMS; d++) {
+            sq_view_dim(row, k, d, &ws.dim[d]);
             ds = &ws.dim[d];
 
             switch (f) {
