@@ -759,10 +759,17 @@ t_bench(uint32_t universe)
     size_t            heap0, heap1;
     int64_t           now;
     uint32_t          w, j, sid;
+    int               k, dim;
+    size_t            r;
+    volatile double   sink;
     sq_view_t        *v;
     sq_conf_t        *conf;
     t_series_t        s[T_PER];
+    sq_dim_score_t    ds;
+    sq_win_score_t    ws;
     struct mallinfo2  mi;
+
+    sink = 0;
 
     sq_windows_free(&a);
     sq_windows_init(&a, 10, 60, 600, 2 * (uint64_t) universe, 3600, 100000);
@@ -824,6 +831,37 @@ t_bench(uint32_t universe)
             diag("peak RSS with the store and the first build: %ld MB "
                  "(the view and what its build held besides)",
                  t_hwm_kb() / 1024);
+
+            /* what a reader pays: alerts read every dimension of every
+               row's two windows, the API and /metrics whole windows */
+
+            t = t_cpu();
+
+            for (r = 0; r < v->n; r++) {
+                for (k = 0; k < 2; k++) {
+                    for (dim = 0; dim < SQ_NDIMS; dim++) {
+                        sq_view_dim(&v->rows[r], k, dim, &ds);
+                        sink += ds.z;
+                    }
+                }
+            }
+
+            t = t_cpu() - t;
+            diag("every dimension of every row's windows expanded: "
+                 "%.1f ms (%.0f ns a row)", t * 1e3, t * 1e9 / v->n);
+
+            t = t_cpu();
+
+            for (r = 0; r < v->n; r++) {
+                for (k = 0; k < 2; k++) {
+                    sq_view_score(&v->rows[r], k, &ws);
+                    sink += ws.index;
+                }
+            }
+
+            t = t_cpu() - t;
+            diag("every row's two windows scored in full: %.1f ms (%.0f "
+                 "ns a row)", t * 1e3, t * 1e9 / v->n);
         }
 
         sq_view_release(v);
