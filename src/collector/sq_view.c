@@ -1354,15 +1354,21 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     for (j = 0; j < ep.nb; j++) {
         for (ge = ep.b[j]; ge; ge = ge->next) {
 
-            if (wins == NULL && ge->count > tcap) {
-                free(tw);
-                tcap = ge->count;
-                tw = malloc(2 * (size_t) tcap * sizeof(sq_win_t));
+            /* the windows of the largest endpoint so far, reused */
 
-                if (tw == NULL) {
-                    tcap = 0;
+            if (wins == NULL && ge->count > tcap) {
+                w = realloc(tw, 2 * (size_t) ge->count * sizeof(sq_win_t));
+                if (w == NULL) {
                     goto done;
                 }
+
+                tw = w;
+
+                for (i = 2 * tcap; i < 2 * ge->count; i++) {
+                    sq_win_init(&tw[i]);
+                }
+
+                tcap = ge->count;
             }
 
             cnt = 0;
@@ -1377,7 +1383,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                     w = &tw[2 * cnt];
 
                     for (k = 0; k < 2; k++) {
-                        sq_win_init(&w[k]);
+                        sq_win_reset(&w[k]);
                         (void) sq_windows_window(a, se, k, now, &w[k]);
                     }
                 }
@@ -1477,10 +1483,6 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
                 s->w = sq_group_none;
                 s->sole = 0;
             }
-
-            for (i = 0; wins == NULL && i < 2 * cnt; i++) {
-                sq_win_free(&tw[i]);
-            }
         }
     }
 
@@ -1521,6 +1523,10 @@ done:
 
     for (i = 0; wins && i < 2 * n; i++) {
         sq_win_free(&wins[i]);
+    }
+
+    for (i = 0; i < 2 * tcap; i++) {
+        sq_win_free(&tw[i]);
     }
 
     free(wins);
