@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sq_arena.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -65,40 +66,6 @@ typedef struct {
 static sq_win_t  sq_group_none[2];
 
 
-/*
- * The view's arena: names, labels, level sets and the browser's blocks,
- * in chunks freed with the view (no allocation a row).
- */
-
-#define SQ_ARENA_CHUNK  (64 * 1024)
-
-typedef struct sq_chunk_s  sq_chunk_t;
-
-struct sq_chunk_s {
-    sq_chunk_t   *next;
-    size_t        used;
-    size_t        size;
-    max_align_t   data[];
-};
-
-
-/* a name interned in the view, or a level set, while the view is built */
-
-typedef struct {
-    uint32_t      hash;
-    uint32_t      len;            /* a level set: its key's length */
-    const void   *key;            /* the name, or the key (builder's) */
-    void         *val;            /* the name, or the level set (view's) */
-} sq_slot_ref_t;
-
-
-typedef struct {
-    sq_slot_ref_t  *b;
-    uint32_t        nb;           /* a power of two */
-    uint32_t        n;
-} sq_itab_t;
-
-
 /* a view being built */
 
 typedef struct {
@@ -125,11 +92,6 @@ static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
 static void sq_gmap_free(sq_gmap_t *m);
 static int sq_group_merge(sq_group_t *g, sq_win_t *w);
 static int sq_group_own(sq_group_t *g);
-static void *sq_arena_alloc(sq_view_t *v, size_t size);
-static int sq_itab_init(sq_itab_t *t, uint32_t n);
-static sq_slot_ref_t *sq_itab_find(sq_itab_t *t, uint32_t hash,
-    const void *key, uint32_t len, int str);
-static int sq_itab_grow(sq_itab_t *t, int str);
 static const char *sq_view_name(sq_builder_t *bd, const char *name);
 static const sq_levels_t *sq_view_levels(sq_builder_t *bd, const char *e,
     const char *r, const char *g, const sq_journey_t *jn);
@@ -330,114 +292,6 @@ sq_group_own(sq_group_t *g)
 }
 
 
-static void *
-sq_arena_alloc(sq_view_t *v, size_t size)
-{
-    void        *p;
-    size_t       n;
-    sq_chunk_t  *c;
-
-    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-    c = v->arena;
-
-    if (c == NULL || c->size - c->used < size) {
-        n = size > SQ_ARENA_CHUNK ? size : SQ_ARENA_CHUNK;
-
-        c = malloc(sizeof(sq_chunk_t) + n);
-        if (c == NULL) {
-            return NULL;
-        }
-
-        c->next = v->arena;
-        c->used = 0;
-        c->size = n;
-        v->arena = c;
-        v->bytes += sizeof(sq_chunk_t) + n;
-    }
-
-    p = (char *) c->data + c->used;
-    c->used += size;
-
-    return p;
-}
-
-
-static int
-sq_itab_init(sq_itab_t *t, uint32_t n)
-{
-    t->nb = 64;
-
-    while (t->nb < 2 * n) {
-        t->nb *= 2;
-    }
-
-    t->n = 0;
-    t->b = calloc(t->nb, sizeof(sq_slot_ref_t));
-
-    return t->b ? SQ_OK : SQ_ERR_NOMEM;
-}
-
-
-/* open addressing: the key's slot, or the empty one where it goes */
-
-static sq_slot_ref_t *
-sq_itab_find(sq_itab_t *t, uint32_t hash, const void *key, uint32_t len,
-    int str)
-{
-    uint32_t        i;
-    sq_slot_ref_t  *e;
-
-    for (i = hash & (t->nb - 1); /* void */; i = (i + 1) & (t->nb - 1)) {
-        e = &t->b[i];
-
-        if (e->key == NULL) {
-            return e;
-        }
-
-        if (e->hash == hash && e->len == len
-            && (str ? strcmp(e->key, key) == 0
-                    : memcmp(e->key, key, len) == 0))
-        {
-            return e;
-        }
-    }
-}
-
-
-static int
-sq_itab_grow(sq_itab_t *t, int str)
-{
-    uint32_t        i;
-    sq_itab_t       nt;
-    sq_slot_ref_t  *e;
-
-    if (2 * (t->n + 1) <= t->nb) {
-        return SQ_OK;
-    }
-
-    nt.nb = t->nb * 2;
-    nt.n = t->n;
-    nt.b = calloc(nt.nb, sizeof(sq_slot_ref_t));
-
-    if (nt.b == NULL) {
-        return SQ_ERR_NOMEM;
-    }
-
-    for (i = 0; i < t->nb; i++) {
-        if (t->b[i].key) {
-            e = sq_itab_find(&nt, t->b[i].hash, t->b[i].key, t->b[i].len,
-                             str);
-            *e = t->b[i];
-        }
-    }
-
-    free(t->b);
-    *t = nt;
-
-    return SQ_OK;
-}
-
-
 /* a name in the view's arena, once however many rows show it */
 
 static const char *
@@ -446,7 +300,7 @@ sq_view_name(sq_builder_t *bd, const char *name)
     char           *p;
     size_t          len;
     uint32_t        h;
-    sq_slot_ref_t  *e;
+    sq_itab_ent_t  *e;
 
     h = sq_ghash(name, NULL);
     len = strlen(name);
@@ -461,7 +315,7 @@ sq_view_name(sq_builder_t *bd, const char *name)
         return NULL;
     }
 
-    p = sq_arena_alloc(bd->v, len + 1);
+    p = sq_arena_alloc(&bd->v->arena, len + 1);
     if (p == NULL) {
         return NULL;
     }
@@ -497,7 +351,7 @@ sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
     uint32_t              h, *key;
     sq_levels_t          *lv;
     sq_label_t           *lab;
-    sq_slot_ref_t        *ent;
+    sq_itab_ent_t        *ent;
     sq_override_iter_t    it;
     const sq_label_t     *labels;
     const sq_override_t  *o;
@@ -540,7 +394,7 @@ sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
     /* a new one: the configuration and the labels copied */
 
     key = malloc(n * sizeof(uint32_t));
-    lv = sq_arena_alloc(bd->v, sizeof(sq_levels_t)
+    lv = sq_arena_alloc(&bd->v->arena, sizeof(sq_levels_t)
                                + len * sizeof(sq_label_t));
     if (key == NULL || lv == NULL) {
         free(key);
@@ -730,7 +584,8 @@ sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k, const sq_win_score_t *ws)
     }
 
     if (row->browser == NULL) {
-        row->browser = sq_arena_alloc(bd->v, 2 * sizeof(sq_browser_score_t));
+        row->browser = sq_arena_alloc(&bd->v->arena,
+                                      2 * sizeof(sq_browser_score_t));
         if (row->browser == NULL) {
             return SQ_ERR_NOMEM;
         }
@@ -1549,7 +1404,8 @@ done:
         v->rows = row ? row : v->rows;
     }
 
-    v->bytes += sizeof(sq_view_t) + v->n * sizeof(sq_row_t);
+    v->bytes = sizeof(sq_view_t) + v->n * sizeof(sq_row_t)
+               + v->arena.bytes;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     v->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -1567,14 +1423,12 @@ sq_view_builder_free(sq_builder_t *bd)
         free((void *) bd->levels.b[i].key);
     }
 
-    free(bd->levels.b);
-    free(bd->names.b);
+    sq_itab_free(&bd->levels);
+    sq_itab_free(&bd->names);
     free(bd->key);
     free(bd->base);
-    bd->base = NULL;
 
-    bd->levels.b = NULL;
-    bd->names.b = NULL;
+    bd->base = NULL;
     bd->key = NULL;
 }
 
@@ -1693,13 +1547,7 @@ sq_view_release(sq_view_t *v)
 static void
 sq_view_free(sq_view_t *v)
 {
-    sq_chunk_t  *c, *next;
-
-    for (c = v->arena; c; c = next) {
-        next = c->next;
-        free(c);
-    }
-
+    sq_arena_free(&v->arena);
     free(v->rows);
     free(v);
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sq_arena.h"
 #include "sq_windows.h"
 #include "sq_config.h"
 #include "sq_score.h"
@@ -113,7 +114,7 @@ typedef struct {
     sq_row_t            *rows;
     size_t               n;
     size_t               bytes;     /* what the view holds, all told */
-    void                *arena;     /* names, labels, level sets, the
+    sq_arena_t           arena;     /* names, labels, level sets, the
                                        browser's blocks */
     size_t               nlevels;
     sq_view_store_t      store;
