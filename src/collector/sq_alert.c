@@ -522,6 +522,7 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
     unsigned               scopes;
     sq_item_t             *it, *nx;
     const sq_row_t        *r;
+    sq_dim_score_t         sd, ld;
     struct timespec        t0, t1, c0, c1;
     const sq_dim_score_t  *s, *l;
 
@@ -546,8 +547,10 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
                                r->segment);
 
         for (d = 0; d < SQ_NDIMS; d++) {
-            s = &r->w[SQ_WIN_SHORT].dim[d];
-            l = &r->w[SQ_WIN_LONG].dim[d];
+            sq_view_dim(r, SQ_WIN_SHORT, d, &sd);
+            sq_view_dim(r, SQ_WIN_LONG, d, &ld);
+            s = &sd;
+            l = &ld;
 
             h = sq_alert_dim_hash(rh, d);
             it = sq_alert_find(a, h, r->scope, r->endpoint, r->region,
@@ -583,7 +586,8 @@ sq_alert_evaluate(sq_alert_t *a, const sq_view_t *view, int64_t now)
             it->info.severity = next;
             it->info.since = now;
             it->gen = a->gen;
-            it->info.labels = sq_json_owner_labels(r->labels, r->nlabels);
+            it->info.labels = sq_json_owner_labels(r->levels->labels,
+                                                   r->levels->nlabels);
             sq_alert_set(it, s);
 
             sq_alert_transition(a, it, 0, now);

@@ -268,6 +268,7 @@ sq_json_row(const sq_row_t *r, int dim, int win)
     int                k;
     size_t             l;
     json_t            *row, *labels, *wins;
+    sq_win_score_t     ws;
     const sq_label_t  *lab;
 
     row = json_object();
@@ -279,9 +280,9 @@ sq_json_row(const sq_row_t *r, int dim, int win)
     json_object_set_new(row, "segment", json_string(r->segment));
 
     labels = json_object();
-    lab = r->labels;
+    lab = r->levels->labels;
 
-    for (l = 0; l < r->nlabels; l++) {
+    for (l = 0; l < r->levels->nlabels; l++) {
         if (lab[l].key && lab[l].value) {
             json_object_set_new(labels, lab[l].key,
                                 json_string(lab[l].value));
@@ -297,8 +298,9 @@ sq_json_row(const sq_row_t *r, int dim, int win)
             continue;
         }
 
+        sq_view_score(r, k, &ws);
         json_object_set_new(wins, k ? "long" : "short",
-                            sq_json_window(&r->w[k], dim));
+                            sq_json_window(&ws, dim));
     }
 
     json_object_set_new(row, "windows", wins);

@@ -62,7 +62,8 @@ enum {
     F_STORE_PREPARE,
     F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
-    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_ALERTS_FIRING, F_INCIDENTS,
+    F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_VIEW_ROWS, F_VIEW_BYTES,
+    F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
     F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
     F_SENT, F_DURATION, F_TTFB, F_VALUE_RATIO, F_VALUE_SECONDS, F_Z,
@@ -151,6 +152,10 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Scored views built (one a tick at most, when anything changed)." },
     { "servqual_view_build_seconds", "gauge",
       "Duration of the last scored view's build." },
+    { "servqual_view_rows", "gauge",
+      "Rows of the latest scored view (series and rollups)." },
+    { "servqual_view_bytes", "gauge",
+      "Memory held by the latest scored view." },
     { "servqual_alerts_firing", "gauge",
       "alerts firing now" },
     { "servqual_incidents_firing", "gauge",
@@ -713,6 +718,9 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
     sq_prom_head(b, F_VIEW_SECONDS);
     sq_prom_sample(b, sq_families[F_VIEW_SECONDS].name, NULL, v->seconds);
 
+    SQ_PROM_ONE(F_VIEW_ROWS, v->n);
+    SQ_PROM_ONE(F_VIEW_BYTES, v->bytes);
+
     sq_prom_alerts(ctx, b);
 
 #undef SQ_PROM_ONE
@@ -1052,6 +1060,7 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
     int                    k, d, st;
     char                   extra[128];
     double                 v;
+    sq_win_score_t         ws;
     const sq_dim_score_t  *ds;
 
     for (k = 0; k < 2; k++) {
@@ -1062,23 +1071,25 @@ sq_prom_one_row(sq_prom_t *p, int f, const sq_row_t *row)
             return;
         }
 
+        if (f == F_WREQUESTS) {
+            sq_prom_u64(p, sq_families[f].name, NULL, row->m[k].requests);
+            continue;
+        }
+
         if (f == F_INDEX) {
-            if (!isnan(row->w[k].index)) {
-                sq_prom_dbl(p, sq_families[f].name, NULL,
-                            row->w[k].index);
+            /* the row's window scored in full from what the view keeps */
+            sq_view_score(row, k, &ws);
+
+            if (!isnan(ws.index)) {
+                sq_prom_dbl(p, sq_families[f].name, NULL, ws.index);
             }
 
             continue;
         }
 
-        if (f == F_WREQUESTS) {
-            sq_prom_u64(p, sq_families[f].name, NULL,
-                        row->w[k].requests);
-            continue;
-        }
-
         for (d = 0; d < SQ_NDIMS; d++) {
-            ds = &row->w[k].dim[d];
+            sq_view_dim(row, k, d, &ws.dim[d]);
+            ds = &ws.dim[d];
 
             switch (f) {
 

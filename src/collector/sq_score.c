@@ -370,9 +370,27 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     sq_win_score_t *ws)
 {
     int            i;
-    double         rr, worst, lat, bl, wlat, wbl;
-    size_t         b;
-    sq_dim_conf_t  dc;
+    sq_dim_conf_t  dcs[SQ_NDIMS];
+
+    for (i = 0; i < SQ_NDIMS; i++) {
+        sq_conf_effective(conf, i, where->endpoint, where->region,
+                          where->segment, where->journey, &dcs[i]);
+    }
+
+    sq_score_window_dc(conf, dcs, where, w, base, nbase, ws);
+}
+
+
+void
+sq_score_window_dc(const sq_conf_t *conf, const sq_dim_conf_t *dcs,
+    const sq_where_t *where, const sq_win_t *w, const sq_baseline_t *base,
+    size_t nbase, sq_win_score_t *ws)
+{
+    int                   i;
+    double                rr, worst, lat, bl, wlat, wbl;
+    size_t                b;
+    sq_dim_conf_t         dc;
+    const sq_dim_conf_t  *dp;
 
     /* empathy: the worst served of the baselines */
 
@@ -395,7 +413,6 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     }
 
     ws->requests = w->c[SQ_C_REQUESTS];
-    memcpy(ws->c, w->c, sizeof(ws->c));
 
     if (w->h[SQ_H_RT].total) {
         ws->p50 = sq_hist_quantile(&w->h[SQ_H_RT], 0.5) / 1e6;
@@ -411,16 +428,15 @@ sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     }
 
     for (i = 0; i < SQ_NDIMS; i++) {
-        sq_conf_effective(conf, i, where->endpoint, where->region,
-                          where->segment, where->journey, &dc);
-        sq_score_dim(&dc, w, worst, &ws->dim[i]);
+        dp = &dcs[i];
+        sq_score_dim(dp, w, worst, &ws->dim[i]);
 
-        if (dc.indicator == SQ_IND_LATENCY_RATIO && !isnan(worst)) {
+        if (dp->indicator == SQ_IND_LATENCY_RATIO && !isnan(worst)) {
             ws->dim[i].lat = wlat;
             ws->dim[i].base = wbl;
         }
 
-        sq_score_browser(&dc, w, &ws->dim[i]);
+        sq_score_browser(dp, w, &ws->dim[i]);
     }
 
     sq_score_browser_view(w, &ws->browser);
@@ -461,7 +477,11 @@ sq_score_journey(const sq_conf_t *conf, const sq_where_t *where,
     d->requests = req;
 
     if (req < dc.min_requests || isnan(d->value)) {
+        /* as any dimension without enough data: placed nowhere */
         d->state = SQ_STATE_INSUFFICIENT;
+        d->z = NAN;
+        d->msa = NAN;
+        d->mss = NAN;
 
     } else {
         sq_place(d);

@@ -72,7 +72,6 @@ typedef struct {
 
 typedef struct {
     uint64_t         requests;
-    uint64_t         c[SQ_WIRE_NCOUNTERS];
     double           p50;      /* request time, seconds; NAN if none */
     double           p75;
     double           p95;
@@ -122,6 +121,15 @@ extern const char  *sq_state_names[SQ_NSTATES];
 void sq_score_window(const sq_conf_t *conf, const sq_where_t *where,
     const sq_win_t *w, const sq_baseline_t *base, size_t nbase,
     sq_win_score_t *ws);
+
+/*
+ * The same with each dimension's effective configuration given
+ * (dcs[SQ_NDIMS], as sq_conf_effective() makes it for where): the view
+ * works it out once for all the rows the same overrides apply to.
+ */
+void sq_score_window_dc(const sq_conf_t *conf, const sq_dim_conf_t *dcs,
+    const sq_where_t *where, const sq_win_t *w, const sq_baseline_t *base,
+    size_t nbase, sq_win_score_t *ws);
 
 /*
  * A journey's reliability, the product of its steps' success ratios

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sq_arena.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -43,8 +44,12 @@ struct sq_group_s {
     const char   *k2;
     uint32_t      hash;
     sq_win_t     *w;              /* own, or a series' windows */
+    uint32_t      first;          /* an endpoint's series: 1 + index */
+    uint32_t      count;
+    uint32_t      pos;            /* its row in the view */
     unsigned      sole:1;         /* w: its one series' windows */
     unsigned      alloc:1;        /* w: allocated (shared map) */
+    unsigned      done:1;         /* its row is scored */
     sq_win_t      own[];          /* 2, or none in a shared map */
 };
 
@@ -52,6 +57,7 @@ struct sq_group_s {
 typedef struct {
     sq_group_t      **b;
     uint32_t          nb;
+    uint32_t          n;          /* groups */
     unsigned          shared:1;
 } sq_gmap_t;
 
@@ -66,6 +72,11 @@ typedef struct {
     sq_view_t        *v;
     size_t            cap;        /* rows allocated */
     const sq_conf_t  *conf;
+    sq_itab_t         names;
+    sq_itab_t         levels;
+    uint32_t         *key;        /* the overrides that apply to a row */
+    sq_baseline_t    *base;       /* an endpoint's regions */
+    size_t            nbase;
 } sq_builder_t;
 
 
@@ -80,17 +91,27 @@ static sq_group_t *sq_gmap_get(sq_gmap_t *m, const char *k1,
     const char *k2, int *created);
 static void sq_gmap_free(sq_gmap_t *m);
 static int sq_group_merge(sq_group_t *g, sq_win_t *w);
+static int sq_group_own(sq_group_t *g);
+static const char *sq_view_name(sq_builder_t *bd, const char *name);
+static const sq_levels_t *sq_view_levels(sq_builder_t *bd, const char *e,
+    const char *r, const char *g, const sq_journey_t *jn);
 static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
-    const char *r, const char *g, const sq_label_t *labels, size_t nlabels);
-static void sq_row_labels(const sq_conf_t *conf, const char *e,
-    const char *r, const char *g, const sq_label_t **labels,
-    size_t *nlabels);
-static sq_row_t *sq_view_keyed_row(sq_builder_t *bd, int scope,
-    const char *e, const char *r, const char *g);
+    const char *r, const char *g, const sq_journey_t *jn);
+static int sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k,
+    const sq_win_score_t *ws);
+static void sq_view_no_browser(sq_browser_score_t *bs);
+static void sq_view_builder_free(sq_builder_t *bd);
 static int sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn,
     sq_gmap_t *ep, sq_gmap_t *er);
-static int sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
-    sq_where_t *where, sq_win_t *w);
+static int sq_view_row_at(sq_builder_t *bd, sq_row_t *row, int scope,
+    const char *e, const char *r, const char *g, const sq_journey_t *jn);
+static int sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge,
+    sq_group_t *gg, sq_where_t *where, sq_win_t *w);
+static int sq_view_endpoint(sq_builder_t *bd, sq_row_t *row,
+    sq_group_t *ge);
+static int sq_view_region(sq_builder_t *bd, sq_row_t *row, sq_group_t *gr,
+    sq_win_t *glob);
+static int sq_view_step(const sq_conf_t *conf, const char *e);
 static int sq_view_fold(const sq_windows_t *a, const sq_conf_t *conf,
     sq_win_t *wins, uint32_t n, const char **regs);
 static void sq_view_free(sq_view_t *v);
@@ -128,6 +149,7 @@ sq_gmap_init(sq_gmap_t *m, uint32_t n)
     }
 
     m->b = calloc(m->nb, sizeof(sq_group_t *));
+    m->n = 0;
     m->shared = 0;
 
     return m->b ? 0 : -1;
@@ -172,6 +194,7 @@ sq_gmap_get(sq_gmap_t *m, const char *k1, const char *k2, int *created)
 
     g->next = m->b[h & (m->nb - 1)];
     m->b[h & (m->nb - 1)] = g;
+    m->n++;
 
     *created = 1;
 
@@ -215,8 +238,7 @@ sq_gmap_free(sq_gmap_t *m)
 static int
 sq_group_merge(sq_group_t *g, sq_win_t *w)
 {
-    int        k;
-    sq_win_t  *own;
+    int  k;
 
     if (g->w == sq_group_none) {
         g->w = w;
@@ -224,26 +246,8 @@ sq_group_merge(sq_group_t *g, sq_win_t *w)
         return SQ_OK;
     }
 
-    if (g->sole) {
-        own = malloc(2 * sizeof(sq_win_t));
-        if (own == NULL) {
-            return SQ_ERR_NOMEM;
-        }
-
-        for (k = 0; k < 2; k++) {
-            sq_win_init(&own[k]);
-
-            if (sq_win_merge(&own[k], &g->w[k]) != SQ_OK) {
-                sq_win_free(&own[0]);
-                sq_win_free(&own[1]);
-                free(own);
-                return SQ_ERR_NOMEM;
-            }
-        }
-
-        g->w = own;
-        g->sole = 0;
-        g->alloc = 1;
+    if (g->sole && sq_group_own(g) != SQ_OK) {
+        return SQ_ERR_NOMEM;
     }
 
     for (k = 0; k < 2; k++) {
@@ -256,25 +260,246 @@ sq_group_merge(sq_group_t *g, sq_win_t *w)
 }
 
 
+/* a group of a shared map that has its one series' windows: a copy */
+
+static int
+sq_group_own(sq_group_t *g)
+{
+    int        k;
+    sq_win_t  *own;
+
+    own = malloc(2 * sizeof(sq_win_t));
+    if (own == NULL) {
+        return SQ_ERR_NOMEM;
+    }
+
+    for (k = 0; k < 2; k++) {
+        sq_win_init(&own[k]);
+
+        if (sq_win_merge(&own[k], &g->w[k]) != SQ_OK) {
+            sq_win_free(&own[0]);
+            sq_win_free(&own[1]);
+            free(own);
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    g->w = own;
+    g->sole = 0;
+    g->alloc = 1;
+
+    return SQ_OK;
+}
+
+
+/* a name in the view's arena, once however many rows show it */
+
+static const char *
+sq_view_name(sq_builder_t *bd, const char *name)
+{
+    char           *p;
+    size_t          len;
+    uint32_t        h;
+    sq_itab_ent_t  *e;
+
+    h = sq_ghash(name, NULL);
+    len = strlen(name);
+
+    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
+
+    if (e->key) {
+        return e->val;
+    }
+
+    if (sq_itab_grow(&bd->names, 1) != SQ_OK) {
+        return NULL;
+    }
+
+    p = sq_arena_alloc(&bd->v->arena, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, name, len + 1);
+
+    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
+    e->hash = h;
+    e->len = (uint32_t) len;
+    e->key = p;
+    e->val = p;
+    bd->names.n++;
+
+    return p;
+}
+
+
 /*
- * A row, with its names and labels copied into one allocation that the
- * view owns: it outlives the configuration the labels came from.
+ * The level set of a row: the effective configuration of each dimension
+ * (sq_conf_effective() for where e, r, g and journey jn: NULL matches
+ * all) and the labels of the most specific matching override that has
+ * labels (a journey: its own).  Rows that the same overrides apply to
+ * share one, in the view's arena.
  */
+
+static const sq_levels_t *
+sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
+    const char *g, const sq_journey_t *jn)
+{
+    int                   d;
+    char                 *p;
+    size_t                i, n, len;
+    uint32_t              h, *key;
+    sq_levels_t          *lv;
+    sq_label_t           *lab;
+    sq_itab_ent_t        *ent;
+    sq_override_iter_t    it;
+    const sq_label_t     *labels;
+    const sq_override_t  *o;
+
+    /* the key: the journey, then the matching overrides, in order */
+
+    n = 0;
+    bd->key[n++] = jn ? (uint32_t) (jn - bd->conf->journeys) + 1 : 0;
+    labels = jn ? jn->labels : NULL;
+    len = jn ? jn->nlabels : 0;
+
+    sq_conf_overrides(bd->conf, &it, e, r, g);
+
+    while ((o = sq_override_next(&it)) != NULL) {
+        bd->key[n++] = (uint32_t) (o - bd->conf->overrides);
+
+        if (jn == NULL && o->nlabels) {
+            labels = o->labels;
+            len = o->nlabels;
+        }
+    }
+
+    h = 2166136261u;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ bd->key[i]) * 16777619u;
+    }
+
+    ent = sq_itab_find(&bd->levels, h, bd->key,
+                       (uint32_t) (n * sizeof(uint32_t)), 0);
+
+    if (ent->key) {
+        return ent->val;
+    }
+
+    if (sq_itab_grow(&bd->levels, 0) != SQ_OK) {
+        return NULL;
+    }
+
+    /* a new one: the configuration and the labels copied */
+
+    key = malloc(n * sizeof(uint32_t));
+    lv = sq_arena_alloc(&bd->v->arena, sizeof(sq_levels_t)
+                               + len * sizeof(sq_label_t));
+    if (key == NULL || lv == NULL) {
+        free(key);
+        return NULL;
+    }
+
+    memcpy(key, bd->key, n * sizeof(uint32_t));
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        sq_conf_effective(bd->conf, d, e, r, g, jn, &lv->dc[d]);
+    }
+
+    lab = (sq_label_t *) (lv + 1);
+    lv->labels = len ? lab : NULL;
+    lv->nlabels = len;
+
+    for (i = 0; i < len; i++) {
+        lab[i].key = NULL;
+        lab[i].value = NULL;
+
+        if (labels[i].key) {
+            p = (char *) sq_view_name(bd, labels[i].key);
+            if (p == NULL) {
+                free(key);
+                return NULL;
+            }
+
+            lab[i].key = p;
+        }
+
+        if (labels[i].value) {
+            p = (char *) sq_view_name(bd, labels[i].value);
+            if (p == NULL) {
+                free(key);
+                return NULL;
+            }
+
+            lab[i].value = p;
+        }
+    }
+
+    ent = sq_itab_find(&bd->levels, h, key,
+                       (uint32_t) (n * sizeof(uint32_t)), 0);
+    ent->hash = h;
+    ent->len = (uint32_t) (n * sizeof(uint32_t));
+    ent->key = key;
+    ent->val = lv;
+    bd->levels.n++;
+    bd->v->nlevels++;
+
+    return lv;
+}
+
+
+/*
+ * A row: its names interned in the view (they outlive the series), its
+ * level set shared.  e, r, g: "*" for all (SQ_ALL).  SQ_OK or
+ * SQ_ERR_NOMEM.
+ */
+
+static int
+sq_view_row_at(sq_builder_t *bd, sq_row_t *row, int scope, const char *e,
+    const char *r, const char *g, const sq_journey_t *jn)
+{
+    memset(row, 0, sizeof(sq_row_t));
+    row->scope = scope;
+
+    if (jn) {
+        row->levels = sq_view_levels(bd, NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL, NULL, jn);
+
+    } else {
+        row->levels = sq_view_levels(bd, strcmp(e, SQ_ALL) ? e : NULL,
+                                     strcmp(r, SQ_ALL) ? r : NULL,
+                                     strcmp(g, SQ_ALL) ? g : NULL, NULL);
+    }
+
+    row->endpoint = sq_view_name(bd, e);
+    row->region = sq_view_name(bd, r);
+    row->segment = sq_view_name(bd, g);
+
+    if (row->levels == NULL || row->endpoint == NULL || row->region == NULL
+        || row->segment == NULL)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    return SQ_OK;
+}
+
+
+/* a row after those there are */
 
 static sq_row_t *
 sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
-    const char *g, const sq_label_t *labels, size_t nlabels)
+    const char *g, const sq_journey_t *jn)
 {
-    char        *p;
-    size_t       n, i;
-    sq_row_t    *rows, *row;
-    sq_view_t   *v;
-    sq_label_t  *lab;
+    size_t      n;
+    sq_row_t   *rows, *row;
+    sq_view_t  *v;
 
     v = bd->v;
 
     if (v->n == bd->cap) {
-        n = bd->cap ? bd->cap * 2 : 256;
+        n = bd->cap ? bd->cap + bd->cap / 2 : 256;
         rows = realloc(v->rows, n * sizeof(sq_row_t));
 
         if (rows == NULL) {
@@ -285,88 +510,94 @@ sq_view_row(sq_builder_t *bd, int scope, const char *e, const char *r,
         bd->cap = n;
     }
 
-    n = nlabels * sizeof(sq_label_t) + strlen(e) + strlen(r) + strlen(g)
-        + 3;
+    row = &v->rows[v->n];
 
-    for (i = 0; i < nlabels; i++) {
-        n += (labels[i].key ? strlen(labels[i].key) + 1 : 0)
-             + (labels[i].value ? strlen(labels[i].value) + 1 : 0);
-    }
-
-    lab = malloc(n);
-    if (lab == NULL) {
+    if (sq_view_row_at(bd, row, scope, e, r, g, jn) != SQ_OK) {
         return NULL;
     }
 
-    p = (char *) (lab + nlabels);
-
-    row = &v->rows[v->n++];
-    memset(row, 0, sizeof(sq_row_t));
-    row->scope = scope;
-    row->labels = nlabels ? lab : NULL;
-    row->nlabels = nlabels;
-
-    for (i = 0; i < nlabels; i++) {
-        lab[i].key = NULL;
-        lab[i].value = NULL;
-
-        if (labels[i].key) {
-            lab[i].key = p;
-            p = stpcpy(p, labels[i].key) + 1;
-        }
-
-        if (labels[i].value) {
-            lab[i].value = p;
-            p = stpcpy(p, labels[i].value) + 1;
-        }
-    }
-
-    row->endpoint = p;
-    p = stpcpy(p, e) + 1;
-    row->region = p;
-    p = stpcpy(p, r) + 1;
-    row->segment = p;
-    strcpy(p, g);
+    v->n++;
 
     return row;
 }
 
 
-/* the labels of the most specific matching override that has labels */
+/*
+ * Keeps of a scored window what the row's level set does not give: the
+ * measured values, the requests they were judged on, the states, the
+ * latency quantiles and the empathy ratio's two times; the browser's
+ * block only when there were beacons.
+ */
 
-static void
-sq_row_labels(const sq_conf_t *conf, const char *e, const char *r,
-    const char *g, const sq_label_t **labels, size_t *nlabels)
+static int
+sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k, const sq_win_score_t *ws)
 {
-    sq_override_iter_t    it;
-    const sq_override_t  *o;
+    int                    d, j;
+    sq_row_win_t              *m;
+    const sq_dim_conf_t       *dc;
+    const sq_dim_score_t      *ds;
+    const sq_browser_score_t  *bs;
 
-    *labels = NULL;
-    *nlabels = 0;
+    m = &row->m[k];
+    m->requests = ws->requests;
+    m->p50 = ws->p50;
+    m->p75 = ws->p75;
+    m->p95 = ws->p95;
+    m->p99 = ws->p99;
+    m->lat = NAN;
+    m->base = NAN;
 
-    sq_conf_overrides(conf, &it, strcmp(e, SQ_ALL) ? e : NULL,
-                      strcmp(r, SQ_ALL) ? r : NULL,
-                      strcmp(g, SQ_ALL) ? g : NULL);
+    for (d = 0; d < SQ_NDIMS; d++) {
+        ds = &ws->dim[d];
+        dc = &row->levels->dc[d];
 
-    while ((o = sq_override_next(&it)) != NULL) {
-        if (o->nlabels) {
-            *labels = o->labels;
-            *nlabels = o->nlabels;
+        m->dim[d].value = ds->value;
+        m->dim[d].requests = ds->requests;
+        m->flags[d] = (uint8_t) ds->state;
+
+        /* the browser's part decided: its indicator (sq_score_browser) */
+
+        if (dc->browser != SQ_IND_NONE && ds->indicator == dc->browser
+            && ds->adequate == dc->badequate && ds->desired == dc->bdesired
+            && ds->min_requests == dc->min_beacons)
+        {
+            m->flags[d] |= SQ_ROW_BROWSER;
+
+        } else if (ds->indicator == SQ_IND_LATENCY_RATIO) {
+            m->lat = ds->lat;
+            m->base = ds->base;
         }
     }
-}
 
+    bs = &ws->browser;
 
-static sq_row_t *
-sq_view_keyed_row(sq_builder_t *bd, int scope, const char *e, const char *r,
-    const char *g)
-{
-    size_t             n;
-    const sq_label_t  *labels;
+    if (bs->beacons == 0 && row->browser == NULL) {
+        for (j = 0; j < SQ_WIRE_NBHISTS; j++) {
+            if (bs->n[j] || !isnan(bs->p75[j])) {
+                break;
+            }
+        }
 
-    sq_row_labels(bd->conf, e, r, g, &labels, &n);
+        if (j == SQ_WIRE_NBHISTS) {
+            return SQ_OK;
+        }
+    }
 
-    return sq_view_row(bd, scope, e, r, g, labels, n);
+    if (row->browser == NULL) {
+        row->browser = sq_arena_alloc(&bd->v->arena,
+                                      2 * sizeof(sq_browser_score_t));
+        if (row->browser == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        for (j = 0; j < 2; j++) {
+            sq_view_no_browser(&row->browser[j]);
+        }
+    }
+
+    row->browser[k] = *bs;
+
+    return SQ_OK;
 }
 
 
@@ -389,6 +620,7 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
     sq_group_t     *g, *s;
     const char    **regions, **tmp;
     sq_baseline_t  *base;
+    sq_win_score_t  ws;
 
     regions = NULL;
     nregions = 0;
@@ -477,8 +709,7 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
 
     /* over all regions: empathy is the worst served region */
 
-    row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, SQ_ALL, SQ_ALL,
-                      jn->labels, jn->nlabels);
+    row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, SQ_ALL, SQ_ALL, jn);
     if (row == NULL) {
         goto cleanup;
     }
@@ -496,17 +727,21 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
             base[j].region = regions[j];
         }
 
-        sq_score_window(bd->conf, &where, &all[k], base, nregions,
-                        &row->w[k]);
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &all[k], base,
+                           nregions, &ws);
         sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
-                         jn->nsteps, &row->w[k]);
+                         jn->nsteps, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            goto cleanup;
+        }
     }
 
     /* per region */
 
     for (j = 0; j < nregions; j++) {
         row = sq_view_row(bd, SQ_SCOPE_JOURNEY, jn->name, regions[j],
-                          SQ_ALL, jn->labels, jn->nlabels);
+                          SQ_ALL, jn);
         if (row == NULL) {
             goto cleanup;
         }
@@ -529,10 +764,14 @@ sq_view_journey(sq_builder_t *bd, const sq_journey_t *jn, sq_gmap_t *ep,
             base[0].self = base[0].h;
             base[0].region = regions[j];
 
-            sq_score_window(bd->conf, &where, &reg[k * nregions + j], base,
-                            1, &row->w[k]);
+            sq_score_window_dc(bd->conf, row->levels->dc, &where,
+                               &reg[k * nregions + j], base, 1, &ws);
             sq_score_journey(bd->conf, &where, &steps[k * jn->nsteps],
-                             jn->nsteps, &row->w[k]);
+                             jn->nsteps, &ws);
+
+            if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+                goto cleanup;
+            }
         }
     }
 
@@ -562,22 +801,19 @@ cleanup:
 /* a series' row: empathy is its quantile over its endpoint's */
 
 static int
-sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
-    sq_where_t *where, sq_win_t *w)
+sq_view_series(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge,
+    sq_group_t *gg, sq_where_t *where, sq_win_t *w)
 {
-    int             k, created;
-    sq_row_t       *row;
-    sq_group_t     *ge, *gg;
+    int             k;
     sq_baseline_t   one;
+    sq_win_score_t  ws;
 
-    row = sq_view_keyed_row(bd, SQ_SCOPE_SERIES, where->endpoint,
-                            where->region, where->segment);
-    if (row == NULL) {
+    if (sq_view_row_at(bd, row, SQ_SCOPE_SERIES, where->endpoint,
+                       where->region, where->segment, NULL)
+        != SQ_OK)
+    {
         return SQ_ERR_NOMEM;
     }
-
-    ge = sq_gmap_get(ep, where->endpoint, NULL, &created);
-    gg = sq_gmap_get(er, where->endpoint, where->region, &created);
 
     for (k = 0; k < 2; k++) {
         one.h = &w[k].h[SQ_H_RT];
@@ -585,11 +821,140 @@ sq_view_series(sq_builder_t *bd, sq_gmap_t *ep, sq_gmap_t *er,
         one.self = gg ? &gg->w[k].h[SQ_H_RT] : NULL;
         one.region = where->region;
 
-        sq_score_window(bd->conf, where, &w[k], &one, ge && gg ? 1 : 0,
-                        &row->w[k]);
+        sq_score_window_dc(bd->conf, row->levels->dc, where, &w[k], &one,
+                           ge && gg ? 1 : 0, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
     }
 
     return SQ_OK;
+}
+
+
+/* an endpoint's row: empathy is the worst region against all regions */
+
+static int
+sq_view_endpoint(sq_builder_t *bd, sq_row_t *row, sq_group_t *ge)
+{
+    int              k;
+    size_t           n;
+    sq_group_t      *s;
+    sq_where_t       where;
+    sq_baseline_t   *base;
+    sq_win_score_t   ws;
+
+    if (sq_view_row_at(bd, row, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL, SQ_ALL,
+                       NULL)
+        != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    n = 0;
+
+    for (s = ge->regions; s; s = s->sibling) {
+        n++;
+    }
+
+    if (n > bd->nbase) {
+        base = realloc(bd->base, n * sizeof(sq_baseline_t));
+        if (base == NULL) {
+            return SQ_ERR_NOMEM;
+        }
+
+        bd->base = base;
+        bd->nbase = n;
+    }
+
+    base = bd->base;
+
+    where.endpoint = ge->k1;
+    where.region = NULL;
+    where.segment = NULL;
+    where.journey = NULL;
+
+    for (k = 0; k < 2; k++) {
+        n = 0;
+
+        for (s = ge->regions; s; s = s->sibling) {
+            base[n].h = &s->w[k].h[SQ_H_RT];
+            base[n].all = &ge->w[k].h[SQ_H_RT];
+            base[n].self = base[n].h;
+            base[n].region = s->k2;
+            n++;
+        }
+
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &ge->w[k],
+                           base, n, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+/* a region's row over all endpoints: against all regions */
+
+static int
+sq_view_region(sq_builder_t *bd, sq_row_t *row, sq_group_t *gr,
+    sq_win_t *glob)
+{
+    int             k;
+    sq_where_t      where;
+    sq_baseline_t   one;
+    sq_win_score_t  ws;
+
+    if (sq_view_row_at(bd, row, SQ_SCOPE_REGION, SQ_ALL, gr->k1, SQ_ALL,
+                       NULL)
+        != SQ_OK)
+    {
+        return SQ_ERR_NOMEM;
+    }
+
+    where.endpoint = NULL;
+    where.region = gr->k1;
+    where.segment = NULL;
+    where.journey = NULL;
+
+    for (k = 0; k < 2; k++) {
+        one.h = &gr->w[k].h[SQ_H_RT];
+        one.all = &glob[k].h[SQ_H_RT];
+        one.self = one.h;
+        one.region = gr->k1;
+
+        sq_score_window_dc(bd->conf, row->levels->dc, &where, &gr->w[k],
+                           &one, 1, &ws);
+
+        if (sq_view_pack(bd, row, k, &ws) != SQ_OK) {
+            return SQ_ERR_NOMEM;
+        }
+    }
+
+    return SQ_OK;
+}
+
+
+/* whether endpoint e is a step of a journey */
+
+static int
+sq_view_step(const sq_conf_t *conf, const char *e)
+{
+    size_t  i, j;
+
+    for (i = 0; i < conf->njourneys; i++) {
+        for (j = 0; j < conf->journeys[i].nsteps; j++) {
+            if (strcmp(conf->journeys[i].steps[j], e) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -661,10 +1026,12 @@ sq_view_ms(void)
 sq_view_t *
 sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 {
-    int               k, created;
-    size_t            cap;
-    uint32_t          i, n;
-    sq_win_t         *wins, *w2, glob[2];
+    int               k, created, step, rc;
+    size_t            nrows;
+    uint32_t          i, n, j, cnt, tcap;
+    uint32_t         *nexts, *pos;
+    sq_group_t      **grs, **ggs;
+    sq_win_t         *wins, *tw, *w, glob[2];
     sq_row_t         *row;
     sq_view_t        *v;
     sq_gmap_t         ep, er, rg, sf;
@@ -673,7 +1040,6 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     sq_where_t        where;
     sq_series_t      *se;
     sq_builder_t      bd;
-    sq_baseline_t    *base, one;
     struct timespec   t0, t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -695,57 +1061,70 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     v->store.max_series = a->max_series;
     v->store.memory = sq_windows_memory(a);
 
+    memset(&bd, 0, sizeof(sq_builder_t));
     bd.v = v;
-    bd.cap = 0;
     bd.conf = conf;
-    base = NULL;
-    cap = 0;
 
     /* the series, and the one past the series limit */
 
     n = a->n + (a->other ? 1 : 0);
 
-    wins = calloc(n ? 2 * (size_t) n : 1, sizeof(sq_win_t));
+    wins = NULL;
+    tw = NULL;
+    tcap = 0;
+    rc = SQ_ERR_NOMEM;
+    nrows = 0;
+
+    sq_win_init(&glob[0]);
+    sq_win_init(&glob[1]);
+
+    memset(&ep, 0, sizeof(sq_gmap_t));
+    memset(&er, 0, sizeof(sq_gmap_t));
+    memset(&rg, 0, sizeof(sq_gmap_t));
+    memset(&sf, 0, sizeof(sq_gmap_t));
+
+    bd.key = malloc((conf->noverrides + 1) * sizeof(uint32_t));
     regs = calloc(n ? n : 1, sizeof(char *));
+    nexts = calloc(n ? n : 1, sizeof(uint32_t));
+    pos = calloc(n ? n : 1, sizeof(uint32_t));
+    grs = calloc(n ? n : 1, sizeof(sq_group_t *));
+    ggs = calloc(n ? n : 1, sizeof(sq_group_t *));
 
-    ep.b = NULL;
-    ep.nb = 0;
-    er.b = NULL;
-    er.nb = 0;
-    rg.b = NULL;
-    rg.nb = 0;
-    sf.b = NULL;
-    sf.nb = 0;
-
-    if (wins == NULL || regs == NULL
+    if (bd.key == NULL || regs == NULL || nexts == NULL || pos == NULL
+        || grs == NULL || ggs == NULL
+        || sq_itab_init(&bd.names, 1024) != SQ_OK
+        || sq_itab_init(&bd.levels, 16) != SQ_OK
         || sq_gmap_init(&ep, a->n / 4) != 0
         || sq_gmap_init(&er, a->n / 2) != 0
         || sq_gmap_init(&rg, 256) != 0
         || sq_gmap_init(&sf, 64) != 0)
     {
-        free(wins);
-        free(regs);
-        sq_gmap_free(&ep);
-        sq_gmap_free(&er);
-        sq_gmap_free(&rg);
-        free(v);
-        return NULL;
+        goto done;
     }
 
     /* endpoint by region: most groups are one series */
     er.shared = 1;
 
-    sq_win_init(&glob[0]);
-    sq_win_init(&glob[1]);
+    /*
+     * Under the privacy floor the regions to fold are known from every
+     * series' windows: those are taken first, all at once.  Otherwise a
+     * series' windows are taken with its endpoint's and let go once its
+     * endpoint's rows are scored: the build holds one endpoint's.
+     */
 
-    /* the windows of every series; the regions below the privacy floor */
+    if (conf->privacy_min) {
+        wins = calloc(2 * (size_t) n, sizeof(sq_win_t));
+        if (wins == NULL) {
+            goto done;
+        }
 
-    for (i = 0; i < n; i++) {
-        se = i < a->n ? a->all[i] : a->other;
+        for (i = 0; i < n; i++) {
+            se = i < a->n ? a->all[i] : a->other;
 
-        for (k = 0; k < 2; k++) {
-            sq_win_init(&wins[2 * i + k]);
-            (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+            for (k = 0; k < 2; k++) {
+                sq_win_init(&wins[2 * i + k]);
+                (void) sq_windows_window(a, se, k, now, &wins[2 * i + k]);
+            }
         }
     }
 
@@ -753,7 +1132,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         goto done;
     }
 
-    /* their rollups; the series of region _other merged by key */
+    /* the groups, their keys only; the series of each endpoint listed */
 
     for (i = 0; i < n; i++) {
         se = i < a->n ? a->all[i] : a->other;
@@ -761,146 +1140,226 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         ge = sq_gmap_get(&ep, se->endpoint, NULL, &created);
         gr = sq_gmap_get(&rg, regs[i], NULL, &created);
         gg = sq_gmap_get(&er, se->endpoint, regs[i], &created);
-        gs = strcmp(regs[i], SQ_WIRE_OTHER) == 0
-             ? sq_gmap_get(&sf, se->endpoint, se->segment, &created) : NULL;
 
-        if (gg && created && ge) {
+        if (ge == NULL || gr == NULL || gg == NULL) {
+            goto done;
+        }
+
+        if (created) {
             gg->sibling = ge->regions;
             ge->regions = gg;
         }
 
-        for (k = 0; k < 2; k++) {
-            if (gs) {
-                (void) sq_win_merge(&gs->w[k], &wins[2 * i + k]);
-            }
-
-            if (ge) {
-                (void) sq_win_merge(&ge->w[k], &wins[2 * i + k]);
-            }
-
-            if (gr) {
-                (void) sq_win_merge(&gr->w[k], &wins[2 * i + k]);
-            }
-
-            (void) sq_win_merge(&glob[k], &wins[2 * i + k]);
-        }
-
-        if (gg) {
-            (void) sq_group_merge(gg, &wins[2 * i]);
-        }
-    }
-
-    /* series: empathy is the series' quantile over its endpoint's */
-
-    where.journey = NULL;
-
-    for (i = 0; i < n + sf.nb; i++) {
-        if (i < n) {
-            se = i < a->n ? a->all[i] : a->other;
-
-            if (strcmp(regs[i], SQ_WIRE_OTHER) == 0) {
-                continue;
-            }
-
-            where.endpoint = se->endpoint;
-            where.region = se->region;
-            where.segment = se->segment;
-            w2 = &wins[2 * i];
-
-            if (sq_view_series(&bd, &ep, &er, &where, w2) != SQ_OK) {
+        if (strcmp(regs[i], SQ_WIRE_OTHER) == 0) {
+            if (sq_gmap_get(&sf, se->endpoint, se->segment, &created)
+                == NULL)
+            {
                 goto done;
             }
 
-            continue;
+            pos[i] = UINT32_MAX;
+
+        } else {
+            pos[i] = (uint32_t) nrows++;
         }
 
-        /* the series of region _other, one row per endpoint and segment */
-
-        for (gs = sf.b[i - n]; gs; gs = gs->next) {
-            where.endpoint = gs->k1;
-            where.region = SQ_WIRE_OTHER;
-            where.segment = gs->k2;
-
-            if (sq_view_series(&bd, &ep, &er, &where, gs->w) != SQ_OK) {
-                goto done;
-            }
-        }
+        grs[i] = gr;
+        ggs[i] = gg;
+        nexts[i] = ge->first;
+        ge->first = i + 1;
+        ge->count++;
     }
 
-    /* endpoints: empathy is the worst region against all regions */
+    /*
+     * Where each row goes: the series in the store's order, the series of
+     * region _other by endpoint and segment, the endpoints, the regions;
+     * the journeys after them.
+     */
 
-    where.region = NULL;
-    where.segment = NULL;
+    for (i = 0; i < sf.nb; i++) {
+        for (gs = sf.b[i]; gs; gs = gs->next) {
+            gs->pos = (uint32_t) nrows++;
+        }
+    }
 
     for (i = 0; i < ep.nb; i++) {
         for (ge = ep.b[i]; ge; ge = ge->next) {
-            row = sq_view_keyed_row(&bd, SQ_SCOPE_ENDPOINT, ge->k1, SQ_ALL,
-                                    SQ_ALL);
-            if (row == NULL) {
-                goto done;
-            }
-
-            where.endpoint = ge->k1;
-
-            for (k = 0; k < 2; k++) {
-                n = 0;
-
-                for (s = ge->regions; s; s = s->sibling) {
-                    n++;
-                }
-
-                if (n > cap) {
-                    free(base);
-                    cap = n;
-                    base = malloc(cap * sizeof(sq_baseline_t));
-
-                    if (base == NULL) {
-                        cap = 0;
-                        goto done;
-                    }
-                }
-
-                n = 0;
-
-                for (s = ge->regions; s; s = s->sibling) {
-                    base[n].h = &s->w[k].h[SQ_H_RT];
-                    base[n].all = &ge->w[k].h[SQ_H_RT];
-                    base[n].self = base[n].h;
-                    base[n].region = s->k2;
-                    n++;
-                }
-
-                sq_score_window(conf, &where, &ge->w[k], base, n,
-                                &row->w[k]);
-            }
+            ge->pos = (uint32_t) nrows++;
         }
     }
-
-    /* regions over all endpoints: against all regions */
-
-    where.endpoint = NULL;
 
     for (i = 0; i < rg.nb; i++) {
         for (gr = rg.b[i]; gr; gr = gr->next) {
-            row = sq_view_keyed_row(&bd, SQ_SCOPE_REGION, SQ_ALL, gr->k1,
-                                    SQ_ALL);
-            if (row == NULL) {
+            gr->pos = (uint32_t) nrows++;
+        }
+    }
+
+    bd.cap = nrows + 16;
+    v->rows = malloc(bd.cap * sizeof(sq_row_t));
+
+    if (v->rows == NULL) {
+        bd.cap = 0;
+        goto done;
+    }
+
+    /* each endpoint: its series' windows, the rollups, its rows */
+
+    where.journey = NULL;
+
+    for (j = 0; j < ep.nb; j++) {
+        for (ge = ep.b[j]; ge; ge = ge->next) {
+
+            /* the windows of the largest endpoint so far, reused */
+
+            if (wins == NULL && ge->count > tcap) {
+                w = realloc(tw, 2 * (size_t) ge->count * sizeof(sq_win_t));
+                if (w == NULL) {
+                    goto done;
+                }
+
+                tw = w;
+
+                for (i = 2 * tcap; i < 2 * ge->count; i++) {
+                    sq_win_init(&tw[i]);
+                }
+
+                tcap = ge->count;
+            }
+
+            cnt = 0;
+
+            for (i = ge->first; i; i = nexts[i - 1]) {
+                se = i - 1 < a->n ? a->all[i - 1] : a->other;
+
+                if (wins) {
+                    w = &wins[2 * (i - 1)];
+
+                } else {
+                    w = &tw[2 * cnt];
+
+                    for (k = 0; k < 2; k++) {
+                        sq_win_reset(&w[k]);
+                        (void) sq_windows_window(a, se, k, now, &w[k]);
+                    }
+                }
+
+                cnt++;
+
+                gr = grs[i - 1];
+                gg = ggs[i - 1];
+                gs = pos[i - 1] == UINT32_MAX
+                     ? sq_gmap_get(&sf, se->endpoint, se->segment, &created)
+                     : NULL;
+
+                for (k = 0; k < 2; k++) {
+                    if (gs) {
+                        (void) sq_win_merge(&gs->w[k], &w[k]);
+                    }
+
+                    (void) sq_win_merge(&ge->w[k], &w[k]);
+                    (void) sq_win_merge(&gr->w[k], &w[k]);
+                }
+
+                (void) sq_group_merge(gg, w);
+            }
+
+            /* its series' rows: empathy over the endpoint's */
+
+            cnt = 0;
+
+            for (i = ge->first; i; i = nexts[i - 1]) {
+                se = i - 1 < a->n ? a->all[i - 1] : a->other;
+                w = wins ? &wins[2 * (i - 1)] : &tw[2 * cnt];
+                cnt++;
+
+                if (pos[i - 1] != UINT32_MAX) {
+                    where.endpoint = se->endpoint;
+                    where.region = se->region;
+                    where.segment = se->segment;
+
+                    if (sq_view_series(&bd, &v->rows[pos[i - 1]], ge,
+                                       ggs[i - 1], &where, w)
+                        != SQ_OK)
+                    {
+                        goto done;
+                    }
+
+                    continue;
+                }
+
+                /* region _other: one row an endpoint and segment */
+
+                gs = sq_gmap_get(&sf, se->endpoint, se->segment, &created);
+
+                if (gs->done) {
+                    continue;
+                }
+
+                gs->done = 1;
+                where.endpoint = gs->k1;
+                where.region = SQ_WIRE_OTHER;
+                where.segment = gs->k2;
+
+                if (sq_view_series(&bd, &v->rows[gs->pos], ge, ggs[i - 1],
+                                   &where, gs->w)
+                    != SQ_OK)
+                {
+                    goto done;
+                }
+            }
+
+            if (sq_view_endpoint(&bd, &v->rows[ge->pos], ge) != SQ_OK) {
                 goto done;
             }
 
-            where.region = gr->k1;
+            /*
+             * The endpoint's (endpoint, region) groups: a journey's step
+             * keeps a copy of the windows it shares, the others let go.
+             */
 
-            for (k = 0; k < 2; k++) {
-                one.h = &gr->w[k].h[SQ_H_RT];
-                one.all = &glob[k].h[SQ_H_RT];
-                one.self = one.h;
-                one.region = gr->k1;
+            step = sq_view_step(conf, ge->k1);
 
-                sq_score_window(conf, &where, &gr->w[k], &one, 1,
-                                &row->w[k]);
+            for (s = ge->regions; s; s = s->sibling) {
+                if (step) {
+                    if (s->sole && sq_group_own(s) != SQ_OK) {
+                        goto done;
+                    }
+
+                    continue;
+                }
+
+                if (s->alloc) {
+                    sq_win_free(&s->w[0]);
+                    sq_win_free(&s->w[1]);
+                    free(s->w);
+                    s->alloc = 0;
+                }
+
+                s->w = sq_group_none;
+                s->sole = 0;
             }
         }
     }
+
+    /* all traffic: the regions' merged (a few merges, not one a series) */
+
+    for (i = 0; i < rg.nb; i++) {
+        for (gr = rg.b[i]; gr; gr = gr->next) {
+            for (k = 0; k < 2; k++) {
+                (void) sq_win_merge(&glob[k], &gr->w[k]);
+            }
+        }
+    }
+
+    for (i = 0; i < rg.nb; i++) {
+        for (gr = rg.b[i]; gr; gr = gr->next) {
+            if (sq_view_region(&bd, &v->rows[gr->pos], gr, glob) != SQ_OK) {
+                goto done;
+            }
+        }
+    }
+
+    v->n = nrows;
 
     for (i = 0; i < conf->njourneys; i++) {
         if (sq_view_journey(&bd, &conf->journeys[i], &ep, &er) != SQ_OK) {
@@ -908,28 +1367,160 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
         }
     }
 
+    rc = SQ_OK;
+
 done:
 
-    n = a->n + (a->other ? 1 : 0);
+    if (rc != SQ_OK) {
+        /* out of memory: rows placed but not all scored are not shown */
+        v->n = 0;
+    }
 
-    for (i = 0; i < 2 * n; i++) {
+    for (i = 0; wins && i < 2 * n; i++) {
         sq_win_free(&wins[i]);
     }
 
+    for (i = 0; i < 2 * tcap; i++) {
+        sq_win_free(&tw[i]);
+    }
+
     free(wins);
+    free(tw);
     free(regs);
-    free(base);
+    free(nexts);
+    free(pos);
+    free(grs);
+    free(ggs);
     sq_win_free(&glob[0]);
     sq_win_free(&glob[1]);
     sq_gmap_free(&ep);
     sq_gmap_free(&er);
     sq_gmap_free(&rg);
     sq_gmap_free(&sf);
+    sq_view_builder_free(&bd);
+
+    if (v->n && v->n < bd.cap) {
+        row = realloc(v->rows, v->n * sizeof(sq_row_t));
+        v->rows = row ? row : v->rows;
+    }
+
+    v->bytes = sizeof(sq_view_t) + v->n * sizeof(sq_row_t)
+               + v->arena.bytes;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     v->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     return v;
+}
+
+
+static void
+sq_view_builder_free(sq_builder_t *bd)
+{
+    uint32_t  i;
+
+    for (i = 0; bd->levels.b && i < bd->levels.nb; i++) {
+        free((void *) bd->levels.b[i].key);
+    }
+
+    sq_itab_free(&bd->levels);
+    sq_itab_free(&bd->names);
+    free(bd->key);
+    free(bd->base);
+
+    bd->base = NULL;
+    bd->key = NULL;
+}
+
+
+/* a window without beacons, as sq_score_window() shows it */
+
+static void
+sq_view_no_browser(sq_browser_score_t *bs)
+{
+    int  k;
+
+    bs->beacons = 0;
+
+    for (k = 0; k < SQ_WIRE_NBHISTS; k++) {
+        bs->n[k] = 0;
+        bs->p75[k] = NAN;
+    }
+}
+
+
+void
+sq_view_dim(const sq_row_t *r, int which, int dim, sq_dim_score_t *out)
+{
+    const sq_row_win_t   *m;
+    const sq_dim_conf_t  *dc;
+
+    m = &r->m[which];
+    dc = &r->levels->dc[dim];
+
+    out->value = m->dim[dim].value;
+    out->requests = m->dim[dim].requests;
+    out->weight = dc->weight;
+    out->lat = NAN;
+    out->base = NAN;
+
+    if (m->flags[dim] & SQ_ROW_BROWSER) {
+        out->indicator = dc->browser;
+        out->adequate = dc->badequate;
+        out->desired = dc->bdesired;
+        out->min_requests = dc->min_beacons;
+
+    } else {
+        out->indicator = dc->indicator;
+        out->adequate = dc->adequate;
+        out->desired = dc->desired;
+        out->min_requests = dc->min_requests;
+
+        if (dc->indicator == SQ_IND_LATENCY_RATIO) {
+            out->lat = m->lat;
+            out->base = m->base;
+        }
+    }
+
+    out->state = m->flags[dim] & SQ_ROW_STATE;
+
+    if (out->state == SQ_STATE_INSUFFICIENT) {
+        out->z = NAN;
+        out->msa = NAN;
+        out->mss = NAN;
+        return;
+    }
+
+    sq_place(out);
+}
+
+
+void
+sq_view_score(const sq_row_t *r, int which, sq_win_score_t *out)
+{
+    int                  d;
+    const sq_row_win_t  *m;
+
+    m = &r->m[which];
+
+    out->requests = m->requests;
+    out->p50 = m->p50;
+    out->p75 = m->p75;
+    out->p95 = m->p95;
+    out->p99 = m->p99;
+
+    for (d = 0; d < SQ_NDIMS; d++) {
+        sq_view_dim(r, which, d, &out->dim[d]);
+    }
+
+    if (r->browser) {
+        out->browser = r->browser[which];
+
+    } else {
+        sq_view_no_browser(&out->browser);
+    }
+
+    sq_score_index(out);
 }
 
 
@@ -956,14 +1547,7 @@ sq_view_release(sq_view_t *v)
 static void
 sq_view_free(sq_view_t *v)
 {
-    size_t  i;
-
-    for (i = 0; i < v->n; i++) {
-        /* one allocation a row: the labels, then the names */
-        free(v->rows[i].nlabels ? (void *) v->rows[i].labels
-                                : (void *) v->rows[i].endpoint);
-    }
-
+    sq_arena_free(&v->arena);
     free(v->rows);
     free(v);
 }
@@ -996,7 +1580,7 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
      * The build runs on the loop: when no reader holds the latest view
      * (a scrape being streamed does), nobody can see it until the new
      * one is published, so it is freed first and the two are never held
-     * at once (at 100k series a view is about 170 MB).
+     * at once (at 100k series a view is about 38 MB).
      */
 
     if (p->latest && p->latest->refs == 1) {

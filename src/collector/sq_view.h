@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sq_arena.h"
 #include "sq_windows.h"
 #include "sq_config.h"
 #include "sq_score.h"
@@ -36,14 +37,58 @@ enum {
 };
 
 
+/*
+ * A level set: what a row is judged against, the same for every row that
+ * the same overrides (and journey) apply to: each dimension's effective
+ * configuration and the labels shown with the row, copied from the
+ * configuration at build, so a view outlives a reload.
+ */
+
 typedef struct {
-    int                  scope;
+    sq_dim_conf_t        dc[SQ_NDIMS];
+    const sq_label_t    *labels;
+    size_t               nlabels;
+} sq_levels_t;
+
+
+/* one dimension of a row's window as measured */
+
+#define SQ_ROW_STATE     0x03      /* the SQ_STATE_* judged */
+#define SQ_ROW_BROWSER   0x04      /* the browser's part decided */
+
+typedef struct {
+    double               value;
+    uint64_t             requests;
+} sq_row_dim_t;
+
+
+/*
+ * A row's window, measured: what the level set does not give.  Levels,
+ * z, MSA, MSS, the index and the state follow from these and the row's
+ * level set (sq_view_score()).
+ */
+
+typedef struct {
+    uint64_t             requests;
+    double               p50;       /* request time, seconds; NAN if none */
+    double               p75;
+    double               p95;
+    double               p99;
+    double               lat;       /* the empathy ratio's two times */
+    double               base;
+    sq_row_dim_t         dim[SQ_NDIMS];
+    uint8_t              flags[SQ_NDIMS];
+} sq_row_win_t;
+
+
+typedef struct {
     const char          *endpoint;  /* the journey's name for a journey */
     const char          *region;
     const char          *segment;
-    const sq_label_t    *labels;    /* of the matching override, copied */
-    size_t               nlabels;
-    sq_win_score_t       w[2];
+    const sq_levels_t   *levels;    /* and the labels shown with the row */
+    sq_browser_score_t  *browser;   /* [2], NULL: no beacons in either */
+    int                  scope;
+    sq_row_win_t         m[2];
 } sq_row_t;
 
 
@@ -68,6 +113,10 @@ typedef struct {
     double               seconds;   /* how long the build took */
     sq_row_t            *rows;
     size_t               n;
+    size_t               bytes;     /* what the view holds, all told */
+    sq_arena_t           arena;     /* names, labels, level sets, the
+                                       browser's blocks */
+    size_t               nlevels;
     sq_view_store_t      store;
     unsigned             refs;
 } sq_view_t;
@@ -97,6 +146,17 @@ extern const char  *sq_scope_names[SQ_NSCOPES];
 sq_view_t *sq_view_build(const sq_windows_t *a, const sq_conf_t *conf,
     int64_t now);
 sq_view_t *sq_view_retain(sq_view_t *v);
+
+/*
+ * A row's window (SQ_WIN_SHORT, SQ_WIN_LONG) scored in full: the same
+ * numbers sq_score_window() gave when the view was built.
+ */
+void sq_view_score(const sq_row_t *r, int which, sq_win_score_t *out);
+
+/* one dimension of it, without the index */
+void sq_view_dim(const sq_row_t *r, int which, int dim,
+    sq_dim_score_t *out);
+
 void sq_view_release(sq_view_t *v);
 
 /*

@@ -71,4 +71,19 @@ find(const sq_view_t *v, int scope, const char *e, const char *r)
 }
 
 
+/* a row's window scored in full (sq_view_score), valid for two calls */
+
+static inline const sq_win_score_t *
+rw(const sq_row_t *row, int k)
+{
+    static int             i;
+    static sq_win_score_t  ws[2];
+
+    i = !i;
+    sq_view_score(row, k, &ws[i]);
+
+    return &ws[i];
+}
+
+
 #endif /* _SQ_T_FEED_H_INCLUDED_ */

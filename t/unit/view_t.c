@@ -108,16 +108,18 @@ main(void)
     conf = sq_conf_default();
 
     row = find(held, SQ_SCOPE_SERIES, "checkout", "US");
-    is_int(row ? row->w[SQ_WIN_SHORT].requests : 0, 1000,
+    is_int(row ? rw(row, SQ_WIN_SHORT)->requests : 0, 1000,
            "the held view still has its counts");
-    ok(row && row->nlabels == 1 && strcmp(row->labels[0].key, "team") == 0
-       && strcmp(row->labels[0].value, "payments") == 0,
+    ok(row && row->levels->nlabels == 1
+       && strcmp(row->levels->labels[0].key, "team") == 0
+       && strcmp(row->levels->labels[0].value, "payments") == 0,
        "and its own copy of the override's labels");
     is_int(held->store.stats.accepted, 1, "and the store's counters then");
     sq_view_release(held);
 
     row = find(v, SQ_SCOPE_ENDPOINT, "checkout", SQ_ALL);
-    ok(row && row->nlabels == 1, "the endpoint row has the labels too");
+    ok(row && row->levels->nlabels == 1,
+       "the endpoint row has the labels too");
 
     /* the history's entry point scores as the view does */
 
@@ -141,16 +143,18 @@ main(void)
     ok(row && ws.dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
        "history: the endpoint's worst region is served far worse");
     is_num(ws.dim[SQ_DIM_EMPATHY].value,
-           row ? row->w[SQ_WIN_SHORT].dim[SQ_DIM_EMPATHY].value : -1, 1e-12,
+           row ? rw(row, SQ_WIN_SHORT)->dim[SQ_DIM_EMPATHY].value : -1,
+           1e-12,
            "history and view: the same empathy");
-    is_num(ws.index, row ? row->w[SQ_WIN_SHORT].index : -1, 1e-12,
+    is_num(ws.index, row ? rw(row, SQ_WIN_SHORT)->index : -1, 1e-12,
            "and the same index");
 
     sq_history_score(conf, "checkout", "BR", NULL, &regs[1], &ep, regs, names,
                   2, &ws);
     row = find(v, SQ_SCOPE_SERIES, "checkout", "BR");
     is_num(ws.dim[SQ_DIM_EMPATHY].value,
-           row ? row->w[SQ_WIN_SHORT].dim[SQ_DIM_EMPATHY].value : -1, 1e-12,
+           row ? rw(row, SQ_WIN_SHORT)->dim[SQ_DIM_EMPATHY].value : -1,
+           1e-12,
            "a region: the same empathy as its series row");
 
     sq_view_release(v);

@@ -229,58 +229,58 @@ main(void)
     ok(v != NULL, "view built");
 
     row = find(v, SQ_SCOPE_SERIES, "checkout", "US");
-    ok(row && row->w[0].dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_ABOVE,
+    ok(row && rw(row, 0)->dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_ABOVE,
        "fast region: responsiveness above");
-    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state == SQ_STATE_ABOVE,
+    ok(row && rw(row, 0)->dim[SQ_DIM_RELIABILITY].state == SQ_STATE_ABOVE,
        "fast region: reliability above");
 
     row = find(v, SQ_SCOPE_SERIES, "checkout", "BR");
-    ok(row && row->w[0].dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_BELOW,
+    ok(row && rw(row, 0)->dim[SQ_DIM_RESPONSIVENESS].state == SQ_STATE_BELOW,
        "slow region: responsiveness below");
-    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1, 0, 1e-12,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RESPONSIVENESS].value : -1, 0, 1e-12,
            "Apdex 0 when everything takes 2.5 s");
-    ok(row && row->w[0].dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
+    ok(row && rw(row, 0)->dim[SQ_DIM_EMPATHY].state == SQ_STATE_BELOW,
        "slow region: empathy below (p75 %.1fx the endpoint's)",
-       row ? row->w[0].dim[SQ_DIM_EMPATHY].value : -1);
+       row ? rw(row, 0)->dim[SQ_DIM_EMPATHY].value : -1);
 
     row = find(v, SQ_SCOPE_SERIES, "checkout", "DE");
-    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state == SQ_STATE_BELOW,
+    ok(row && rw(row, 0)->dim[SQ_DIM_RELIABILITY].state == SQ_STATE_BELOW,
        "failing region: reliability below");
-    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1, 0.95, 1e-12,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RELIABILITY].value : -1, 0.95, 1e-12,
            "success ratio 0.95");
 
     row = find(v, SQ_SCOPE_ENDPOINT, "checkout", "*");
-    is_int(row ? row->w[0].requests : 0, 2200, "endpoint rollup: 2200");
-    is_int(row ? row->w[1].requests : 0, 2200, "long window too");
-    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+    is_int(row ? rw(row, 0)->requests : 0, 2200, "endpoint rollup: 2200");
+    is_int(row ? rw(row, 1)->requests : 0, 2200, "long window too");
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RELIABILITY].value : -1,
            1 - 50.0 / 2200, 1e-12, "endpoint success ratio merged exactly");
-    ok(row && row->w[0].dim[SQ_DIM_EMPATHY].value > 2,
+    ok(row && rw(row, 0)->dim[SQ_DIM_EMPATHY].value > 2,
        "endpoint empathy: its worst region (%.2fx)",
-       row ? row->w[0].dim[SQ_DIM_EMPATHY].value : -1);
+       row ? rw(row, 0)->dim[SQ_DIM_EMPATHY].value : -1);
 
     row = find(v, SQ_SCOPE_REGION, "*", "BR");
-    is_int(row ? row->w[0].requests : 0, 1200, "region rollup: BR 1200");
+    is_int(row ? rw(row, 0)->requests : 0, 1200, "region rollup: BR 1200");
 
     row = find(v, SQ_SCOPE_JOURNEY, "buy", "*");
     ok(row != NULL, "journey row");
-    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RELIABILITY].value : -1,
            (1 - 10.0 / 2000) * (1 - 50.0 / 2200), 1e-12,
            "journey reliability: product of the steps'");
-    is_int(row ? row->w[0].requests : 0, 4200, "journey requests");
+    is_int(row ? rw(row, 0)->requests : 0, 4200, "journey requests");
 
     row = find(v, SQ_SCOPE_JOURNEY, "buy", "US");
-    is_num(row ? row->w[0].dim[SQ_DIM_RELIABILITY].value : -1,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RELIABILITY].value : -1,
            (1 - 10.0 / 1000) * 1.0, 1e-12, "journey in US: 0.99 x 1");
-    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1, 1,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RESPONSIVENESS].value : -1, 1,
            1e-12, "journey in US: merged Apdex 1");
 
     row = find(v, SQ_SCOPE_JOURNEY, "buy", "DE");
-    ok(row && row->w[0].dim[SQ_DIM_RELIABILITY].state
+    ok(row && rw(row, 0)->dim[SQ_DIM_RELIABILITY].state
               == SQ_STATE_INSUFFICIENT,
        "journey in DE: a step never seen there is insufficient");
 
     row = find(v, SQ_SCOPE_JOURNEY, "buy", "BR");
-    is_num(row ? row->w[0].dim[SQ_DIM_RESPONSIVENESS].value : -1,
+    is_num(row ? rw(row, 0)->dim[SQ_DIM_RESPONSIVENESS].value : -1,
            1000.0 / 1200, 1e-12,
            "journey in BR: Apdex of merged steps (1000 + 0) / 1200");
 
