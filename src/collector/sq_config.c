@@ -266,7 +266,7 @@ static const sq_conf_key_t  sq_listen_keys[] = {
     SQ_SEC("http_timeout", sq_conf_t, http_timeout, "10s"),
     { .name = "receive_buffer_mb", .set = sq_conf_set_count,
       .offset = offsetof(sq_conf_t, rcvbuf_mb), .min = 1, .max = 2048,
-      .dflt = "8", .msg = "must be between 1 and 2048" },
+      .dflt = "32", .msg = "must be between 1 and 2048" },
     { .name = "queue_mb", .set = sq_conf_set_count,
       .offset = offsetof(sq_conf_t, queue_mb), .min = 1, .max = 65536,
       .dflt = "256", .msg = "must be between 1 and 65536" },
