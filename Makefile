@@ -181,7 +181,7 @@ $(ASAN_DIR)/t/rtable_t: $(RT_DEPS)
 
 # the collector's load generator, for benchmarks only
 
-$(LOADGEN): bench/sq-loadgen.c include/servqual_hist.h include/servqual_wire.h \
+$(LOADGEN): bench/sq-loadgen.c bench/sq_lg_gen.h include/servqual_hist.h include/servqual_wire.h \
            include/servqual_sign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(DEB_LDFLAGS) -o $@ $< $(LIBS_SQ)

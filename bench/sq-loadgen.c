@@ -40,6 +40,7 @@
 #include "servqual_hist.h"
 #include "servqual_sign.h"
 #include "servqual_wire.h"
+#include "sq_lg_gen.h"
 
 
 #define SQ_LG_BATCH  64
@@ -57,10 +58,6 @@ static int       sq_lg_good;         /* -g */
 static uint32_t  sq_lg_every = 1000; /* -b */
 
 
-/* the datagram map's keys, by SQ_K_* */
-static const char  *sq_lg_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
-
-
 static double
 sq_lg_now(void)
 {
@@ -73,121 +70,12 @@ sq_lg_now(void)
 
 
 static void
-sq_lg_str(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-
-static void
 sq_lg_build(sq_lg_worker_t *w, uint32_t id, uint32_t nseries,
     uint32_t universe)
 {
-    char            name[32];
-    uint32_t        i, k, sid, b, prev, bad, bucket[4];
-    msgpack_packer  pk;
-
-    static const char  *regions[] = { "US", "BR", "DE", "FR", "JP", "IN",
-                                      "GB", "AU" };
-
-    msgpack_sbuffer_init(&w->sb);
-    msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
-
-    msgpack_pack_map(&pk, SQ_WIRE_NKEYS);
-
-    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
-        sq_lg_str(&pk, sq_lg_keys[k]);
-
-        switch (k) {
-
-        case SQ_K_VERSION:
-            msgpack_pack_uint8(&pk, SQ_WIRE_VERSION);
-            break;
-
-        case SQ_K_NODE:
-            snprintf(name, sizeof(name), "load%u", id / 64);
-            sq_lg_str(&pk, name);
-            break;
-
-        case SQ_K_PID:
-            msgpack_pack_uint32(&pk, 1000 + id % 64);
-            break;
-
-        case SQ_K_SEQ:
-            /* a fixed-width uint32, patched before each send */
-            w->seq_off = w->sb.size + 1;
-            msgpack_sbuffer_write(&w->sb, "\xce\0\0\0\0", 5);
-            w->seq = 0;
-            break;
-
-        case SQ_K_WS:
-            msgpack_pack_uint64(&pk, 1700000000000ULL);
-            break;
-
-        case SQ_K_WE:
-            msgpack_pack_uint64(&pk, 1700000001000ULL);
-            break;
-
-        case SQ_K_SERIES:
-            msgpack_pack_array(&pk, nseries);
-            break;
-
-        default:
-            msgpack_pack_uint8(&pk, 0);
-            break;
-        }
-    }
-
-    /* the series array is the map's last value */
-
-    bucket[0] = sq_hist_index(2000);
-    bucket[1] = sq_hist_index(15000);
-    bucket[2] = sq_hist_index(80000);
-    bucket[3] = sq_hist_index(600000);
-
-    for (i = 0; i < nseries; i++) {
-        sid = (id * nseries + i) % universe;
-        bad = !sq_lg_good || (sq_lg_every && sid % sq_lg_every == 0);
-        bucket[3] = sq_hist_index(bad ? 600000 : 200000);
-
-        msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
-        snprintf(name, sizeof(name), "/api/e%u", sid / 8);
-        sq_lg_str(&pk, name);
-        sq_lg_str(&pk, regions[sid % 8]);
-        sq_lg_str(&pk, "");
-
-        msgpack_pack_array(&pk, SQ_WIRE_NCOUNTERS);
-
-        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-            switch (k) {
-            case SQ_C_REQUESTS: case SQ_C_TLS_13: case SQ_C_HTTP_2:
-                msgpack_pack_uint8(&pk, 20);
-                break;
-            case SQ_C_2XX:
-                msgpack_pack_uint8(&pk, bad ? 19 : 20);
-                break;
-            case SQ_C_5XX:
-                msgpack_pack_uint8(&pk, bad ? 1 : 0);
-                break;
-            case SQ_C_BYTES:
-                msgpack_pack_uint32(&pk, 20 * 5120);
-                break;
-            default:
-                msgpack_pack_uint8(&pk, 0);
-            }
-        }
-
-        for (k = 0; k < SQ_WIRE_NHISTS; k++) {
-            msgpack_pack_array(&pk, 8);
-            prev = 0;
-
-            for (b = 0; b < 4; b++) {
-                msgpack_pack_uint32(&pk, b ? bucket[b] - prev : bucket[b]);
-                msgpack_pack_uint8(&pk, 5);
-                prev = bucket[b];
-            }
-        }
-    }
+    sq_lg_gen(&w->sb, &w->seq_off, id, nseries, universe, sq_lg_good,
+              sq_lg_every, 0);
+    w->seq = 0;
 }
 
 

@@ -39,6 +39,7 @@
 #include "sq_metrics.h"
 #include "sq_status.h"
 #include "sq_windows.h"
+#include "../../bench/sq_lg_gen.h"
 
 
 #define T_PER     100                   /* series a datagram */
@@ -52,10 +53,7 @@ typedef struct {
 
 
 static uint64_t     t_rng = 88172645463325252ULL;
-static const char  *t_lg_keys[SQ_WIRE_NKEYS] = { SQ_WIRE_KEY_NAMES };
-static const char  *t_regions[8] = {
-    "US", "BR", "DE", "FR", "JP", "IN", "GB", "AU"
-};
+#define t_regions  sq_lg_regions
 
 
 static void t_build(t_worker_t *w, uint32_t id, uint32_t nseries,
@@ -78,112 +76,15 @@ static double t_cpu(void);
 
 
 /*
- * sq-loadgen's datagram of worker id (sq_lg_build() with -g); salt
- * varies the latencies and counts for the sums test (0: sq-loadgen's).
+ * sq-loadgen's datagram of worker id (bench/sq_lg_gen.h, as -g sends);
+ * salt varies the latencies and counts for the sums test (0: sq-loadgen's).
  */
 
 static void
 t_build(t_worker_t *w, uint32_t id, uint32_t nseries, uint32_t universe,
     uint32_t salt)
 {
-    char            name[32];
-    uint32_t        i, k, sid, b, prev, bad, bucket[4], cnt;
-    msgpack_packer  pk;
-
-    msgpack_sbuffer_init(&w->sb);
-    msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
-
-    msgpack_pack_map(&pk, SQ_WIRE_NKEYS);
-
-    for (k = 0; k < SQ_WIRE_NKEYS; k++) {
-        t_str(&pk, t_lg_keys[k]);
-
-        switch (k) {
-
-        case SQ_K_VERSION:
-            msgpack_pack_uint8(&pk, SQ_WIRE_VERSION);
-            break;
-
-        case SQ_K_NODE:
-            snprintf(name, sizeof(name), "load%u", id / 64);
-            t_str(&pk, name);
-            break;
-
-        case SQ_K_PID:
-            msgpack_pack_uint32(&pk, 1000 + id % 64);
-            break;
-
-        case SQ_K_SEQ:
-            w->seq_off = w->sb.size + 1;
-            msgpack_sbuffer_write(&w->sb, "\xce\0\0\0\0", 5);
-            break;
-
-        case SQ_K_WS:
-            msgpack_pack_uint64(&pk, 1700000000000ULL);
-            break;
-
-        case SQ_K_WE:
-            msgpack_pack_uint64(&pk, 1700000001000ULL);
-            break;
-
-        case SQ_K_SERIES:
-            msgpack_pack_array(&pk, nseries);
-            break;
-
-        default:
-            msgpack_pack_uint8(&pk, 0);
-            break;
-        }
-    }
-
-    bucket[0] = sq_hist_index(2000 + salt * 700);
-    bucket[1] = sq_hist_index(15000 + salt * 3000);
-    bucket[2] = sq_hist_index(80000 + salt * 9000);
-
-    for (i = 0; i < nseries; i++) {
-        sid = (id * nseries + i) % universe;
-        bad = (sid % 1000 == 0);
-        bucket[3] = sq_hist_index(bad ? 600000 : 200000 + salt * 40000);
-        cnt = 5 + (salt ? (sid + salt) % 7 : 0);
-
-        msgpack_pack_array(&pk, SQ_WIRE_SERIES_FIELDS);
-        snprintf(name, sizeof(name), "/api/e%u", sid / 8);
-        t_str(&pk, name);
-        t_str(&pk, t_regions[sid % 8]);
-        t_str(&pk, "");
-
-        msgpack_pack_array(&pk, SQ_WIRE_NCOUNTERS);
-
-        for (k = 0; k < SQ_WIRE_NCOUNTERS; k++) {
-            switch (k) {
-            case SQ_C_REQUESTS: case SQ_C_TLS_13: case SQ_C_HTTP_2:
-                msgpack_pack_uint8(&pk, 20);
-                break;
-            case SQ_C_2XX:
-                msgpack_pack_uint8(&pk, bad ? 19 : 20);
-                break;
-            case SQ_C_5XX:
-                msgpack_pack_uint8(&pk, bad ? 1 : 0);
-                break;
-            case SQ_C_BYTES:
-                msgpack_pack_uint32(&pk, 20 * 5120 + salt);
-                break;
-            default:
-                msgpack_pack_uint8(&pk, 0);
-            }
-        }
-
-        for (k = 0; k < SQ_WIRE_NHISTS; k++) {
-            msgpack_pack_array(&pk, 8);
-            prev = 0;
-
-            for (b = 0; b < 4; b++) {
-                msgpack_pack_uint32(&pk, b ? bucket[b] - prev : bucket[b]);
-                msgpack_pack_uint8(&pk, cnt + b + k);
-                prev = bucket[b];
-            }
-        }
-    }
+    sq_lg_gen(&w->sb, &w->seq_off, id, nseries, universe, 1, 1000, salt);
 }
 
 
