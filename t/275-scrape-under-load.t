@@ -212,11 +212,13 @@ is($c->stop, 0, 'clean exit');
 unlike($c->log_text, qr/ERROR|AddressSanitizer|runtime error/,
        'no error logged') or diag($c->log_text);
 
-# A burst faster than the merge: 20,000 datagrams/s for 1.5 s into a
-# queue that holds them all.  Right after it, while the merge still has
-# a backlog, the API and a scrape are answered: the scrape shows
-# datagrams still queued (a merge that kept the loop until the queue was
-# empty would answer only then, and show 0).  Then all of it is merged.
+# A backlog: 20,000 datagrams/s for 1.5 s into a queue that holds them
+# all, with merging held back (SERVQUAL_TEST_MERGE_HOLD) so that the
+# backlog is there however fast the merge is.  Once the hold is gone and
+# the merge has begun, the API and a scrape are answered while it still
+# has a backlog: the scrape shows datagrams still queued (a merge that
+# kept the loop until the queue was empty would answer only then, and
+# show 0).  Then all of it is merged.
 
 my $b = SQCollector->new;
 
@@ -238,13 +240,22 @@ metrics:
 YAML
 close $f;
 
+my $hold = "$b->{dir}/hold";
+open my $hf, '>', $hold or die "$hold: $!";
+close $hf;
+$ENV{SERVQUAL_TEST_MERGE_HOLD} = $hold;
 $b->start;
+delete $ENV{SERVQUAL_TEST_MERGE_HOLD};
 $url = "http://127.0.0.1:$b->{http}";
 
 my $bout = "$b->{dir}/loadgen.out";
 system("'$loadgen' -a 127.0.0.1:$b->{udp} -w 100 -s 100 -u 10000 -r 20000 "
        . "-d 1.5 -g >'$bout' 2>&1");
 is($?, 0, 'the burst was sent');
+
+# the hold is looked at every 100 ms: the merge has begun after 0.25 s
+unlink $hold or die "$hold: $!";
+sleep 0.25;
 
 my $t1 = time;
 my $q = $ua->get("$url/api/v1/quality?limit=10");
