@@ -253,9 +253,9 @@ system("'$loadgen' -a 127.0.0.1:$b->{udp} -w 100 -s 100 -u 10000 -r 20000 "
        . "-d 1.5 -g >'$bout' 2>&1");
 is($?, 0, 'the burst was sent');
 
-# the hold is looked at every 100 ms: the merge has begun after 0.25 s
+# the hold is looked at every 100 ms: the merge has begun after 0.15 s
 unlink $hold or die "$hold: $!";
-sleep 0.25;
+sleep 0.15;
 
 my $t1 = time;
 my $q = $ua->get("$url/api/v1/quality?limit=10");
