@@ -22,8 +22,8 @@
  * A series' lifetime Prometheus histograms: request duration and time to
  * first byte as cumulative-ready buckets on the le bounds of sq_metrics_le
  * (seconds), a sum (bucket midpoints, seconds) and a count.  The window
- * store updates them once per series update with sq_metrics_add();
- * /metrics reads them.
+ * store updates them once per series update with sq_metrics_add_slot(),
+ * in the same pass as the series' slot; /metrics reads them.
  *
  * The bounds are the fixed set sq_prom_le (SQ_PROM_NLE) and every bound
  * the configuration judges by: each zone's, override's and journey's
@@ -88,7 +88,8 @@ int sq_metrics_configure(const sq_conf_t *conf, FILE *err);
 size_t sq_metrics_le_bytes(void);
 void sq_metrics_init(sq_metrics_t *m, uint64_t *le);
 
-/* adds a histogram (a datagram's) to which (SQ_H_RT or _TTFB) */
+/* adds a histogram (a datagram's) to which (SQ_H_RT or _TTFB); the plain
+   form, which t/unit/ingest_t checks sq_metrics_add_slot() against */
 void sq_metrics_add(sq_metrics_t *m, int which, const sq_hist_t *h);
 
 /*

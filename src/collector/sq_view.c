@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sq_arena.h"
+#include "sq_smap.h"
 #include "sq_status.h"
 #include "sq_view.h"
 
@@ -24,6 +25,9 @@
 
 /* a build takes at most 1 / SQ_VIEW_GUARD of the loop's time */
 #define SQ_VIEW_GUARD  5
+
+/* a number of a level set's key: ten digits and a comma */
+#define SQ_VIEW_KEY_NUM  11
 
 
 typedef struct sq_group_s  sq_group_t;
@@ -72,9 +76,9 @@ typedef struct {
     sq_view_t        *v;
     size_t            cap;        /* rows allocated */
     const sq_conf_t  *conf;
-    sq_itab_t         names;
-    sq_itab_t         levels;
-    uint32_t         *key;        /* the overrides that apply to a row */
+    sq_smap_t         names;      /* a name to its copy in the view */
+    sq_smap_t         levels;     /* a level set's key to the set */
+    char             *key;        /* the overrides that apply to a row */
     sq_baseline_t    *base;       /* an endpoint's regions */
     size_t            nbase;
 } sq_builder_t;
@@ -95,6 +99,7 @@ static int sq_group_own(sq_group_t *g);
 static const char *sq_view_name(sq_builder_t *bd, const char *name);
 static const sq_levels_t *sq_view_levels(sq_builder_t *bd, const char *e,
     const char *r, const char *g, const sq_journey_t *jn);
+static char *sq_view_key_num(char *p, uint32_t n);
 static sq_row_t *sq_view_row(sq_builder_t *bd, int scope, const char *e,
     const char *r, const char *g, const sq_journey_t *jn);
 static int sq_view_pack(sq_builder_t *bd, sq_row_t *row, int k,
@@ -297,23 +302,17 @@ sq_group_own(sq_group_t *g)
 static const char *
 sq_view_name(sq_builder_t *bd, const char *name)
 {
-    char           *p;
-    size_t          len;
-    uint32_t        h;
-    sq_itab_ent_t  *e;
+    int     added;
+    char   *p;
+    size_t  v, len;
 
-    h = sq_ghash(name, NULL);
+    v = sq_smap_get(&bd->names, name);
+
+    if (v != SQ_SMAP_NONE) {
+        return (const char *) (uintptr_t) v;
+    }
+
     len = strlen(name);
-
-    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
-
-    if (e->key) {
-        return e->val;
-    }
-
-    if (sq_itab_grow(&bd->names, 1) != SQ_OK) {
-        return NULL;
-    }
 
     p = sq_arena_alloc(&bd->v->arena, len + 1);
     if (p == NULL) {
@@ -322,12 +321,9 @@ sq_view_name(sq_builder_t *bd, const char *name)
 
     memcpy(p, name, len + 1);
 
-    e = sq_itab_find(&bd->names, h, name, (uint32_t) len, 1);
-    e->hash = h;
-    e->len = (uint32_t) len;
-    e->key = p;
-    e->val = p;
-    bd->names.n++;
+    if (sq_smap_put(&bd->names, p, (size_t) (uintptr_t) p, &added) == NULL) {
+        return NULL;
+    }
 
     return p;
 }
@@ -345,28 +341,27 @@ static const sq_levels_t *
 sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
     const char *g, const sq_journey_t *jn)
 {
-    int                   d;
-    char                 *p;
-    size_t                i, n, len;
-    uint32_t              h, *key;
+    int                   d, added;
+    char                 *p, *key;
+    size_t                i, v, len;
     sq_levels_t          *lv;
     sq_label_t           *lab;
-    sq_itab_ent_t        *ent;
     sq_override_iter_t    it;
     const sq_label_t     *labels;
     const sq_override_t  *o;
 
-    /* the key: the journey, then the matching overrides, in order */
+    /* the key: the journey, then the matching overrides, in order, as
+       numbers each ended by a comma */
 
-    n = 0;
-    bd->key[n++] = jn ? (uint32_t) (jn - bd->conf->journeys) + 1 : 0;
+    p = sq_view_key_num(bd->key,
+                        jn ? (uint32_t) (jn - bd->conf->journeys) + 1 : 0);
     labels = jn ? jn->labels : NULL;
     len = jn ? jn->nlabels : 0;
 
     sq_conf_overrides(bd->conf, &it, e, r, g);
 
     while ((o = sq_override_next(&it)) != NULL) {
-        bd->key[n++] = (uint32_t) (o - bd->conf->overrides);
+        p = sq_view_key_num(p, (uint32_t) (o - bd->conf->overrides));
 
         if (jn == NULL && o->nlabels) {
             labels = o->labels;
@@ -374,34 +369,24 @@ sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
         }
     }
 
-    h = 2166136261u;
+    *p = '\0';
 
-    for (i = 0; i < n; i++) {
-        h = (h ^ bd->key[i]) * 16777619u;
+    v = sq_smap_get(&bd->levels, bd->key);
+
+    if (v != SQ_SMAP_NONE) {
+        return (const sq_levels_t *) (uintptr_t) v;
     }
 
-    ent = sq_itab_find(&bd->levels, h, bd->key,
-                       (uint32_t) (n * sizeof(uint32_t)), 0);
+    /* a new one: the key, the configuration and the labels copied */
 
-    if (ent->key) {
-        return ent->val;
-    }
-
-    if (sq_itab_grow(&bd->levels, 0) != SQ_OK) {
-        return NULL;
-    }
-
-    /* a new one: the configuration and the labels copied */
-
-    key = malloc(n * sizeof(uint32_t));
+    key = sq_arena_alloc(&bd->v->arena, (size_t) (p - bd->key) + 1);
     lv = sq_arena_alloc(&bd->v->arena, sizeof(sq_levels_t)
                                + len * sizeof(sq_label_t));
     if (key == NULL || lv == NULL) {
-        free(key);
         return NULL;
     }
 
-    memcpy(key, bd->key, n * sizeof(uint32_t));
+    memcpy(key, bd->key, (size_t) (p - bd->key) + 1);
 
     for (d = 0; d < SQ_NDIMS; d++) {
         sq_conf_effective(bd->conf, d, e, r, g, jn, &lv->dc[d]);
@@ -416,36 +401,54 @@ sq_view_levels(sq_builder_t *bd, const char *e, const char *r,
         lab[i].value = NULL;
 
         if (labels[i].key) {
-            p = (char *) sq_view_name(bd, labels[i].key);
-            if (p == NULL) {
-                free(key);
+            lab[i].key = (char *) sq_view_name(bd, labels[i].key);
+            if (lab[i].key == NULL) {
                 return NULL;
             }
-
-            lab[i].key = p;
         }
 
         if (labels[i].value) {
-            p = (char *) sq_view_name(bd, labels[i].value);
-            if (p == NULL) {
-                free(key);
+            lab[i].value = (char *) sq_view_name(bd, labels[i].value);
+            if (lab[i].value == NULL) {
                 return NULL;
             }
-
-            lab[i].value = p;
         }
     }
 
-    ent = sq_itab_find(&bd->levels, h, key,
-                       (uint32_t) (n * sizeof(uint32_t)), 0);
-    ent->hash = h;
-    ent->len = (uint32_t) (n * sizeof(uint32_t));
-    ent->key = key;
-    ent->val = lv;
-    bd->levels.n++;
+    if (sq_smap_put(&bd->levels, key, (size_t) (uintptr_t) lv, &added)
+        == NULL)
+    {
+        return NULL;
+    }
+
     bd->v->nlevels++;
 
     return lv;
+}
+
+
+/* n in decimal and a comma at p; returns the end */
+
+static char *
+sq_view_key_num(char *p, uint32_t n)
+{
+    char   digits[10];
+    int    k;
+
+    k = 0;
+
+    do {
+        digits[k++] = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    while (k) {
+        *p++ = digits[--k];
+    }
+
+    *p++ = ',';
+
+    return p;
 }
 
 
@@ -1083,7 +1086,7 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
     memset(&rg, 0, sizeof(sq_gmap_t));
     memset(&sf, 0, sizeof(sq_gmap_t));
 
-    bd.key = malloc((conf->noverrides + 1) * sizeof(uint32_t));
+    bd.key = malloc((conf->noverrides + 1) * SQ_VIEW_KEY_NUM + 1);
     regs = calloc(n ? n : 1, sizeof(char *));
     nexts = calloc(n ? n : 1, sizeof(uint32_t));
     pos = calloc(n ? n : 1, sizeof(uint32_t));
@@ -1092,8 +1095,8 @@ sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 
     if (bd.key == NULL || regs == NULL || nexts == NULL || pos == NULL
         || grs == NULL || ggs == NULL
-        || sq_itab_init(&bd.names, 1024) != SQ_OK
-        || sq_itab_init(&bd.levels, 16) != SQ_OK
+        || sq_smap_init(&bd.names, 1024) != SQ_OK
+        || sq_smap_init(&bd.levels, 16) != SQ_OK
         || sq_gmap_init(&ep, a->n / 4) != 0
         || sq_gmap_init(&er, a->n / 2) != 0
         || sq_gmap_init(&rg, 256) != 0
@@ -1417,14 +1420,8 @@ done:
 static void
 sq_view_builder_free(sq_builder_t *bd)
 {
-    uint32_t  i;
-
-    for (i = 0; bd->levels.b && i < bd->levels.nb; i++) {
-        free((void *) bd->levels.b[i].key);
-    }
-
-    sq_itab_free(&bd->levels);
-    sq_itab_free(&bd->names);
+    sq_smap_free(&bd->levels);
+    sq_smap_free(&bd->names);
     free(bd->key);
     free(bd->base);
 
