@@ -144,11 +144,16 @@ my $apdex = sub {
 
 my (%site, @fleet, @place, @nodes);
 ok $prom->wait_for(sub {
+    # one evaluation time for every query, so that they see the same
+    # samples (a rule evaluation or scrape between two of them moves the
+    # rates)
+    my $at = time;
     %site = map { $_->{metric}{site} => $_->{value} }
-            $prom->query($apdex->(' by (site) '));
-    @fleet = $prom->query($apdex->(' '));
-    @place = $prom->query('(' . $apdex->(' ') . ' - 0.85) / (0.94 - 0.85)');
-    @nodes = $prom->query('count by (site) (servqual_requests_total)');
+            $prom->query($apdex->(' by (site) '), $at);
+    @fleet = $prom->query($apdex->(' '), $at);
+    @place = $prom->query('(' . $apdex->(' ') . ' - 0.85) / (0.94 - 0.85)',
+                          $at);
+    @nodes = $prom->query('count by (site) (servqual_requests_total)', $at);
     keys %site == 2 && @fleet == 1 && @place == 1 && $site{lyon} < 0.5;
 }, 30), 'Prometheus answers the fleet-wide and the per-site Apdex';
 

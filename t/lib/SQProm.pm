@@ -104,13 +104,15 @@ sub api {
 }
 
 
-# ->query(PromQL): the result vector of an instant query, a list of
+# ->query(PromQL [, TIME]): the result vector of an instant query (at
+# TIME, epoch seconds, if given; otherwise now), a list of
 # { metric => { labels }, value => number }
 
 sub query {
-    my ($self, $q) = @_;
+    my ($self, $q, $at) = @_;
 
     (my $e = $q) =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+    $e .= sprintf '&time=%.3f', $at if defined $at;
 
     my $d = $self->api("/api/v1/query?query=$e") or return ();
 
