@@ -53,6 +53,12 @@ void sq_ingest_stop(sq_ctx_t *ctx);
 void sq_ingest_pause(sq_ctx_t *ctx);
 int sq_ingest_resume(sq_ctx_t *ctx);
 
+/*
+ * From inside a long task on the loop (sq_view_yield_pt, data: the
+ * ctx): merges what is queued once it is more than a few MB.
+ */
+void sq_ingest_catch_up(void *data);
+
 /* merge everything queued now, on the loop (tests, shutdown) */
 void sq_ingest_drain(sq_ctx_t *ctx);
 

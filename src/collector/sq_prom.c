@@ -151,7 +151,8 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
     { "servqual_view_builds_total", "counter",
       "Scored views built (one a tick at most, when anything changed)." },
     { "servqual_view_build_seconds", "gauge",
-      "Duration of the last scored view's build." },
+      "Duration of the last scored view's build, not counting the merges "
+      "it let run." },
     { "servqual_view_rows", "gauge",
       "Rows of the latest scored view (series and rollups)." },
     { "servqual_view_bytes", "gauge",

@@ -110,7 +110,9 @@ typedef struct {
 typedef struct {
     int64_t              now;
     uint64_t             gen;       /* the build's number, from 1 */
-    double               seconds;   /* how long the build took */
+    double               seconds;   /* how long the build took, the
+                                       merges it let run not counted */
+    double               wall;      /* and with them */
     sq_row_t            *rows;
     size_t               n;
     size_t               bytes;     /* what the view holds, all told */
@@ -123,12 +125,23 @@ typedef struct {
 
 
 /*
+ * What the loop owes while a view is built, called every few hundred
+ * series read: it may merge queued datagrams into the store being read
+ * (sq_ingest_catch_up()).
+ */
+
+typedef void (*sq_view_yield_pt)(void *data);
+
+
+/*
  * Where the latest view is handed over: one tick builds it (when the
  * windows or the configuration changed), every reader takes the latest.
  */
 
 typedef struct {
     sq_view_t           *latest;
+    sq_view_yield_pt     yield;     /* NULL: none */
+    void                *yield_data;
     uint64_t             builds;
     double               seconds;   /* the last build's duration */
     int64_t              next_ms;   /* no build before (the cost guard) */
@@ -146,6 +159,15 @@ extern const char  *sq_scope_names[SQ_NSCOPES];
 sq_view_t *sq_view_build(const sq_windows_t *a, const sq_conf_t *conf,
     int64_t now);
 sq_view_t *sq_view_retain(sq_view_t *v);
+
+/*
+ * The same, yield called while it reads the series: the store may take
+ * merges meanwhile (series read as they are when the build comes to
+ * them; series added after the build began are left to the next one).
+ */
+sq_view_t *sq_view_build_yielding(const sq_windows_t *a,
+    const sq_conf_t *conf, int64_t now, sq_view_yield_pt yield,
+    void *data);
 
 /*
  * A row's window (SQ_WIN_SHORT, SQ_WIN_LONG) scored in full: the same

@@ -7,7 +7,8 @@
 
 /* The view's hand-off: a tick builds only when the windows changed, a
    held view outlives the next one and the configuration it was built
-   with; the history's scoring (sq_history_score) agrees with the view's. */
+   with; the history's scoring (sq_history_score) agrees with the view's;
+   a build that yields takes merges between its reads and stays whole. */
 
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +20,160 @@
 #include "sq_status.h"
 #include "sq_history.h"
 #include "sq_view.h"
+
+
+/*
+ * The yield of a build (sq_view_build_yielding): every call merges what
+ * a collector would while the build runs, into series already read, not
+ * yet read, and new ones (enough of them to move the store's table of
+ * series).  The view must hold the series live when it began, each once,
+ * its rollups the exact sums of its rows.
+ */
+
+#define Y_NE      40
+#define Y_NR      50
+#define Y_NEW     300             /* new series a yield adds */
+#define Y_POOL    64              /* yields with names of their own */
+
+static uint64_t   y_seq;
+static unsigned   y_calls;
+static int64_t    y_now;
+static char       y_names[Y_NE + Y_NR][16];
+static char       y_new[Y_POOL * Y_NEW][16];
+
+
+static void
+y_merge(void *data)
+{
+    char        *n;
+    uint32_t     i;
+    t_series_t   s[100];
+
+    y_calls++;
+
+    /* the first series and one from the end of the store: 7 requests */
+
+    mk(&s[0], y_names[0], y_names[Y_NE], 7, 0, sq_hist_index(50000));
+    mk(&s[1], y_names[Y_NE - 1], y_names[Y_NE + Y_NR - 1], 7, 0,
+       sq_hist_index(50000));
+    (void) feed("y1", 1, ++y_seq, s, 2, y_now);
+
+    /* new series: appended, the table of series grows and moves */
+
+    for (i = 0; i < Y_NEW; i++) {
+        n = &y_new[(y_calls - 1) % Y_POOL * Y_NEW + i][0];
+        snprintf(n, 16, "N%u", (unsigned) ((y_calls - 1) * Y_NEW + i));
+        mk(&s[i % 100], "late", n, 1, 0, sq_hist_index(50000));
+
+        if (i % 100 == 99) {
+            (void) feed("y1", 1, ++y_seq, s, 100, y_now);
+        }
+    }
+}
+
+
+static void
+y_test(void)
+{
+    size_t           k, rows, bad;
+    uint32_t         e, r, n0;
+    uint64_t         ep[Y_NE], rg[Y_NR];
+    sq_conf_t       *conf;
+    sq_view_t       *v;
+    t_series_t       s[Y_NR];
+    const sq_row_t  *row;
+
+    conf = sq_conf_default();
+    sq_windows_free(&a);
+    sq_windows_init(&a, 60, 300, 3600, 100000, 7200, 100);
+
+    y_now = 1800000000;
+
+    for (e = 0; e < Y_NE + Y_NR; e++) {
+        snprintf(y_names[e], sizeof(y_names[e]), e < Y_NE ? "e%u" : "R%u",
+                 e < Y_NE ? e : e - Y_NE);
+    }
+
+    for (e = 0; e < Y_NE; e++) {
+        for (r = 0; r < Y_NR; r++) {
+            mk(&s[r], y_names[e], y_names[Y_NE + r], 100 + e + r, 0,
+               sq_hist_index(50000));
+        }
+
+        (void) feed("y0", 1, e + 1, s, Y_NR, y_now);
+    }
+
+    n0 = a.n;
+    v = sq_view_build_yielding(&a, conf, y_now, y_merge, NULL);
+
+    ok(v != NULL && y_calls >= 10, "a build of %u series yielded %u times",
+       (unsigned) n0, y_calls);
+    is_int(a.n, n0 + y_calls * Y_NEW, "the store grew meanwhile");
+
+    rows = 0;
+    bad = 0;
+    memset(ep, 0, sizeof(ep));
+    memset(rg, 0, sizeof(rg));
+
+    for (k = 0; v && k < v->n; k++) {
+        row = &v->rows[k];
+
+        if (row->scope != SQ_SCOPE_SERIES) {
+            continue;
+        }
+
+        if (strcmp(row->endpoint, "late") == 0) {
+            bad++;
+            continue;
+        }
+
+        rows++;
+        e = (uint32_t) atoi(row->endpoint + 1);
+        r = (uint32_t) atoi(row->region + 1);
+        ep[e] += row->m[SQ_WIN_SHORT].requests;
+        rg[r] += row->m[SQ_WIN_SHORT].requests;
+
+        /* as it was, or with what the yields merged into it */
+
+        if ((e == 0 && r == 0) || (e == Y_NE - 1 && r == Y_NR - 1)) {
+            bad += (row->m[SQ_WIN_SHORT].requests - (100 + e + r)) % 7 != 0;
+
+        } else {
+            bad += row->m[SQ_WIN_SHORT].requests != 100 + e + r;
+        }
+    }
+
+    is_int(rows, n0, "the view has the series live when it began");
+    is_int(bad, 0, "none added since, every count as it was or merged");
+
+    for (e = 0, bad = 0; v && e < Y_NE; e++) {
+        row = find(v, SQ_SCOPE_ENDPOINT, y_names[e], SQ_ALL);
+        bad += row == NULL || row->m[SQ_WIN_SHORT].requests != ep[e];
+    }
+
+    is_int(bad, 0, "every endpoint row is the sum of its series rows");
+
+    for (r = 0, bad = 0; v && r < Y_NR; r++) {
+        row = find(v, SQ_SCOPE_REGION, SQ_ALL, y_names[Y_NE + r]);
+        bad += row == NULL || row->m[SQ_WIN_SHORT].requests != rg[r];
+    }
+
+    is_int(bad, 0, "and every region row of its");
+    ok(v && v->seconds <= v->wall, "the build's own time leaves out the "
+       "merges (%.4f of %.4f s)", v ? v->seconds : 0, v ? v->wall : 0);
+
+    sq_view_release(v);
+
+    /* the next build has them */
+
+    v = sq_view_build(&a, conf, y_now);
+    row = v ? find(v, SQ_SCOPE_SERIES, "late", "N7") : NULL;
+    ok(row != NULL && row->m[SQ_WIN_SHORT].requests == 1,
+       "the next build has the series added meanwhile");
+
+    sq_view_release(v);
+    sq_conf_free(conf);
+}
 
 
 int
@@ -158,6 +313,7 @@ main(void)
            "a region: the same empathy as its series row");
 
     sq_view_release(v);
+    y_test();
     sq_win_free(&ep);
     sq_win_free(&regs[0]);
     sq_win_free(&regs[1]);
