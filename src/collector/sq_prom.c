@@ -63,6 +63,7 @@ enum {
     F_FOLDED, F_SERIES,
     F_SERIES_LIMIT, F_EXPIRED, F_WORKERS, F_RELOADS, F_BYTES, F_UPDATES,
     F_MEMORY, F_VIEW_BUILDS, F_VIEW_SECONDS, F_VIEW_ROWS, F_VIEW_BYTES,
+    F_VIEW_WAITS,
     F_ALERTS_FIRING, F_INCIDENTS,
     F_ALERT_TRANSITIONS, F_ALERT_NOTES, F_ALERT_QUEUED, F_ALERT_EVALS,
     F_ALERT_EVAL_SECONDS, F_REQUESTS, F_RESPONSES, F_EVENTS, F_TLS, F_PROTO,
@@ -157,6 +158,10 @@ static const sq_family_t  sq_families[F_NFAMILIES] = {
       "Rows of the latest scored view (series and rollups)." },
     { "servqual_view_bytes", "gauge",
       "Memory held by the latest scored view." },
+    { "servqual_view_build_waits_total", "counter",
+      "View ticks that put the build off while a scrape still streamed "
+      "the latest view (2 s at most), so that two views are not held at "
+      "once." },
     { "servqual_alerts_firing", "gauge",
       "alerts firing now" },
     { "servqual_incidents_firing", "gauge",
@@ -721,6 +726,7 @@ sq_prom_health(sq_prom_t *p, struct evbuffer *b)
 
     SQ_PROM_ONE(F_VIEW_ROWS, v->n);
     SQ_PROM_ONE(F_VIEW_BYTES, v->bytes);
+    SQ_PROM_ONE(F_VIEW_WAITS, ctx->views.waits);
 
     sq_prom_alerts(ctx, b);
 

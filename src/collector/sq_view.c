@@ -26,6 +26,9 @@
 /* a build takes at most 1 / SQ_VIEW_GUARD of the loop's time */
 #define SQ_VIEW_GUARD  5
 
+/* how long a build waits for a scrape to let go of the latest view */
+#define SQ_VIEW_HELD_MS  2000
+
 /* series read between two calls of the build's yield (about 1 ms) */
 #define SQ_VIEW_YIELD_SERIES  256
 
@@ -1656,6 +1659,28 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
     if (!force && p->latest && ms < p->next_ms) {
         return SQ_OK;
     }
+
+    /*
+     * A scrape being streamed holds the latest view: a build now would
+     * hold two views and a build's work at once (at 100k series about
+     * 100 MB).  The build waits for it, up to SQ_VIEW_HELD_MS (a client
+     * that stops reading must not freeze the view), and readers meanwhile
+     * take the view they have, an evaluation included; a reload's does
+     * not wait.
+     */
+
+    if (p->latest && p->latest->refs > 1 && !p->stale) {
+        if (p->held_ms == 0) {
+            p->held_ms = ms;
+        }
+
+        if (ms - p->held_ms < SQ_VIEW_HELD_MS) {
+            p->waits++;
+            return SQ_OK;
+        }
+    }
+
+    p->held_ms = 0;
 
     /*
      * The build runs on the loop: when no reader holds the latest view

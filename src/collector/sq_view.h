@@ -148,6 +148,9 @@ typedef struct {
     int64_t              slot;      /* the slot of the last build */
     uint32_t             series;    /* and the store then */
     sq_windows_stats_t   stats;
+    int64_t              held_ms;   /* since when a build waits for a
+                                       reader to let go of the latest */
+    uint64_t             waits;     /* ticks that waited so */
     unsigned             stale:1;   /* a reload: rebuild whatever else */
 } sq_view_pub_t;
 
@@ -185,7 +188,9 @@ void sq_view_release(sq_view_t *v);
  * The tick: builds and publishes a new view when the windows changed (a
  * datagram counted, a series expired, a slot rolled over) or the view
  * was made stale, and the cost guard allows (a build takes at most a
- * fifth of the loop; force: the guard does not apply).  Returns SQ_OK
+ * fifth of the loop; force: the guard does not apply), and no scrape
+ * holds the latest view (for 2 s at most; force or not, a reload
+ * aside).  Returns SQ_OK
  * (*built tells whether a view was built) or SQ_ERR_NOMEM.
  */
 int sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a,

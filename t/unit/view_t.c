@@ -184,7 +184,7 @@ main(void)
     uint32_t         i;
     sq_win_t         regs[2], ep;
     sq_conf_t       *conf;
-    sq_view_t       *held, *v;
+    sq_view_t       *held, *v, *h2, *h3;
     t_series_t       s[2];
     const char      *names[2];
     sq_view_pub_t    pub;
@@ -231,6 +231,7 @@ main(void)
     feed("n1", 1, 2, s, 1, t0 + 2);
 
     pub.next_ms = 0;     /* the cost guard of the wall clock: below */
+    pub.held_ms = 1;     /* the reader has held it for long: below */
     rc = sq_view_tick(&pub, &a, conf, t0 + 2, 0, &built);
     ok(rc == SQ_OK && built && pub.builds == 2, "a datagram: a new view");
     ok(sq_view_latest(&pub) != held, "handed over");
@@ -255,6 +256,28 @@ main(void)
     ok(!built && pub.builds == 4, "within the guard: no build yet");
     rc = sq_view_tick(&pub, &a, conf, t0 + 62, 1, &built);
     ok(built && pub.builds == 5, "forced: built");
+
+    /* a scrape streams the latest view: the build waits, 2 s at most */
+
+    h2 = sq_view_retain(sq_view_latest(&pub));
+    mk(&s[0], "checkout", "US", 10, 0, sq_hist_index(50000));
+    feed("n1", 1, 4, s, 1, t0 + 63);
+
+    rc = sq_view_tick(&pub, &a, conf, t0 + 63, 1, &built);
+    ok(!built && pub.waits == 1 && sq_view_latest(&pub) == h2,
+       "a scrape holds the latest view: even a forced build waits");
+    pub.held_ms -= 2001;
+    rc = sq_view_tick(&pub, &a, conf, t0 + 63, 1, &built);
+    ok(built && pub.builds == 6 && pub.held_ms == 0,
+       "for 2 s at most, then it builds");
+
+    h3 = sq_view_retain(sq_view_latest(&pub));
+    sq_view_stale(&pub);
+    pub.next_ms = 0;
+    rc = sq_view_tick(&pub, &a, conf, t0 + 63, 0, &built);
+    ok(built && pub.builds == 7, "a reload's build does not wait");
+    sq_view_release(h2);
+    sq_view_release(h3);
 
     /* the held view is whole, also once its configuration is gone */
 
