@@ -42,9 +42,13 @@
  * pages.  A burst makes more resident; once it is merged (nothing in use
  * past SQ_INGEST_KEEP), the loop gives the pages past SQ_INGEST_KEEP back
  * with a fence up: meanwhile the thread takes room below it only, and
- * waits if a datagram does not fit there.  While a backlog lasts nothing
- * is given back, so a queue that stays full does not fault its pages in
- * again and again.
+ * waits if a datagram does not fit there.  While a backlog lasts, the
+ * loop gives back the pages past SQ_INGEST_KEEP of what it merged, a MB
+ * at a time, before it hands them back to the thread: a small backlog
+ * that never empties (the merge yielding to a long scrape) walks the
+ * whole ring, and would otherwise keep every page it passed resident
+ * (256 MB).  The ring's resident memory is its first pages and what is
+ * queued.
  */
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
@@ -53,10 +57,13 @@
 #define SQ_INGEST_BUDGET    512       /* datagrams merged before yielding */
 #define SQ_INGEST_SLICE     8         /* datagrams between two clock reads */
 #define SQ_INGEST_TURN      2000000   /* ns: a merge turn at most, about */
+#define SQ_INGEST_LONG_TURN 50000000  /* ... past SQ_INGEST_BACKLOG */
+#define SQ_INGEST_BACKLOG   (16 << 20) /* queued bytes HTTP may leave */
 #define SQ_INGEST_BUF       (SQ_WIRE_MAX_DATAGRAM + 1)
 #define SQ_INGEST_SKIP      UINT32_MAX
 #define SQ_INGEST_ALIGN(n)  (((n) + 7) & ~(size_t) 7)
 #define SQ_INGEST_KEEP      (4 << 20) /* bytes of the ring kept resident */
+#define SQ_INGEST_ZAP       (1 << 20) /* merged bytes given back at once */
 #define SQ_INGEST_CATCH_UP  (2 << 20) /* queued bytes a long task merges */
 #define SQ_INGEST_CATCH_UP_TURN  50000000  /* ns: one catch-up at most */
 
@@ -96,6 +103,8 @@ struct sq_ingest_s {
     uint64_t             released;    /* bytes given back to the system */
     size_t               touched;     /* the ring's bytes made resident */
     size_t               fence;       /* room is taken below this only */
+    size_t               zap;         /* the loop's: merged bytes from
+                                         here to tail not given back */
     pthread_cond_t       lifted;      /* the fence is back at cap */
 
     /* the thread's own */
@@ -116,6 +125,9 @@ static int sq_ingest_publish(sq_ingest_t *in, size_t n);
 static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
     size_t n);
 static void sq_ingest_release(sq_ingest_t *in);
+static size_t sq_ingest_used(sq_ingest_t *in);
+static uint64_t sq_ingest_resident(sq_ingest_t *in);
+static size_t sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
 static size_t sq_ingest_merge(sq_ctx_t *ctx, size_t budget);
 static void sq_ingest_on_hold(evutil_socket_t fd, short what, void *data);
@@ -636,6 +648,7 @@ static void
 sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
 {
     int               yield;
+    long              ns;
     size_t            done, left;
     uint64_t          v;
     sq_ctx_t         *ctx = data;
@@ -658,8 +671,11 @@ sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
      * SQ_INGEST_TURN ns (a datagram of 100 series at 100000 live series
      * is about 70 us) and wakes the loop through the eventfd: the loop
      * polls, the HTTP answers run, then the next turn, the queue
-     * absorbing what arrives meanwhile.  Otherwise what is left waits
-     * as before, with event_active(): an event made active from its own
+     * absorbing what arrives meanwhile, up to SQ_INGEST_BACKLOG bytes:
+     * past that a turn goes on until the queue is back under it (or for
+     * SQ_INGEST_LONG_TURN), so that a long scrape of a busy collector
+     * costs it time, not memory.  Otherwise what is left waits as
+     * before, with event_active(): an event made active from its own
      * callback runs again before the loop polls (timers included).
      */
 
@@ -675,19 +691,25 @@ sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
             break;
         }
 
-        if (done >= SQ_INGEST_BUDGET) {
-            yield = sq_http_waiting(ctx);
-            break;
-        }
-
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        ns = (t1.tv_sec - t0.tv_sec) * 1000000000L
+             + (t1.tv_nsec - t0.tv_nsec);
 
-        if ((t1.tv_sec - t0.tv_sec) * 1000000000L
-            + (t1.tv_nsec - t0.tv_nsec) >= SQ_INGEST_TURN
-            && sq_http_waiting(ctx))
-        {
-            yield = 1;
-            break;
+        if (done >= SQ_INGEST_BUDGET || ns >= SQ_INGEST_TURN) {
+            if (ns < SQ_INGEST_LONG_TURN && sq_ingest_used(in)
+                                            > SQ_INGEST_BACKLOG)
+            {
+                continue;
+            }
+
+            if (sq_http_waiting(ctx)) {
+                yield = 1;
+                break;
+            }
+
+            if (done >= SQ_INGEST_BUDGET) {
+                break;
+            }
         }
     }
 
@@ -701,6 +723,19 @@ sq_ingest_on_wake(evutil_socket_t fd, short what, void *data)
     } else if (left > 0) {
         event_active(in->ev, EV_READ, 0);
     }
+}
+
+
+static size_t
+sq_ingest_used(sq_ingest_t *in)
+{
+    size_t  used;
+
+    pthread_mutex_lock(&in->lock);
+    used = in->used;
+    pthread_mutex_unlock(&in->lock);
+
+    return used;
 }
 
 
@@ -734,7 +769,7 @@ sq_ingest_on_hold(evutil_socket_t fd, short what, void *data)
 void
 sq_ingest_catch_up(void *data)
 {
-    size_t            used, left;
+    size_t            left;
     sq_ctx_t         *ctx = data;
     sq_ingest_t      *in;
     struct timespec   t0, t1;
@@ -745,11 +780,7 @@ sq_ingest_catch_up(void *data)
         return;
     }
 
-    pthread_mutex_lock(&in->lock);
-    used = in->used;
-    pthread_mutex_unlock(&in->lock);
-
-    if (used < SQ_INGEST_CATCH_UP
+    if (sq_ingest_used(in) < SQ_INGEST_CATCH_UP
         || (in->hold != NULL && access(in->hold, F_OK) == 0))
     {
         return;
@@ -801,6 +832,11 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
         n = budget;
     }
 
+    if (in->zap > tail) {
+        /* the ring started again at 0 while empty */
+        in->zap = tail;
+    }
+
     freed = 0;
 
     for (i = 0; i < n; i++) {
@@ -809,6 +845,8 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
                == SQ_INGEST_SKIP)
         {
             freed += in->cap - tail;
+            (void) sq_ingest_zap(in, in->zap, in->cap);
+            in->zap = 0;
             tail = 0;
         }
 
@@ -819,6 +857,12 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 
         tail += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
         freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
+    }
+
+    /* merged and not yet the thread's again: its pages can go */
+
+    if (tail - in->zap >= SQ_INGEST_ZAP) {
+        in->zap = sq_ingest_zap(in, in->zap, tail);
     }
 
     pthread_mutex_lock(&in->lock);
@@ -833,6 +877,33 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
     }
 
     return left;
+}
+
+
+/*
+ * The whole pages of [from, to) past SQ_INGEST_KEEP given back: records
+ * the loop has merged and not yet handed back (in->tail is still before
+ * them), so the thread cannot be writing there.  from is a page's start
+ * (the ring is page-aligned); returns where the next one starts: to's
+ * page, which still holds records not merged.
+ */
+
+static size_t
+sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to)
+{
+    size_t  page, a, b;
+
+    page = (size_t) sysconf(_SC_PAGESIZE);
+
+    a = from < SQ_INGEST_KEEP ? SQ_INGEST_KEEP : from;
+    b = to & ~(page - 1);
+
+    if (b > a && madvise(in->ring + a, b - a, MADV_DONTNEED) == 0) {
+        __atomic_add_fetch(&in->released, (uint64_t) (b - a),
+                           __ATOMIC_RELAXED);
+    }
+
+    return b > from ? b : from;
 }
 
 
@@ -864,9 +935,13 @@ sq_ingest_release(sq_ingest_t *in)
 
     pthread_mutex_unlock(&in->lock);
 
+    /* what the merge gave back already (sq_ingest_zap()) is not again */
+
     page = (size_t) sysconf(_SC_PAGESIZE);
-    a = ((uintptr_t) in->ring + SQ_INGEST_KEEP + page - 1)
+    a = ((uintptr_t) in->ring
+         + (in->zap > SQ_INGEST_KEEP ? in->zap : SQ_INGEST_KEEP) + page - 1)
         & ~((uintptr_t) page - 1);
+    in->zap = 0;
     b = ((uintptr_t) in->ring + hw + page - 1) & ~((uintptr_t) page - 1);
 
     if (b > (uintptr_t) in->ring + in->cap) {
@@ -920,6 +995,38 @@ sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
     pthread_mutex_unlock(&in->lock);
 
     st->released = __atomic_load_n(&in->released, __ATOMIC_RELAXED);
+    st->resident = sq_ingest_resident(in);
+}
+
+
+/* the ring's pages in memory now (mincore), in bytes */
+
+static uint64_t
+sq_ingest_resident(sq_ingest_t *in)
+{
+    size_t          page, n, i;
+    uint64_t        r;
+    unsigned char  *vec;
+
+    page = (size_t) sysconf(_SC_PAGESIZE);
+    n = (in->cap + page - 1) / page;
+
+    vec = malloc(n);
+    if (vec == NULL) {
+        return 0;
+    }
+
+    r = 0;
+
+    if (mincore(in->ring, in->cap, vec) == 0) {
+        for (i = 0; i < n; i++) {
+            r += vec[i] & 1;
+        }
+    }
+
+    free(vec);
+
+    return r * page;
 }
 
 
@@ -965,11 +1072,13 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         "# TYPE servqual_ingest_queue_datagrams gauge\n"
         "servqual_ingest_queue_datagrams %llu\n"
         "# HELP servqual_ingest_queue_bytes Bytes of the ingest queue in "
-        "use, now and at the most since the start, and its size.\n"
+        "use, now and at the most since the start, its size, and its "
+        "pages in memory now.\n"
         "# TYPE servqual_ingest_queue_bytes gauge\n"
         "servqual_ingest_queue_bytes{of=\"used\"} %llu\n"
         "servqual_ingest_queue_bytes{of=\"peak\"} %llu\n"
         "servqual_ingest_queue_bytes{of=\"capacity\"} %llu\n"
+        "servqual_ingest_queue_bytes{of=\"resident\"} %llu\n"
         "# HELP servqual_ingest_queue_released_bytes_total Bytes of the "
         "ingest queue given back to the system after a backlog was "
         "merged.\n"
@@ -981,5 +1090,6 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         (unsigned long long) st.bytes,
         (unsigned long long) st.peak,
         (unsigned long long) st.capacity,
+        (unsigned long long) st.resident,
         (unsigned long long) st.released);
 }

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t       bytes;         /* of the queue in use now */
     uint64_t       peak;          /* the most bytes ever in use */
     uint64_t       capacity;      /* bytes */
+    uint64_t       resident;      /* bytes of the queue's pages in memory */
     uint64_t       released;      /* bytes of merged records whose pages
                                      were given back */
 } sq_ingest_stats_t;
