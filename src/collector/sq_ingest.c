@@ -43,12 +43,12 @@
  * past SQ_INGEST_KEEP), the loop gives the pages past SQ_INGEST_KEEP back
  * with a fence up: meanwhile the thread takes room below it only, and
  * waits if a datagram does not fit there.  While a backlog lasts, the
- * loop gives back the pages past SQ_INGEST_KEEP of what it merged, a MB
- * at a time, before it hands them back to the thread: a small backlog
- * that never empties (the merge yielding to a long scrape) walks the
- * whole ring, and would otherwise keep every page it passed resident
- * (256 MB).  The ring's resident memory is its first pages and what is
- * queued.
+ * loop hands what it merged back to the thread a MB at a time
+ * (sq_ingest_hand_back()), the pages past SQ_INGEST_KEEP first given
+ * back to the system: a small backlog that never empties (the merge
+ * yielding to a long scrape) walks the whole ring, and would otherwise
+ * keep every page it passed resident (256 MB).  The ring's resident
+ * memory is its first pages and what is queued.
  */
 
 #define SQ_INGEST_BATCH     32        /* datagrams a recvmmsg() call takes */
@@ -103,8 +103,11 @@ struct sq_ingest_s {
     uint64_t             released;    /* bytes given back to the system */
     size_t               touched;     /* the ring's bytes made resident */
     size_t               fence;       /* room is taken below this only */
-    size_t               zap;         /* the loop's: merged bytes from
-                                         here to tail not given back */
+    /* the loop's own: merged and not yet handed back to the thread */
+    size_t               rtail;       /* the next record to merge */
+    size_t               pend;        /* bytes from tail to rtail */
+    size_t               zap;         /* pages from here to rtail: not
+                                         yet given back to the system */
     pthread_cond_t       lifted;      /* the fence is back at cap */
 
     /* the thread's own */
@@ -127,7 +130,8 @@ static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
 static void sq_ingest_release(sq_ingest_t *in);
 static size_t sq_ingest_used(sq_ingest_t *in);
 static uint64_t sq_ingest_resident(sq_ingest_t *in);
-static size_t sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to);
+static void sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to);
+static void sq_ingest_hand_back(sq_ingest_t *in);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
 static size_t sq_ingest_merge(sq_ctx_t *ctx, size_t budget);
 static void sq_ingest_on_hold(evutil_socket_t fd, short what, void *data);
@@ -811,7 +815,7 @@ sq_ingest_catch_up(void *data)
 static size_t
 sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 {
-    size_t            n, i, tail, freed, left;
+    size_t            n, i, tail, left;
     sq_ingest_t      *in;
     sq_ingest_rec_t  *r;
 
@@ -819,12 +823,17 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 
     pthread_mutex_lock(&in->lock);
     n = in->queued;
-    tail = in->tail;
+
+    if (in->pend == 0) {
+        /* all handed back: the thread may have started the ring over */
+        in->rtail = in->tail;
+        in->zap = in->tail;
+    }
+
     pthread_mutex_unlock(&in->lock);
 
-
     if (n == 0) {
-        /* the thread may start the ring over meanwhile: tail is not ours */
+        sq_ingest_hand_back(in);
         return 0;
     }
 
@@ -832,20 +841,16 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
         n = budget;
     }
 
-    if (in->zap > tail) {
-        /* the ring started again at 0 while empty */
-        in->zap = tail;
-    }
-
-    freed = 0;
+    tail = in->rtail;
 
     for (i = 0; i < n; i++) {
         if (in->cap - tail < sizeof(sq_ingest_rec_t)
             || ((sq_ingest_rec_t *) (in->ring + tail))->len
                == SQ_INGEST_SKIP)
         {
-            freed += in->cap - tail;
-            (void) sq_ingest_zap(in, in->zap, in->cap);
+            /* the thread started again at 0: the end is all merged */
+            in->pend += in->cap - tail;
+            sq_ingest_zap(in, in->zap, in->cap);
             in->zap = 0;
             tail = 0;
         }
@@ -856,21 +861,19 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
                         r->end);
 
         tail += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
-        freed += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
+        in->pend += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
     }
 
-    /* merged and not yet the thread's again: its pages can go */
-
-    if (tail - in->zap >= SQ_INGEST_ZAP) {
-        in->zap = sq_ingest_zap(in, in->zap, tail);
-    }
+    in->rtail = tail;
 
     pthread_mutex_lock(&in->lock);
-    in->tail = tail;
-    in->used -= freed;
     in->queued -= n;
     left = in->queued;
     pthread_mutex_unlock(&in->lock);
+
+    if (left == 0 || in->pend >= SQ_INGEST_ZAP) {
+        sq_ingest_hand_back(in);
+    }
 
     if (left == 0) {
         sq_ingest_release(in);
@@ -881,14 +884,41 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 
 
 /*
- * The whole pages of [from, to) past SQ_INGEST_KEEP given back: records
- * the loop has merged and not yet handed back (in->tail is still before
- * them), so the thread cannot be writing there.  from is a page's start
- * (the ring is page-aligned); returns where the next one starts: to's
- * page, which still holds records not merged.
+ * The records merged since the last hand-back given back to the thread
+ * (in->tail moves up to them), their whole pages past SQ_INGEST_KEEP
+ * first given back to the system: until in->tail moves the thread does
+ * not write there.  The page that holds the new tail stays: the thread
+ * may write below the tail once it is handed back.
  */
 
-static size_t
+static void
+sq_ingest_hand_back(sq_ingest_t *in)
+{
+    size_t  page;
+
+    if (in->pend == 0) {
+        return;
+    }
+
+    sq_ingest_zap(in, in->zap, in->rtail);
+
+    pthread_mutex_lock(&in->lock);
+    in->tail = in->rtail;
+    in->used -= in->pend;
+    pthread_mutex_unlock(&in->lock);
+
+    in->pend = 0;
+    page = (size_t) sysconf(_SC_PAGESIZE);
+    in->zap = (in->rtail + page - 1) & ~(page - 1);
+}
+
+
+/*
+ * The whole pages within [from, to) past SQ_INGEST_KEEP given back to the
+ * system: bytes the loop has merged and not handed back to the thread.
+ */
+
+static void
 sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to)
 {
     size_t  page, a, b;
@@ -896,14 +926,13 @@ sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to)
     page = (size_t) sysconf(_SC_PAGESIZE);
 
     a = from < SQ_INGEST_KEEP ? SQ_INGEST_KEEP : from;
+    a = (a + page - 1) & ~(page - 1);
     b = to & ~(page - 1);
 
     if (b > a && madvise(in->ring + a, b - a, MADV_DONTNEED) == 0) {
         __atomic_add_fetch(&in->released, (uint64_t) (b - a),
                            __ATOMIC_RELAXED);
     }
-
-    return b > from ? b : from;
 }
 
 
@@ -935,13 +964,9 @@ sq_ingest_release(sq_ingest_t *in)
 
     pthread_mutex_unlock(&in->lock);
 
-    /* what the merge gave back already (sq_ingest_zap()) is not again */
-
     page = (size_t) sysconf(_SC_PAGESIZE);
-    a = ((uintptr_t) in->ring
-         + (in->zap > SQ_INGEST_KEEP ? in->zap : SQ_INGEST_KEEP) + page - 1)
+    a = ((uintptr_t) in->ring + SQ_INGEST_KEEP + page - 1)
         & ~((uintptr_t) page - 1);
-    in->zap = 0;
     b = ((uintptr_t) in->ring + hw + page - 1) & ~((uintptr_t) page - 1);
 
     if (b > (uintptr_t) in->ring + in->cap) {
