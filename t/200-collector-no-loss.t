@@ -18,7 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use SQCollector;
-use SQProc qw(repo_root);
+use SQProc qw(repo_root spawn_to);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -63,14 +63,9 @@ is(mv($before, 'servqual_ingest_queue_bytes', of => 'capacity'), 64 << 20,
 # 100 workers x 100 series = 10,000 series, 1,500 datagrams/s for 6 s
 
 my $out = "$c->{dir}/loadgen.out";
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    open STDOUT, '>', $out or die;
-    open STDERR, '>>', $out or die;
-    exec $loadgen, '-a', "127.0.0.1:$c->{udp}", '-w', 100, '-s', 100,
-         '-u', 10000, '-r', 1500, '-d', 6, '-g';
-    die "exec: $!";
-}
+my $pid = spawn_to($out, $loadgen, '-a', "127.0.0.1:$c->{udp}",
+                   '-w', 100, '-s', 100, '-u', 10000,
+                   '-r', 1500, '-d', 6, '-g');
 
 # work on the loop while the datagrams come: scrapes, API calls, and a
 # reload (which builds the view at once) in the middle

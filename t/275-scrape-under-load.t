@@ -21,7 +21,7 @@ use HTTP::Tiny;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use JSON::PP qw(decode_json);
 use SQCollector;
-use SQProc qw(repo_root);
+use SQProc qw(repo_root spawn_to);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -72,14 +72,9 @@ sub scrape {
 # 100 workers x 100 series = 10,000 series, 1,000 datagrams/s for 10 s
 
 my $out = "$c->{dir}/loadgen.out";
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    open STDOUT, '>', $out or die;
-    open STDERR, '>>', $out or die;
-    exec $loadgen, '-a', "127.0.0.1:$c->{udp}", '-w', 100, '-s', 100,
-         '-u', 10000, '-r', 1000, '-d', 10, '-g';
-    die "exec: $!";
-}
+my $pid = spawn_to($out, $loadgen, '-a', "127.0.0.1:$c->{udp}",
+                   '-w', 100, '-s', 100, '-u', 10000,
+                   '-r', 1000, '-d', 10, '-g');
 
 my $gen_status;
 

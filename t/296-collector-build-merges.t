@@ -21,7 +21,7 @@ use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
 use IO::Socket::INET;
 use SQCollector;
-use SQProc qw(repo_root);
+use SQProc qw(repo_root spawn_to);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -64,14 +64,9 @@ sub mv {
 # 20 workers x 100 series = 2,000 series, 600 datagrams/s for 5 s
 
 my $out = "$c->{dir}/loadgen.out";
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    open STDOUT, '>', $out or die;
-    open STDERR, '>>', $out or die;
-    exec $loadgen, '-a', "127.0.0.1:$c->{udp}", '-w', 20, '-s', 100,
-         '-u', 2000, '-r', 600, '-d', 5, '-g';
-    die "exec: $!";
-}
+my $pid = spawn_to($out, $loadgen, '-a', "127.0.0.1:$c->{udp}",
+                   '-w', 20, '-s', 100, '-u', 2000,
+                   '-r', 600, '-d', 5, '-g');
 
 # after a second the series are there and views are being built: the
 # next build (a 250 ms tick) stops at its first yield

@@ -20,7 +20,7 @@ use lib "$FindBin::Bin/lib";
 
 use HTTP::Tiny;
 use SQCollector;
-use SQProc qw(repo_root);
+use SQProc qw(repo_root spawn_to);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -59,14 +59,9 @@ sub mv {
 }
 
 my $out = "$c->{dir}/loadgen.out";
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    open STDOUT, '>', $out or die;
-    open STDERR, '>>', $out or die;
-    exec $loadgen, '-a', "127.0.0.1:$c->{udp}", '-w', 100, '-s', 100,
-         '-u', 10000, '-r', 3000, '-d', 6, '-g';
-    die "exec: $!";
-}
+my $pid = spawn_to($out, $loadgen, '-a', "127.0.0.1:$c->{udp}",
+                   '-w', 100, '-s', 100, '-u', 10000,
+                   '-r', 3000, '-d', 6, '-g');
 
 # a second of backlog, then scrapes of every series while it runs: the
 # merge yields to each

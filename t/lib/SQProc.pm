@@ -23,7 +23,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(
     repo_root prefix free_port free_udp_port wait_for
-    run_cmd read_file write_file
+    run_cmd spawn_to read_file write_file
     pid_alive child_pids owner_process has_prefix
 );
 
@@ -157,6 +157,27 @@ sub run_cmd {
     seek $out, 0, 0;
     my $text = do { local $/; <$out> } // '';
     return ($rc, $text);
+}
+
+
+# spawn_to($out, @cmd): starts a command in the background, its stdout
+# and stderr to the file $out; returns its pid (waitpid is the caller's).
+
+sub spawn_to {
+    my ($out, @cmd) = @_;
+
+    my $pid = fork // croak "fork: $!";
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        print STDERR "exec $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+
+    return $pid;
 }
 
 
