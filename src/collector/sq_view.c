@@ -1647,6 +1647,12 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
 
     *built = 0;
     ms = sq_view_ms();
+
+    if (p->latest == NULL || p->latest->refs == 1) {
+        /* no scrape holds the latest view: no wait under way */
+        p->held_ms = 0;
+    }
+
     slot = a->slot ? now / a->slot : now;
     series = a->n + (a->other ? 1 : 0);
 
@@ -1680,8 +1686,6 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
         }
     }
 
-    p->held_ms = 0;
-
     /*
      * The build runs on the loop: when no reader holds the latest view
      * (a scrape being streamed does), nobody can see it until the new
@@ -1713,6 +1717,7 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
     p->series = series;
     p->stats = v->store.stats;
     p->stale = 0;
+    p->held_ms = 0;
 
     /* the hand-off: readers that hold the old one keep it */
 

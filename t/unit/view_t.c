@@ -279,6 +279,19 @@ main(void)
     sq_view_release(h2);
     sq_view_release(h3);
 
+    /* a wait is over once the scrape let go: the next one waits anew */
+
+    pub.held_ms = 1;
+    rc = sq_view_tick(&pub, &a, conf, t0 + 63, 0, &built);
+    h2 = sq_view_retain(sq_view_latest(&pub));
+    mk(&s[0], "checkout", "US", 10, 0, sq_hist_index(50000));
+    feed("n1", 1, 5, s, 1, t0 + 63);
+    rc = sq_view_tick(&pub, &a, conf, t0 + 63, 1, &built);
+    ok(!built && pub.waits == 2,
+       "a later scrape's hold waits its own 2 s, not what is left of one "
+       "before");
+    sq_view_release(h2);
+
     /* the held view is whole, also once its configuration is gone */
 
     v = sq_view_build(&a, conf, t0 + 2);
