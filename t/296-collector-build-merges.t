@@ -18,7 +18,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use HTTP::Tiny;
 use IO::Socket::INET;
 use SQCollector;
 use SQProc qw(repo_root spawn_to);
@@ -48,18 +47,8 @@ close $f;
 
 $c->start;
 
-my $ua = HTTP::Tiny->new(timeout => 60);
-my $url = "http://127.0.0.1:$c->{http}";
-
-sub metrics {
-    my $r = $ua->get("$url/metrics");
-    return $r->{status} == 200 ? $r->{content} : '';
-}
-
-sub mv {
-    my ($text, $name) = @_;
-    return $text =~ /^\Q$name\E (\S+)$/m ? $1 + 0 : 0;
-}
+sub metrics { $c->get('/metrics')->{content} // '' }
+sub mv { my ($t, @a) = @_; $c->metric($t, @a) // 0 }
 
 # 20 workers x 100 series = 2,000 series, 600 datagrams/s for 5 s
 
@@ -101,7 +90,7 @@ ok $sent && $sent > 2000, "sq-loadgen sent $sent datagrams";
 my ($accepted, $tries) = (0, 0);
 while ($tries++ < 100) {
     $m = metrics();
-    $accepted = mv($m, 'servqual_datagrams_total{result="accepted"}');
+    $accepted = mv($m, 'servqual_datagrams_total', result => 'accepted');
     last if $accepted >= $sent;
     sleep 0.2;
 }
@@ -110,7 +99,7 @@ is $accepted, $sent, 'every datagram sent was accepted';
 is mv($m, 'servqual_datagrams_lost_total'), 0, 'no sequence gap';
 is mv($m, 'servqual_ingest_queue_overflow_total'), 0, 'no queue overflow';
 
-my $peak = mv($m, 'servqual_ingest_queue_bytes{of="peak"}');
+my $peak = mv($m, 'servqual_ingest_queue_bytes', of => 'peak');
 ok $peak > 0 && $peak < 6 * 1024 * 1024,
    sprintf 'the queue held %.1f MB at most, for about 11 MB that arrived '
          . 'during the build', $peak / 1048576;

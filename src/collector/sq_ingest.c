@@ -106,8 +106,9 @@ struct sq_ingest_s {
     /* the loop's own: merged and not yet handed back to the thread */
     size_t               rtail;       /* the next record to merge */
     size_t               pend;        /* bytes from tail to rtail */
-    size_t               zap;         /* pages from here to rtail: not
-                                         yet given back to the system */
+    size_t               zap;         /* from here (its page excluded) to
+                                         rtail: pages not yet given back
+                                         to the system */
     pthread_cond_t       lifted;      /* the fence is back at cap */
 
     /* the thread's own */
@@ -894,8 +895,6 @@ sq_ingest_merge(sq_ctx_t *ctx, size_t budget)
 static void
 sq_ingest_hand_back(sq_ingest_t *in)
 {
-    size_t  page;
-
     if (in->pend == 0) {
         return;
     }
@@ -908,8 +907,7 @@ sq_ingest_hand_back(sq_ingest_t *in)
     pthread_mutex_unlock(&in->lock);
 
     in->pend = 0;
-    page = (size_t) sysconf(_SC_PAGESIZE);
-    in->zap = (in->rtail + page - 1) & ~(page - 1);
+    in->zap = in->rtail;
 }
 
 

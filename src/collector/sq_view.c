@@ -130,9 +130,6 @@ static int sq_view_step(const sq_conf_t *conf, const char *e);
 static sq_series_t *sq_view_nth(const sq_windows_t *a, uint32_t ns,
     uint32_t i);
 static void sq_view_yield(sq_builder_t *bd);
-static sq_view_t *sq_view_build_all(const sq_windows_t *a,
-    const sq_conf_t *conf, int64_t now, sq_view_yield_pt yield,
-    void *data);
 static int sq_view_fold(const sq_windows_t *a, uint32_t ns,
     const sq_conf_t *conf,
     sq_win_t *wins, uint32_t n, const char **regs);
@@ -1085,15 +1082,7 @@ sq_view_yield(sq_builder_t *bd)
 sq_view_t *
 sq_view_build(const sq_windows_t *a, const sq_conf_t *conf, int64_t now)
 {
-    return sq_view_build_all(a, conf, now, NULL, NULL);
-}
-
-
-sq_view_t *
-sq_view_build_yielding(const sq_windows_t *a, const sq_conf_t *conf,
-    int64_t now, sq_view_yield_pt yield, void *data)
-{
-    return sq_view_build_all(a, conf, now, yield, data);
+    return sq_view_build_yielding(a, conf, now, NULL, NULL);
 }
 
 
@@ -1105,9 +1094,9 @@ sq_view_build_yielding(const sq_windows_t *a, const sq_conf_t *conf,
  * the expiry and a reload, which are the loop's and wait for the build.
  */
 
-static sq_view_t *
-sq_view_build_all(const sq_windows_t *a, const sq_conf_t *conf, int64_t now,
-    sq_view_yield_pt yield, void *data)
+sq_view_t *
+sq_view_build_yielding(const sq_windows_t *a, const sq_conf_t *conf,
+    int64_t now, sq_view_yield_pt yield, void *data)
 {
     int               k, created, step, rc;
     size_t            nrows;
@@ -1698,7 +1687,7 @@ sq_view_tick(sq_view_pub_t *p, const sq_windows_t *a, const sq_conf_t *conf,
         p->latest = NULL;
     }
 
-    v = sq_view_build_all(a, conf, now, p->yield, p->yield_data);
+    v = sq_view_build_yielding(a, conf, now, p->yield, p->yield_data);
     if (v == NULL) {
         return SQ_ERR_NOMEM;
     }
