@@ -83,6 +83,14 @@ sub owner_process {
 
 
 # free_port(): a TCP port on 127.0.0.1 nobody listens on right now.
+#
+# The ports are taken below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range), never from it: a port from that range
+# (bind to port 0) can be handed again by the kernel as the local port of
+# any connection or unconnected UDP socket, and a collector or nginx
+# started again on its port later in a test (after a stop or kill -9)
+# would then find it taken.  Ports below the range are only ever taken by
+# an explicit bind; this process never hands one out twice.
 
 sub free_port {
     return _free_port(SOCK_STREAM);
@@ -96,20 +104,52 @@ sub free_udp_port {
 }
 
 
+my %GIVEN;
+
+sub _ephemeral_low {
+    if (open my $f, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my $l = <$f>;
+        return $1 if defined $l && $l =~ /^\s*(\d+)/ && $1 > 12000;
+    }
+    return 32768;
+}
+
 sub _free_port {
     my ($type) = @_;
 
-    my $s = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1',
-        LocalPort => 0,
-        Proto     => $type == SOCK_STREAM ? 'tcp' : 'udp',
-        Type      => $type,
-        ($type == SOCK_STREAM ? (Listen => 1, ReuseAddr => 1) : ()),
-    ) or croak "cannot bind a free port: $!";
+    my $hi = _ephemeral_low() - 1;
+    my $lo = 10000;
 
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    # the picks come from /dev/urandom, not rand(): a test may have
+    # seeded rand() for its own data, and a forked child must not pick
+    # what its parent picks
+    open my $r, '<:raw', '/dev/urandom' or croak "/dev/urandom: $!";
+
+    for (1 .. 1000) {
+        read($r, my $b, 4) == 4 or croak "/dev/urandom: short read";
+        my $port = $lo + unpack('N', $b) % ($hi - $lo + 1);
+        next if $GIVEN{$port};
+
+        # free for both protocols, so that a test may use it for either
+        my $ok = 1;
+        for my $t (SOCK_STREAM, SOCK_DGRAM) {
+            my $s = IO::Socket::INET->new(
+                LocalAddr => '127.0.0.1',
+                LocalPort => $port,
+                Proto     => $t == SOCK_STREAM ? 'tcp' : 'udp',
+                Type      => $t,
+                ($t == SOCK_STREAM ? (Listen => 1, ReuseAddr => 1) : ()),
+            );
+            if (!$s) { $ok = 0; last }
+            close $s;
+        }
+        next unless $ok;
+
+        $GIVEN{$port} = 1;
+        return $port;
+    }
+
+    croak "cannot find a free port in $lo-$hi";
 }
 
 
