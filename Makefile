@@ -147,14 +147,20 @@ $(COLLECTOR): $(COLL_OBJS)
 $(ASAN_DIR)/servqual-collector: $(ASAN_OBJS)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS_SQ)
 
+# wal_t stands in for a stalled disk: the log's calls to fdatasync() go
+# to the test's own
+
+UNIT_LDFLAGS_wal_t := -Wl,--wrap=fdatasync
+
 $(BUILD)/t/%: t/unit/%.c $(LIB_OBJS) t/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SQ) -It/unit -o $@ $< $(LIB_OBJS) $(LIBS_SQ)
+	$(CC) $(CFLAGS_SQ) -It/unit -o $@ $< $(LIB_OBJS) $(LIBS_SQ) \
+	    $(UNIT_LDFLAGS_$*)
 
 $(ASAN_DIR)/t/%: t/unit/%.c $(ASAN_LIB_OBJS) t/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SQ) $(ASAN_FLAGS) -It/unit -o $@ $< $(ASAN_LIB_OBJS) \
-	    $(LIBS_SQ)
+	    $(LIBS_SQ) $(UNIT_LDFLAGS_$*)
 
 # the module's region table against libmaxminddb (t/190): the module's
 # own code, compiled with nginx's headers from the module build

@@ -27,7 +27,15 @@
 #define SQ_WAL_HEAD     12        /* length and receive time */
 #define SQ_WAL_MAX      1024      /* segments replayed at most */
 #define SQ_WAL_BATCH    64        /* records in one write */
-#define SQ_WAL_PEND     8         /* segments awaiting the sync thread */
+/*
+ * Segments closed and awaiting the sync thread.  While the disk stalls,
+ * the thread waits in fdatasync() and closed segments pile up here; the
+ * receive thread syncs one itself (and waits) only past this many.  At
+ * 64 MB a segment that is a minute of a stall at 64 MB/s of datagrams;
+ * the kernel throttles writes to a disk that far behind anyway (its
+ * dirty page limit).  Eight, as it was, lasted about 8 s at full load.
+ */
+#define SQ_WAL_PEND     64
 
 
 /* a segment file: the new layout by position, the earlier by slot */

@@ -9,8 +9,12 @@
    cut short ending its segment, segments before the position deleted,
    the earlier layout replayed and deleted with its slot. */
 
+#define _GNU_SOURCE
+
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -73,6 +77,74 @@ files(const char *dir, const char *ext)
 }
 
 
+/*
+ * A stalled disk: the log's fdatasync() calls come here (the test is
+ * linked with --wrap=fdatasync).  While stalled, the sync thread's call
+ * waits until the stall ends; a call from any other thread (the one
+ * appending, the receive thread in the collector) is counted.
+ */
+
+int __real_fdatasync(int fd);
+
+static pthread_mutex_t  stall_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t   stall_end = PTHREAD_COND_INITIALIZER;
+static int              stalled;       /* the disk stalls */
+static int              stuck;         /* the sync thread waits in it */
+static int              others;        /* syncs by other threads meanwhile */
+
+
+int
+__wrap_fdatasync(int fd)
+{
+    char  name[16];
+
+    if (pthread_getname_np(pthread_self(), name, sizeof(name)) != 0) {
+        name[0] = '\0';
+    }
+
+    pthread_mutex_lock(&stall_lock);
+
+    if (stalled && strcmp(name, "sq-wal-sync") == 0) {
+        stuck = 1;
+
+        while (stalled) {
+            pthread_cond_wait(&stall_end, &stall_lock);
+        }
+
+        stuck = 0;
+
+    } else if (stalled) {
+        others++;
+    }
+
+    pthread_mutex_unlock(&stall_lock);
+
+    return __real_fdatasync(fd);
+}
+
+
+static int
+stall_reached(void)
+{
+    int              i, s;
+    struct timespec  ts = { 0, 10000000 };
+
+    for (i = 0; i < 500; i++) {
+        pthread_mutex_lock(&stall_lock);
+        s = stuck;
+        pthread_mutex_unlock(&stall_lock);
+
+        if (s) {
+            return 1;
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    return 0;
+}
+
+
 static seen_t
 replay(const char *dir)
 {
@@ -92,6 +164,110 @@ replay(const char *dir)
     sq_wal_close(wal);
 
     return s;
+}
+
+
+/*
+ * A disk that stalls: the sync thread waits in fdatasync() while
+ * segments go on closing, a minute each.  Appending never waits on it
+ * for 40 segments (the receive thread would stop reading its sockets,
+ * and the kernel drop datagrams); only past 64 waiting does the appender
+ * sync one itself.  Once the disk is back every record is there.
+ */
+
+static void
+stall_test(void)
+{
+    int           rc;
+    char          dir[] = "/tmp/wal_tXXXXXX", err[256];
+    char          rec[16];
+    size_t        i, bad, n;
+    seen_t        s;
+    uint64_t      end;
+    sq_wal_t     *wal;
+    struct iovec  dg;
+
+    ok(mkdtemp(dir) != NULL, "stall: a directory");
+
+    wal = sq_wal_open(dir, err, sizeof(err));
+    is_int(sq_wal_start(wal), SQ_OK, "stall: the sync thread started");
+
+    memcpy(rec, "stalled", 8);
+    dg.iov_base = rec;
+    dg.iov_len = 7;
+
+    pthread_mutex_lock(&stall_lock);
+    stalled = 1;
+    others = 0;
+    pthread_mutex_unlock(&stall_lock);
+
+    (void) sq_wal_append(wal, 1700000000000, &dg, 1, &end);
+    (void) sq_wal_sync(wal);
+    ok(stall_reached(), "the sync thread waits on the stalled disk");
+
+    bad = 0;
+    n = 1;
+
+    for (i = 1; i <= 40; i++, n++) {
+        if (sq_wal_append(wal, 1700000000000 + (int64_t) i * 61000,
+                          &dg, 1, &end) != SQ_OK)
+        {
+            bad++;
+        }
+    }
+
+    pthread_mutex_lock(&stall_lock);
+    rc = others;
+    pthread_mutex_unlock(&stall_lock);
+
+    is_int(bad, 0, "40 segments closed during the stall, every append "
+           "done");
+    is_int(rc, 0, "and none of them synced by the appending thread");
+
+    for (i = 41; i <= 80; i++, n++) {
+        (void) sq_wal_append(wal, 1700000000000 + (int64_t) i * 61000,
+                             &dg, 1, &end);
+    }
+
+    pthread_mutex_lock(&stall_lock);
+    rc = others;
+    pthread_mutex_unlock(&stall_lock);
+
+    ok(rc > 0, "past 64 segments waiting the appender syncs one itself "
+       "(%d)", rc);
+
+    pthread_mutex_lock(&stall_lock);
+    stalled = 0;
+    pthread_cond_broadcast(&stall_end);
+    pthread_mutex_unlock(&stall_lock);
+
+    sq_wal_close(wal);
+
+    s = replay(dir);
+    is_int(s.n, n, "the disk back: all %zu records replayed", n);
+
+    /* the directory's files */
+
+    {
+        DIR            *d;
+        char            name[600];
+        struct dirent  *e;
+
+        d = opendir(dir);
+
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] != '.') {
+                snprintf(name, sizeof(name), "%s/%s", dir, e->d_name);
+                (void) unlink(name);
+            }
+        }
+
+        if (d) {
+            closedir(d);
+        }
+
+        (void) rmdir(dir);
+    }
 }
 
 
@@ -252,6 +428,8 @@ main(void)
     snprintf(name, sizeof(name), "%s/stored", dir);
     (void) unlink(name);
     (void) rmdir(dir);
+
+    stall_test();
 
     return done_testing();
 }
