@@ -147,10 +147,10 @@ $(COLLECTOR): $(COLL_OBJS)
 $(ASAN_DIR)/servqual-collector: $(ASAN_OBJS)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS_SQ)
 
-# wal_t stands in for a stalled disk: the log's calls to fdatasync() go
-# to the test's own
+# wal_t stands in for a stalled disk: the log's calls to fdatasync() and
+# writev() go to the test's own
 
-UNIT_LDFLAGS_wal_t := -Wl,--wrap=fdatasync
+UNIT_LDFLAGS_wal_t := -Wl,--wrap=fdatasync -Wl,--wrap=writev
 
 $(BUILD)/t/%: t/unit/%.c $(LIB_OBJS) t/unit/tap.h
 	@mkdir -p $(dir $@)

@@ -48,7 +48,7 @@ typedef struct {
 
 struct sq_wal_s {
     char            *dir;
-    pthread_mutex_t  lock;        /* the receive thread appends */
+    pthread_mutex_t  lock;        /* what the three threads share */
     int              fd;          /* the segment being appended to */
     int              prev;        /* the one before, not synced yet */
     uint64_t         base;        /* its first byte's position */
@@ -229,14 +229,29 @@ sq_wal_dir(const sq_wal_t *wal)
 }
 
 
-/* a new segment at the log's end; under the lock */
+/*
+ * A new segment at the log's end.  Only the appending thread changes fd,
+ * base, size and opened: it reads them without the lock, and takes the
+ * lock only to change them and the state the sync thread and the loop
+ * read.  What waits on the disk (the open, which waits on the file
+ * system's journal while the disk stalls, and the sync of a segment the
+ * sync thread is too far behind for) is done outside the lock, so that
+ * the loop's requests (sq_wal_sync(), sq_wal_stored(), the figures)
+ * never wait on the disk.
+ */
 
 static int
 sq_wal_rotate(sq_wal_t *wal, int64_t now)
 {
+    int           fd, late, done;
     char          name[4096];
     struct stat   sb;
     sq_wal_seg_t  s;
+
+    late = -1;
+    done = -1;
+
+    pthread_mutex_lock(&wal->lock);
 
     if (wal->fd != -1) {
         if (wal->prev != -1) {
@@ -246,16 +261,15 @@ sq_wal_rotate(sq_wal_t *wal, int64_t now)
                 pthread_cond_signal(&wal->wake);
 
             } else {
-                /* the thread is that far behind: made durable now */
-                (void) fdatasync(wal->prev);
-                close(wal->prev);
+                /* the thread is that far behind: made durable here */
+                late = wal->prev;
             }
         }
 
         wal->prev = wal->dirty ? wal->fd : -1;
 
         if (wal->prev == -1) {
-            close(wal->fd);
+            done = wal->fd;
         }
 
         wal->fd = -1;
@@ -263,26 +277,46 @@ sq_wal_rotate(sq_wal_t *wal, int64_t now)
         wal->size = 0;
     }
 
+    pthread_mutex_unlock(&wal->lock);
+
+    if (late != -1) {
+        (void) fdatasync(late);
+        close(late);
+    }
+
+    if (done != -1) {
+        close(done);
+    }
+
     s.key = (int64_t) wal->base;
     s.legacy = 0;
     sq_wal_name(wal, &s, name, sizeof(name));
 
-    wal->fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (wal->fd == -1) {
+    fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd == -1) {
         return SQ_ERR_IO;
     }
 
     /* a segment left past the ones counted at start: positions go on */
 
-    if (fstat(wal->fd, &sb) == 0) {
-        wal->size = (uint64_t) sb.st_size;
+    if (fstat(fd, &sb) != 0) {
+        sb.st_size = 0;
     }
 
+    pthread_mutex_lock(&wal->lock);
+    wal->fd = fd;
+    wal->size = (uint64_t) sb.st_size;
     wal->opened = now;
+    pthread_mutex_unlock(&wal->lock);
 
     return SQ_OK;
 }
 
+
+/*
+ * The records appended, their ends noted; the writes are made outside
+ * the lock (see sq_wal_rotate()) and counted under it.
+ */
 
 int
 sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
@@ -299,8 +333,6 @@ sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
     for (j = 0; j < n; j++) {
         end[j] = SQ_WAL_NONE;
     }
-
-    pthread_mutex_lock(&wal->lock);
 
     if (wal->fd == -1 || wal->size >= SQ_WAL_SEGMENT_BYTES
         || received / 1000 - wal->opened >= SQ_WAL_SEGMENT_SECONDS)
@@ -341,11 +373,11 @@ sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
             goto torn;
         }
 
+        pthread_mutex_lock(&wal->lock);
         wal->size += total;
         wal->dirty = 1;
+        pthread_mutex_unlock(&wal->lock);
     }
-
-    pthread_mutex_unlock(&wal->lock);
 
     return SQ_OK;
 
@@ -361,6 +393,8 @@ torn:
 
     off = lseek(wal->fd, 0, SEEK_END);
 
+    pthread_mutex_lock(&wal->lock);
+
     if (off > 0) {
         wal->size = (uint64_t) off;
     }
@@ -373,11 +407,18 @@ torn:
     wal->fd = -1;
     wal->base += wal->size;
     wal->size = 0;
+    wal->errors++;
+
+    pthread_mutex_unlock(&wal->lock);
+
     errno = err;
+
+    return SQ_ERR_IO;
 
 failed:
 
     err = errno;
+    pthread_mutex_lock(&wal->lock);
     wal->errors++;
     pthread_mutex_unlock(&wal->lock);
     errno = err;
