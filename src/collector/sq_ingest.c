@@ -31,11 +31,14 @@
  * by the loop.  A record is a header and the datagram, padded to 8 bytes;
  * a record that does not fit before the ring's end starts again at its
  * beginning, the rest of the end marked as skipped.  The thread takes
- * room for a batch, copies the datagrams in, appends them to the ingest
- * log (sq_wal.h) from there and only then counts them in queued.  The
- * loop reads the records counted when it looked, without the lock (the
- * thread writes only outside them), and gives their bytes back under the
- * lock when it has merged them.
+ * room for a batch and copies the datagrams in.  With storage on, the
+ * log thread then appends them to the ingest log (sq_wal.h) from there
+ * and only then counts them in queued: the receive thread never waits on
+ * the disk (a write to a file waits on the file system's journal while
+ * the disk stalls), the queue holds what arrives meanwhile, and the loop
+ * merges only what is logged.  The loop reads the records counted when
+ * it looked, without the lock (the threads write only outside them), and
+ * gives their bytes back under the lock when it has merged them.
  *
  * The ring is an anonymous mapping: untouched pages cost no memory, and
  * an empty ring starts again at 0, so a steady flow keeps to its first
@@ -73,6 +76,12 @@
  */
 #define SQ_INGEST_HOLD_ENV  "SERVQUAL_TEST_MERGE_HOLD"
 
+/*
+ * For tests: while the file this names exists, the log thread writes
+ * nothing, as if the disk stalled (t/298).
+ */
+#define SQ_INGEST_LOG_HOLD_ENV  "SERVQUAL_TEST_LOG_HOLD"
+
 
 typedef struct {
     uint32_t             len;         /* SQ_INGEST_SKIP: to the ring's end */
@@ -96,7 +105,9 @@ struct sq_ingest_s {
     size_t               head;        /* the thread writes here */
     size_t               tail;        /* the loop reads here */
     size_t               used;        /* bytes, skipped ends included */
-    uint64_t             queued;      /* records */
+    uint64_t             queued;      /* records, logged */
+    uint64_t             unlogged;    /* records before them, from lpos */
+    size_t               lpos;        /* the first record not logged */
     uint64_t             received;
     uint64_t             overflow;
     uint64_t             peak;
@@ -111,10 +122,17 @@ struct sq_ingest_s {
                                          to the system */
     pthread_cond_t       lifted;      /* the fence is back at cap */
 
-    /* the thread's own */
+    /* the receive thread's own */
     sq_listener_t      **ls;
     size_t               nls;
     char                *bufs;
+
+    /* the log thread's (with storage on) */
+    pthread_t            lthread;
+    pthread_cond_t       logc;        /* records to log, or stop */
+    int                  lrunning;
+    int                  lstop;
+    const char          *lhold;       /* SQ_INGEST_LOG_HOLD_ENV */
     sq_wal_t            *wal;         /* NULL: storage is off */
     int64_t              wal_logged;  /* when an append error was logged */
     uint64_t             wal_unlogged;
@@ -122,6 +140,7 @@ struct sq_ingest_s {
 
 
 static void *sq_ingest_thread(void *data);
+static void *sq_ingest_log_thread(void *data);
 static int sq_ingest_read(sq_ingest_t *in, sq_listener_t *l,
     struct mmsghdr *msg, struct iovec *iov, char (*cmsg)[64]);
 static sq_ingest_rec_t *sq_ingest_reserve(sq_ingest_t *in, size_t len);
@@ -164,7 +183,8 @@ sq_ingest_start(sq_ctx_t *ctx)
 
     if (in->ring == MAP_FAILED || in->bufs == NULL
         || pthread_mutex_init(&in->lock, NULL) != 0
-        || pthread_cond_init(&in->lifted, NULL) != 0)
+        || pthread_cond_init(&in->lifted, NULL) != 0
+        || pthread_cond_init(&in->logc, NULL) != 0)
     {
         if (in->ring != MAP_FAILED) {
             (void) munmap(in->ring, in->cap);
@@ -194,6 +214,7 @@ sq_ingest_start(sq_ctx_t *ctx)
     }
 
     in->hold = getenv(SQ_INGEST_HOLD_ENV);
+    in->lhold = getenv(SQ_INGEST_LOG_HOLD_ENV);
 
     if (in->hold != NULL) {
         tv.tv_sec = 0;
@@ -252,6 +273,23 @@ sq_ingest_resume(sq_ctx_t *ctx)
 
     in->running = 1;
 
+    if (in->wal == NULL) {
+        return SQ_OK;
+    }
+
+    in->lstop = 0;
+    rc = pthread_create(&in->lthread, NULL, sq_ingest_log_thread, in);
+
+    if (rc != 0) {
+        sq_log(SQ_LOG_ERROR, "cannot start the ingest log thread: %s",
+               strerror(rc));
+        return SQ_ERR_IO;
+    }
+
+    (void) pthread_setname_np(in->lthread, "sq-ingest-log");
+
+    in->lrunning = 1;
+
     return SQ_OK;
 }
 
@@ -281,6 +319,19 @@ sq_ingest_pause(sq_ctx_t *ctx)
 
     while (read(in->ctl, &one, sizeof(one)) > 0) {
         /* void */
+    }
+
+    /* what the receive thread read is logged and queued before this
+       returns: a drain after it merges everything */
+
+    if (in->lrunning) {
+        pthread_mutex_lock(&in->lock);
+        __atomic_store_n(&in->lstop, 1, __ATOMIC_RELAXED);
+        pthread_cond_signal(&in->logc);
+        pthread_mutex_unlock(&in->lock);
+
+        (void) pthread_join(in->lthread, NULL);
+        in->lrunning = 0;
     }
 }
 
@@ -316,6 +367,7 @@ sq_ingest_stop(sq_ctx_t *ctx)
 
     pthread_mutex_destroy(&in->lock);
     pthread_cond_destroy(&in->lifted);
+    pthread_cond_destroy(&in->logc);
     free(in->ls);
     free(in->bufs);
     (void) munmap(in->ring, in->cap);
@@ -479,7 +531,16 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
         return n;
     }
 
-    /* logged before it is counted: a kill loses nothing queued */
+    if (in->wal != NULL) {
+        /* to the log thread, which counts them once logged */
+
+        pthread_mutex_lock(&in->lock);
+        in->unlogged += k;
+        pthread_cond_signal(&in->logc);
+        pthread_mutex_unlock(&in->lock);
+
+        return n;
+    }
 
     sq_ingest_log(in, recs, k);
 
@@ -492,6 +553,84 @@ sq_ingest_read(sq_ingest_t *in, sq_listener_t *l, struct mmsghdr *msg,
     }
 
     return n;
+}
+
+
+/*
+ * The log thread: the records the receive thread queued, in the ring's
+ * order, appended to the ingest log a batch at a time and only then
+ * counted in queued (logged before it is merged: a kill loses nothing
+ * the log has).  While a write waits on the disk the receive thread goes
+ * on reading the sockets into the ring.  At a stop, it logs what is left
+ * first.
+ */
+
+static void *
+sq_ingest_log_thread(void *data)
+{
+    size_t            i, n, pos;
+    uint64_t          one;
+    sq_ingest_t      *in = data;
+    sq_ingest_rec_t  *r, *recs[SQ_INGEST_BATCH];
+    struct timespec   ts = { 0, 100000000 };
+
+    pthread_mutex_lock(&in->lock);
+
+    for ( ;; ) {
+        while (in->unlogged == 0 && !in->lstop) {
+            pthread_cond_wait(&in->logc, &in->lock);
+        }
+
+        if (in->unlogged == 0) {
+            break;
+        }
+
+        n = in->unlogged < SQ_INGEST_BATCH ? in->unlogged : SQ_INGEST_BATCH;
+        pos = in->lpos;
+
+        pthread_mutex_unlock(&in->lock);
+
+        while (in->lhold != NULL
+               && !__atomic_load_n(&in->lstop, __ATOMIC_RELAXED)
+               && access(in->lhold, F_OK) == 0)
+        {
+            (void) nanosleep(&ts, NULL);
+        }
+
+        for (i = 0; i < n; i++) {
+            if (in->cap - pos < sizeof(sq_ingest_rec_t)
+                || ((sq_ingest_rec_t *) (in->ring + pos))->len
+                   == SQ_INGEST_SKIP)
+            {
+                pos = 0;
+            }
+
+            r = (sq_ingest_rec_t *) (in->ring + pos);
+            recs[i] = r;
+            pos += sizeof(sq_ingest_rec_t) + SQ_INGEST_ALIGN(r->len);
+        }
+
+        sq_ingest_log(in, recs, n);
+
+        pthread_mutex_lock(&in->lock);
+        in->lpos = pos;
+        in->unlogged -= n;
+        pthread_mutex_unlock(&in->lock);
+
+        if (sq_ingest_publish(in, n)) {
+            one = 1;
+
+            if (write(in->wake, &one, sizeof(one)) == -1) {
+                /* the counter is at its limit: the loop is awake anyway */
+            }
+        }
+
+        pthread_mutex_lock(&in->lock);
+    }
+
+    pthread_mutex_unlock(&in->lock);
+
+    return NULL;
 }
 
 
@@ -565,6 +704,7 @@ sq_ingest_reserve(sq_ingest_t *in, size_t len)
     if (in->used == 0) {
         in->head = 0;
         in->tail = 0;
+        in->lpos = 0;
     }
 
     /* the loop gives pages back past the fence: below it only, or wait */
@@ -1012,6 +1152,7 @@ sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
     st->received = in->received;
     st->overflow = in->overflow;
     st->queued = in->queued;
+    st->unlogged = in->unlogged;
     st->bytes = in->used;
     st->peak = in->peak;
     st->capacity = in->cap;
@@ -1091,9 +1232,15 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         "# TYPE servqual_ingest_queue_received_total counter\n"
         "servqual_ingest_queue_received_total %llu\n"
         "# HELP servqual_ingest_queue_datagrams Datagrams waiting in the "
-        "ingest queue.\n"
+        "ingest queue to be merged (with storage on, those written to "
+        "the ingest log).\n"
         "# TYPE servqual_ingest_queue_datagrams gauge\n"
         "servqual_ingest_queue_datagrams %llu\n"
+        "# HELP servqual_ingest_queue_unlogged_datagrams Datagrams in the "
+        "ingest queue not yet written to the ingest log (a slow or "
+        "stalled disk); they are merged once written.\n"
+        "# TYPE servqual_ingest_queue_unlogged_datagrams gauge\n"
+        "servqual_ingest_queue_unlogged_datagrams %llu\n"
         "# HELP servqual_ingest_queue_bytes Bytes of the ingest queue in "
         "use, now and at the most since the start, its size, and its "
         "pages in memory now.\n"
@@ -1110,6 +1257,7 @@ sq_ingest_prom(sq_ctx_t *ctx, struct evbuffer *b)
         (unsigned long long) st.overflow,
         (unsigned long long) st.received,
         (unsigned long long) st.queued,
+        (unsigned long long) st.unlogged,
         (unsigned long long) st.bytes,
         (unsigned long long) st.peak,
         (unsigned long long) st.capacity,

@@ -36,7 +36,8 @@ typedef struct sq_ingest_s  sq_ingest_t;
 typedef struct {
     uint64_t       received;      /* datagrams read from the sockets */
     uint64_t       overflow;      /* dropped: the queue was full */
-    uint64_t       queued;        /* waiting now */
+    uint64_t       queued;        /* waiting now to be merged */
+    uint64_t       unlogged;      /* ... to be written to the ingest log */
     uint64_t       bytes;         /* of the queue in use now */
     uint64_t       peak;          /* the most bytes ever in use */
     uint64_t       capacity;      /* bytes */
