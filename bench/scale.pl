@@ -15,6 +15,7 @@
 #
 #   bench/scale.pl --tmp DIR --out FILE [--quick] [--seconds N]
 #                  [--collector BIN] [--before BIN] [--default-scrape]
+#                  [--rate N (datagrams/s, default 20000)]
 #
 # --before runs the same load against another build of the collector
 # (e.g. the main branch's) first, for a before/after table.
@@ -41,9 +42,10 @@ use Time::HiRes qw(time sleep);
 # alert evaluations under the load: nothing lost through all of them
 my %opt = (seconds => 200);
 GetOptions(\%opt, 'tmp=s', 'out=s', 'quick', 'seconds=i', 'collector=s',
-           'before=s', 'default-scrape')
+           'before=s', 'default-scrape', 'rate=i')
     or die "usage: $0 --tmp DIR --out FILE [--quick] [--seconds N] "
-         . "[--collector BIN] [--before BIN] [--default-scrape]\n";
+         . "[--collector BIN] [--before BIN] [--default-scrape] "
+         . "[--rate N]\n";
 
 for (qw(tmp out)) {
     die "$0: --$_ is required\n" unless defined $opt{$_};
@@ -56,7 +58,7 @@ my $repo = repo_root();
 my $collector = $opt{collector} // "$repo/build/servqual-collector";
 my $loadgen = "$repo/build/sq-loadgen";
 my $seconds = $opt{quick} ? 12 : $opt{seconds};
-my $rate = $opt{quick} ? 2000 : 20000;
+my $rate = $opt{rate} // ($opt{quick} ? 2000 : 20000);
 my $universe = $opt{quick} ? 10000 : 100000;
 my $workers = $universe / 100;
 
