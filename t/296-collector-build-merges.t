@@ -20,7 +20,7 @@ use lib "$FindBin::Bin/lib";
 
 use IO::Socket::INET;
 use SQCollector;
-use SQProc qw(repo_root spawn_to);
+use SQProc qw(repo_root spawn_to loadgen_sent);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -82,18 +82,11 @@ ok !$answered, 'while the build is held the loop answers no HTTP';
 sleep 0.5;
 unlink $hold;
 
-waitpid $pid, 0;
-my $text = do { local (@ARGV, $/) = $out; <> } // '';
-my ($sent) = $text =~ /^sent (\d+) datagrams/m;
+my $sent = loadgen_sent($pid, $out);
 ok $sent && $sent > 2000, "sq-loadgen sent $sent datagrams";
 
-my ($accepted, $tries) = (0, 0);
-while ($tries++ < 100) {
-    $m = metrics();
-    $accepted = mv($m, 'servqual_datagrams_total', result => 'accepted');
-    last if $accepted >= $sent;
-    sleep 0.2;
-}
+my $accepted;
+($accepted, $m) = $c->wait_accepted($sent);
 
 is $accepted, $sent, 'every datagram sent was accepted';
 is mv($m, 'servqual_datagrams_lost_total'), 0, 'no sequence gap';

@@ -23,7 +23,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use SQCollector;
-use SQProc qw(repo_root spawn_to);
+use SQProc qw(repo_root spawn_to loadgen_sent);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -94,18 +94,11 @@ ok $asked < 1, sprintf 'and /metrics answered in %.2f s', $asked;
 
 unlink $hold;
 
-waitpid $pid, 0;
-my $text = do { local (@ARGV, $/) = $out; <> } // '';
-my ($sent) = $text =~ /^sent (\d+) datagrams/m;
+my $sent = loadgen_sent($pid, $out);
 ok $sent && $sent > 2000, "sq-loadgen sent $sent datagrams";
 
-my ($accepted, $tries) = (0, 0);
-while ($tries++ < 100) {
-    $m = metrics();
-    $accepted = mv($m, 'servqual_datagrams_total', result => 'accepted');
-    last if $accepted >= $sent;
-    sleep 0.2;
-}
+my $accepted;
+($accepted, $m) = $c->wait_accepted($sent);
 
 is $accepted, $sent, 'the disk back: every datagram sent was accepted';
 is mv($m, 'servqual_ingest_queue_unlogged_datagrams'), 0,

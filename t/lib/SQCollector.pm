@@ -189,6 +189,24 @@ sub json {
     return decode_json($r->{content});
 }
 
+# ->wait_accepted($n, $timeout): polls /metrics until n datagrams are
+# accepted (or timeout seconds, default 20); returns (accepted, the
+# metrics text last read).
+
+sub wait_accepted {
+    my ($self, $n, $timeout) = @_;
+    my $end = time + ($timeout // 20);
+    my ($m, $accepted);
+    for (;;) {
+        $m = $self->get('/metrics')->{content} // '';
+        $accepted = $self->metric($m, 'servqual_datagrams_total',
+                                  result => 'accepted') // 0;
+        last if $accepted >= $n || time > $end;
+        sleep 0.2;
+    }
+    return ($accepted, $m);
+}
+
 # the value of a metric line, labels given as a hash; undef if absent
 sub metric {
     my ($self, $text, $name, %labels) = @_;

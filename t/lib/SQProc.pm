@@ -23,7 +23,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(
     repo_root prefix free_port free_udp_port wait_for
-    run_cmd spawn_to read_file write_file
+    run_cmd spawn_to loadgen_sent read_file write_file
     pid_alive child_pids owner_process has_prefix
 );
 
@@ -218,6 +218,19 @@ sub spawn_to {
     }
 
     return $pid;
+}
+
+
+# loadgen_sent($pid, $out): waits for a sq-loadgen started by spawn_to
+# and returns the datagrams it says it sent (undef if it did not say).
+
+sub loadgen_sent {
+    my ($pid, $out) = @_;
+
+    waitpid $pid, 0;
+    my $text = read_file($out) // '';
+    my ($sent) = $text =~ /^sent (\d+) datagrams/m;
+    return $sent;
 }
 
 

@@ -94,18 +94,24 @@ static int              stuck;         /* the sync thread waits in it */
 static int              others;        /* syncs by other threads meanwhile */
 
 
-int
-__wrap_fdatasync(int fd)
+/* whether the calling thread is the one named */
+
+static int
+called_by(const char *thread)
 {
     char  name[16];
 
-    if (pthread_getname_np(pthread_self(), name, sizeof(name)) != 0) {
-        name[0] = '\0';
-    }
+    return pthread_getname_np(pthread_self(), name, sizeof(name)) == 0
+           && strcmp(name, thread) == 0;
+}
 
+
+int
+__wrap_fdatasync(int fd)
+{
     pthread_mutex_lock(&stall_lock);
 
-    if (stalled && strcmp(name, "sq-wal-sync") == 0) {
+    if (stalled && called_by("sq-wal-sync")) {
         stuck = 1;
 
         while (stalled) {
@@ -138,15 +144,9 @@ static int  wstuck;
 ssize_t
 __wrap_writev(int fd, const struct iovec *iov, int n)
 {
-    char  name[16];
-
-    if (pthread_getname_np(pthread_self(), name, sizeof(name)) != 0) {
-        name[0] = '\0';
-    }
-
     pthread_mutex_lock(&stall_lock);
 
-    if (wstalled && strcmp(name, "appender") == 0) {
+    if (wstalled && called_by("appender")) {
         wstuck = 1;
 
         while (wstalled) {
