@@ -150,6 +150,7 @@ static void sq_ingest_log(sq_ingest_t *in, sq_ingest_rec_t **recs,
 static void sq_ingest_release(sq_ingest_t *in);
 static size_t sq_ingest_used(sq_ingest_t *in);
 static uint64_t sq_ingest_resident(sq_ingest_t *in);
+static uint64_t sq_ingest_resident_in(char *p, size_t len);
 static void sq_ingest_zap(sq_ingest_t *in, size_t from, size_t to);
 static void sq_ingest_hand_back(sq_ingest_t *in);
 static void sq_ingest_on_wake(evutil_socket_t fd, short what, void *data);
@@ -1083,6 +1084,7 @@ static void
 sq_ingest_release(sq_ingest_t *in)
 {
     size_t     page, hw;
+    uint64_t   res;
     uintptr_t  a, b;
 
     pthread_mutex_lock(&in->lock);
@@ -1111,9 +1113,13 @@ sq_ingest_release(sq_ingest_t *in)
         b = (uintptr_t) in->ring + in->cap;
     }
 
-    if (b > a && madvise((void *) a, b - a, MADV_DONTNEED) == 0) {
-        __atomic_add_fetch(&in->released, (uint64_t) (b - a),
-                           __ATOMIC_RELAXED);
+    if (b > a) {
+        /* what a backlog's hand-backs gave back is not counted again */
+        res = sq_ingest_resident_in((char *) a, b - a);
+
+        if (madvise((void *) a, b - a, MADV_DONTNEED) == 0) {
+            __atomic_add_fetch(&in->released, res, __ATOMIC_RELAXED);
+        }
     }
 
     pthread_mutex_lock(&in->lock);
@@ -1168,21 +1174,30 @@ sq_ingest_stats(const sq_ctx_t *ctx, sq_ingest_stats_t *st)
 static uint64_t
 sq_ingest_resident(sq_ingest_t *in)
 {
+    return sq_ingest_resident_in(in->ring, in->cap);
+}
+
+
+/* ... from p (page-aligned), len bytes */
+
+static uint64_t
+sq_ingest_resident_in(char *p, size_t len)
+{
     size_t          page, n, i;
     uint64_t        r;
     unsigned char  *vec;
 
     page = (size_t) sysconf(_SC_PAGESIZE);
-    n = (in->cap + page - 1) / page;
+    n = (len + page - 1) / page;
 
-    vec = malloc(n);
+    vec = malloc(n ? n : 1);
     if (vec == NULL) {
         return 0;
     }
 
     r = 0;
 
-    if (mincore(in->ring, in->cap, vec) == 0) {
+    if (mincore(p, len, vec) == 0) {
         for (i = 0; i < n; i++) {
             r += vec[i] & 1;
         }
