@@ -17,11 +17,12 @@
 
 /*
  * The receive thread and its queue (docs/scaling.md, "How ingest stays
- * ahead").  One thread does nothing but read the ingest sockets, append
- * what it read to the ingest log (sq_wal.h) and put it in a bounded queue
- * of raw datagrams; the event loop takes them from the queue and
- * verifies, decodes, checks and merges them.  A collector killed with -9
- * loses nothing it read: what was queued is replayed from the log.
+ * ahead").  One thread does nothing but read the ingest sockets and put
+ * what it read in a bounded queue of raw datagrams; with storage on, a
+ * log thread appends it to the ingest log (sq_wal.h) and only then lets
+ * the event loop take it from the queue and verify, decode, check and
+ * merge it.  A collector killed with -9 loses nothing logged: it is
+ * replayed from the log.
  * Periodic work on the loop (a view build, an alert evaluation, a minute
  * write, a scrape) then only delays the merge: the sockets keep being
  * drained, and what arrives meanwhile waits in the queue instead of

@@ -24,7 +24,7 @@
  * when storage is off.  The writes are the storage thread's
  * (sq_writer.h): the loop hands them over and does the bookkeeping when
  * they come back.
- * The receive thread logs every datagram (sq_wal.h); the log is kept
+ * The ingest's log thread logs every datagram (sq_wal.h); the log is kept
  * until the slots its datagrams were merged into are written, and what
  * was not stored is replayed at start.
  */
@@ -62,7 +62,7 @@ void sq_persist_stop(sq_ctx_t *ctx);
 void sq_persist_stats(const sq_ctx_t *ctx, int64_t now,
     sq_persist_stats_t *st);
 
-/* the ingest log (sq_wal.h) the receive thread appends to, or NULL */
+/* the ingest log (sq_wal.h) the ingest's log thread appends to, or NULL */
 struct sq_wal_s *sq_persist_wal(sq_ctx_t *ctx);
 
 /*

@@ -30,7 +30,7 @@
 /*
  * Segments closed and awaiting the sync thread.  While the disk stalls,
  * the thread waits in fdatasync() and closed segments pile up here; the
- * receive thread syncs one itself (and waits) only past this many.  At
+ * appending thread syncs one itself (and waits) only past this many.  At
  * 20,000 datagrams/s of 7.3 KB (146 MB/s of log, a 64 MB segment every
  * 0.44 s) that is 28 s of a stall; eight, as it was, lasted 3.5 s.  A
  * disk that far behind has the kernel throttle the writes anyway (its

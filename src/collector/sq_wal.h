@@ -18,11 +18,13 @@
 
 /*
  * The ingest log: every datagram read from the sockets, as received,
- * appended by the receive thread before it enters the ingest queue
+ * appended by the ingest's log thread before the loop may merge it
  * (sq_ingest.h), so that a collector killed with -9 loses only what the
- * kernel still held.  It is synced at least once a second by its own
- * thread (sq_wal_start()), so that neither the receive thread nor the
- * loop waits on the disk.
+ * kernel still held (and, while the disk stalls, what waits to be
+ * logged).  It is synced at least once a second by its own thread
+ * (sq_wal_start()), so that neither the appending thread nor the loop
+ * waits on a sync; the appender writes and opens segments outside the
+ * lock the loop's requests take.
  *
  * The log is one sequence of bytes cut into segment files, each named by
  * the position of its first byte (DIR/POSITION.wal, 20 digits); a new
@@ -75,7 +77,7 @@ int sq_wal_append(sq_wal_t *wal, int64_t received, const struct iovec *dg,
  * Starts the sync thread (sq-wal-sync): from then on sq_wal_sync() and
  * sq_wal_stored() are requests it carries out within the second, each
  * returning the failure of an earlier one, if any (SQ_ERR_IO, errno), and
- * a segment closed by the receive thread is synced by it.  SQ_OK or
+ * a segment closed by the appending thread is synced by it.  SQ_OK or
  * SQ_ERR_NOMEM (the log then works as without it).  sq_wal_close() lets
  * it finish what was asked and joins it.
  */
