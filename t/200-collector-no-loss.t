@@ -25,18 +25,8 @@ use Time::HiRes qw(sleep time);
 my $loadgen = repo_root() . '/build/sq-loadgen';
 plan skip_all => "$loadgen missing (make build/sq-loadgen)" unless -x $loadgen;
 
-my $c = SQCollector->new;
-
-# listen keys of its own: the whole file written here
-open my $f, '>', $c->{conf} or die "$c->{conf}: $!";
-print $f <<"YAML";
-listen:
-  ingest: udp://127.0.0.1:$c->{udp}
-  http: 127.0.0.1:$c->{http}
-  receive_buffer_mb: 4
-  queue_mb: 64
-storage:
-  path: $c->{dir}/servqual.db
+my $c = SQCollector->new(listen => { receive_buffer_mb => 4, queue_mb => 64 },
+    extra => <<"YAML");
 windows: { slot: 1s, short: 3s, long: 12s }
 limits:
   max_series: 20000
@@ -45,7 +35,6 @@ alerts:
 metrics:
   series: false
 YAML
-close $f;
 
 $c->start;
 

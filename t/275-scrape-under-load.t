@@ -28,23 +28,14 @@ use Time::HiRes qw(sleep time);
 my $loadgen = repo_root() . '/build/sq-loadgen';
 plan skip_all => "$loadgen missing (make build/sq-loadgen)" unless -x $loadgen;
 
-my $c = SQCollector->new;
-
-open my $f, '>', $c->{conf} or die "$c->{conf}: $!";
-print $f <<"YAML";
-listen:
-  ingest: udp://127.0.0.1:$c->{udp}
-  http: 127.0.0.1:$c->{http}
-  receive_buffer_mb: 4
-  queue_mb: 64
-storage:
-  path: off
+my $c = SQCollector->new(listen => { receive_buffer_mb => 4, queue_mb => 64 },
+    storage => 'off',
+    extra => <<"YAML");
 limits:
   max_series: 20000
 alerts:
   scopes: [journey]
 YAML
-close $f;
 
 $c->start;
 
@@ -217,17 +208,9 @@ unlike($c->log_text, qr/ERROR|AddressSanitizer|runtime error/,
 # 50 ms before HTTP has its turn (the backlog costs time, not memory),
 # so the answers take a few of those.  Then all of it is merged.
 
-my $b = SQCollector->new;
-
-open $f, '>', $b->{conf} or die "$b->{conf}: $!";
-print $f <<"YAML";
-listen:
-  ingest: udp://127.0.0.1:$b->{udp}
-  http: 127.0.0.1:$b->{http}
-  receive_buffer_mb: 32
-  queue_mb: 512
-storage:
-  path: off
+my $b = SQCollector->new(listen => { receive_buffer_mb => 32, queue_mb => 512 },
+    storage => 'off',
+    extra => <<"YAML");
 limits:
   max_series: 20000
 alerts:
@@ -235,7 +218,6 @@ alerts:
 metrics:
   series: false
 YAML
-close $f;
 
 my $hold = "$b->{dir}/hold";
 open my $hf, '>', $hold or die "$hold: $!";

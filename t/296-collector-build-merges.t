@@ -27,23 +27,14 @@ use Time::HiRes qw(sleep time);
 my $loadgen = repo_root() . '/build/sq-loadgen';
 plan skip_all => "$loadgen missing (make build/sq-loadgen)" unless -x $loadgen;
 
-my $c = SQCollector->new;
-my $hold = "$c->{dir}/build.hold";
-$ENV{SERVQUAL_TEST_BUILD_HOLD} = $hold;
-
-open my $f, '>', $c->{conf} or die "$c->{conf}: $!";
-print $f <<"YAML";
-listen:
-  ingest: udp://127.0.0.1:$c->{udp}
-  http: 127.0.0.1:$c->{http}
-  receive_buffer_mb: 8
-  queue_mb: 64
-storage:
-  path: off
+my $c = SQCollector->new(listen => { receive_buffer_mb => 8, queue_mb => 64 },
+    storage => 'off',
+    extra => <<"YAML");
 metrics:
   series: false
 YAML
-close $f;
+my $hold = "$c->{dir}/build.hold";
+$ENV{SERVQUAL_TEST_BUILD_HOLD} = $hold;
 
 $c->start;
 

@@ -58,12 +58,15 @@ sub collector_conf {
 
 # SQCollector->new(conf => YAML) or SQCollector->new(%parts): a collector
 # (not started) whose configuration is the YAML given, or collector_conf
-# of the parts.
+# of the parts.  Two parts go to write_conf instead: listen => { key =>
+# value } (more listen keys, e.g. queue_mb => 64) and storage => 'off'.
 
 sub new {
     my ($class, %a) = @_;
-    my $conf = exists $a{conf} ? delete $a{conf} : collector_conf(%a);
     my $self = bless {}, $class;
+    $self->{listen_keys} = delete $a{listen} // {};
+    $self->{storage} = delete $a{storage};
+    my $conf = exists $a{conf} ? delete $a{conf} : collector_conf(%a);
     $self->{bin} = $ENV{SERVQUAL_COLLECTOR} || 'build/servqual-collector';
     $self->{dir} = tempdir(CLEANUP => 1);
     $self->{udp} = free_udp_port();
@@ -76,15 +79,20 @@ sub new {
 }
 
 # ->write_conf(YAML) or ->write_conf(%parts): (re)write the configuration
-# file: listen and storage, then the YAML given or collector_conf(%parts).
+# file: listen (with new()'s listen keys) and storage (the database in the
+# directory, or new()'s storage), then the YAML given or
+# collector_conf(%parts).
 
 sub write_conf {
     my ($self, @a) = @_;
     my $extra = @a == 1 ? $a[0] : collector_conf(@a);
+    my $l = $self->{listen_keys};
     open my $f, '>', $self->{conf} or die "$self->{conf}: $!";
     print $f "listen:\n  ingest: udp://127.0.0.1:$self->{udp}\n"
            . "  http: 127.0.0.1:$self->{http}\n"
-           . "storage:\n  path: $self->{dir}/servqual.db\n"
+           . join('', map { "  $_: $l->{$_}\n" } sort keys %$l)
+           . "storage:\n  path: "
+           . ($self->{storage} // "$self->{dir}/servqual.db") . "\n"
            . $extra;
     close $f;
 }
